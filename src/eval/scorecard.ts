@@ -1,0 +1,83 @@
+import type { Alert } from '../alerts/types.js';
+
+/** Ground truth for one injected incident or trap, as the simulator labels it. */
+export interface Label {
+  kind: 'incident' | 'trap';
+  name: string;
+  userId: string;
+  sourceIp?: string;
+  startMs: number;
+  endMs: number;
+  /** Rule or detector ids expected to fire; empty for traps. */
+  expect: string[];
+  description: string;
+}
+
+export interface LabelResult {
+  label: Label;
+  /** For an incident: caught by at least one expected rule on the right entity. For a trap: no alert on its user in its time range. */
+  passed: boolean;
+  alerts: Alert[];
+}
+
+export interface Scorecard {
+  results: LabelResult[];
+  /** Alerts that match no incident: false alerts, unless a trap already counts them. */
+  unexplained: Alert[];
+  incidentsCaught: number;
+  incidents: number;
+  trapsClean: number;
+  traps: number;
+}
+
+/** How long after an incident ends its alert may still come (correlation windows close later). */
+const LATE_ALERT_SLACK_MS = 2 * 60 * 60 * 1000;
+
+/** Matches alerts against labels: every incident caught on the right entity, no trap alerting. */
+export function scoreAlerts(labels: readonly Label[], alerts: readonly Alert[]): Scorecard {
+  const explained = new Set<Alert>();
+  const results: LabelResult[] = [];
+
+  for (const label of labels) {
+    if (label.kind === 'incident') {
+      const hits = alerts.filter((alert) => label.expect.includes(alert.rule.id) && onEntity(alert, label) && inRange(alert, label, LATE_ALERT_SLACK_MS));
+      for (const hit of hits) explained.add(hit);
+      results.push({ label, passed: hits.length > 0, alerts: hits });
+    } else {
+      const hits = alerts.filter((alert) => alert.user?.id === label.userId && inRange(alert, label, 0));
+      results.push({ label, passed: hits.length === 0, alerts: hits });
+    }
+  }
+
+  const incidents = results.filter((result) => result.label.kind === 'incident');
+  const traps = results.filter((result) => result.label.kind === 'trap');
+  return {
+    results,
+    unexplained: alerts.filter((alert) => !explained.has(alert)),
+    incidentsCaught: incidents.filter((result) => result.passed).length,
+    incidents: incidents.length,
+    trapsClean: traps.filter((result) => result.passed).length,
+    traps: traps.length,
+  };
+}
+
+function onEntity(alert: Alert, label: Label): boolean {
+  if (alert.user?.id === label.userId) return true;
+  return label.sourceIp !== undefined && alert.source?.ip === label.sourceIp;
+}
+
+function inRange(alert: Alert, label: Label, slackMs: number): boolean {
+  const time = Date.parse(alert['@timestamp']);
+  return time >= label.startMs && time <= label.endMs + slackMs;
+}
+
+export function formatScorecard(scorecard: Scorecard): string {
+  const lines = ['Scorecard (simulated incidents and traps)'];
+  for (const result of scorecard.results) {
+    const mark = result.passed ? 'ok  ' : 'FAIL';
+    const what = result.label.kind === 'incident' ? `caught by ${result.alerts.length} alert(s)` : `${result.alerts.length} alert(s) on the trap`;
+    lines.push(`  ${mark} ${result.label.kind.padEnd(8)} ${result.label.name.padEnd(34)} ${result.label.userId.padEnd(10)} ${what}`);
+  }
+  lines.push(`  incidents caught ${scorecard.incidentsCaught}/${scorecard.incidents}, traps clean ${scorecard.trapsClean}/${scorecard.traps}, unexplained alerts ${scorecard.unexplained.length}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,147 @@
+/**
+ * The normalised event: one shape for every source.
+ *
+ * Field names follow the Elastic Common Schema (ECS 8.x) wherever ECS has a field for the
+ * fact. Healthcare facts that ECS lacks live under `holter.*` (documented in
+ * docs/event.md). Raw source fields that Sigma rules refer to by their native names are
+ * kept under the namespace ECS gives that source (`winlog.event_data.*`, `osquery.*`,
+ * `okta.*`, `keycloak.*`, `fhir.*`, `dicom.*`).
+ *
+ * Events are plain JSON objects, so any field can be read by dotted path (see getField).
+ */
+
+export type Outcome = 'success' | 'failure' | 'unknown';
+
+export interface EcsEventFields {
+  /** Stable id: the source's own id where it has one, else a hash of input and offset. */
+  id: string;
+  kind: 'event';
+  /** ECS categorisation: authentication, database, file, process, iam, configuration, session... */
+  category: string[];
+  type: string[];
+  /** What happened, in the source's own vocabulary where it has one (`user.session.start`, `read`, `4625`). */
+  action: string;
+  outcome: Outcome;
+  /** `<module>.<dataset>`, e.g. `fhir.audit_event`, `dicom.audit`, `okta.system`. */
+  dataset: string;
+  module: string;
+  provider?: string;
+  code?: string;
+  reason?: string;
+  /** Processing time at which Holter decoded the event (ISO 8601 UTC). */
+  ingested?: string;
+  severity?: number;
+}
+
+export interface HolterPatientFields {
+  /** Clear patient identifier: set by decoders, removed by the enrich stage. */
+  id?: string;
+  /** Keyed token (HMAC-SHA256 of the identifier), set by the enrich stage. */
+  token?: string;
+  vip?: boolean;
+  employee?: boolean;
+  deceased?: boolean;
+  /** True when the accessing user is the patient (an employee opening their own record). */
+  self_access?: boolean;
+}
+
+export interface HolterFields {
+  /** Where the record came from: input name, line (1-based) or byte offset, format. */
+  source: { input: string; line?: number; offset?: number; format: string };
+  patient?: HolterPatientFields;
+  /** The clinical record or resource touched: FHIR resource type and id, EHR record type. */
+  record?: { type?: string; id?: string; count?: number };
+  /** DICOM objects touched by the event. Counts and bytes are totals for this one event. */
+  dicom?: {
+    study_uids?: string[];
+    study_count?: number;
+    series_count?: number;
+    instance_count?: number;
+    bytes?: number;
+    accession?: string[];
+    sop_classes?: string[];
+  };
+  /** Why access happened: purpose of use, break-glass (emergency override) and its stated reason. */
+  access?: { purpose?: string; break_glass?: boolean; reason?: string };
+  /** Directory facts about the acting user, set by the enrich stage. */
+  user?: {
+    /**
+     * The person behind the account: the directory's user id when the account is known, else the
+     * account name as seen (lower-cased, domain removed). Rules and detectors group by this.
+     */
+    id?: string;
+    /** True when the directory knows the account. */
+    known?: boolean;
+    role?: string;
+    department?: string;
+    facility?: string;
+    time_zone?: string;
+    shift?: string;
+  };
+}
+
+export interface HolterEvent {
+  '@timestamp': string;
+  event: EcsEventFields;
+  message?: string;
+  user?: {
+    id?: string;
+    name?: string;
+    domain?: string;
+    email?: string;
+    full_name?: string;
+    roles?: string[];
+    target?: { id?: string; name?: string; domain?: string };
+  };
+  source?: { ip?: string; address?: string; port?: number; domain?: string };
+  destination?: { ip?: string; address?: string; port?: number; domain?: string };
+  host?: { name?: string; hostname?: string; ip?: string[]; id?: string };
+  client?: { ip?: string; address?: string; user?: { id?: string; name?: string } };
+  observer?: { vendor?: string; product?: string; type?: string; name?: string };
+  service?: { name?: string; type?: string };
+  user_agent?: { original?: string };
+  url?: { original?: string; path?: string; query?: string };
+  process?: Record<string, unknown>;
+  file?: Record<string, unknown>;
+  registry?: Record<string, unknown>;
+  related?: { user?: string[]; ip?: string[]; hosts?: string[]; hash?: string[] };
+  holter: HolterFields;
+  [namespace: string]: unknown;
+}
+
+/**
+ * Reads a field by dotted path (`winlog.event_data.Image`). A literal key that itself
+ * contains dots (`"a.b"` inside an object) is found too, as ECS documents written flat are.
+ */
+export function getField(event: unknown, path: string): unknown {
+  if (event === null || typeof event !== 'object') return undefined;
+  const record = event as Record<string, unknown>;
+  if (path in record) return record[path];
+
+  const dot = path.indexOf('.');
+  if (dot < 0) return undefined;
+  let prefixEnd = dot;
+  while (prefixEnd > 0) {
+    const head = path.slice(0, prefixEnd);
+    if (head in record) {
+      const found = getField(record[head], path.slice(prefixEnd + 1));
+      if (found !== undefined) return found;
+    }
+    prefixEnd = path.indexOf('.', prefixEnd + 1);
+  }
+  return undefined;
+}
+
+/** Sets a field by dotted path, creating the objects on the way. */
+export function setField(event: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let target = event;
+  for (const part of parts.slice(0, -1)) {
+    const next = target[part];
+    if (next === null || typeof next !== 'object' || Array.isArray(next)) {
+      target[part] = {};
+    }
+    target = target[part] as Record<string, unknown>;
+  }
+  target[parts[parts.length - 1] as string] = value;
+}

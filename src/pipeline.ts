@@ -1,0 +1,158 @@
+import { buildAlert } from './alerts/build.js';
+import type { Alert } from './alerts/types.js';
+import type { DecodeContext, DecodeResult, RawRecord } from './decoders/types.js';
+import type { Detection, DetectionStage } from './detect/types.js';
+import { isHolterError } from './errors.js';
+import type { HolterEvent } from './event.js';
+import type { Logger } from './log.js';
+import type { DeadLetterSink } from './sinks/dead-letter/writer.js';
+import type { AlertSink, SinkOutcome } from './sinks/types.js';
+
+const MAX_REMEMBERED_ALERT_IDS = 100_000;
+
+export interface PipelineOptions {
+  decode: (record: RawRecord, context: DecodeContext) => DecodeResult;
+  decodeContext: DecodeContext;
+  /** The enrich stage: identity resolution and patient tokens. Runs before any detection. */
+  enrich: (event: HolterEvent) => HolterEvent;
+  stages: DetectionStage[];
+  sinks: AlertSink[];
+  deadLetter: DeadLetterSink;
+  allowedLatenessMs: number;
+  logger: Logger;
+  /** Processing-time clock for `event.created`; injected by tests. */
+  now?: () => Date;
+  /** Called once per new alert, after every sink has been given it. */
+  onAlert?: (alert: Alert) => void;
+}
+
+/** Counts for the end-of-run summary. Keys of the maps are bounded codes (reasons, rule ids, sink names). */
+export interface RunSummary {
+  recordsRead: number;
+  eventsDecoded: number;
+  deadLettered: number;
+  deadLetteredByReason: Record<string, number>;
+  alerts: number;
+  alertsByRule: Record<string, number>;
+  duplicateAlerts: number;
+  deliveryFailures: Record<string, number>;
+  deliveryOutcomes: Record<string, Record<SinkOutcome, number>>;
+  stageStats: Record<string, Record<string, number>>;
+  firstEventTime?: string;
+  lastEventTime?: string;
+}
+
+/**
+ * The stream: decode -> enrich -> detect -> alert -> sinks, one record at a time, in event time.
+ * The watermark is the newest event time seen minus the allowed lateness; detection stages use it
+ * to close windows and to recognise late events.
+ */
+export class Pipeline {
+  private readonly summary: RunSummary = {
+    recordsRead: 0,
+    eventsDecoded: 0,
+    deadLettered: 0,
+    deadLetteredByReason: {},
+    alerts: 0,
+    alertsByRule: {},
+    duplicateAlerts: 0,
+    deliveryFailures: {},
+    deliveryOutcomes: {},
+    stageStats: {},
+  };
+  private maxEventTimeMs = Number.NEGATIVE_INFINITY;
+  private minEventTimeMs = Number.POSITIVE_INFINITY;
+  /**
+   * Recent alert ids raised in this run, so a detection repeated by two stages or a re-fire pages
+   * once. Bounded: the oldest ids are forgotten first; the store and Elasticsearch still dedupe by id.
+   */
+  private readonly raisedIds = new Set<string>();
+  private readonly now: () => Date;
+
+  constructor(private readonly options: PipelineOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  get watermarkMs(): number {
+    return this.maxEventTimeMs - this.options.allowedLatenessMs;
+  }
+
+  async push(record: RawRecord): Promise<void> {
+    this.summary.recordsRead++;
+    const result = this.options.decode(record, this.options.decodeContext);
+    if (!result.ok) {
+      await this.deadLetter(record, result.reason, result.message);
+      return;
+    }
+
+    for (const decoded of result.events) {
+      this.summary.eventsDecoded++;
+      const event = this.options.enrich(decoded);
+      const eventTimeMs = Date.parse(event['@timestamp']);
+      if (eventTimeMs > this.maxEventTimeMs) this.maxEventTimeMs = eventTimeMs;
+      if (eventTimeMs < this.minEventTimeMs) this.minEventTimeMs = eventTimeMs;
+
+      const watermark = this.watermarkMs;
+      for (const stage of this.options.stages) {
+        const detections = stage.process(event, watermark);
+        if (detections.length > 0) await this.raise(detections);
+      }
+    }
+  }
+
+  /** Ends the run: closes every open window, delivers what that raises, and returns the summary. */
+  async finish(): Promise<RunSummary> {
+    const endOfInput = Number.isFinite(this.maxEventTimeMs) ? this.maxEventTimeMs + this.options.allowedLatenessMs + 1 : Number.POSITIVE_INFINITY;
+    for (const stage of this.options.stages) {
+      await this.raise(stage.flush(endOfInput));
+      this.summary.stageStats[stage.name] = stage.stats();
+    }
+    if (Number.isFinite(this.minEventTimeMs)) {
+      this.summary.firstEventTime = new Date(this.minEventTimeMs).toISOString();
+      this.summary.lastEventTime = new Date(this.maxEventTimeMs).toISOString();
+    }
+    return this.summary;
+  }
+
+  /** Closes sinks and the dead-letter file. Call once, after finish. */
+  async close(): Promise<void> {
+    for (const sink of this.options.sinks) await sink.close();
+    await this.options.deadLetter.close();
+  }
+
+  private async deadLetter(record: RawRecord, reason: Parameters<DeadLetterSink['write']>[1], message: string): Promise<void> {
+    this.summary.deadLettered++;
+    this.summary.deadLetteredByReason[reason] = (this.summary.deadLetteredByReason[reason] ?? 0) + 1;
+    await this.options.deadLetter.write(record, reason, message);
+  }
+
+  private async raise(detections: Detection[]): Promise<void> {
+    for (const detection of detections) {
+      const alert = buildAlert(detection, this.now());
+      if (this.raisedIds.has(alert.event.id)) {
+        this.summary.duplicateAlerts++;
+        continue;
+      }
+      this.raisedIds.add(alert.event.id);
+      if (this.raisedIds.size > MAX_REMEMBERED_ALERT_IDS) {
+        this.raisedIds.delete(this.raisedIds.values().next().value as string);
+      }
+      this.summary.alerts++;
+      this.summary.alertsByRule[alert.rule.id] = (this.summary.alertsByRule[alert.rule.id] ?? 0) + 1;
+
+      await Promise.all(this.options.sinks.map((sink) => this.deliver(sink, alert)));
+      this.options.onAlert?.(alert);
+    }
+  }
+
+  private async deliver(sink: AlertSink, alert: Alert): Promise<void> {
+    const outcomes = (this.summary.deliveryOutcomes[sink.name] ??= { delivered: 0, duplicate: 0, filtered: 0 });
+    try {
+      outcomes[await sink.write(alert)]++;
+    } catch (error) {
+      this.summary.deliveryFailures[sink.name] = (this.summary.deliveryFailures[sink.name] ?? 0) + 1;
+      const code = isHolterError(error) ? error.code : 'unknown';
+      this.options.logger.error({ sink: sink.name, alertId: alert.event.id, code, err: error }, 'alert delivery failed');
+    }
+  }
+}

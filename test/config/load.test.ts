@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { renderConfigReference } from '../../src/config/docs.js';
+import { ConfigErrors, loadConfig } from '../../src/config/load.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+
+function writeConfig(text: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'holter-config-'));
+  const file = path.join(dir, 'holter.yml');
+  writeFileSync(file, text);
+  return file;
+}
+
+function problemsOf(file: string): string[] {
+  try {
+    loadConfig(file);
+  } catch (error) {
+    assert.ok(error instanceof ConfigErrors, `expected ConfigErrors, got ${String(error)}`);
+    return error.problems.map((problem) => problem.describe());
+  }
+  assert.fail('expected the configuration to be rejected');
+}
+
+test('defaults apply without a file', () => {
+  const config = loadConfig();
+  assert.equal(config.facility.time_zone, 'UTC');
+  assert.equal(config.detection.allowed_lateness_seconds, 300);
+  assert.equal(config.rules.paths[0], path.join(REPO_ROOT, 'rules'));
+  assert.equal(config.sinks.console.enabled, true);
+  assert.equal(config.sinks.webhook.max_attempts, 6);
+});
+
+test('relative paths resolve from the file folder', () => {
+  const file = writeConfig('identity:\n  directory: people.csv\nrules:\n  paths: [my-rules]\n');
+  const config = loadConfig(file);
+  assert.equal(config.identity.directory, path.join(path.dirname(file), 'people.csv'));
+  assert.deepEqual(config.rules.paths, [path.join(path.dirname(file), 'my-rules')]);
+  assert.equal(config.detectors.paths[0], path.join(REPO_ROOT, 'detectors'));
+});
+
+test('every problem is reported with its line', () => {
+  const file = writeConfig(
+    ['facility:', '  time_zone: Mars/Olympus', 'sinks:', '  webhook:', '    url: ftp://example', '    max_atempts: 3', '  console:', '    min_severity: loud', ''].join('\n'),
+  );
+  const problems = problemsOf(file);
+  assert.equal(problems.length, 4);
+  assert.ok(problems.some((line) => line.startsWith(`${file}:2:`) && line.includes('Mars/Olympus') && line.includes('IANA')));
+  assert.ok(problems.some((line) => line.startsWith(`${file}:5:`) && line.includes('sinks.webhook.url')));
+  assert.ok(problems.some((line) => line.startsWith(`${file}:6:`) && line.includes('Unknown key sinks.webhook.max_atempts')));
+  assert.ok(problems.some((line) => line.startsWith(`${file}:8:`) && line.includes('"loud"') && line.includes('"critical"')));
+});
+
+test('invalid YAML names the line', () => {
+  const file = writeConfig('facility:\n  time_zone: [UTC\n');
+  const problems = problemsOf(file);
+  assert.ok(problems[0]?.includes('HOLTER_CONFIG_YAML'));
+  assert.match(problems[0] ?? '', /holter\.yml:\d+:\d+/);
+});
+
+test('top-level list is rejected', () => {
+  const problems = problemsOf(writeConfig('- facility\n'));
+  assert.match(problems[0] ?? '', /must be a YAML mapping/);
+});
+
+test('both secret forms are rejected', () => {
+  const problems = problemsOf(writeConfig('identity:\n  token_key: 0123456789abcdef0123\n  token_key_file: key.txt\n'));
+  assert.ok(problems.some((line) => line.includes('Keep one of them')));
+});
+
+test('missing file names the path', () => {
+  assert.throws(() => loadConfig('/nonexistent/holter.yml'), /\/nonexistent\/holter\.yml not found/);
+});
+
+test('configuration reference is current', () => {
+  const written = readFileSync(path.join(REPO_ROOT, 'docs', 'configuration.md'), 'utf8');
+  assert.equal(written, renderConfigReference(), 'docs/configuration.md is stale: run npm run docs:config');
+});

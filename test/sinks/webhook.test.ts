@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { buildAlert } from '../../src/alerts/build.js';
+import { silentLogger } from '../../src/log.js';
+import { verifySignature } from '../../src/sinks/webhook/sign.js';
+import { WebhookSink } from '../../src/sinks/webhook/sink.js';
+import { detectionFor, eventAt } from '../helpers/detections.js';
+
+const SECRET = 'test-secret-0123456789';
+
+interface Received {
+  body: string;
+  headers: IncomingMessage['headers'];
+}
+
+/** A real HTTP receiver on loopback that answers with the next queued status code. */
+let server: Server;
+let url: string;
+const received: Received[] = [];
+const statuses: number[] = [];
+
+before(async () => {
+  server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: request.headers });
+      response.statusCode = statuses.shift() ?? 200;
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+});
+
+after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+function sink(overrides: Partial<ConstructorParameters<typeof WebhookSink>[0]> = {}): WebhookSink {
+  return new WebhookSink({ url, secret: SECRET, minSeverity: 'medium', timeoutMs: 2000, maxAttempts: 3, initialBackoffMs: 1, logger: silentLogger, sleep: async () => {}, ...overrides });
+}
+
+const alert = buildAlert(detectionFor(eventAt('2026-10-29T06:03:00Z')), new Date());
+
+test('webhook body is signed and minimal', async () => {
+  received.length = 0;
+  assert.equal(await sink().write(alert), 'delivered');
+  assert.equal(received.length, 1);
+
+  const request = received[0]!;
+  const verdict = verifySignature(
+    SECRET,
+    { timestamp: request.headers['x-holter-timestamp'] as string, signature: request.headers['x-holter-signature'] as string },
+    request.body,
+    Math.floor(Date.now() / 1000),
+  );
+  assert.equal(verdict, 'valid');
+
+  const payload = JSON.parse(request.body) as Record<string, unknown>;
+  assert.equal(payload.id, alert.event.id);
+  assert.equal((payload.user as { id: string }).id, 'u-1042');
+  assert.ok(!request.body.includes('pt_0123'), 'patient token must not be sent');
+  assert.equal(payload.evidence, undefined);
+});
+
+test('webhook retries 503 then delivers', async () => {
+  received.length = 0;
+  statuses.push(503, 503);
+  assert.equal(await sink().write(alert), 'delivered');
+  assert.equal(received.length, 3);
+});
+
+test('webhook gives up after max attempts', async () => {
+  received.length = 0;
+  statuses.push(500, 500, 500);
+  await assert.rejects(sink().write(alert), (error: Error & { code?: string }) => {
+    assert.equal(error.code, 'HOLTER_SINK_FAILED');
+    assert.match(error.message, /after 3 attempts \(last: HTTP 500\)/);
+    return true;
+  });
+  assert.equal(received.length, 3);
+});
+
+test('webhook does not retry a 400', async () => {
+  received.length = 0;
+  statuses.push(400);
+  await assert.rejects(sink().write(alert), /rejected alert .* with HTTP 400/);
+  assert.equal(received.length, 1);
+});
+
+test('webhook skips alerts below minimum severity', async () => {
+  received.length = 0;
+  assert.equal(await sink({ minSeverity: 'critical' }).write(alert), 'filtered');
+  assert.equal(received.length, 0);
+});
+
+test('webhook retries a refused connection', async () => {
+  const closed = sink({ url: 'http://127.0.0.1:9/hook', maxAttempts: 2 });
+  await assert.rejects(closed.write(alert), /failed after 2 attempts \(last: network error/);
+});
+
+test('signature check rejects tampering and stale time', () => {
+  const now = 1_800_000_000;
+  const body = '{"id":"a"}';
+  const good = { timestamp: String(now), signature: '' };
+  good.signature = `v1=${'0'.repeat(64)}`;
+  assert.equal(verifySignature(SECRET, good, body, now), 'bad_signature');
+  assert.equal(verifySignature(SECRET, { timestamp: String(now - 1000), signature: 'v1=x' }, body, now), 'stale_timestamp');
+  assert.equal(verifySignature(SECRET, { timestamp: undefined, signature: undefined }, body, now), 'missing_headers');
+});
