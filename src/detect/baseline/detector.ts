@@ -1,0 +1,45 @@
+import { getField } from '../../event.js';
+import type { HolterEvent } from '../../event.js';
+import type { Detection, RuleInfo } from '../types.js';
+
+/** One loaded behavioural detector, driven by BaselineStage. */
+export interface BaselineDetector {
+  readonly rule: RuleInfo;
+  /** Judges and learns from one event, and closes what the watermark has passed. */
+  process(event: HolterEvent, watermarkMs: number): Detection[];
+  /** Closes what the watermark has passed, without a new event. */
+  advance(watermarkMs: number): Detection[];
+  /** Closes everything still open: end of input. */
+  flush(watermarkMs: number): Detection[];
+  stats(): Record<string, number>;
+  snapshot(): unknown;
+  restore(snapshot: unknown): void;
+}
+
+/** Reads the entity a detector groups by: a non-empty string or a finite number, else undefined. */
+export function entityOf(event: HolterEvent, field: string): string | undefined {
+  const value = getField(event, field);
+  if (typeof value === 'string') return value === '' ? undefined : value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+/** Parses `@timestamp` to epoch ms, or NaN. */
+export function eventTimeMs(event: HolterEvent): number {
+  return Date.parse(event['@timestamp']);
+}
+
+/** Formats a percentage with one decimal: 0.004 -> `0.4%`. */
+export function formatPercent(fraction: number): string {
+  return `${(fraction * 100).toFixed(1)}%`;
+}
+
+export function roundTo(value: number, decimals: number): number {
+  const scale = 10 ** decimals;
+  return Math.round(value * scale) / scale;
+}
+
+/** Appends an id unless the list is full; evidence keeps the oldest events. */
+export function addEvidence(evidence: string[], id: string, limit: number): void {
+  if (evidence.length < limit) evidence.push(id);
+}

@@ -1,0 +1,364 @@
+import { getField } from '../../event.js';
+import type { HolterEvent } from '../../event.js';
+import type { Detection, RuleInfo } from '../types.js';
+import { entityOf, eventTimeMs, roundTo } from './detector.js';
+import type { BaselineDetector } from './detector.js';
+import { EntityMap } from './entities.js';
+import { DEFAULTS, durationMs } from './schema.js';
+import type { HighSumConfig } from './schema.js';
+import { compileWhere } from './where.js';
+import type { EventFilter } from './where.js';
+
+/**
+ * `function: high_sum`: the sum of `field` (e.g. DICOM studies retrieved) by one entity within a
+ * sliding event-time window, against a threshold from the entity's own history and a fixed
+ * ceiling.
+ *
+ * The window ending at an event contains the entity's events in (time - window, time]. Every event
+ * with a time at or before the watermark is the end of one window, evaluated in event-time order,
+ * so events that arrive out of order within the allowed lateness give the same detections as
+ * events in order. An event older than windows already evaluated is late: it is counted and
+ * added to later windows, but ends none itself.
+ *
+ * Threshold: the ceiling always applies. Once the entity has learned (min_days and min_events),
+ * the threshold is max(floor, factor x typical), capped by the ceiling, where typical is the
+ * decayed maximum of the entity's past window sums. A sum at or above the threshold raises one
+ * detection with window [first event, first event + window). The events of that window are then
+ * consumed: they count towards no later window.
+ *
+ * A window sum is learned only once it is a full window old. Until then it may be the first part
+ * of a burst, and learning it would raise the threshold ahead of the burst's own growth. Sums
+ * still held back when a detection fires are dropped, so a burst is never learned.
+ */
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Buffered events per entity. Past this, the two oldest entries are merged into one at the later
+ * time, which can only raise later sums.
+ */
+const MAX_ENTRIES_PER_ENTITY = 10_000;
+
+interface Entry {
+  ms: number;
+  value: number;
+  also: number[];
+  id: string;
+  evaluated: boolean;
+  event: HolterEvent | null;
+}
+
+interface EntityState {
+  entries: Entry[];
+  /** Latest window end evaluated; events before it are late. */
+  evaluatedMs: number;
+  /** Events before this time were consumed by a detection. */
+  consumedBeforeMs: number;
+  /** Window sums [end ms, sum] not yet learned, oldest first. */
+  heldSums: Array<[number, number]>;
+  /** Decayed maximum of past window sums, decayed to `typicalAtMs`. */
+  typical: number;
+  typicalAtMs: number;
+  firstMs: number;
+  lastMs: number;
+  learnedEvents: number;
+}
+
+type ThresholdSource = 'ceiling' | 'history' | 'floor';
+
+interface HighSumSnapshot {
+  entities: Array<[string, EntityState]>;
+  counters: Record<string, number>;
+}
+
+export class HighSumDetector implements BaselineDetector {
+  readonly rule: RuleInfo;
+  private readonly config: HighSumConfig;
+  private readonly filter: EventFilter;
+  private readonly windowMs: number;
+  private readonly halfLifeMs: number;
+  private readonly evidenceLimit: number;
+  private readonly alsoFields: string[];
+  private readonly entities: EntityMap<EntityState>;
+  /** Entities with events not yet evaluated. */
+  private readonly pending = new Set<string>();
+  private readonly counters = {
+    events_matched: 0,
+    events_late: 0,
+    events_missing_entity: 0,
+    events_invalid_timestamp: 0,
+    events_invalid_value: 0,
+    entries_merged: 0,
+    detections: 0,
+  };
+
+  constructor(config: HighSumConfig, rule: RuleInfo) {
+    this.config = config;
+    this.rule = rule;
+    this.filter = compileWhere(config.where);
+    this.windowMs = durationMs(config.window ?? DEFAULTS.window);
+    this.halfLifeMs = config.learning.half_life_days * DAY_MS;
+    this.evidenceLimit = config.evidence_limit ?? DEFAULTS.evidence_limit;
+    this.alsoFields = config.also_sum ?? [];
+    this.entities = new EntityMap(config.max_entities ?? DEFAULTS.max_entities, (key) => this.pending.delete(key));
+  }
+
+  process(event: HolterEvent, watermarkMs: number): Detection[] {
+    if (this.filter(event)) this.add(event);
+    return this.advance(watermarkMs);
+  }
+
+  advance(watermarkMs: number): Detection[] {
+    const detections: Detection[] = [];
+    for (const key of [...this.pending].sort()) {
+      const state = this.entities.get(key);
+      if (state === undefined) {
+        this.pending.delete(key);
+        continue;
+      }
+      detections.push(...this.evaluate(key, state, watermarkMs));
+      if (state.entries.every((entry) => entry.evaluated)) this.pending.delete(key);
+    }
+    this.counters.detections += detections.length;
+    return detections;
+  }
+
+  flush(_watermarkMs: number): Detection[] {
+    return this.advance(Number.POSITIVE_INFINITY);
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.counters, entities: this.entities.size, entities_evicted: this.entities.evicted };
+  }
+
+  private add(event: HolterEvent): void {
+    const entity = entityOf(event, this.config.by);
+    if (entity === undefined) {
+      this.counters.events_missing_entity += 1;
+      return;
+    }
+    const ms = eventTimeMs(event);
+    if (Number.isNaN(ms)) {
+      this.counters.events_invalid_timestamp += 1;
+      return;
+    }
+    const value = getField(event, this.config.field);
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      this.counters.events_invalid_value += 1;
+      return;
+    }
+    this.counters.events_matched += 1;
+
+    const state = this.entities.touch(entity, newEntityState);
+    const late = ms < state.evaluatedMs;
+    if (late) this.counters.events_late += 1;
+    if (ms < state.consumedBeforeMs) return;
+
+    const also = this.alsoFields.map((field) => {
+      const extra = getField(event, field);
+      return typeof extra === 'number' && Number.isFinite(extra) ? extra : 0;
+    });
+    insertSorted(state.entries, { ms, value, also, id: event.event.id, evaluated: late, event });
+    if (state.entries.length > MAX_ENTRIES_PER_ENTITY) {
+      mergeOldest(state.entries);
+      this.counters.entries_merged += 1;
+    }
+    if (!late) this.pending.add(entity);
+  }
+
+  private evaluate(entity: string, state: EntityState, upToMs: number): Detection[] {
+    const detections: Detection[] = [];
+    for (const end of state.entries) {
+      if (end.ms > upToMs) break;
+      if (end.evaluated) continue;
+      end.evaluated = true;
+      state.evaluatedMs = Math.max(state.evaluatedMs, end.ms);
+      if (end.ms < state.consumedBeforeMs) continue;
+      learnHeldSums(state, end.ms - this.windowMs, this.halfLifeMs);
+
+      const inWindow = state.entries.filter(
+        (entry) => entry.ms > end.ms - this.windowMs && entry.ms <= end.ms && entry.ms >= state.consumedBeforeMs,
+      );
+      const total = inWindow.reduce((sum, entry) => sum + entry.value, 0);
+      const threshold = this.thresholdAt(state, end.ms);
+
+      if (total >= threshold.value) {
+        const startMs = inWindow[0]?.ms ?? end.ms;
+        detections.push(this.toDetection(entity, state, inWindow, end, total, threshold, startMs));
+        state.consumedBeforeMs = startMs + this.windowMs;
+        state.heldSums.length = 0;
+        continue;
+      }
+      state.heldSums.push([end.ms, total]);
+    }
+
+    // Windows still to be evaluated end at or after evaluatedMs, so older entries are no longer needed.
+    const keepAfterMs = state.evaluatedMs - this.windowMs;
+    const firstKept = state.entries.findIndex((entry) => entry.ms > keepAfterMs || !entry.evaluated);
+    if (firstKept > 0) state.entries.splice(0, firstKept);
+    else if (firstKept < 0) state.entries.length = 0;
+    return detections;
+  }
+
+  private thresholdAt(state: EntityState, ms: number): { value: number; source: ThresholdSource; typical: number | undefined } {
+    const { ceiling, floor, factor } = this.config.thresholds;
+    const learned =
+      state.learnedEvents >= this.config.learning.min_events &&
+      state.learnedEvents > 0 &&
+      (state.lastMs - state.firstMs) / DAY_MS >= this.config.learning.min_days;
+    if (!learned) return { value: ceiling, source: 'ceiling', typical: undefined };
+
+    const typical = decayedTypical(state, ms, this.halfLifeMs);
+    const scaled = factor * typical;
+    const value = Math.max(floor, scaled);
+    if (value >= ceiling) return { value: ceiling, source: 'ceiling', typical };
+    return { value, source: scaled >= floor ? 'history' : 'floor', typical };
+  }
+
+  private toDetection(
+    entity: string,
+    state: EntityState,
+    inWindow: Entry[],
+    trigger: Entry,
+    total: number,
+    threshold: { value: number; source: ThresholdSource; typical: number | undefined },
+    startMs: number,
+  ): Detection {
+    const unit = this.config.unit ?? DEFAULTS.unit;
+    const windowText = formatWindow(this.windowMs);
+    const start = new Date(startMs).toISOString();
+    const end = new Date(startMs + this.windowMs).toISOString();
+    const typical = threshold.typical === undefined ? undefined : roundTo(threshold.typical, 1);
+    const typicalText =
+      typical === undefined
+        ? `${entity} has too little history for a typical value, so only the ceiling applies`
+        : `typical for ${entity} is at most ${typical} ${unit} in ${windowText}`;
+    const thresholdText = `threshold ${roundTo(threshold.value, 1)} ${unit} (${describeSource(threshold.source, this.config.thresholds)})`;
+    const summary = `${entity} retrieved ${total} ${unit} within ${windowText} starting ${start}; ${typicalText}; ${thresholdText}`;
+
+    const sums: Record<string, number> = {};
+    this.alsoFields.forEach((field, index) => {
+      sums[field] = inWindow.reduce((sum, entry) => sum + (entry.also[index] ?? 0), 0);
+    });
+
+    return {
+      rule: this.rule,
+      severity: this.config.severity,
+      riskScore: this.config.risk_score,
+      groupKey: { [this.config.by]: entity },
+      window: { start, end },
+      explanation: {
+        summary,
+        actual: total,
+        ...(typical === undefined ? {} : { typical }),
+        threshold: roundTo(threshold.value, 1),
+        unit,
+        details: {
+          field: this.config.field,
+          window_minutes: this.windowMs / 60_000,
+          threshold_source: threshold.source,
+          events: inWindow.length,
+          history_days: Math.floor(Number.isNaN(state.firstMs) ? 0 : (state.lastMs - state.firstMs) / DAY_MS),
+          history_events: state.learnedEvents,
+          ...(this.alsoFields.length === 0 ? {} : { sums }),
+        },
+      },
+      evidence: inWindow.slice(0, this.evidenceLimit).map((entry) => entry.id),
+      trigger: trigger.event ?? (inWindow[inWindow.length - 1]?.event as HolterEvent),
+      tags: this.config.tags,
+    };
+  }
+
+  snapshot(): HighSumSnapshot {
+    return {
+      entities: [...this.entities].map(([key, state]) => [
+        key,
+        { ...state, entries: state.entries.map((entry) => ({ ...entry })), heldSums: state.heldSums.map(([ms, total]) => [ms, total]) },
+      ]),
+      counters: { ...this.counters },
+    };
+  }
+
+  restore(snapshot: unknown): void {
+    const state = snapshot as HighSumSnapshot;
+    this.entities.clear();
+    this.pending.clear();
+    for (const [key, entity] of state.entities) {
+      const restored: EntityState = {
+        ...entity,
+        entries: entity.entries.map((entry) => ({ ...entry })),
+        heldSums: entity.heldSums.map(([ms, total]) => [ms, total]),
+      };
+      for (const field of ['evaluatedMs', 'consumedBeforeMs', 'typicalAtMs', 'firstMs', 'lastMs'] as const) {
+        // JSON writes -Infinity and NaN as null.
+        if (restored[field] === null) restored[field] = field === 'evaluatedMs' || field === 'consumedBeforeMs' ? -Infinity : Number.NaN;
+      }
+      this.entities.set(key, restored);
+      if (restored.entries.some((entry) => !entry.evaluated)) this.pending.add(key);
+    }
+    Object.assign(this.counters, state.counters);
+  }
+}
+
+function newEntityState(): EntityState {
+  return {
+    entries: [],
+    heldSums: [],
+    evaluatedMs: Number.NEGATIVE_INFINITY,
+    consumedBeforeMs: Number.NEGATIVE_INFINITY,
+    typical: 0,
+    typicalAtMs: Number.NaN,
+    firstMs: Number.NaN,
+    lastMs: Number.NaN,
+    learnedEvents: 0,
+  };
+}
+
+function decayedTypical(state: EntityState, ms: number, halfLifeMs: number): number {
+  if (Number.isNaN(state.typicalAtMs) || ms <= state.typicalAtMs) return state.typical;
+  return state.typical * Math.pow(2, -(ms - state.typicalAtMs) / halfLifeMs);
+}
+
+/** Learns the held window sums that ended at or before `untilMs`. */
+function learnHeldSums(state: EntityState, untilMs: number, halfLifeMs: number): void {
+  let learned = 0;
+  for (const [ms, total] of state.heldSums) {
+    if (ms > untilMs) break;
+    learn(state, ms, total, halfLifeMs);
+    learned += 1;
+  }
+  if (learned > 0) state.heldSums.splice(0, learned);
+}
+
+function learn(state: EntityState, ms: number, total: number, halfLifeMs: number): void {
+  const decayed = decayedTypical(state, ms, halfLifeMs);
+  state.typical = Math.max(decayed, total);
+  state.typicalAtMs = Number.isNaN(state.typicalAtMs) ? ms : Math.max(state.typicalAtMs, ms);
+  state.learnedEvents += 1;
+  state.firstMs = Number.isNaN(state.firstMs) ? ms : Math.min(state.firstMs, ms);
+  state.lastMs = Number.isNaN(state.lastMs) ? ms : Math.max(state.lastMs, ms);
+}
+
+function insertSorted(entries: Entry[], entry: Entry): void {
+  let index = entries.length;
+  while (index > 0 && (entries[index - 1] as Entry).ms > entry.ms) index -= 1;
+  entries.splice(index, 0, entry);
+}
+
+function mergeOldest(entries: Entry[]): void {
+  const [first, second] = entries as [Entry, Entry];
+  second.value += first.value;
+  second.also = second.also.map((value, index) => value + (first.also[index] ?? 0));
+  entries.shift();
+}
+
+function formatWindow(windowMs: number): string {
+  const minutes = windowMs / 60_000;
+  return minutes % 60 === 0 ? `${minutes / 60} h` : `${minutes} min`;
+}
+
+function describeSource(source: ThresholdSource, thresholds: HighSumConfig['thresholds']): string {
+  if (source === 'ceiling') return 'fixed ceiling';
+  if (source === 'floor') return 'floor';
+  return `${thresholds.factor} x typical`;
+}

@@ -1,0 +1,179 @@
+import { HOURS_PER_WEEK } from './local-time.js';
+import type { LocalHour } from './local-time.js';
+
+/**
+ * Activity of one entity (a user or a peer group) by local hour of week, with exponential decay
+ * in event time so that old behaviour fades.
+ *
+ * Size: 168 float64 weights (1,344 bytes) plus nine numbers, about 1.5 KB per profile including
+ * object overhead (an estimate from the field sizes, not a heap measurement).
+ *
+ * Events of the current local hour are held back and added when a later hour begins. A burst of
+ * unusual events therefore cannot make its own hour look usual while it is still being judged.
+ */
+
+/**
+ * A weekday or weekend profile with less than this fraction of all weight is too thin to judge
+ * by, so the hour is judged against all days pooled. A Monday-to-Friday day worker opening a
+ * record on Saturday morning is then judged by their weekday mornings.
+ */
+const MIN_DAY_TYPE_FRACTION = 0.1;
+
+/** Below this total weight a profile is treated as empty (decay never reaches exactly 0). */
+const EMPTY_WEIGHT = 1e-9;
+
+export type DayType = 'weekdays' | 'weekends' | 'all days';
+
+export interface HourShare {
+  /** Smoothed share of activity in this local hour, 0 to 1. */
+  share: number;
+  /** True when the hour itself (before smoothing) has any weight. */
+  seen: boolean;
+  dayType: DayType;
+}
+
+export interface HourProfileSnapshot {
+  weights: number[];
+  referenceMs: number | null;
+  firstMs: number | null;
+  lastMs: number | null;
+  events: number;
+  pending: { startMs: number; hourOfWeek: number; lastMs: number; count: number } | null;
+}
+
+export class HourProfile {
+  private readonly halfLifeMs: number;
+  private readonly weights = new Float64Array(HOURS_PER_WEEK);
+  /** Event time to which all weights are decayed. */
+  private referenceMs = Number.NaN;
+  firstMs = Number.NaN;
+  lastMs = Number.NaN;
+  /** Events added so far (not decayed). */
+  events = 0;
+  private pending: { startMs: number; hourOfWeek: number; lastMs: number; count: number } | null = null;
+
+  constructor(halfLifeMs: number) {
+    this.halfLifeMs = halfLifeMs;
+  }
+
+  /** Days between the first and the last event added. */
+  historyDays(): number {
+    return Number.isNaN(this.firstMs) ? 0 : (this.lastMs - this.firstMs) / 86_400_000;
+  }
+
+  isLearned(minDays: number, minEvents: number): boolean {
+    return this.events >= minEvents && this.events > 0 && this.historyDays() >= minDays;
+  }
+
+  /** Adds the held-back hour when `hour` starts later, so that judging `hour` uses every earlier hour. */
+  settleBefore(hour: LocalHour): void {
+    if (this.pending !== null && this.pending.startMs < hour.startMs) this.addPending();
+  }
+
+  /** Records one event. Call after judging it. */
+  observe(ms: number, hour: LocalHour): void {
+    const pending = this.pending;
+    if (pending !== null && pending.startMs === hour.startMs) {
+      pending.count += 1;
+      pending.lastMs = Math.max(pending.lastMs, ms);
+      return;
+    }
+    if (pending !== null && hour.startMs < pending.startMs) {
+      // An out-of-order event from an earlier hour: that hour is over, so add it at once.
+      this.add(ms, hour.hourOfWeek, 1);
+      return;
+    }
+    if (pending !== null) this.addPending();
+    this.pending = { startMs: hour.startMs, hourOfWeek: hour.hourOfWeek, lastMs: ms, count: 1 };
+  }
+
+  /**
+   * Returns the share of activity in the local hour, smoothed with its neighbours: each
+   * neighbouring hour's share counts `smoothing` times as much as the hour itself. Returns
+   * undefined when the profile is empty.
+   */
+  shareOf(hour: LocalHour, smoothing: number): HourShare | undefined {
+    const weekdays = this.pooledDay(0, 5);
+    const weekends = this.pooledDay(5, 7);
+    const weekdayTotal = sum(weekdays);
+    const weekendTotal = sum(weekends);
+    const total = weekdayTotal + weekendTotal;
+    if (total < EMPTY_WEIGHT) return undefined;
+
+    let day = hour.weekend ? weekends : weekdays;
+    let dayTotal = hour.weekend ? weekendTotal : weekdayTotal;
+    let dayType: DayType = hour.weekend ? 'weekends' : 'weekdays';
+    if (dayTotal < MIN_DAY_TYPE_FRACTION * total) {
+      day = weekdays.map((weight, index) => weight + (weekends[index] as number));
+      dayTotal = total;
+      dayType = 'all days';
+    }
+
+    const at = (offset: number): number => (day[(hour.hour + offset + 24) % 24] as number) / dayTotal;
+    const share = (smoothing * at(-1) + at(0) + smoothing * at(1)) / (1 + 2 * smoothing);
+    return { share, seen: at(0) * dayTotal > EMPTY_WEIGHT, dayType };
+  }
+
+  snapshot(): HourProfileSnapshot {
+    return {
+      weights: Array.from(this.weights),
+      referenceMs: nullable(this.referenceMs),
+      firstMs: nullable(this.firstMs),
+      lastMs: nullable(this.lastMs),
+      events: this.events,
+      pending: this.pending === null ? null : { ...this.pending },
+    };
+  }
+
+  static restore(snapshot: HourProfileSnapshot, halfLifeMs: number): HourProfile {
+    const profile = new HourProfile(halfLifeMs);
+    profile.weights.set(snapshot.weights.slice(0, HOURS_PER_WEEK));
+    profile.referenceMs = snapshot.referenceMs ?? Number.NaN;
+    profile.firstMs = snapshot.firstMs ?? Number.NaN;
+    profile.lastMs = snapshot.lastMs ?? Number.NaN;
+    profile.events = snapshot.events;
+    profile.pending = snapshot.pending === null ? null : { ...snapshot.pending };
+    return profile;
+  }
+
+  private addPending(): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    this.pending = null;
+    this.add(pending.lastMs, pending.hourOfWeek, pending.count);
+  }
+
+  private add(ms: number, hourOfWeek: number, count: number): void {
+    if (Number.isNaN(this.referenceMs)) this.referenceMs = ms;
+    if (ms > this.referenceMs) {
+      const factor = Math.pow(2, -(ms - this.referenceMs) / this.halfLifeMs);
+      for (let index = 0; index < HOURS_PER_WEEK; index += 1) this.weights[index] = (this.weights[index] as number) * factor;
+      this.referenceMs = ms;
+    }
+    const weight = count * Math.pow(2, -(this.referenceMs - ms) / this.halfLifeMs);
+    this.weights[hourOfWeek] = (this.weights[hourOfWeek] as number) + weight;
+
+    this.events += count;
+    this.firstMs = Number.isNaN(this.firstMs) ? ms : Math.min(this.firstMs, ms);
+    this.lastMs = Number.isNaN(this.lastMs) ? ms : Math.max(this.lastMs, ms);
+  }
+
+  /** Sums days [fromDay, toDay) into one 24-hour profile. */
+  private pooledDay(fromDay: number, toDay: number): number[] {
+    const pooled = new Array<number>(24).fill(0);
+    for (let day = fromDay; day < toDay; day += 1) {
+      for (let hour = 0; hour < 24; hour += 1) {
+        pooled[hour] = (pooled[hour] as number) + (this.weights[day * 24 + hour] as number);
+      }
+    }
+    return pooled;
+  }
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0);
+}
+
+function nullable(value: number): number | null {
+  return Number.isNaN(value) ? null : value;
+}

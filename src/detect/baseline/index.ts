@@ -1,0 +1,12 @@
+export type { BaselineDetector } from './detector.js';
+export { HighSumDetector } from './high-sum.js';
+export { HourProfile } from './hour-profile.js';
+export { LocalClock } from './local-time.js';
+export { loadDetectors, parseDetector } from './loader.js';
+export type { LoadDetectorsOptions } from './loader.js';
+export { DEFAULTS, PLANNED_FUNCTIONS, SUPPORTED_FUNCTIONS, durationMs } from './schema.js';
+export type { DetectorConfig, HighSumConfig, TimeOfDayConfig, WhereClause } from './schema.js';
+export { BASELINE_STATE_VERSION, BaselineStage } from './stage.js';
+export type { BaselineSnapshot } from './stage.js';
+export { TimeOfDayDetector } from './time-of-day.js';
+export { compileWhere } from './where.js';

@@ -1,0 +1,176 @@
+import { readFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { IANAZone } from 'luxon';
+import { LineCounter, isMap, parseDocument } from 'yaml';
+import { HolterError } from '../../errors.js';
+import type { RuleInfo } from '../types.js';
+import type { BaselineDetector } from './detector.js';
+import { HighSumDetector } from './high-sum.js';
+import { LocalClock } from './local-time.js';
+import { locatePath } from './locate.js';
+import { PLANNED_FUNCTIONS, SUPPORTED_FUNCTIONS } from './schema.js';
+import type { DetectorConfig, DetectorFunction, HighSumConfig, TimeOfDayConfig } from './schema.js';
+import { BaselineStage } from './stage.js';
+import { TimeOfDayDetector } from './time-of-day.js';
+import { located, validateDetector } from './validate.js';
+import type { DocumentContext } from './validate.js';
+
+export interface LoadDetectorsOptions {
+  /** IANA zone for events whose user has no time zone. */
+  defaultTimeZone: string;
+}
+
+const FIELD_PATH = /^[A-Za-z@_][A-Za-z0-9@_.-]*$/;
+
+/**
+ * Loads detector files (a folder contributes its `.yaml` and `.yml` files, sorted by name). A bad
+ * file is rejected with every problem it has, and the other files still load. A file whose `id`
+ * repeats an earlier file's is rejected.
+ */
+export async function loadDetectors(
+  paths: string[],
+  options: LoadDetectorsOptions,
+): Promise<{ stage: BaselineStage; errors: HolterError[] }> {
+  if (!IANAZone.isValidZone(options.defaultTimeZone)) {
+    throw new HolterError(
+      'HOLTER_CONFIG_INVALID',
+      `default time zone '${options.defaultTimeZone}' is not a known IANA time zone; use an IANA name such as America/New_York`,
+      { path: 'facility.time_zone' },
+    );
+  }
+
+  const clock = new LocalClock();
+  const errors: HolterError[] = [];
+  const detectors: BaselineDetector[] = [];
+  const seenIds = new Map<string, string>();
+
+  for (const file of await expandPaths(paths, errors)) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? 'read failed';
+      errors.push(new HolterError('HOLTER_RULE_INVALID', `cannot read detector file (${reason})`, { location: { file }, cause: error }));
+      continue;
+    }
+
+    const result = parseDetector(text, file, { ...options, clock });
+    if (result.detector !== undefined) {
+      const id = result.detector.rule.id;
+      const earlier = seenIds.get(id);
+      if (earlier !== undefined) {
+        const message = `detector id '${id}' is already used by ${earlier}; give each detector its own id`;
+        errors.push(new HolterError('HOLTER_RULE_INVALID', message, { location: { file, line: result.detector.rule.line }, path: 'id' }));
+        continue;
+      }
+      seenIds.set(id, file);
+      detectors.push(result.detector);
+    }
+    errors.push(...result.errors);
+  }
+
+  return { stage: new BaselineStage(detectors), errors };
+}
+
+async function expandPaths(paths: string[], errors: HolterError[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const entry of paths) {
+    let info;
+    try {
+      info = await stat(entry);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? 'stat failed';
+      errors.push(new HolterError('HOLTER_RULE_INVALID', `detector path not found (${reason}); check detectors.paths`, { location: { file: entry }, cause: error }));
+      continue;
+    }
+    if (!info.isDirectory()) {
+      files.push(entry);
+      continue;
+    }
+    const names = (await readdir(entry)).filter((name) => /\.ya?ml$/i.test(name)).sort();
+    files.push(...names.map((name) => path.join(entry, name)));
+  }
+  return files;
+}
+
+/** Parses and validates one detector file; returns the detector, or every error found. */
+export function parseDetector(
+  text: string,
+  file: string,
+  options: LoadDetectorsOptions & { clock?: LocalClock },
+): { detector?: BaselineDetector; errors: HolterError[] } {
+  const lineCounter = new LineCounter();
+  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const context: DocumentContext = { file, document, lineCounter };
+
+  if (document.errors.length > 0) {
+    const errors = document.errors.map((error) => {
+      const start = lineCounter.linePos(error.pos[0]);
+      const reason = error.message.split('\n')[0] ?? error.message;
+      return new HolterError('HOLTER_RULE_INVALID', `invalid YAML: ${reason}`, { location: { file, line: start.line, column: start.col } });
+    });
+    return { errors };
+  }
+
+  if (!isMap(document.contents)) {
+    return { errors: [located(context, [], 'value', 'a detector file must be a YAML mapping of keys such as id, name and function')] };
+  }
+  const data = document.toJS() as Record<string, unknown>;
+
+  const fn = checkFunction(data.function, context);
+  if (typeof fn !== 'string') return { errors: [fn] };
+
+  const errors = validateDetector(fn, data, context);
+  if (errors.length === 0) errors.push(...checkSemantics(data as unknown as DetectorConfig, context));
+  if (errors.length > 0) return { errors };
+
+  const config = data as unknown as DetectorConfig;
+  const rule = ruleInfo(config, context);
+  const detector =
+    config.function === 'time_of_day'
+      ? new TimeOfDayDetector(config as TimeOfDayConfig, rule, { defaultTimeZone: options.defaultTimeZone, clock: options.clock })
+      : new HighSumDetector(config as HighSumConfig, rule);
+  return { detector, errors: [] };
+}
+
+function checkFunction(value: unknown, context: DocumentContext): DetectorFunction | HolterError {
+  const supported = SUPPORTED_FUNCTIONS.join(', ');
+  if (value === undefined) return located(context, [], 'value', `missing required key 'function'; use one of ${supported}`, 'function');
+  if ((SUPPORTED_FUNCTIONS as readonly unknown[]).includes(value)) return value as DetectorFunction;
+
+  const position = locatePath(context.document, context.lineCounter, ['function']);
+  const location = { file: context.file, line: position.line, column: position.column };
+  if ((PLANNED_FUNCTIONS as readonly unknown[]).includes(value)) {
+    const message = `function '${String(value)}' is not supported yet; supported functions: ${supported}`;
+    return new HolterError('HOLTER_RULE_UNSUPPORTED', message, { location, path: 'function' });
+  }
+  return new HolterError('HOLTER_RULE_INVALID', `function ${JSON.stringify(value)} is unknown; use one of ${supported}`, { location, path: 'function' });
+}
+
+/** Checks what the schema cannot express. */
+function checkSemantics(config: DetectorConfig, context: DocumentContext): HolterError[] {
+  const errors: HolterError[] = [];
+  for (const field of Object.keys(config.where ?? {})) {
+    if (field !== 'exists' && !FIELD_PATH.test(field)) {
+      errors.push(located(context, ['where', field], 'key', `where key '${field}' must be a dotted field path such as event.category`));
+    }
+  }
+  if (config.function === 'high_sum' && config.thresholds.floor >= config.thresholds.ceiling) {
+    const message =
+      `thresholds.floor (${config.thresholds.floor}) must be below thresholds.ceiling (${config.thresholds.ceiling}); ` +
+      'the ceiling always alerts, so a floor at or above it has no effect';
+    errors.push(located(context, ['thresholds', 'floor'], 'value', message));
+  }
+  return errors;
+}
+
+function ruleInfo(config: DetectorConfig, context: DocumentContext): RuleInfo {
+  const idLine = locatePath(context.document, context.lineCounter, ['id'], 'key').line;
+  const rule: RuleInfo = { id: config.id, name: config.name, ruleset: 'detector', file: context.file, line: idLine };
+  if (config.description !== undefined) rule.description = config.description;
+  if (config.version !== undefined) rule.version = config.version;
+  if (config.author !== undefined) rule.author = config.author;
+  if (config.references !== undefined) rule.references = config.references;
+  if (config.tags !== undefined) rule.tags = config.tags;
+  return rule;
+}

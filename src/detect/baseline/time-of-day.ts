@@ -1,0 +1,370 @@
+import { getField } from '../../event.js';
+import type { HolterEvent } from '../../event.js';
+import type { Detection, RuleInfo } from '../types.js';
+import { entityOf, eventTimeMs, formatPercent, roundTo } from './detector.js';
+import type { BaselineDetector } from './detector.js';
+import { EntityMap } from './entities.js';
+import { Evidence } from './evidence.js';
+import { HourProfile } from './hour-profile.js';
+import type { HourProfileSnapshot, HourShare } from './hour-profile.js';
+import { HOUR_MS, LocalClock, formatHour } from './local-time.js';
+import type { LocalHour } from './local-time.js';
+import { DEFAULTS } from './schema.js';
+import type { TimeOfDayConfig } from './schema.js';
+import { compileWhere } from './where.js';
+import type { EventFilter } from './where.js';
+
+/**
+ * `function: time_of_day`: events at a local hour the entity (usually a user) rarely works.
+ *
+ * Each event is judged before it is learned. The basis is the entity's own hour-of-week profile
+ * in its time zone. While the entity is still learning, the basis is its peer group's profile,
+ * and with neither learned the event is not judged. Unusual events are grouped per entity and local clock
+ * hour. When the watermark passes the end of the hour, one detection is raised if the hour
+ * holds at least `min_distinct` distinct values of `field` (patient records).
+ */
+
+/** Distinct values counted per window; more are not counted, so the actual can be capped here. */
+const MAX_DISTINCT_PER_WINDOW = 10_000;
+const DAY_MS = 86_400_000;
+
+interface Judgement {
+  basis: 'own' | 'peer_group';
+  share: HourShare;
+  historyDays: number;
+  historyEvents: number;
+  /** Own history when the basis is the peer group, for the explanation. */
+  ownDays: number;
+  ownEvents: number;
+}
+
+interface PeerView {
+  label: string;
+  share: HourShare | undefined;
+  learned: boolean;
+}
+
+interface OpenWindow {
+  entity: string;
+  startMs: number;
+  hour: number;
+  zone: string;
+  values: Set<string>;
+  unusualEvents: number;
+  evidence: Evidence;
+  trigger: HolterEvent;
+  judgement: Judgement;
+  peer: PeerView | undefined;
+}
+
+interface TimeOfDaySnapshot {
+  users: Array<[string, HourProfileSnapshot]>;
+  peers: Array<[string, HourProfileSnapshot]>;
+  windows: Array<Omit<OpenWindow, 'values' | 'evidence'> & { values: string[]; evidence: Array<[number, string]> }>;
+  counters: Record<string, number>;
+}
+
+export class TimeOfDayDetector implements BaselineDetector {
+  readonly rule: RuleInfo;
+  private readonly config: TimeOfDayConfig;
+  private readonly filter: EventFilter;
+  private readonly clock: LocalClock;
+  private readonly defaultTimeZone: string;
+  private readonly halfLifeMs: number;
+  private readonly smoothing: number;
+  private readonly evidenceLimit: number;
+  private readonly timeZoneField: string;
+  private readonly users: EntityMap<HourProfile>;
+  private readonly peers: EntityMap<HourProfile>;
+  private readonly windows = new Map<string, OpenWindow>();
+  private nextCloseMs = Number.POSITIVE_INFINITY;
+  private readonly counters = {
+    events_matched: 0,
+    events_judged: 0,
+    events_unusual: 0,
+    events_learning: 0,
+    events_late: 0,
+    events_missing_entity: 0,
+    events_invalid_timestamp: 0,
+    events_invalid_time_zone: 0,
+    detections: 0,
+  };
+
+  constructor(config: TimeOfDayConfig, rule: RuleInfo, options: { defaultTimeZone: string; clock?: LocalClock }) {
+    this.config = config;
+    this.rule = rule;
+    this.filter = compileWhere(config.where);
+    this.clock = options.clock ?? new LocalClock();
+    this.defaultTimeZone = options.defaultTimeZone;
+    this.halfLifeMs = config.learning.half_life_days * DAY_MS;
+    this.smoothing = config.thresholds.smoothing ?? DEFAULTS.smoothing;
+    this.evidenceLimit = config.evidence_limit ?? DEFAULTS.evidence_limit;
+    this.timeZoneField = config.time_zone_field ?? DEFAULTS.time_zone_field;
+    const maxEntities = config.max_entities ?? DEFAULTS.max_entities;
+    this.users = new EntityMap(maxEntities);
+    this.peers = new EntityMap(maxEntities);
+  }
+
+  process(event: HolterEvent, watermarkMs: number): Detection[] {
+    if (this.filter(event)) this.handle(event, watermarkMs);
+    return this.advance(watermarkMs);
+  }
+
+  advance(watermarkMs: number): Detection[] {
+    if (watermarkMs < this.nextCloseMs) return [];
+    return this.close((window) => window.startMs + HOUR_MS <= watermarkMs);
+  }
+
+  flush(_watermarkMs: number): Detection[] {
+    return this.close(() => true);
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.counters, entities: this.users.size, entities_evicted: this.users.evicted, open_windows: this.windows.size };
+  }
+
+  private handle(event: HolterEvent, watermarkMs: number): void {
+    const entity = entityOf(event, this.config.by);
+    if (entity === undefined) {
+      this.counters.events_missing_entity += 1;
+      return;
+    }
+    const ms = eventTimeMs(event);
+    if (Number.isNaN(ms)) {
+      this.counters.events_invalid_timestamp += 1;
+      return;
+    }
+    this.counters.events_matched += 1;
+
+    const zone = this.zoneOf(event);
+    const hour = this.clock.localHour(ms, zone);
+    const halfLifeMs = this.halfLifeMs;
+    const user = this.users.touch(entity, () => new HourProfile(halfLifeMs));
+    const peerLabel = this.peerLabelOf(event);
+    const peer = peerLabel === undefined ? undefined : this.peers.touch(peerLabel, () => new HourProfile(halfLifeMs));
+    user.settleBefore(hour);
+    peer?.settleBefore(hour);
+
+    if (hour.startMs + HOUR_MS <= watermarkMs) {
+      // The window for this hour is closed: learn from the event but do not judge it.
+      this.counters.events_late += 1;
+    } else {
+      this.judgeAndGroup(event, entity, ms, zone, hour, user, peer, peerLabel);
+    }
+
+    user.observe(ms, hour);
+    peer?.observe(ms, hour);
+  }
+
+  private judgeAndGroup(
+    event: HolterEvent,
+    entity: string,
+    ms: number,
+    zone: string,
+    hour: LocalHour,
+    user: HourProfile,
+    peer: HourProfile | undefined,
+    peerLabel: string | undefined,
+  ): void {
+    const judgement = this.judge(user, peer, hour);
+    if (judgement === undefined) {
+      this.counters.events_learning += 1;
+      return;
+    }
+    this.counters.events_judged += 1;
+    if (judgement.share.share >= this.config.thresholds.min_share) return;
+    this.counters.events_unusual += 1;
+
+    const key = `${entity}\u0000${hour.startMs}`;
+    let window = this.windows.get(key);
+    if (window === undefined) {
+      const peerView = peer === undefined || peerLabel === undefined ? undefined : this.peerView(peer, peerLabel, hour);
+      window = {
+        entity,
+        startMs: hour.startMs,
+        hour: hour.hour,
+        zone,
+        values: new Set(),
+        unusualEvents: 0,
+        evidence: new Evidence(this.evidenceLimit),
+        trigger: event,
+        judgement,
+        peer: peerView,
+      };
+      this.windows.set(key, window);
+      this.nextCloseMs = Math.min(this.nextCloseMs, hour.startMs + HOUR_MS);
+    }
+
+    window.unusualEvents += 1;
+    window.trigger = event;
+    window.evidence.add(ms, event.event.id);
+    const value = getField(event, this.config.field);
+    if ((typeof value === 'string' || typeof value === 'number') && window.values.size < MAX_DISTINCT_PER_WINDOW) {
+      window.values.add(String(value));
+    }
+  }
+
+  private judge(user: HourProfile, peer: HourProfile | undefined, hour: LocalHour): Judgement | undefined {
+    const { min_days: minDays, min_events: minEvents } = this.config.learning;
+    const own = { ownDays: user.historyDays(), ownEvents: user.events };
+
+    if (user.isLearned(minDays, minEvents)) {
+      const share = user.shareOf(hour, this.smoothing);
+      if (share !== undefined) return { basis: 'own', share, historyDays: own.ownDays, historyEvents: own.ownEvents, ...own };
+    }
+    if (peer !== undefined && peer.isLearned(minDays, minEvents)) {
+      const share = peer.shareOf(hour, this.smoothing);
+      if (share !== undefined) return { basis: 'peer_group', share, historyDays: peer.historyDays(), historyEvents: peer.events, ...own };
+    }
+    return undefined;
+  }
+
+  private peerView(peer: HourProfile, label: string, hour: LocalHour): PeerView {
+    const learned = peer.isLearned(this.config.learning.min_days, this.config.learning.min_events);
+    return { label, learned, share: learned ? peer.shareOf(hour, this.smoothing) : undefined };
+  }
+
+  private zoneOf(event: HolterEvent): string {
+    const zone = getField(event, this.timeZoneField);
+    if (typeof zone !== 'string' || zone === '') return this.defaultTimeZone;
+    if (this.clock.isValidZone(zone)) return zone;
+    this.counters.events_invalid_time_zone += 1;
+    return this.defaultTimeZone;
+  }
+
+  /** `billing-clerk in billing` for role and department; values joined by `, ` for other field lists. */
+  private peerLabelOf(event: HolterEvent): string | undefined {
+    const fields = this.config.learning.peer_group ?? [];
+    if (fields.length === 0) return undefined;
+    const values: string[] = [];
+    for (const field of fields) {
+      const value = getField(event, field);
+      if (typeof value !== 'string' || value === '') return undefined;
+      values.push(value);
+    }
+    return values.length === 2 ? `${values[0]} in ${values[1]}` : values.join(', ');
+  }
+
+  private close(isDue: (window: OpenWindow) => boolean): Detection[] {
+    const due: OpenWindow[] = [];
+    let nextCloseMs = Number.POSITIVE_INFINITY;
+    for (const [key, window] of this.windows) {
+      if (isDue(window)) {
+        due.push(window);
+        this.windows.delete(key);
+      } else {
+        nextCloseMs = Math.min(nextCloseMs, window.startMs + HOUR_MS);
+      }
+    }
+    this.nextCloseMs = nextCloseMs;
+
+    due.sort((a, b) => a.startMs - b.startMs || compareCodeUnits(a.entity, b.entity));
+    const detections: Detection[] = [];
+    for (const window of due) {
+      if (window.values.size < this.config.thresholds.min_distinct) continue;
+      detections.push(this.toDetection(window));
+    }
+    this.counters.detections += detections.length;
+    return detections;
+  }
+
+  private toDetection(window: OpenWindow): Detection {
+    const { judgement, entity } = window;
+    const hours = `${formatHour(window.hour)} and ${formatHour(window.hour + 1)}`;
+    const records = window.values.size;
+    const eventsPerDay = judgement.historyEvents / Math.max(1, judgement.historyDays);
+    const summary =
+      `${entity} opened ${records} distinct patient records between ${hours} (${window.zone}); ` +
+      `${this.describeBasis(window)}${this.describePeer(window)}`;
+
+    return {
+      rule: this.rule,
+      severity: this.config.severity,
+      riskScore: this.config.risk_score,
+      groupKey: { [this.config.by]: entity },
+      window: { start: new Date(window.startMs).toISOString(), end: new Date(window.startMs + HOUR_MS).toISOString() },
+      explanation: {
+        summary,
+        actual: records,
+        typical: roundTo(judgement.share.share * eventsPerDay, 1),
+        threshold: this.config.thresholds.min_distinct,
+        unit: 'distinct patient records',
+        details: {
+          time_zone: window.zone,
+          local_hour: `${formatHour(window.hour)}-${formatHour(window.hour + 1)}`,
+          basis: judgement.basis,
+          day_type: judgement.share.dayType,
+          share_percent: roundTo(judgement.share.share * 100, 2),
+          min_share_percent: roundTo(this.config.thresholds.min_share * 100, 2),
+          history_days: Math.floor(judgement.historyDays),
+          history_events: judgement.historyEvents,
+          unusual_events: window.unusualEvents,
+          ...(window.peer === undefined ? {} : { peer_group: window.peer.label }),
+          ...(window.peer?.share === undefined ? {} : { peer_share_percent: roundTo(window.peer.share.share * 100, 2) }),
+        },
+      },
+      evidence: window.evidence.ids(),
+      trigger: window.trigger,
+      tags: this.config.tags,
+    };
+  }
+
+  private describeBasis(window: OpenWindow): string {
+    const { judgement, entity } = window;
+    const when = judgement.share.dayType === 'all days' ? 'at that hour' : `at that hour on ${judgement.share.dayType}`;
+    const share = formatPercent(judgement.share.share);
+    if (judgement.basis === 'peer_group') {
+      const days = Math.floor(judgement.ownDays);
+      return (
+        `${entity} has too little history to judge by (${days} days, ${judgement.ownEvents} events), ` +
+        `so the hour was judged against ${window.peer?.label ?? 'the peer group'}, whose share ${when} is ${share}`
+      );
+    }
+    const days = Math.floor(judgement.historyDays);
+    if (!judgement.share.seen) return `${entity} has never worked ${when} in ${days} days of history (share ${share})`;
+    return `${entity} rarely works ${when}: share ${share} in ${days} days of history`;
+  }
+
+  private describePeer(window: OpenWindow): string {
+    const peer = window.peer;
+    if (peer === undefined || window.judgement.basis === 'peer_group') return '';
+    if (!peer.learned || peer.share === undefined) return `; typical for ${peer.label}: not enough history`;
+    const typical = peer.share.seen ? `share ${formatPercent(peer.share.share)}` : 'none';
+    return `; typical for ${peer.label}: ${typical}`;
+  }
+
+  snapshot(): TimeOfDaySnapshot {
+    return {
+      users: [...this.users].map(([key, profile]) => [key, profile.snapshot()]),
+      peers: [...this.peers].map(([key, profile]) => [key, profile.snapshot()]),
+      windows: [...this.windows.values()].map((window) => ({
+        ...window,
+        values: [...window.values],
+        evidence: window.evidence.toJSON(),
+      })),
+      counters: { ...this.counters },
+    };
+  }
+
+  restore(snapshot: unknown): void {
+    const state = snapshot as TimeOfDaySnapshot;
+    this.users.clear();
+    this.peers.clear();
+    this.windows.clear();
+    for (const [key, profile] of state.users) this.users.set(key, HourProfile.restore(profile, this.halfLifeMs));
+    for (const [key, profile] of state.peers) this.peers.set(key, HourProfile.restore(profile, this.halfLifeMs));
+    this.nextCloseMs = Number.POSITIVE_INFINITY;
+    for (const window of state.windows) {
+      const restored: OpenWindow = { ...window, values: new Set(window.values), evidence: new Evidence(this.evidenceLimit, window.evidence) };
+      this.windows.set(`${window.entity}\u0000${window.startMs}`, restored);
+      this.nextCloseMs = Math.min(this.nextCloseMs, window.startMs + HOUR_MS);
+    }
+    Object.assign(this.counters, state.counters);
+  }
+}
+
+/** Orders strings by UTF-16 code units, independent of the locale. */
+function compareCodeUnits(a: string, b: string): number {
+  if (a < b) return -1;
+  return a > b ? 1 : 0;
+}

@@ -1,0 +1,50 @@
+import { getField } from '../../event.js';
+import type { HolterEvent } from '../../event.js';
+import type { WhereClause } from './schema.js';
+
+/** Decides whether an event counts for a detector. */
+export type EventFilter = (event: HolterEvent) => boolean;
+
+type Scalar = string | number | boolean;
+
+/**
+ * Compiles a `where` clause. Every condition must hold:
+ * - `field: value` or `field: [values]`: the field equals one of the values. Strings compare
+ *   case-insensitively; numbers and booleans compare by type and value, so `"5"` does not equal 5.
+ *   When the field is an array (`event.category`), one of its elements must match.
+ * - `exists: [fields]`: each field is present and neither null nor an empty string.
+ */
+export function compileWhere(where: WhereClause | undefined): EventFilter {
+  if (where === undefined) return () => true;
+
+  const exists = where.exists ?? [];
+  const equals: Array<{ field: string; values: Set<Scalar> }> = [];
+  for (const [field, expected] of Object.entries(where)) {
+    if (field === 'exists') continue;
+    const list = (Array.isArray(expected) ? expected : [expected]) as Scalar[];
+    equals.push({ field, values: new Set(list.map(normalise)) });
+  }
+
+  return (event: HolterEvent): boolean => {
+    for (const field of exists) {
+      const value = getField(event, field);
+      if (value === undefined || value === null || value === '') return false;
+    }
+    for (const condition of equals) {
+      if (!matchesAny(getField(event, condition.field), condition.values)) return false;
+    }
+    return true;
+  };
+}
+
+function matchesAny(value: unknown, expected: Set<Scalar>): boolean {
+  if (Array.isArray(value)) return value.some((item) => matchesAny(item, expected));
+  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
+    return expected.has(normalise(value));
+  }
+  return false;
+}
+
+function normalise(value: Scalar): Scalar {
+  return typeof value === 'string' ? value.toLowerCase() : value;
+}

@@ -1,0 +1,134 @@
+import { HolterError } from '../errors.js';
+import type { HolterEvent, HolterFields } from '../event.js';
+import { bareAccountName } from './accounts.js';
+import type { Directory, Person } from './directory.js';
+import type { Roster } from './roster.js';
+import { createPatientTokenizer, keyFingerprint } from './tokens.js';
+
+export interface EnricherOptions {
+  directory?: Directory;
+  roster?: Roster;
+  /** HMAC key for patient tokens; must be the key the roster was loaded with. */
+  tokenKey: Buffer | string;
+}
+
+/** Counters for the run summary. */
+export interface EnricherStats {
+  users_known: number;
+  users_unknown: number;
+  users_ambiguous: number;
+  patients_tokenised: number;
+}
+
+export type Enricher = ((event: HolterEvent) => HolterEvent) & { stats(): EnricherStats };
+
+type UserFacts = NonNullable<HolterFields['user']>;
+
+interface CachedUser {
+  facts: UserFacts;
+  outcome: 'known' | 'unknown' | 'ambiguous';
+}
+
+/** Resolutions are cached by the names seen; the cache is cleared when it reaches this size. */
+const USER_CACHE_MAX_ENTRIES = 50_000;
+
+/**
+ * Creates the enrich stage. The returned function mutates the event in place and returns it:
+ * - sets `holter.user.*` from the directory (see resolveUser for the id of unknown accounts);
+ * - replaces `holter.patient.id` with `holter.patient.token` and deletes the clear id;
+ * - with a roster, sets `vip`, `employee`, `deceased` and `self_access` on every event that names
+ *   a patient (false when the patient is not listed).
+ *
+ * Patient tokens are not cached: a cache would keep clear ids in memory, and one HMAC per event
+ * is cheap next to decoding.
+ */
+export function createEnricher(options: EnricherOptions): Enricher {
+  const tokenize = createPatientTokenizer(options.tokenKey);
+  const { directory, roster } = options;
+  if (roster !== undefined && roster.keyFingerprint !== keyFingerprint(tokenize)) {
+    throw new HolterError(
+      'HOLTER_CONFIG_INVALID',
+      'the patient roster was tokenised with a different key than the enricher uses; load the roster with the configured patient token key',
+      { path: 'patient_token.key' },
+    );
+  }
+
+  const cache = new Map<string, CachedUser>();
+  const stats: EnricherStats = { users_known: 0, users_unknown: 0, users_ambiguous: 0, patients_tokenised: 0 };
+
+  const enrich = (event: HolterEvent): HolterEvent => {
+    const holter = event.holter ?? (event.holter = { source: { input: 'unknown', format: 'unknown' } });
+
+    const names = seenNames(event);
+    if (names.length > 0) {
+      const cacheKey = names.join('\u0000');
+      let cached = cache.get(cacheKey);
+      if (cached === undefined) {
+        if (cache.size >= USER_CACHE_MAX_ENTRIES) cache.clear();
+        cached = resolveUser(directory, names);
+        cache.set(cacheKey, cached);
+      }
+      stats[`users_${cached.outcome}`] += 1;
+      holter.user = { ...cached.facts };
+    } else {
+      holter.user = { known: false };
+    }
+
+    const patient = holter.patient;
+    if (patient === undefined || patient.id === undefined) return event;
+
+    const clearId = String(patient.id);
+    delete patient.id;
+    if (clearId.trim() === '') return event;
+    patient.token = tokenize(clearId);
+    stats.patients_tokenised += 1;
+
+    if (roster !== undefined) {
+      const entry = roster.get(patient.token);
+      patient.vip = entry?.vip ?? false;
+      patient.employee = entry?.employee ?? false;
+      patient.deceased = entry?.deceased ?? false;
+      const userId = holter.user.id;
+      patient.self_access =
+        entry?.employeeUserId !== undefined && userId !== undefined && entry.employeeUserId.toLowerCase() === userId.toLowerCase();
+    }
+    return event;
+  };
+
+  return Object.assign(enrich, { stats: () => ({ ...stats }) });
+}
+
+/** Returns the account names the source wrote, most specific first: `user.name`, `user.email`, `user.id`. */
+function seenNames(event: HolterEvent): string[] {
+  const names: string[] = [];
+  for (const value of [event.user?.name, event.user?.email, event.user?.id]) {
+    if (typeof value === 'string' && value.trim() !== '' && !names.includes(value)) names.push(value);
+  }
+  return names;
+}
+
+/**
+ * Resolves the first name that the directory resolves to one person. When none resolves,
+ * `holter.user.id` is the first name as seen, lower-cased and without its domain, and `known` is false.
+ */
+function resolveUser(directory: Directory | undefined, names: string[]): CachedUser {
+  let ambiguous = false;
+  for (const name of names) {
+    const resolution = directory?.resolve(name);
+    if (resolution?.status === 'known') return { facts: personFacts(resolution.person), outcome: 'known' };
+    if (resolution?.status === 'ambiguous') ambiguous = true;
+  }
+
+  const seen = bareAccountName((names[0] as string).trim().toLowerCase());
+  return { facts: { id: seen, known: false }, outcome: ambiguous ? 'ambiguous' : 'unknown' };
+}
+
+function personFacts(person: Person): UserFacts {
+  const facts: UserFacts = { id: person.userId, known: true };
+  if (person.role !== undefined) facts.role = person.role;
+  if (person.department !== undefined) facts.department = person.department;
+  if (person.facility !== undefined) facts.facility = person.facility;
+  if (person.timeZone !== undefined) facts.time_zone = person.timeZone;
+  if (person.shift !== undefined) facts.shift = person.shift;
+  return facts;
+}

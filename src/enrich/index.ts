@@ -1,0 +1,10 @@
+export { bareAccountName } from './accounts.js';
+export { Directory, SHIFTS, loadDirectory } from './directory.js';
+export type { Account, Person, Resolution, Shift } from './directory.js';
+export { createEnricher } from './enricher.js';
+export type { Enricher, EnricherOptions, EnricherStats } from './enricher.js';
+export { PATIENT_FLAGS, Roster, loadRoster } from './roster.js';
+export type { PatientFlag, RosterEntry } from './roster.js';
+export { InvalidFileError } from './table.js';
+export { MIN_KEY_BYTES, TOKEN_PREFIX, createPatientTokenizer, resolveTokenKey } from './tokens.js';
+export type { PatientTokenizer, TokenKey, TokenKeySource } from './tokens.js';

@@ -1,0 +1,214 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { HolterEvent } from '../../../src/event.js';
+import type { Detection } from '../../../src/detect/types.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { BaselineStage, parseDetector } from '../../../src/detect/baseline/index.js';
+import { DETECTORS_DIR, ZONE, feed, imagePull, loadShipped } from './events.js';
+
+const FILE = 'mass-image-pull.yaml';
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const START = Date.parse('2025-01-01T00:00:00Z');
+
+/** `pulls` retrievals of `studies` each, `gapMinutes` apart, from `ms`. */
+function burst(userId: string, ms: number, pulls: number, studies: number, gapMinutes = 2): HolterEvent[] {
+  return Array.from({ length: pulls }, (_, index) => imagePull(userId, ms + index * gapMinutes * MINUTE, studies));
+}
+
+/**
+ * Ordinary days from START: one retrieval of 3 studies in each hour from 09:00 to 16:00 UTC, and
+ * at 09:00 a busy hour of `busyHour` studies (six retrievals) on the days `isBusy` picks.
+ */
+function history(userId: string, days: number, busyHour: number, isBusy: (day: number) => boolean = () => true): HolterEvent[] {
+  const events: HolterEvent[] = [];
+  for (let day = 0; day < days; day += 1) {
+    const dayStart = START + day * DAY;
+    if (isBusy(day)) events.push(...burst(userId, dayStart + 9 * HOUR, 6, busyHour / 6, 8));
+    for (let hour = 11; hour <= 16; hour += 1) events.push(imagePull(userId, dayStart + hour * HOUR, 3));
+  }
+  return events;
+}
+
+/** Loads the shipped detector with a low floor, so that only the user's own history sets the threshold. */
+function lowFloorStage(): BaselineStage {
+  const text = readFileSync(path.join(DETECTORS_DIR, FILE), 'utf8').replace('floor: 50', 'floor: 10');
+  const { detector, errors } = parseDetector(text, FILE, { defaultTimeZone: ZONE });
+  assert.deepEqual(errors, []);
+  return new BaselineStage([detector as NonNullable<typeof detector>]);
+}
+
+function endAll(detections: Detection[], stage: Awaited<ReturnType<typeof loadShipped>>): Detection[] {
+  return detections.concat(stage.flush(Number.POSITIVE_INFINITY));
+}
+
+describe('mass image pull', () => {
+  it('ignores a heavy day within habit', async () => {
+    const stage = await loadShipped(FILE);
+    const cardiologist = 'u-cardio';
+    const learned = feed(stage, history(cardiologist, 28, 40, (day) => day % 7 === 0));
+    assert.deepEqual(learned, []);
+
+    const heavyDay = START + 28 * DAY + 9 * HOUR;
+    assert.deepEqual(endAll(feed(stage, burst(cardiologist, heavyDay, 9, 5, 6)), stage), [], '45 studies on a heavy day');
+  });
+
+  it('judges a heavy day by the busiest hours', () => {
+    const cardiologist = lowFloorStage();
+    feed(cardiologist, history('u-cardio', 28, 40, (day) => day % 7 === 0));
+    const heavyDay = START + 28 * DAY + 9 * HOUR;
+    assert.deepEqual(endAll(feed(cardiologist, burst('u-cardio', heavyDay, 9, 5, 6)), cardiologist), []);
+
+    const clerk = lowFloorStage();
+    feed(clerk, history('u-light', 28, 40, () => false));
+    const detections = endAll(feed(clerk, burst('u-light', heavyDay, 9, 5, 6)), clerk);
+    assert.equal(detections.length, 1, 'the same 45 studies from someone who never has heavy days');
+    assert.equal(detections[0]?.explanation.details?.threshold_source, 'floor');
+    assert.equal(detections[0]?.explanation.threshold, 10);
+  });
+
+  it('alerts above own history', async () => {
+    // Separate stages: a quiet hour is learned, so it would raise the typical value for the next probe.
+    const quietStage = await loadShipped(FILE);
+    feed(quietStage, history('u-60', 14, 60));
+    const quiet = endAll(feed(quietStage, burst('u-60', START + 15 * DAY + 9 * HOUR, 8, 10, 6)), quietStage);
+    assert.deepEqual(quiet, [], '80 studies is below 1.5 times the usual 60');
+
+    const stage = await loadShipped(FILE);
+    feed(stage, history('u-60', 14, 60));
+    const loud = endAll(feed(stage, burst('u-60', START + 15 * DAY + 9 * HOUR, 10, 10, 5)), stage);
+    assert.equal(loud.length, 1);
+    const explanation = loud[0]?.explanation;
+    assert.equal(explanation?.details?.threshold_source, 'history');
+    assert.equal(explanation?.unit, 'studies');
+    const typical = explanation?.typical ?? 0;
+    const threshold = explanation?.threshold ?? 0;
+    assert.ok(typical > 55, `typical ${typical}`);
+    assert.ok(typical <= 60, `typical ${typical}`);
+    assert.ok(threshold > 80, `threshold ${threshold}`);
+    assert.ok(threshold <= 90, `threshold ${threshold}`);
+    assert.ok((explanation?.actual ?? 0) >= (explanation?.threshold ?? Infinity));
+    assert.match(explanation?.summary ?? '', /^u-60 retrieved \d+ studies within 1 h starting 2025-01-16T09:00:00\.000Z; typical for u-60 is at most [\d.]+ studies in 1 h; threshold [\d.]+ studies \(1\.5 x typical\)$/);
+    assert.equal(explanation?.details?.window_minutes, 60);
+  });
+
+  it('alerts at the ceiling without history', async () => {
+    const stage = await loadShipped(FILE);
+    const pulls = burst('u-new', START, 10, 20, 3);
+    const detections = endAll(feed(stage, pulls), stage);
+
+    assert.equal(detections.length, 1);
+    const [detection] = detections;
+    assert.equal(detection?.explanation.actual, 200);
+    assert.equal(detection?.explanation.threshold, 200);
+    assert.equal(detection?.explanation.typical, undefined);
+    assert.equal(detection?.explanation.details?.threshold_source, 'ceiling');
+    assert.match(detection?.explanation.summary ?? '', /too little history for a typical value, so only the ceiling applies; threshold 200 studies \(fixed ceiling\)/);
+    assert.deepEqual(detection?.groupKey, { 'holter.user.id': 'u-new' });
+    assert.deepEqual(detection?.evidence, pulls.map((event) => event.event.id));
+    assert.equal(detection?.trigger, pulls[9]);
+    assert.equal(detection?.rule.id, 'mass-image-pull');
+    assert.equal(detection?.severity, 'high');
+    assert.equal(detection?.riskScore, 70);
+  });
+
+  it('alerts at the ceiling despite high history', async () => {
+    const stage = await loadShipped(FILE);
+    feed(stage, history('u-busy', 14, 150));
+    const detections = endAll(feed(stage, burst('u-busy', START + 14 * DAY + 9 * HOUR, 10, 20, 3)), stage);
+    assert.equal(detections.length, 1);
+    assert.equal(detections[0]?.explanation.details?.threshold_source, 'ceiling');
+    assert.equal(detections[0]?.explanation.threshold, 200);
+  });
+
+  it('waits for the ceiling while learning', async () => {
+    const stage = await loadShipped(FILE);
+    assert.deepEqual(endAll(feed(stage, burst('u-new', START, 15, 10, 3)), stage), []);
+  });
+
+  it('raises one detection per burst', async () => {
+    const stage = await loadShipped(FILE);
+    feed(stage, history('u-radiographer', 14, 20));
+    const burstStart = START + 14 * DAY + 9 * HOUR;
+    const detections = endAll(feed(stage, burst('u-radiographer', burstStart, 30, 10, 2)), stage);
+
+    assert.equal(detections.length, 1, '300 studies in an hour');
+    assert.equal(detections[0]?.window.start, new Date(burstStart).toISOString());
+    assert.equal(detections[0]?.window.end, new Date(burstStart + HOUR).toISOString());
+  });
+
+  it('fires again after the window passes', async () => {
+    const stage = await loadShipped(FILE);
+    const first = burst('u-new', START, 30, 10, 2);
+    const second = burst('u-new', START + HOUR, 25, 10, 2);
+    const detections = endAll(feed(stage, [...first, ...second]), stage);
+
+    assert.deepEqual(
+      detections.map((detection) => [detection.window.start, detection.window.end, detection.explanation.actual]),
+      [
+        ['2025-01-01T00:00:00.000Z', '2025-01-01T01:00:00.000Z', 200],
+        ['2025-01-01T01:00:00.000Z', '2025-01-01T02:00:00.000Z', 200],
+      ],
+    );
+  });
+
+  it('excludes an event at the window end', async () => {
+    const stage = await loadShipped(FILE);
+    const pulls = [imagePull('u-new', START, 150), imagePull('u-new', START + HOUR, 100)];
+    assert.deepEqual(endAll(feed(stage, pulls), stage), []);
+  });
+
+  it('includes an event just before the window end', async () => {
+    const stage = await loadShipped(FILE);
+    const pulls = [imagePull('u-new', START, 150), imagePull('u-new', START + HOUR - 1, 100)];
+    const detections = endAll(feed(stage, pulls), stage);
+    assert.equal(detections.length, 1);
+    assert.equal(detections[0]?.window.start, '2025-01-01T00:00:00.000Z');
+    assert.equal(detections[0]?.window.end, '2025-01-01T01:00:00.000Z');
+    assert.equal(detections[0]?.explanation.actual, 250);
+  });
+
+  it('gives the same detection out of order', async () => {
+    const pulls = burst('u-new', START, 25, 10, 2);
+    const shuffled = pulls.map((event, index) => ({ event, key: (index * 7) % 25 })).sort((a, b) => a.key - b.key).map(({ event }) => event);
+    assert.notDeepEqual(shuffled, pulls);
+
+    const summarise = (detections: Detection[]): unknown =>
+      detections.map((detection) => [detection.window, detection.explanation.actual, [...detection.evidence].sort()]);
+    const inOrder = await loadShipped(FILE);
+    const outOfOrder = await loadShipped(FILE);
+    const expected = summarise(endAll(feed(inOrder, pulls), inOrder));
+    const actual = summarise(endAll(feed(outOfOrder, shuffled, 50 * MINUTE), outOfOrder));
+
+    assert.equal((expected as unknown[]).length, 1);
+    assert.deepEqual(actual, expected);
+    assert.equal(outOfOrder.stats()['mass-image-pull.events_late'], 0);
+  });
+
+  it('counts events behind the watermark as late', async () => {
+    const stage = await loadShipped(FILE);
+    feed(stage, [imagePull('u-new', START + HOUR, 5)]);
+    feed(stage, [imagePull('u-new', START, 5)]);
+    assert.equal(stage.stats()['mass-image-pull.events_late'], 1);
+  });
+
+  it('sums instances and bytes too', async () => {
+    const stage = await loadShipped(FILE);
+    const pulls = [imagePull('u-new', START, 120, { instances: 9000, bytes: 4e9 }), imagePull('u-new', START + MINUTE, 80, { instances: 1000 })];
+    const detections = endAll(feed(stage, pulls), stage);
+    assert.deepEqual(detections[0]?.explanation.details?.sums, {
+      'holter.dicom.instance_count': 10_000,
+      'holter.dicom.bytes': 4e9,
+    });
+  });
+
+  it('skips events without a usable count', async () => {
+    const stage = await loadShipped(FILE);
+    const bad = imagePull('u-new', START, 1);
+    (bad.holter.dicom as Record<string, unknown>).study_count = 'many';
+    assert.deepEqual(feed(stage, [bad]), []);
+    assert.equal(stage.stats()['mass-image-pull.events_invalid_value'], 1);
+  });
+});

@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { HolterError } from '../../../src/errors.js';
+import { loadDetectors, parseDetector } from '../../../src/detect/baseline/index.js';
+import { DETECTORS_DIR, ZONE } from './events.js';
+
+const VALID = `id: test-pull
+name: Test pull
+function: high_sum
+where:
+  exists: [holter.dicom.study_count]
+by: holter.user.id
+field: holter.dicom.study_count
+window: 1h
+learning:
+  min_days: 7
+  min_events: 20
+  half_life_days: 30
+thresholds:
+  factor: 1.5
+  floor: 50
+  ceiling: 200
+severity: high
+risk_score: 70
+`;
+
+function errorsOf(text: string): HolterError[] {
+  return parseDetector(text, 'detector.yaml', { defaultTimeZone: ZONE }).errors;
+}
+
+function located(errors: HolterError[]): Array<[number | undefined, number | undefined, string | undefined]> {
+  return errors.map((error) => [error.location?.line, error.location?.column, error.path]);
+}
+
+function folderWith(files: Record<string, string>): string {
+  const folder = mkdtempSync(path.join(os.tmpdir(), 'holter-detectors-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(folder, name), text);
+  return folder;
+}
+
+describe('loadDetectors', () => {
+  it('loads the shipped detectors', async () => {
+    const { stage, errors } = await loadDetectors([DETECTORS_DIR], { defaultTimeZone: ZONE });
+    assert.deepEqual(errors.map((error) => error.describe()), []);
+    assert.deepEqual(stage.detectorIds, ['after-hours-record-access', 'mass-image-pull']);
+    assert.equal(stage.stats().detectors_loaded, 2);
+  });
+
+  it('rejects a bad file and keeps the rest', async () => {
+    const folder = folderWith({
+      'a-good.yaml': VALID,
+      'b-bad.yaml': VALID.replace('id: test-pull', 'id: other').replace('risk_score: 70', 'risk_score: 700'),
+      'notes.txt': 'not a detector',
+    });
+    const { stage, errors } = await loadDetectors([folder], { defaultTimeZone: ZONE });
+    assert.deepEqual(stage.detectorIds, ['test-pull']);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]?.location?.file, path.join(folder, 'b-bad.yaml'));
+    assert.match(errors[0]?.describe() ?? '', /b-bad\.yaml:18:13: risk_score must be <= 100, got 700 \[HOLTER_RULE_INVALID\]$/);
+  });
+
+  it('rejects a repeated id', async () => {
+    const folder = folderWith({ 'a.yaml': VALID, 'b.yaml': VALID });
+    const { stage, errors } = await loadDetectors([folder], { defaultTimeZone: ZONE });
+    assert.equal(stage.detectorIds.length, 1);
+    assert.match(errors[0]?.message ?? '', /detector id 'test-pull' is already used by .*a\.yaml/);
+    assert.equal(errors[0]?.location?.line, 1);
+  });
+
+  it('reports a missing path', async () => {
+    const { errors } = await loadDetectors(['/nonexistent/holter-detectors'], { defaultTimeZone: ZONE });
+    assert.match(errors[0]?.message ?? '', /ENOENT/);
+  });
+
+  it('rejects an invalid default zone', async () => {
+    await assert.rejects(loadDetectors([], { defaultTimeZone: 'Eastern' }), /'Eastern' is not a known IANA time zone/);
+  });
+});
+
+describe('parseDetector', () => {
+  it('accepts a valid file', () => {
+    assert.deepEqual(errorsOf(VALID), []);
+  });
+
+  it('reports every schema error located', () => {
+    const text = VALID.replace('window: 1h', 'window: 1 hour')
+      .replace('  factor: 1.5', '  factor: 0.5\n  factr: 2')
+      .replace('severity: high', 'severity: urgent')
+      .replace('name: Test pull\n', '');
+    const errors = errorsOf(text);
+    assert.deepEqual(located(errors).sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0)), [
+      [1, 1, 'name'],
+      [7, 9, 'window'],
+      [13, 11, 'thresholds.factor'],
+      [14, 3, 'thresholds.factr'],
+      [17, 11, 'severity'],
+    ]);
+    const messages = errors.map((error) => error.message).sort();
+    assert.deepEqual(messages, [
+      'missing required key \'name\'',
+      "severity must be one of informational, low, medium, high, critical, got \"urgent\"",
+      'thresholds.factor must be >= 1, got 0.5',
+      "unknown key 'factr'; expected one of factor, floor, ceiling",
+      'window must be a duration such as 30m, 1h or 2d, got "1 hour"',
+    ]);
+  });
+
+  it('reports a bad where value once', () => {
+    const errors = errorsOf(VALID.replace('  exists: [holter.dicom.study_count]', '  exists: [holter.dicom.study_count]\n  event.outcome: { nested: 1 }'));
+    assert.deepEqual(located(errors), [[6, 18, 'where.event.outcome']]);
+    assert.match(errors[0]?.message ?? '', /must be a string, number, boolean or a list of them/);
+  });
+
+  it('reports YAML syntax errors located', () => {
+    const errors = errorsOf('id: x\nname: [unclosed\n');
+    assert.ok(errors.length > 0);
+    assert.match(errors[0]?.message ?? '', /^invalid YAML/);
+    assert.equal(errors[0]?.location?.file, 'detector.yaml');
+  });
+
+  it('reports a duplicate key', () => {
+    const errors = errorsOf(VALID.replace('severity: high', 'severity: high\nseverity: low'));
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]?.message ?? '', /invalid YAML: Map keys must be unique/);
+    assert.equal(errors[0]?.location?.line, 18);
+    assert.equal(errors[0]?.location?.column, 1);
+  });
+
+  it('marks planned functions unsupported', () => {
+    const errors = errorsOf(VALID.replace('function: high_sum', 'function: distinct_count'));
+    assert.equal(errors[0]?.code, 'HOLTER_RULE_UNSUPPORTED');
+    assert.deepEqual(located(errors), [[3, 11, 'function']]);
+  });
+
+  it('rejects an unknown function', () => {
+    const errors = errorsOf(VALID.replace('function: high_sum', 'function: magic'));
+    assert.equal(errors[0]?.code, 'HOLTER_RULE_INVALID');
+    assert.match(errors[0]?.message ?? '', /function "magic" is unknown; use one of time_of_day, high_sum/);
+  });
+
+  it('rejects a floor at the ceiling', () => {
+    const errors = errorsOf(VALID.replace('floor: 50', 'floor: 200'));
+    assert.deepEqual(located(errors), [[15, 10, 'thresholds.floor']]);
+  });
+
+  it('rejects a document that is not a mapping', () => {
+    assert.match(errorsOf('- a\n- b\n')[0]?.message ?? '', /must be a YAML mapping/);
+  });
+
+  it('fills the rule info', () => {
+    const { detector } = parseDetector(`# comment\n${VALID.replace('risk_score: 70', 'risk_score: 70\ntags: [attack.collection]')}`, 'x.yaml', { defaultTimeZone: ZONE });
+    assert.deepEqual(detector?.rule, { id: 'test-pull', name: 'Test pull', ruleset: 'detector', file: 'x.yaml', line: 2, tags: ['attack.collection'] });
+  });
+});

@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseDetector } from '../../../src/detect/baseline/index.js';
+import { BaselineStage } from '../../../src/detect/baseline/index.js';
+import {
+  DAY_SHIFT,
+  DETECTORS_DIR,
+  NIGHT_SHIFT,
+  ZONE,
+  byTime,
+  feed,
+  loadShipped,
+  local,
+  recordAccess,
+  shiftEvents,
+  snooping,
+} from './events.js';
+
+const FILE = 'after-hours-record-access.yaml';
+const dayWorker = { id: 'u-1042', role: 'billing-clerk', department: 'billing', zone: ZONE };
+
+/** Loads the shipped detector with some text replaced, e.g. a longer half-life. */
+function variant(replace: Record<string, string>): BaselineStage {
+  let text = readFileSync(path.join(DETECTORS_DIR, FILE), 'utf8');
+  for (const [from, to] of Object.entries(replace)) {
+    assert.ok(text.includes(from), `${from} not in ${FILE}`);
+    text = text.replace(from, to);
+  }
+  const { detector, errors } = parseDetector(text, FILE, { defaultTimeZone: ZONE });
+  assert.deepEqual(errors, []);
+  return new BaselineStage([detector as NonNullable<typeof detector>]);
+}
+
+describe('after-hours record access', () => {
+  it('raises one detection for a day worker at 02:00', async () => {
+    const stage = await loadShipped(FILE);
+    assert.deepEqual(feed(stage, shiftEvents(dayWorker, '2025-01-01', 28, DAY_SHIFT)), []);
+
+    const hourStart = local('2025-01-29T02:00');
+    const probe = snooping(dayWorker, hourStart, 7);
+    assert.deepEqual(feed(stage, probe), [], 'the hour is still open');
+
+    const next = recordAccess(dayWorker, local('2025-01-29T07:10'));
+    const detections = feed(stage, [next]);
+    assert.equal(detections.length, 1);
+    const [detection] = detections;
+    assert.equal(detection?.window.start, '2025-01-29T07:00:00.000Z');
+    assert.equal(detection?.window.end, '2025-01-29T08:00:00.000Z');
+    assert.deepEqual(detection?.groupKey, { 'holter.user.id': 'u-1042' });
+    assert.equal(detection?.explanation.actual, 7);
+    assert.equal(detection?.explanation.threshold, 5);
+    assert.equal(detection?.explanation.unit, 'distinct patient records');
+    assert.deepEqual(detection?.evidence, probe.map((event) => event.event.id));
+    assert.equal(detection?.trigger, probe[6]);
+    assert.equal(detection?.severity, 'high');
+    assert.equal(detection?.riskScore, 60);
+    assert.deepEqual(detection?.tags, ['attack.collection', 'attack.t1213']);
+    assert.equal(detection?.rule.ruleset, 'detector');
+    assert.equal(detection?.rule.id, 'after-hours-record-access');
+    assert.match(detection?.rule.file ?? '', /after-hours-record-access\.yaml$/);
+    assert.equal(typeof detection?.rule.line, 'number');
+    assert.equal(
+      detection?.explanation.summary,
+      'u-1042 opened 7 distinct patient records between 02:00 and 03:00 (America/New_York); ' +
+        'u-1042 has never worked at that hour on weekdays in 27 days of history (share 0.0%); ' +
+        'typical for billing-clerk in billing: none',
+    );
+    assert.equal(detection?.explanation.details?.basis, 'own');
+    assert.equal(detection?.explanation.details?.local_hour, '02:00-03:00');
+  });
+
+  it('counts every record of a long burst', async () => {
+    const stage = await loadShipped(FILE);
+    feed(stage, shiftEvents(dayWorker, '2025-01-01', 28, DAY_SHIFT));
+    const burst = snooping(dayWorker, local('2025-01-29T02:00'), 63).map((event, index) => {
+      event['@timestamp'] = new Date(local('2025-01-29T02:00') + index * 50_000).toISOString();
+      return event;
+    });
+    feed(stage, burst);
+    const detections = stage.flush(Number.POSITIVE_INFINITY);
+    assert.equal(detections.length, 1);
+    assert.equal(detections[0]?.explanation.actual, 63);
+    assert.equal(detections[0]?.evidence.length, 50);
+    assert.match(detections[0]?.explanation.summary ?? '', /^u-1042 opened 63 distinct patient records between 02:00 and 03:00/);
+  });
+
+  it('stays quiet for a night worker', async () => {
+    const stage = await loadShipped(FILE);
+    const nurse = { id: 'u-2002', role: 'nurse', department: 'ccu', zone: ZONE };
+    feed(stage, shiftEvents(nurse, '2025-01-01', 28, NIGHT_SHIFT));
+    const detections = feed(stage, [...snooping(nurse, local('2025-01-29T02:00'), 10), recordAccess(nurse, local('2025-01-29T05:00'))]);
+    assert.deepEqual(detections, []);
+    assert.deepEqual(stage.flush(Number.POSITIVE_INFINITY), []);
+    assert.ok((stage.stats()['after-hours-record-access.events_judged'] ?? 0) > 0);
+  });
+
+  it('needs five distinct records, not four', async () => {
+    for (const [distinct, expected] of [[4, 0], [5, 1]] as const) {
+      const stage = await loadShipped(FILE);
+      feed(stage, shiftEvents(dayWorker, '2025-01-01', 28, DAY_SHIFT));
+      feed(stage, snooping(dayWorker, local('2025-01-29T02:00'), 12, distinct));
+      assert.equal(stage.flush(Number.POSITIVE_INFINITY).length, expected, `${distinct} distinct records`);
+    }
+  });
+
+  it('does not judge while learning', async () => {
+    const stage = await loadShipped(FILE);
+    const newcomer = { id: 'u-5000', zone: ZONE };
+    feed(stage, shiftEvents(newcomer, '2025-01-26', 3, DAY_SHIFT));
+    feed(stage, snooping(newcomer, local('2025-01-29T02:00'), 20));
+    assert.deepEqual(stage.flush(Number.POSITIVE_INFINITY), []);
+    assert.equal(stage.stats()['after-hours-record-access.events_judged'], 0);
+    assert.equal(stage.stats()['after-hours-record-access.events_learning'], 3 * 24 + 20);
+  });
+
+  it('judges a newcomer by the peer group', async () => {
+    const stage = await loadShipped(FILE);
+    const newcomer = { id: 'u-5001', role: 'billing-clerk', department: 'billing', zone: ZONE };
+    feed(stage, byTime([...shiftEvents(dayWorker, '2025-01-01', 28, DAY_SHIFT), ...shiftEvents(newcomer, '2025-01-27', 2, DAY_SHIFT)]));
+    feed(stage, snooping(newcomer, local('2025-01-29T02:00'), 6));
+    const detections = stage.flush(Number.POSITIVE_INFINITY);
+
+    assert.equal(detections.length, 1);
+    assert.equal(detections[0]?.explanation.details?.basis, 'peer_group');
+    assert.equal(detections[0]?.explanation.details?.peer_group, 'billing-clerk in billing');
+    assert.match(
+      detections[0]?.explanation.summary ?? '',
+      /u-5001 has too little history to judge by \(1 days, 48 events\), so the hour was judged against billing-clerk in billing/,
+    );
+  });
+
+  it('uses the default zone without a user zone', async () => {
+    const stage = await loadShipped(FILE);
+    const noZone = { id: 'u-7' };
+    feed(stage, shiftEvents({ ...noZone, zone: ZONE }, '2025-01-01', 28, DAY_SHIFT).map((event) => {
+      delete event.holter.user?.time_zone;
+      return event;
+    }));
+    feed(stage, snooping(noZone, local('2025-01-29T02:00'), 5));
+    const detections = stage.flush(Number.POSITIVE_INFINITY);
+    assert.equal(detections.length, 1);
+    assert.equal(detections[0]?.explanation.details?.time_zone, ZONE);
+  });
+
+  for (const [name, firstDay, days] of [
+    ['autumn change', '2025-10-01', 50],
+    ['spring change', '2025-02-01', 45],
+  ] as const) {
+    it(`stays quiet for regular shifts across the ${name}`, async () => {
+      const stage = await loadShipped(FILE);
+      const day = { id: 'u-day', role: 'nurse', department: 'ccu', zone: ZONE };
+      const night = { id: 'u-night', role: 'nurse', department: 'ccu', zone: ZONE };
+      const events = byTime([...shiftEvents(day, firstDay, days, DAY_SHIFT, 6), ...shiftEvents(night, firstDay, days, NIGHT_SHIFT, 6)]);
+      assert.deepEqual(feed(stage, events), []);
+      assert.deepEqual(stage.flush(Number.POSITIVE_INFINITY), []);
+      assert.ok((stage.stats()['after-hours-record-access.events_judged'] ?? 0) > 1000);
+    });
+  }
+
+  it('stops alerting after a shift change fades in', async () => {
+    const fading = await loadShipped(FILE);
+    const lasting = variant({ 'half_life_days: 21': 'half_life_days: 3650' });
+    const mover = { id: 'u-3100', zone: ZONE };
+    const history = [...shiftEvents(mover, '2024-01-01', 366, DAY_SHIFT), ...shiftEvents(mover, '2025-01-01', 28, NIGHT_SHIFT)];
+    const earlyProbe = snooping(mover, local('2025-01-02T02:00'), 5);
+    const lateProbe = snooping(mover, local('2025-01-29T02:00'), 5);
+    const timeline = byTime([...history, ...earlyProbe, ...lateProbe]);
+
+    const fadingWindows = feed(fading, timeline).concat(fading.flush(Number.POSITIVE_INFINITY)).map((detection) => detection.window.start);
+    const lastingWindows = feed(lasting, timeline).concat(lasting.flush(Number.POSITIVE_INFINITY)).map((detection) => detection.window.start);
+
+    const early = new Date(local('2025-01-02T02:00')).toISOString();
+    const late = new Date(local('2025-01-29T02:00')).toISOString();
+    assert.ok(fadingWindows.includes(early), 'new night hours are unusual at first');
+    assert.ok(!fadingWindows.includes(late), 'three weeks later the night hours are usual');
+    assert.ok(lastingWindows.includes(late), 'without decay the year of day shifts still dominates');
+  });
+
+  it('counts a late event without judging it', async () => {
+    const stage = await loadShipped(FILE);
+    feed(stage, shiftEvents(dayWorker, '2025-01-01', 28, DAY_SHIFT));
+    const watermark = local('2025-01-29T09:00');
+    for (const event of snooping(dayWorker, local('2025-01-29T02:00'), 6)) assert.deepEqual(stage.process(event, watermark), []);
+    assert.equal(stage.stats()['after-hours-record-access.events_late'], 6);
+    assert.deepEqual(stage.flush(Number.POSITIVE_INFINITY), []);
+  });
+});
