@@ -14,6 +14,8 @@ export interface RawRecord {
   offset?: number;
   /** Format set for the input by the user; when absent the format is detected per record. */
   format?: string;
+  /** Set when the source cut the record because it exceeded the maximum size: its full size in bytes. */
+  oversizeBytes?: number;
 }
 
 /** Settings every decoder may need. */

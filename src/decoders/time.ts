@@ -1,0 +1,229 @@
+import { IANAZone } from 'luxon';
+import { DecodeError } from './decode-error.js';
+
+/**
+ * Time stamp parsing for decoders. ISO 8601 strings with `Z` or an offset go through
+ * Date.parse (fast, and V8 accepts fractions of any length, truncating to milliseconds).
+ * Local times without a zone are resolved in an IANA zone with luxon's zone offsets.
+ */
+
+const MS_PER_MINUTE = 60_000;
+const MS_PER_DAY = 86_400_000;
+
+/** Local wall-clock time, as written by a source that does not say its zone. */
+export interface LocalDateTime {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+  millisecond: number;
+}
+
+/**
+ * Parses an ISO 8601 date-time that carries `Z` or a `±hh:mm` offset and returns it as
+ * ISO 8601 UTC with milliseconds. Returns undefined for anything else, including local
+ * times without a zone, which Date.parse would silently read in the process's zone.
+ */
+export function parseIsoInstant(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length < 20) return undefined;
+  if (value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45) return undefined;
+  if (!hasZoneDesignator(value)) return undefined;
+
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return undefined;
+  return new Date(ms).toISOString();
+}
+
+function hasZoneDesignator(value: string): boolean {
+  const last = value.charCodeAt(value.length - 1);
+  if (last === 90 || last === 122) return true; // Z or z
+  const sign = value.charCodeAt(value.length - 6);
+  return (sign === 43 || sign === 45) && value.charCodeAt(value.length - 3) === 58;
+}
+
+/** Parses seconds since the Unix epoch (number or numeric string, fractions allowed). */
+export function parseEpochSeconds(value: unknown): string | undefined {
+  const seconds = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) return undefined;
+  return isoFromMillis(Math.round(seconds * 1000));
+}
+
+/** Parses milliseconds since the Unix epoch (number or numeric string). */
+export function parseEpochMillis(value: unknown): string | undefined {
+  const millis = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof millis !== 'number' || !Number.isFinite(millis)) return undefined;
+  return isoFromMillis(Math.round(millis));
+}
+
+function isoFromMillis(ms: number): string | undefined {
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+}
+
+/**
+ * Parses `YYYY-MM-DD[ T]HH:MM:SS[.,fraction]` without a zone into its parts. Returns
+ * undefined when the shape or a field range is wrong (month 13, hour 25, February 30).
+ */
+export function parseLocalDateTime(value: string): LocalDateTime | undefined {
+  if (value.length < 19) return undefined;
+  const separator = value[10];
+  if (value[4] !== '-' || value[7] !== '-' || (separator !== ' ' && separator !== 'T')) return undefined;
+  if (value[13] !== ':' || value[16] !== ':') return undefined;
+
+  const parts: LocalDateTime = {
+    year: digits(value, 0, 4),
+    month: digits(value, 5, 7),
+    day: digits(value, 8, 10),
+    hour: digits(value, 11, 13),
+    minute: digits(value, 14, 16),
+    second: digits(value, 17, 19),
+    millisecond: 0,
+  };
+  if (value.length > 19) {
+    const mark = value[19];
+    if (mark !== '.' && mark !== ',') return undefined;
+    const fraction = value.slice(20);
+    if (fraction.length === 0 || !/^\d+$/.test(fraction)) return undefined;
+    parts.millisecond = Math.floor(Number(`0.${fraction}`) * 1000);
+  }
+  return isValidLocal(parts) ? parts : undefined;
+}
+
+function digits(text: string, start: number, end: number): number {
+  let result = 0;
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i) - 48;
+    if (code < 0 || code > 9) return Number.NaN;
+    result = result * 10 + code;
+  }
+  return result;
+}
+
+/** True when every field is in range, including the day for that month and year. */
+export function isValidLocal(parts: LocalDateTime): boolean {
+  const { year, month, day, hour, minute, second, millisecond } = parts;
+  if (!Number.isInteger(year) || !Number.isInteger(day) || !Number.isInteger(hour)) return false;
+  if (!Number.isInteger(minute) || !Number.isInteger(second) || !Number.isInteger(millisecond)) return false;
+  if (!Number.isInteger(month) || month < 1 || month > 12 || day < 1) return false;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return false;
+  if (millisecond < 0 || millisecond > 999) return false;
+  return day <= daysInMonth(year, month);
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysInMonth(year: number, month: number): number {
+  const isLeap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return month === 2 && isLeap ? 29 : (DAYS_IN_MONTH[month - 1] as number);
+}
+
+const zoneCache = new Map<string, IANAZone>();
+
+/** Returns the luxon zone for an IANA name, or throws naming the setting to fix. */
+export function getZone(name: string): IANAZone {
+  let zone = zoneCache.get(name);
+  if (zone) return zone;
+
+  zone = IANAZone.create(name);
+  if (!zone.isValid) {
+    throw new DecodeError(
+      'invalid_timestamp',
+      `Time zone "${name}" is not a valid IANA zone name; set defaultTimeZone to a name such as "Europe/Berlin" or "UTC".`,
+    );
+  }
+  zoneCache.set(name, zone);
+  return zone;
+}
+
+const MS_PER_HOUR = 3_600_000;
+const MAX_CACHED_HOURS = 100_000;
+
+/** Offsets by zone and by UTC hour; NaN marks an hour with a transition inside it. */
+const offsetCache = new Map<string, Map<number, number>>();
+
+/**
+ * Returns the zone's UTC offset in minutes at an instant. luxon computes each offset with
+ * Intl, which is slow on a per-event path, so offsets are cached per UTC hour. An hour in
+ * which the offset changes is never cached and is computed exactly every time.
+ */
+export function zoneOffsetMinutes(zoneName: string, epochMs: number): number {
+  let hours = offsetCache.get(zoneName);
+  if (!hours) {
+    hours = new Map();
+    offsetCache.set(zoneName, hours);
+  }
+  const hour = Math.floor(epochMs / MS_PER_HOUR);
+  const cached = hours.get(hour);
+  if (cached !== undefined && !Number.isNaN(cached)) return cached;
+
+  const zone = getZone(zoneName);
+  if (cached === undefined) {
+    const atStart = zone.offset(hour * MS_PER_HOUR);
+    const atEnd = zone.offset((hour + 1) * MS_PER_HOUR - 1);
+    if (hours.size >= MAX_CACHED_HOURS) hours.clear();
+    hours.set(hour, atStart === atEnd ? atStart : Number.NaN);
+    if (atStart === atEnd) return atStart;
+  }
+  return zone.offset(epochMs);
+}
+
+/**
+ * Converts a local wall-clock time in `zoneName` to epoch milliseconds.
+ *
+ * Daylight-saving transitions are resolved deterministically:
+ * - a repeated hour (clocks go back, e.g. 01:30 happens twice in New York on the first
+ *   Sunday of November) resolves to the EARLIER instant, the one still on summer time;
+ * - a skipped hour (clocks go forward, e.g. 02:30 never happens in New York on the second
+ *   Sunday of March) is shifted FORWARD by the length of the gap, so 02:30 becomes 03:30
+ *   summer time, which is the instant a clock that missed the change would have meant.
+ */
+export function localToEpochMillis(parts: LocalDateTime, zoneName: string): number {
+  const wallClockAsUtc = Date.UTC(
+    parts.year,
+    parts.month - 1,
+    parts.day,
+    parts.hour,
+    parts.minute,
+    parts.second,
+    parts.millisecond,
+  );
+
+  // Offsets a day either side bracket any single transition.
+  const offsetBefore = zoneOffsetMinutes(zoneName, wallClockAsUtc - MS_PER_DAY);
+  const offsetAfter = zoneOffsetMinutes(zoneName, wallClockAsUtc + MS_PER_DAY);
+
+  const candidates: number[] = [];
+  for (const offset of new Set([offsetBefore, offsetAfter])) {
+    const instant = wallClockAsUtc - offset * MS_PER_MINUTE;
+    if (zoneOffsetMinutes(zoneName, instant) === offset) candidates.push(instant);
+  }
+  if (candidates.length > 0) return Math.min(...candidates);
+
+  // Skipped hour: read the wall clock with the offset in force before the gap.
+  return wallClockAsUtc - offsetBefore * MS_PER_MINUTE;
+}
+
+/** Converts a local wall-clock time in `zoneName` to ISO 8601 UTC. */
+export function localToIso(parts: LocalDateTime, zoneName: string): string {
+  return new Date(localToEpochMillis(parts, zoneName)).toISOString();
+}
+
+/** Parses a zone-less local date-time string in `zoneName`; undefined when it is not one. */
+export function parseLocalIso(value: unknown, zoneName: string): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const parts = parseLocalDateTime(value);
+  return parts ? localToIso(parts, zoneName) : undefined;
+}
+
+/** Parses ISO with a zone, or else a zone-less local time resolved in `zoneName`. */
+export function parseAnyIso(value: unknown, zoneName: string): string | undefined {
+  return parseIsoInstant(value) ?? parseLocalIso(value, zoneName);
+}
+
+/** Returns the calendar year of an instant as seen in a zone. */
+export function yearInZone(instant: Date, zoneName: string): number {
+  const shifted = instant.getTime() + zoneOffsetMinutes(zoneName, instant.getTime()) * MS_PER_MINUTE;
+  return new Date(shifted).getUTCFullYear();
+}

@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decodeFile, decodeOk, decodeText, samplePath } from './helpers.js';
+
+describe('FHIR AuditEvent decoder', () => {
+  it('maps the R4 login example', async () => {
+    const [event] = await decodeFile(samplePath('ehr/fhir-r4_audit-event-example-login.json'));
+    assert.ok(event);
+    assert.equal(event['@timestamp'], '2013-06-20T23:41:23.000Z');
+    assert.equal(event.event.id, 'example-login');
+    assert.deepEqual(event.event.category, ['authentication']);
+    assert.deepEqual(event.event.type, ['start']);
+    assert.equal(event.event.action, 'login');
+    assert.equal(event.event.outcome, 'success');
+    assert.equal(event.event.dataset, 'fhir.audit_event');
+    assert.equal(event.user?.name, '95');
+    assert.equal(event.source?.ip, '127.0.0.1');
+    assert.equal(event.observer?.name, 'hl7connect.healthintersections.com.au');
+    assert.equal(event.holter.source.format, 'fhir');
+  });
+
+  it('never copies agent person names', async () => {
+    const [event] = await decodeFile(samplePath('ehr/fhir-r4_audit-event-example-login.json'));
+    assert.ok(!JSON.stringify(event).includes('Grahame'));
+  });
+
+  it('decodes the Bundle into three events', async () => {
+    const events = await decodeFile(samplePath('ehr/gematik-erp_2025-01-15_07_response_getAuditEvent.json'));
+    assert.equal(events.length, 3);
+    assert.deepEqual(events.map((event) => event.event.action), ['create', 'read', 'update']);
+    assert.deepEqual(events.map((event) => event.event.type[0]), ['creation', 'access', 'change']);
+    assert.deepEqual(events.map((event) => event.event.id), ['58862', '58863', '620049']);
+    assert.equal(events[0]?.['@timestamp'], '2025-01-15T15:29:00.434Z');
+    assert.equal(events[0]?.holter.record?.type, 'Task');
+    assert.equal(events[0]?.holter.record?.id, '160.000.000.000.000.01');
+    assert.equal(events[0]?.user?.name, '1-2-DOC-Testkarte-012423424');
+  });
+
+  it('flags break-glass in the XML example', async () => {
+    const [event] = await decodeFile(samplePath('ehr/hl7-fhir-source_auditevent-example-breakglass-start.xml'));
+    assert.ok(event);
+    assert.equal(event.holter.access?.break_glass, true);
+    assert.equal(event.holter.access?.reason, 'Successful  Start of Break-Glass');
+    assert.equal(event.holter.access?.purpose, 'ETREAT');
+    assert.equal(event.event.action, 'emergency-override-started');
+    assert.equal(event['@timestamp'], '2013-09-22T00:08:00.000Z');
+    assert.equal(event.holter.patient?.id, 'example');
+    assert.equal(event.user?.id, 'Practitioner/f001');
+    assert.equal(event.source?.domain, 'custodian.net');
+    assert.deepEqual((event.fhir as { audit_event: { subtype: string[] } }).audit_event.subtype, ['110127']);
+    assert.ok(!JSON.stringify(event).includes('immediate emergent treatment'), 'narrative leaked');
+  });
+
+  it('reads BTG purpose and its text', () => {
+    const resource = {
+      resourceType: 'AuditEvent',
+      id: 'btg-read',
+      type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
+      subtype: [{ system: 'http://hl7.org/fhir/restful-interaction', code: 'read' }],
+      action: 'R',
+      recorded: '2024-01-05T03:10:00-05:00',
+      outcome: '0',
+      purposeOfEvent: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActReason', code: 'BTG' }], text: 'unconscious patient in ED' }],
+      agent: [{ who: { identifier: { value: 'dr.house' } }, requestor: true, network: { address: '::ffff:10.1.2.3', type: '2' } }],
+      source: { observer: { display: 'EHR' } },
+      entity: [{ what: { reference: 'Patient/p-42' } }, { what: { reference: 'Observation/o-7/_history/3' } }],
+    };
+    const [event] = decodeOk(JSON.stringify(resource));
+    assert.ok(event);
+    assert.equal(event['@timestamp'], '2024-01-05T08:10:00.000Z');
+    assert.equal(event.holter.access?.break_glass, true);
+    assert.equal(event.holter.access?.reason, 'unconscious patient in ED');
+    assert.equal(event.holter.patient?.id, 'p-42');
+    assert.deepEqual(event.holter.record, { type: 'Observation', id: 'o-7', count: 1 });
+    assert.equal(event.source?.ip, '10.1.2.3');
+  });
+
+  it('reads an R5 outcome object as failure', () => {
+    const resource = {
+      resourceType: 'AuditEvent',
+      code: { coding: [{ system: 'http://hl7.org/fhir/restful-interaction', code: 'search' }] },
+      action: 'E',
+      recorded: '2024-01-05T10:00:00Z',
+      outcome: { code: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-outcome', code: '8' } },
+    };
+    const [event] = decodeOk(JSON.stringify(resource));
+    assert.equal(event?.event.outcome, 'failure');
+    assert.equal(event?.event.action, 'search');
+  });
+
+  it('rejects an AuditEvent without recorded', () => {
+    const result = decodeText(JSON.stringify({ resourceType: 'AuditEvent', id: 'x', action: 'R' }));
+    assert.equal(result.ok, false);
+    assert.equal(result.ok ? '' : result.reason, 'invalid_timestamp');
+    assert.match(result.ok ? '' : result.message, /recorded/);
+  });
+
+  it('rejects a Bundle without AuditEvents', () => {
+    const bundle = { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: { resourceType: 'Patient', id: 'secret-patient' } }] };
+    const result = decodeText(JSON.stringify(bundle));
+    assert.equal(result.ok ? '' : result.reason, 'unsupported_resource');
+    assert.match(result.ok ? '' : result.message, /Patient/);
+    assert.doesNotMatch(result.ok ? '' : result.message, /secret-patient/);
+  });
+
+  it('rejects other resource types', () => {
+    const result = decodeText(JSON.stringify({ resourceType: 'Observation', id: 'o1' }));
+    assert.equal(result.ok ? '' : result.reason, 'unsupported_resource');
+  });
+});

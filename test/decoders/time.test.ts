@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { localToIso, parseIsoInstant, parseLocalDateTime, parseLocalIso } from '../../src/decoders/time.js';
+
+const NEW_YORK = 'America/New_York';
+
+describe('parseIsoInstant', () => {
+  it('honours offsets', () => {
+    assert.equal(parseIsoInstant('2010-02-08T14:13:47-06:00'), '2010-02-08T20:13:47.000Z');
+    assert.equal(parseIsoInstant('2009-10-22T12:23:45.530+01:00'), '2009-10-22T11:23:45.530Z');
+  });
+
+  it('reads millisecond and 7-digit fractions', () => {
+    assert.equal(parseIsoInstant('2020-04-29T09:49:00.000Z'), '2020-04-29T09:49:00.000Z');
+    assert.equal(parseIsoInstant('2022-04-28T16:09:28.9443547Z'), '2022-04-28T16:09:28.944Z');
+    assert.equal(parseIsoInstant('2019-03-12T16:02:15.5522137+00:00'), '2019-03-12T16:02:15.552Z');
+  });
+
+  it('rejects zone-less and invalid values', () => {
+    assert.equal(parseIsoInstant('2020-10-22 04:29:53'), undefined);
+    assert.equal(parseIsoInstant('2020-10-22T04:29:53'), undefined);
+    assert.equal(parseIsoInstant('2020-13-45T04:29:53Z'), undefined);
+    assert.equal(parseIsoInstant(1234), undefined);
+  });
+});
+
+describe('local times in a zone', () => {
+  it('reads comma fractions', () => {
+    assert.deepEqual(parseLocalDateTime('2023-05-25 22:24:19,357'), { year: 2023, month: 5, day: 25, hour: 22, minute: 24, second: 19, millisecond: 357 });
+  });
+
+  it('rejects impossible dates', () => {
+    assert.equal(parseLocalDateTime('2023-02-29 10:00:00'), undefined);
+    assert.equal(parseLocalDateTime('2023-04-01 24:00:00'), undefined);
+  });
+
+  it('resolves ordinary winter and summer times', () => {
+    assert.equal(parseLocalIso('2024-01-15 09:00:00', NEW_YORK), '2024-01-15T14:00:00.000Z');
+    assert.equal(parseLocalIso('2024-07-15 09:00:00', NEW_YORK), '2024-07-15T13:00:00.000Z');
+  });
+
+  it('takes the earlier repeated November hour', () => {
+    // 2024-11-03 01:30 happens at 05:30Z (EDT) and again at 06:30Z (EST).
+    assert.equal(parseLocalIso('2024-11-03 01:30:00', NEW_YORK), '2024-11-03T05:30:00.000Z');
+    assert.equal(parseLocalIso('2024-11-03 00:59:59', NEW_YORK), '2024-11-03T04:59:59.000Z');
+    assert.equal(parseLocalIso('2024-11-03 02:00:00', NEW_YORK), '2024-11-03T07:00:00.000Z');
+  });
+
+  it('shifts the skipped March hour forward', () => {
+    // 2024-03-10 02:30 never happens; it is read as 03:30 EDT.
+    assert.equal(parseLocalIso('2024-03-10 02:30:00', NEW_YORK), '2024-03-10T07:30:00.000Z');
+    assert.equal(parseLocalIso('2024-03-10 01:59:59', NEW_YORK), '2024-03-10T06:59:59.000Z');
+    assert.equal(parseLocalIso('2024-03-10 03:00:00', NEW_YORK), '2024-03-10T07:00:00.000Z');
+  });
+
+  it('handles zones east of UTC', () => {
+    const parts = { year: 2024, month: 10, day: 27, hour: 2, minute: 30, second: 0, millisecond: 0 };
+    // Berlin repeats 02:30 on 2024-10-27: first at 00:30Z (CEST).
+    assert.equal(localToIso(parts, 'Europe/Berlin'), '2024-10-27T00:30:00.000Z');
+  });
+
+  it('rejects an unknown zone', () => {
+    assert.throws(() => parseLocalIso('2024-01-01 00:00:00', 'Mars/Olympus'), /not a valid IANA zone/);
+  });
+});
