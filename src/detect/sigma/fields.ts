@@ -1,0 +1,91 @@
+/**
+ * Reading event fields by precomputed path. A Sigma field may resolve to several candidate
+ * paths, for example `Image` on Sysmon and on Security 4688 events. The first candidate
+ * present in the event is used.
+ */
+export type FieldAccessor = (event: unknown) => unknown;
+
+/** Builds an accessor for one dotted path, split once here rather than per event. */
+export function pathAccessor(path: string): FieldAccessor {
+  const parts = path.split('.');
+  if (parts.length === 1) {
+    return (event) => (event !== null && typeof event === 'object' ? (event as Record<string, unknown>)[path] : undefined);
+  }
+  return (event) => readPath(event, parts, 0);
+}
+
+/**
+ * Walks the parts. Where a step is missing, it tries the rest of the path as one literal
+ * key, because flat ECS documents write `"event.outcome"` as a single key.
+ */
+function readPath(value: unknown, parts: string[], start: number): unknown {
+  let current = value;
+  for (let index = start; index < parts.length; index++) {
+    if (current === null || typeof current !== 'object') return undefined;
+    if (Array.isArray(current)) return readFromElements(current, parts, index);
+    const record = current as Record<string, unknown>;
+    const key = parts[index] as string;
+    if (key in record) {
+      current = record[key];
+      continue;
+    }
+    if (index < parts.length - 1) {
+      const rest = parts.slice(index).join('.');
+      return rest in record ? record[rest] : undefined;
+    }
+    const spaced = keysWithoutSpaces(record).get(key);
+    return spaced === undefined ? undefined : record[spaced];
+  }
+  return current;
+}
+
+const spacedKeys = new WeakMap<object, Map<string, string>>();
+
+/**
+ * Keys that contain spaces, by their spelling without spaces. Sigma writes event log field
+ * names with spaces removed (`Source Name` becomes `SourceName`, Sigma rules specification
+ * 2.1, "Field Usage"). Built once per object and cached.
+ */
+function keysWithoutSpaces(record: Record<string, unknown>): Map<string, string> {
+  let keys = spacedKeys.get(record);
+  if (keys === undefined) {
+    keys = new Map();
+    for (const key of Object.keys(record)) if (key.includes(' ')) keys.set(key.replaceAll(' ', ''), key);
+    spacedKeys.set(record, keys);
+  }
+  return keys;
+}
+
+/** Collects the values a path through an array (`dns.answers.data`) finds in its elements. */
+function readFromElements(elements: unknown[], parts: string[], start: number): unknown {
+  const found = elements.map((element) => readPath(element, parts, start)).filter((value) => value !== undefined);
+  return found.length === 0 ? undefined : found.flat();
+}
+
+const sharedAccessors = new Map<string, FieldAccessor>();
+
+/**
+ * Returns one accessor per distinct list of candidate paths, shared by every rule, so that
+ * a MatchScope can cache each field's value once per event whatever rule reads it.
+ */
+export function candidatesAccessor(paths: string[]): FieldAccessor {
+  const key = paths.join('\u0000');
+  let accessor = sharedAccessors.get(key);
+  if (accessor === undefined) {
+    accessor = buildCandidatesAccessor(paths);
+    sharedAccessors.set(key, accessor);
+  }
+  return accessor;
+}
+
+function buildCandidatesAccessor(paths: string[]): FieldAccessor {
+  const accessors = paths.map(pathAccessor);
+  if (accessors.length === 1) return accessors[0] as FieldAccessor;
+  return (event) => {
+    for (const accessor of accessors) {
+      const value = accessor(event);
+      if (value !== undefined) return value;
+    }
+    return undefined;
+  };
+}

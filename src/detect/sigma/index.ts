@@ -1,0 +1,7 @@
+/** Public entry points of the Sigma engine. */
+export { compileRuleSet, defaultMappingFile, loadMapping, loadSigmaRules, SigmaStage, DEFAULT_ALLOWED_LATENESS_MS } from './stage.js';
+export type { SigmaLoadResult, SigmaLoadStats, SigmaOptions } from './stage.js';
+export { parseMapping } from './mapping.js';
+export type { SigmaMapping } from './mapping.js';
+export type { RuleSetWarning, RuleSource } from './ruleset.js';
+export { RISK_SCORES } from './explain.js';

@@ -1,0 +1,390 @@
+/**
+ * Compiles one selection item (`Field|mod1|mod2: values`) into an event predicate.
+ * Modifier semantics follow the Sigma modifiers appendix 2.1. Transformation modifiers run
+ * left to right on each value; type modifiers (re, cidr, exists, fieldref, lt/lte/gt/gte)
+ * decide how the result is compared.
+ */
+import { BlockList, isIP } from 'node:net';
+
+import type { HolterError } from '../../errors.js';
+import { base64, base64Offsets, bytesToText, utf16be, utf16le, utf16WithBom } from './encodings.js';
+import type { FieldAccessor } from './fields.js';
+import type { FieldItem } from './model.js';
+import type { RuleScalar } from './parse.js';
+import { ruleError } from './parse.js';
+import { ANY_SEQUENCE, compilePattern, DASH, isLiteral, literalText, parseSigmaString, WINDASH_CHARACTERS } from './pattern.js';
+import type { PatternPart, StringTest } from './pattern.js';
+import { compileRegex } from './regex.js';
+import { valueStrings } from './scope.js';
+import type { EventPredicate, MatchScope, ValueEntry } from './scope.js';
+
+const TRANSFORMATIONS = new Set([
+  'contains',
+  'startswith',
+  'endswith',
+  'base64',
+  'base64offset',
+  'utf16le',
+  'utf16be',
+  'utf16',
+  'wide',
+  'windash',
+  'expand',
+]);
+const TYPE_MODIFIERS = new Set(['re', 'cidr', 'exists', 'fieldref', 'lt', 'lte', 'gt', 'gte']);
+const REGEX_FLAGS: Record<string, 'ignoreCase' | 'multiline' | 'dotAll'> = {
+  i: 'ignoreCase',
+  ignorecase: 'ignoreCase',
+  m: 'multiline',
+  multiline: 'multiline',
+  s: 'dotAll',
+  dotall: 'dotAll',
+};
+const TIME_MODIFIERS = new Set(['minute', 'hour', 'day', 'week', 'month', 'year']);
+const PLAIN_DECIMAL = /^[-+]?(\d+(\.\d*)?|\.\d+)$/;
+
+export interface ItemContext {
+  /** Resolves a Sigma field name to the event path(s) it reads. */
+  accessor(field: string): FieldAccessor;
+  placeholders: Record<string, string[]>;
+  errors: HolterError[];
+}
+
+interface ModifierPlan {
+  transformations: string[];
+  typeModifier?: string;
+  regexFlags: { ignoreCase: boolean; multiline: boolean; dotAll: boolean };
+  all: boolean;
+  cased: boolean;
+  neq: boolean;
+}
+
+/** Compiles a field item; returns undefined after recording located errors. */
+export function compileFieldItem(item: FieldItem, context: ItemContext): EventPredicate | undefined {
+  const plan = planModifiers(item, context);
+  if (!plan) return undefined;
+
+  if (item.values.some((value) => value.kind === 'null')) return compileNull(item, plan, context);
+
+  const accessor = item.field === null ? undefined : context.accessor(item.field);
+  const read = accessor ? (scope: MatchScope) => scope.fieldEntries(accessor) : undefined;
+
+  switch (plan.typeModifier) {
+    case 'exists':
+      return compileExists(item, context, accessor);
+    case 'cidr':
+      return withNegation(plan, read, compileCidr(item, context));
+    case 're':
+      return withNegation(plan, read, compileRegexValues(item, plan, context));
+    case 'fieldref':
+      return compileFieldref(item, plan, context, accessor);
+    case 'lt':
+    case 'lte':
+    case 'gt':
+    case 'gte':
+      return withNegation(plan, read, compileNumeric(item, plan.typeModifier, context));
+    default:
+      return withNegation(plan, read, compileStrings(item, plan, context));
+  }
+}
+
+function fail(context: ItemContext, item: FieldItem, code: 'HOLTER_RULE_INVALID' | 'HOLTER_RULE_UNSUPPORTED', message: string): undefined {
+  context.errors.push(ruleError(code, message, item.location, item.field ?? 'keywords'));
+  return undefined;
+}
+
+function describe(item: FieldItem): string {
+  return [item.field ?? '', ...item.modifiers].join('|');
+}
+
+function planModifiers(item: FieldItem, context: ItemContext): ModifierPlan | undefined {
+  const plan: ModifierPlan = {
+    transformations: [],
+    regexFlags: { ignoreCase: false, multiline: false, dotAll: false },
+    all: false,
+    cased: false,
+    neq: false,
+  };
+
+  for (const raw of item.modifiers) {
+    const modifier = raw.toLowerCase();
+    if (TRANSFORMATIONS.has(modifier)) {
+      plan.transformations.push(modifier);
+    } else if (TYPE_MODIFIERS.has(modifier)) {
+      if (plan.typeModifier !== undefined) {
+        return fail(context, item, 'HOLTER_RULE_UNSUPPORTED', `'${describe(item)}' combines the modifiers '${plan.typeModifier}' and '${modifier}', which Holter cannot apply together. Split them into two selections.`);
+      }
+      plan.typeModifier = modifier;
+    } else if (modifier in REGEX_FLAGS) {
+      if (plan.typeModifier !== 're') {
+        return fail(context, item, 'HOLTER_RULE_INVALID', `Modifier '${raw}' in '${describe(item)}' is a regular expression flag and must follow 're'.`);
+      }
+      plan.regexFlags[REGEX_FLAGS[modifier] as 'ignoreCase'] = true;
+    } else if (modifier === 'all') {
+      plan.all = true;
+    } else if (modifier === 'cased') {
+      plan.cased = true;
+    } else if (modifier === 'neq') {
+      plan.neq = true;
+    } else if (TIME_MODIFIERS.has(modifier)) {
+      return fail(context, item, 'HOLTER_RULE_UNSUPPORTED', `The time modifier '${raw}' in '${describe(item)}' is not supported. Compare the time with a correlation or a detector instead.`);
+    } else {
+      return fail(context, item, 'HOLTER_RULE_INVALID', `Unknown modifier '${raw}' in '${describe(item)}'. See docs/rules.md for the supported modifiers.`);
+    }
+  }
+
+  const typeModifier = plan.typeModifier;
+  if (typeModifier !== undefined && plan.transformations.some((name) => name !== 'expand')) {
+    return fail(context, item, 'HOLTER_RULE_UNSUPPORTED', `'${describe(item)}' combines '${typeModifier}' with value transformations (${plan.transformations.join(', ')}), which Holter does not support.`);
+  }
+  if (item.field === null && typeModifier !== undefined && typeModifier !== 're') {
+    return fail(context, item, 'HOLTER_RULE_INVALID', `Modifier '${typeModifier}' needs a field; keyword searches accept only string modifiers and 're'.`);
+  }
+  return plan;
+}
+
+function compileNull(item: FieldItem, plan: ModifierPlan, context: ItemContext): EventPredicate | undefined {
+  if (item.values.length > 1 || plan.typeModifier !== undefined || plan.transformations.length > 0 || plan.all) {
+    return fail(context, item, 'HOLTER_RULE_INVALID', `'${describe(item)}' mixes null with other values or modifiers. Put 'field: null' in its own selection.`);
+  }
+  if (item.field === null) return fail(context, item, 'HOLTER_RULE_INVALID', 'A keyword search cannot be null.');
+  const accessor = context.accessor(item.field);
+  const isNull = (scope: MatchScope): boolean => {
+    const value = accessor(scope.event);
+    return value === undefined || value === null;
+  };
+  return plan.neq ? (scope) => !isNull(scope) : isNull;
+}
+
+function compileExists(item: FieldItem, context: ItemContext, accessor: FieldAccessor | undefined): EventPredicate | undefined {
+  const [value] = item.values;
+  if (item.values.length !== 1 || value?.kind !== 'boolean' || accessor === undefined) {
+    return fail(context, item, 'HOLTER_RULE_INVALID', `'${describe(item)}' needs exactly one value, true or false.`);
+  }
+  const expected = value.boolean === true;
+  return (scope) => (accessor(scope.event) !== undefined) === expected;
+}
+
+/** A test of one value string against one rule value. */
+type ValueTest = (value: string, lower: string) => boolean;
+
+/**
+ * Combines value tests into a predicate: OR over values, or AND with `all`; `neq` negates
+ * the result and requires the field to be present. Keyword items (no field) search every
+ * string of the event.
+ */
+function withNegation(
+  plan: ModifierPlan,
+  read: ((scope: MatchScope) => ValueEntry[] | undefined) | undefined,
+  tests: ValueTest[] | undefined,
+): EventPredicate | undefined {
+  if (tests === undefined) return undefined;
+
+  const matchesOne = (entries: ValueEntry[], test: ValueTest): boolean => {
+    for (const entry of entries) if (test(entry.value, entry.lower)) return true;
+    return false;
+  };
+  const combine = (entries: ValueEntry[]): boolean =>
+    plan.all ? tests.every((test) => matchesOne(entries, test)) : tests.some((test) => matchesOne(entries, test));
+
+  if (read === undefined) return (scope) => combine(scope.keywordStrings());
+
+  return (scope) => {
+    const entries = read(scope);
+    if (entries === undefined) return false;
+    const matched = combine(entries);
+    return plan.neq ? !matched : matched;
+  };
+}
+
+function compileNumeric(item: FieldItem, operator: string, context: ItemContext): ValueTest[] | undefined {
+  const tests: ValueTest[] = [];
+  for (const value of item.values) {
+    if (value.number === undefined || !Number.isFinite(value.number)) {
+      return fail(context, item, 'HOLTER_RULE_INVALID', `'${describe(item)}' compares numbers, but '${value.text}' is not a number.`);
+    }
+    const limit = value.number;
+    tests.push((text) => {
+      if (!PLAIN_DECIMAL.test(text)) return false;
+      const number = Number(text);
+      if (operator === 'lt') return number < limit;
+      if (operator === 'lte') return number <= limit;
+      if (operator === 'gt') return number > limit;
+      return number >= limit;
+    });
+  }
+  return tests;
+}
+
+function compileCidr(item: FieldItem, context: ItemContext): ValueTest[] | undefined {
+  const tests: ValueTest[] = [];
+  for (const value of item.values) {
+    const [network = '', prefixText] = value.text.trim().split('/');
+    const family = isIP(network);
+    const maximum = family === 6 ? 128 : 32;
+    const prefix = prefixText === undefined ? maximum : Number(prefixText);
+    if (family === 0 || !Number.isInteger(prefix) || prefix < 0 || prefix > maximum) {
+      return fail(context, item, 'HOLTER_RULE_INVALID', `'${describe(item)}' has an invalid CIDR range '${value.text}'. Write it as 10.0.0.0/8 or fe80::/10.`);
+    }
+    const list = new BlockList();
+    list.addSubnet(network, prefix, family === 6 ? 'ipv6' : 'ipv4');
+    tests.push((text) => {
+      const address = text.trim();
+      const addressFamily = isIP(address);
+      if (addressFamily === 0) return false;
+      return list.check(address, addressFamily === 6 ? 'ipv6' : 'ipv4');
+    });
+  }
+  return tests;
+}
+
+function compileRegexValues(item: FieldItem, plan: ModifierPlan, context: ItemContext): ValueTest[] | undefined {
+  const tests: ValueTest[] = [];
+  for (const value of item.values) {
+    const result = compileRegex(value.text, plan.regexFlags);
+    if (!result.ok) {
+      return fail(context, item, 'HOLTER_RULE_UNSUPPORTED', `The regular expression '${value.text}' in '${describe(item)}' cannot run in linear time: ${result.detail}. Rewrite it without that construct.`);
+    }
+    const regex = result.regex;
+    tests.push((text) => regex.test(text));
+  }
+  return tests;
+}
+
+function compileFieldref(item: FieldItem, plan: ModifierPlan, context: ItemContext, accessor: FieldAccessor | undefined): EventPredicate | undefined {
+  if (accessor === undefined) return undefined;
+  const others = item.values.map((value) => context.accessor(value.text));
+  const fold = (text: string): string => (plan.cased ? text : text.toLowerCase());
+  const equalTo = (scope: MatchScope, other: FieldAccessor): boolean | undefined => {
+    const mine = valueStrings(accessor(scope.event));
+    const theirs = valueStrings(other(scope.event));
+    if (mine === undefined || theirs === undefined) return undefined;
+    const wanted = new Set(theirs.map(fold));
+    return mine.some((text) => wanted.has(fold(text)));
+  };
+  return (scope) => {
+    const results = others.map((other) => equalTo(scope, other));
+    if (results.some((result) => result === undefined)) return false;
+    const matched = plan.all ? results.every(Boolean) : results.some(Boolean);
+    return plan.neq ? !matched : matched;
+  };
+}
+
+type Intermediate = { kind: 'text'; parts: PatternPart[] } | { kind: 'bytes'; bytes: Buffer };
+
+function compileStrings(item: FieldItem, plan: ModifierPlan, context: ItemContext): ValueTest[] | undefined {
+  const expand = plan.transformations.includes('expand');
+  const implicitContains = item.field === null && !plan.transformations.some((name) => name === 'contains' || name === 'startswith' || name === 'endswith');
+  const tests: ValueTest[] = [];
+
+  for (const value of item.values) {
+    let stages: Intermediate[] = [{ kind: 'text', parts: parseSigmaString(value.text, expand) }];
+    for (const transformation of plan.transformations) {
+      const next = applyTransformation(transformation, stages, item, value, context);
+      if (next === undefined) return undefined;
+      stages = next;
+    }
+    if (implicitContains) stages = stages.map((stage) => wrap(stage, true, true));
+
+    for (const stage of stages) {
+      const parts = stage.kind === 'bytes' ? [bytesToText(stage.bytes)] : stage.parts;
+      const expanded = expandPlaceholders(parts, item, context);
+      if (expanded === undefined) return undefined;
+      for (const variant of expanded) tests.push(literalTest(variant, value, plan.cased, stage.kind === 'text' && plan.transformations.length === 0));
+    }
+  }
+  return tests;
+}
+
+/** Adds the numeric comparison Sigma users expect: `EventID: 4688` matches "4688" and 4688, `010` matches 10. */
+function literalTest(parts: PatternPart[], value: RuleScalar, cased: boolean, untransformed: boolean): ValueTest {
+  const test: StringTest = compilePattern(parts, cased);
+  const number = value.number;
+  if (!untransformed || number === undefined || !isLiteral(parts)) return test;
+  return (text, lower) => test(text, lower) || (PLAIN_DECIMAL.test(text) && Number(text) === number);
+}
+
+function wrap(stage: Intermediate, before: boolean, after: boolean): Intermediate {
+  const parts = stage.kind === 'bytes' ? [bytesToText(stage.bytes)] : stage.parts;
+  const output = [...parts];
+  if (before && output[0] !== ANY_SEQUENCE) output.unshift(ANY_SEQUENCE);
+  if (after && output[output.length - 1] !== ANY_SEQUENCE) output.push(ANY_SEQUENCE);
+  return { kind: 'text', parts: output };
+}
+
+function applyTransformation(
+  name: string,
+  stages: Intermediate[],
+  item: FieldItem,
+  value: RuleScalar,
+  context: ItemContext,
+): Intermediate[] | undefined {
+  if (name === 'contains') return stages.map((stage) => wrap(stage, true, true));
+  if (name === 'startswith') return stages.map((stage) => wrap(stage, false, true));
+  if (name === 'endswith') return stages.map((stage) => wrap(stage, true, false));
+  if (name === 'expand') return stages;
+  if (name === 'windash') return stages.map(windash);
+
+  const output: Intermediate[] = [];
+  for (const stage of stages) {
+    let bytes: Buffer;
+    if (stage.kind === 'bytes') {
+      bytes = stage.bytes;
+    } else if (isLiteral(stage.parts)) {
+      const text = literalText(stage.parts);
+      bytes = name.startsWith('base64') ? Buffer.from(text, 'utf8') : Buffer.alloc(0);
+      if (name === 'utf16le' || name === 'wide') bytes = utf16le(text);
+      if (name === 'utf16be') bytes = utf16be(text);
+      if (name === 'utf16') bytes = utf16WithBom(text);
+    } else {
+      return fail(context, item, 'HOLTER_RULE_UNSUPPORTED', `Modifier '${name}' in '${describe(item)}' cannot encode '${value.text}' because it contains wildcards or placeholders. Apply contains/startswith/endswith after the encoding modifier.`);
+    }
+
+    if (name === 'base64') output.push({ kind: 'text', parts: [base64(bytes)] });
+    else if (name === 'base64offset') output.push(...base64Offsets(bytes).map((form): Intermediate => ({ kind: 'text', parts: [form] })));
+    else output.push({ kind: 'bytes', bytes });
+  }
+  return output;
+}
+
+/** Marks every dash-like character as the windash class, so `-x` also matches `/x` and `–x`. */
+function windash(stage: Intermediate): Intermediate {
+  if (stage.kind === 'bytes') return stage;
+  const parts: PatternPart[] = [];
+  for (const part of stage.parts) {
+    if (typeof part !== 'string') {
+      parts.push(part);
+      continue;
+    }
+    let literal = '';
+    for (const char of part) {
+      if (WINDASH_CHARACTERS.includes(char)) {
+        if (literal !== '') parts.push(literal);
+        literal = '';
+        parts.push(DASH);
+      } else {
+        literal += char;
+      }
+    }
+    if (literal !== '') parts.push(literal);
+  }
+  return { kind: 'text', parts };
+}
+
+/** Replaces each `%name%` placeholder by every configured value (the values may use wildcards). */
+function expandPlaceholders(parts: PatternPart[], item: FieldItem, context: ItemContext): PatternPart[][] | undefined {
+  let variants: PatternPart[][] = [[]];
+  for (const part of parts) {
+    if (typeof part === 'string' || typeof part === 'symbol') {
+      variants = variants.map((variant) => [...variant, part]);
+      continue;
+    }
+    const values = context.placeholders[part.placeholder];
+    if (values === undefined) {
+      return fail(context, item, 'HOLTER_RULE_INVALID', `Unknown placeholder '%${part.placeholder}%' in '${describe(item)}'. Define it under 'placeholders' in the Sigma options, or remove the expand modifier.`);
+    }
+    const replacements = values.map((text) => parseSigmaString(text, false));
+    variants = variants.flatMap((variant) => replacements.map((replacement) => [...variant, ...replacement]));
+  }
+  return variants;
+}

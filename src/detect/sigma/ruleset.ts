@@ -1,0 +1,248 @@
+/**
+ * A rule set: every document of every rule file validated and compiled, correlation
+ * references resolved (by id or name, across files), and the log source index built.
+ * One bad rule never stops the others: its errors are collected and loading goes on.
+ */
+import type { HolterError, SourceLocation } from '../../errors.js';
+import type { RuleInfo } from '../types.js';
+import { compileDetectionRule, indexKey, ruleInfo } from './compile.js';
+import type { CompiledLogsource, CompiledRule } from './compile.js';
+import type { SigmaMapping } from './mapping.js';
+import type { CorrelationRule, SigmaDocument } from './model.js';
+import { parseRuleText, ruleError } from './parse.js';
+import { validateDocument } from './validate.js';
+
+export interface RuleSource {
+  file: string;
+  text: string;
+}
+
+/** Position of a correlation's referenced rule among the detection rules or the correlations. */
+export type Target = { kind: 'rule'; index: number } | { kind: 'correlation'; index: number };
+
+export interface CompiledCorrelation {
+  rule: CorrelationRule;
+  info: RuleInfo;
+  targets: Target[];
+  referenceTitles: string[];
+  /** Per reference: the field each group-by entry reads (aliases applied). */
+  groupFields: string[][];
+  /** Per reference: the field of `condition.field` (aliases applied). */
+  valueFields: (string | undefined)[];
+}
+
+export interface RuleSetWarning {
+  kind: 'logsource_unmapped';
+  message: string;
+  ruleId: string;
+  location: SourceLocation;
+}
+
+export interface RuleSet {
+  rules: CompiledRule[];
+  correlations: CompiledCorrelation[];
+  /** Per detection rule: true when its own detections are output (no correlation suppresses them). */
+  ruleEmits: boolean[];
+  /** Detection rule index -> the correlations (and reference positions) fed by its matches. */
+  ruleConsumers: { correlation: number; reference: number }[][];
+  correlationConsumers: { correlation: number; reference: number }[][];
+  /** Index key -> detection rules to test on events carrying that key. */
+  index: Map<string, number[]>;
+  /** Rules tested on every event (their log source condition has no indexable equality). */
+  unindexed: number[];
+  indexFields: string[];
+  unmappedRules: number;
+}
+
+export interface BuildResult {
+  ruleSet: RuleSet;
+  errors: HolterError[];
+  warnings: RuleSetWarning[];
+}
+
+export interface BuildOptions {
+  mapping: SigmaMapping;
+  placeholders?: Record<string, string[]>;
+}
+
+interface Registered {
+  document: SigmaDocument;
+  /** Index among rules or correlations once compiled; undefined when rejected. */
+  compiledIndex?: number;
+}
+
+export function buildRuleSet(sources: RuleSource[], options: BuildOptions): BuildResult {
+  const errors: HolterError[] = [];
+  const warnings: RuleSetWarning[] = [];
+  const documents: SigmaDocument[] = [];
+
+  for (const source of sources) {
+    const parsed = parseRuleText(source.text, source.file);
+    errors.push(...parsed.errors);
+    for (const document of parsed.documents) {
+      const result = validateDocument(document);
+      errors.push(...result.errors);
+      if (result.document) documents.push(result.document);
+    }
+  }
+
+  const registry = registerDocuments(documents, errors);
+  const ruleSet: RuleSet = {
+    rules: [],
+    correlations: [],
+    ruleEmits: [],
+    ruleConsumers: [],
+    correlationConsumers: [],
+    index: new Map(),
+    unindexed: [],
+    indexFields: options.mapping.indexFields,
+    unmappedRules: 0,
+  };
+
+  const logsourceCache = new Map<string, CompiledLogsource | null>();
+  const compileOptions = { mapping: options.mapping, placeholders: options.placeholders ?? {} };
+  for (const entry of registry.entries) {
+    if (entry.document.kind !== 'rule') continue;
+    const result = compileDetectionRule(entry.document, compileOptions, logsourceCache);
+    errors.push(...result.errors);
+    if (!result.compiled) continue;
+    entry.compiledIndex = ruleSet.rules.length;
+    ruleSet.rules.push(result.compiled);
+    if (!result.compiled.logsource) {
+      ruleSet.unmappedRules++;
+      warnings.push({
+        kind: 'logsource_unmapped',
+        ruleId: result.compiled.info.id,
+        location: entry.document.location,
+        message: `Rule '${entry.document.title}' loaded but will never match: the Sigma mapping has no entry for its log source. Add one to the mapping file if Holter receives these events.`,
+      });
+    }
+  }
+
+  resolveCorrelations(registry, ruleSet, errors);
+  buildIndex(ruleSet);
+  return { ruleSet, errors, warnings };
+}
+
+/** Registers ids and names; a duplicate is rejected where it appears the second time. */
+function registerDocuments(documents: SigmaDocument[], errors: HolterError[]) {
+  const entries: Registered[] = [];
+  const byReference = new Map<string, Registered>();
+  for (const document of documents) {
+    const keys = [document.id, document.name].filter((key): key is string => key !== undefined);
+    const clash = keys.find((key) => byReference.has(key));
+    if (clash !== undefined) {
+      const first = byReference.get(clash)?.document.location;
+      const where = first ? ` (first defined at ${first.file}:${first.line ?? '?'})` : '';
+      errors.push(ruleError('HOLTER_RULE_INVALID', `Duplicate rule id or name '${clash}'${where}. Give every rule a unique id and name.`, document.location, 'id'));
+      continue;
+    }
+    const entry: Registered = { document };
+    entries.push(entry);
+    for (const key of keys) byReference.set(key, entry);
+  }
+  return { entries, byReference };
+}
+
+function resolveCorrelations(registry: ReturnType<typeof registerDocuments>, ruleSet: RuleSet, errors: HolterError[]): void {
+  const correlationEntries = registry.entries.filter((entry) => entry.document.kind === 'correlation');
+  const state = new Map<Registered, 'visiting' | 'done' | 'failed'>();
+
+  const visit = (entry: Registered): boolean => {
+    const status = state.get(entry);
+    if (status === 'done') return true;
+    if (status === 'failed') return false;
+    const rule = entry.document as CorrelationRule;
+    if (status === 'visiting') {
+      errors.push(ruleError('HOLTER_RULE_INVALID', `Correlation '${rule.title}' is part of a reference cycle. Correlations must not refer back to themselves.`, rule.location, 'correlation.rules'));
+      state.set(entry, 'failed');
+      return false;
+    }
+    state.set(entry, 'visiting');
+
+    const targets: Target[] = [];
+    let ok = true;
+    for (const reference of rule.rules) {
+      const target = registry.byReference.get(reference.reference);
+      if (target === undefined) {
+        errors.push(ruleError('HOLTER_RULE_INVALID', `Correlation '${rule.title}' refers to '${reference.reference}', but no loaded rule has that id or name (not found). Load the file that defines it or fix the reference.`, reference.location, 'correlation.rules'));
+        ok = false;
+        continue;
+      }
+      if (target.document.kind === 'correlation' && !visit(target)) ok = false;
+      if (target.compiledIndex === undefined) {
+        if (ok) errors.push(ruleError('HOLTER_RULE_INVALID', `Correlation '${rule.title}' refers to '${reference.reference}', which was rejected. Fix that rule first.`, reference.location, 'correlation.rules'));
+        ok = false;
+        continue;
+      }
+      targets.push({ kind: target.document.kind === 'rule' ? 'rule' : 'correlation', index: target.compiledIndex });
+    }
+    if (!ok) {
+      state.set(entry, 'failed');
+      return false;
+    }
+
+    const referenced = rule.rules.map((reference) => registry.byReference.get(reference.reference) as Registered);
+    const aliasFor = (field: string, target: Registered): string => {
+      const fields = rule.aliases.get(field);
+      if (fields === undefined) return field;
+      const keys = [target.document.name, target.document.id].filter((key): key is string => key !== undefined);
+      for (const key of keys) {
+        const aliased = fields.get(key);
+        if (aliased !== undefined) return aliased;
+      }
+      return field;
+    };
+
+    entry.compiledIndex = ruleSet.correlations.length;
+    ruleSet.correlations.push({
+      rule,
+      info: ruleInfo(rule),
+      targets,
+      referenceTitles: referenced.map((target) => target.document.title),
+      groupFields: referenced.map((target) => rule.groupBy.map((field) => aliasFor(field, target))),
+      valueFields: referenced.map((target) => (rule.condition?.field === undefined ? undefined : aliasFor(rule.condition.field, target))),
+    });
+    state.set(entry, 'done');
+    return true;
+  };
+
+  for (const entry of correlationEntries) visit(entry);
+
+  ruleSet.ruleEmits = ruleSet.rules.map(() => true);
+  ruleSet.ruleConsumers = ruleSet.rules.map(() => []);
+  ruleSet.correlationConsumers = ruleSet.correlations.map(() => []);
+  const quiet = new Set<number>();
+  const loud = new Set<number>();
+  ruleSet.correlations.forEach((correlation, correlationIndex) => {
+    correlation.targets.forEach((target, reference) => {
+      const consumers = target.kind === 'rule' ? ruleSet.ruleConsumers : ruleSet.correlationConsumers;
+      consumers[target.index]?.push({ correlation: correlationIndex, reference });
+      if (target.kind === 'rule') (correlation.rule.generate ? loud : quiet).add(target.index);
+    });
+  });
+
+  // Sigma correlation spec, "Generate": referenced detection rules produce no detections
+  // of their own unless a correlation referring to them sets generate: true.
+  // NOTE: generate applies to detection rules only. A correlation referenced by another
+  // correlation still produces its own detections, so a burst rule keeps alerting when a
+  // "burst then success" correlation builds on it.
+  for (const index of quiet) if (!loud.has(index)) ruleSet.ruleEmits[index] = false;
+}
+
+function buildIndex(ruleSet: RuleSet): void {
+  ruleSet.rules.forEach((rule, index) => {
+    if (!rule.logsource) return;
+    if (rule.logsource.indexKeys === null) {
+      ruleSet.unindexed.push(index);
+      return;
+    }
+    for (const key of rule.logsource.indexKeys) {
+      const bucket = ruleSet.index.get(key);
+      if (bucket) bucket.push(index);
+      else ruleSet.index.set(key, [index]);
+    }
+  });
+}
+
+export { indexKey };

@@ -1,0 +1,82 @@
+/**
+ * Per-event state shared by every rule tested against one event, so work such as
+ * collecting the strings for keyword search is done once per event, not once per rule.
+ */
+import type { HolterEvent } from '../../event.js';
+import type { FieldAccessor } from './fields.js';
+
+export type EventPredicate = (scope: MatchScope) => boolean;
+
+/** Fields left out of keyword search: Holter's own bookkeeping, not the logged content. */
+const KEYWORD_EXCLUDED_ROOTS = new Set(['holter', '@timestamp']);
+const KEYWORD_EXCLUDED_PATHS = new Set(['event.id', 'event.ingested']);
+
+/** A field value as a string, with its lower-cased form for case-insensitive tests. */
+export interface ValueEntry {
+  value: string;
+  lower: string;
+}
+
+export class MatchScope {
+  private keywords?: ValueEntry[];
+  private readonly fields = new Map<FieldAccessor, ValueEntry[] | undefined>();
+
+  constructor(readonly event: HolterEvent) {}
+
+  /**
+   * Returns the value an accessor reads as string entries (one per array element), or
+   * undefined when the field is absent or null. Each field is read and lower-cased once per event.
+   */
+  fieldEntries(accessor: FieldAccessor): ValueEntry[] | undefined {
+    if (this.fields.has(accessor)) return this.fields.get(accessor);
+    const strings = valueStrings(accessor(this.event));
+    const entries = strings?.map((value) => ({ value, lower: value.toLowerCase() }));
+    this.fields.set(accessor, entries);
+    return entries;
+  }
+
+  /**
+   * Returns every string and number in the event except `holter.*`, `@timestamp`, `event.id` and
+   * `event.ingested`, each with its lower-cased form. Keyword searches match against these.
+   */
+  keywordStrings(): { value: string; lower: string }[] {
+    if (this.keywords === undefined) {
+      const found: { value: string; lower: string }[] = [];
+      for (const [key, value] of Object.entries(this.event)) {
+        if (KEYWORD_EXCLUDED_ROOTS.has(key)) continue;
+        collectStrings(value, key, found);
+      }
+      this.keywords = found;
+    }
+    return this.keywords;
+  }
+}
+
+function collectStrings(value: unknown, path: string, found: { value: string; lower: string }[]): void {
+  if (KEYWORD_EXCLUDED_PATHS.has(path)) return;
+  if (typeof value === 'string') {
+    found.push({ value, lower: value.toLowerCase() });
+    return;
+  }
+  if (typeof value === 'number' || typeof value === 'bigint') {
+    const text = String(value);
+    found.push({ value: text, lower: text });
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (const element of value) collectStrings(element, path, found);
+    return;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value)) collectStrings(child, `${path}.${key}`, found);
+  }
+}
+
+/** Event value as strings: arrays match if any element matches; objects match nothing. */
+export function valueStrings(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return [value];
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return [String(value)];
+  if (Array.isArray(value)) return value.flatMap((element) => valueStrings(element) ?? []);
+  return [];
+}

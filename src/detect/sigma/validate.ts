@@ -1,0 +1,465 @@
+/**
+ * Validation: turns one parsed YAML document into a DetectionRule or CorrelationRule,
+ * or into located errors. Every problem in a document is reported, not just the first.
+ */
+import { isMap, isScalar, isSeq } from 'yaml';
+import type { Node, YAMLMap } from 'yaml';
+
+import type { HolterError, SourceLocation } from '../../errors.js';
+import type { Severity } from '../types.js';
+import type {
+  ComparisonOperator,
+  ConditionText,
+  CorrelationCondition,
+  CorrelationRule,
+  CorrelationType,
+  DetectionRule,
+  FieldItem,
+  HolterRuleOptions,
+  Logsource,
+  RuleReference,
+  SearchIdentifier,
+  SigmaDocument,
+} from './model.js';
+import { locate, mapEntries, readScalar, ruleError } from './parse.js';
+import type { RuleScalar, SourceDocument } from './parse.js';
+
+export const SEVERITIES: readonly Severity[] = ['informational', 'low', 'medium', 'high', 'critical'];
+
+const CORRELATION_TYPES: readonly CorrelationType[] = [
+  'event_count',
+  'value_count',
+  'temporal',
+  'temporal_ordered',
+  'value_sum',
+  'value_avg',
+];
+
+const OPERATORS: readonly ComparisonOperator[] = ['gt', 'gte', 'lt', 'lte', 'eq', 'neq'];
+
+const TIMESPAN = /^(\d+)([smhd])$/;
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export interface ValidateResult {
+  document?: SigmaDocument;
+  errors: HolterError[];
+}
+
+/** Context for one document: where it is and the errors found so far. */
+class DocumentCheck {
+  readonly errors: HolterError[] = [];
+
+  constructor(readonly source: SourceDocument) {}
+
+  at(node: Node | null | undefined): SourceLocation {
+    return locate(this.source, node);
+  }
+
+  invalid(node: Node | null | undefined, path: string, message: string): void {
+    this.errors.push(ruleError('HOLTER_RULE_INVALID', message, this.at(node), path));
+  }
+
+  unsupported(node: Node | null | undefined, path: string, message: string): void {
+    this.errors.push(ruleError('HOLTER_RULE_UNSUPPORTED', message, this.at(node), path));
+  }
+
+  string(map: YAMLMap<unknown, unknown>, key: string, required: boolean): string | undefined {
+    const entry = mapEntries(map).find((item) => item.key === key);
+    if (!entry || entry.value === null) {
+      if (required) this.invalid(map as Node, key, `Missing required attribute '${key}'. Add it to the rule.`);
+      return undefined;
+    }
+    if (!isScalar(entry.value) || entry.value.value === null || typeof entry.value.value === 'object') {
+      this.invalid(entry.value, key, `Attribute '${key}' must be a string.`);
+      return undefined;
+    }
+    return String(entry.value.value);
+  }
+
+  stringList(map: YAMLMap<unknown, unknown>, key: string): string[] | undefined {
+    const entry = mapEntries(map).find((item) => item.key === key);
+    if (!entry || entry.value === null) return undefined;
+    if (isScalar(entry.value) && entry.value.value !== null) return [String(entry.value.value)];
+    if (!isSeq(entry.value)) {
+      this.invalid(entry.value, key, `Attribute '${key}' must be a list of strings.`);
+      return undefined;
+    }
+    const items: string[] = [];
+    for (const item of entry.value.items) {
+      if (!isScalar(item) || item.value === null || typeof item.value === 'object') {
+        this.invalid(item as Node, key, `Every item of '${key}' must be a string.`);
+        continue;
+      }
+      items.push(String(item.value));
+    }
+    return items;
+  }
+}
+
+/** Validates one YAML document of a rule file. */
+export function validateDocument(source: SourceDocument): ValidateResult {
+  const check = new DocumentCheck(source);
+  const root = source.document.contents;
+  if (!isMap(root)) {
+    check.invalid(root as Node, '', 'A Sigma document must be a YAML map with title, logsource and detection (or correlation).');
+    return { errors: check.errors };
+  }
+
+  const keys = new Set(mapEntries(root).map((entry) => entry.key));
+  if (keys.has('action')) {
+    check.unsupported(root as Node, 'action', "Multi-document rules with 'action: global' (Sigma 1.0 collections) are not supported. Write each rule as a complete document.");
+    return { errors: check.errors };
+  }
+  if (keys.has('filter')) {
+    check.unsupported(root as Node, 'filter', 'Sigma filter documents are not supported. Put the exclusion into the rule as a filter selection.');
+    return { errors: check.errors };
+  }
+
+  const document = keys.has('correlation') ? readCorrelation(check, root) : readDetectionRule(check, root);
+  if (check.errors.length > 0) return { errors: check.errors };
+  return { document, errors: [] };
+}
+
+function readCommon(check: DocumentCheck, root: YAMLMap<unknown, unknown>) {
+  const title = check.string(root, 'title', true) ?? '';
+  const levelText = check.string(root, 'level', false);
+  let level: Severity | undefined;
+  if (levelText !== undefined) {
+    if ((SEVERITIES as readonly string[]).includes(levelText)) {
+      level = levelText as Severity;
+    } else {
+      const node = mapEntries(root).find((entry) => entry.key === 'level')?.value;
+      check.invalid(node, 'level', `Invalid level '${levelText}'. Use one of: ${SEVERITIES.join(', ')}.`);
+    }
+  }
+
+  return {
+    title,
+    id: check.string(root, 'id', false),
+    name: check.string(root, 'name', false),
+    description: check.string(root, 'description', false),
+    author: check.string(root, 'author', false),
+    status: check.string(root, 'status', false),
+    references: check.stringList(root, 'references'),
+    tags: check.stringList(root, 'tags') ?? [],
+    level,
+    holter: readHolterOptions(check, root),
+    location: check.at(mapEntries(root)[0]?.keyNode),
+  };
+}
+
+function readHolterOptions(check: DocumentCheck, root: YAMLMap<unknown, unknown>): HolterRuleOptions {
+  const entry = mapEntries(root).find((item) => item.key === 'holter');
+  if (!entry) return {};
+  if (!isMap(entry.value)) {
+    check.invalid(entry.value, 'holter', "Attribute 'holter' must be a map with 'summary' and/or 'noun'.");
+    return {};
+  }
+  const options: HolterRuleOptions = {};
+  for (const item of mapEntries(entry.value)) {
+    if (item.key !== 'summary' && item.key !== 'noun') {
+      check.invalid(item.keyNode, `holter.${item.key}`, `Unknown key 'holter.${item.key}'. Use 'summary' or 'noun'.`);
+      continue;
+    }
+    options[item.key] = check.string(entry.value, item.key, false);
+  }
+  return options;
+}
+
+function readDetectionRule(check: DocumentCheck, root: YAMLMap<unknown, unknown>): DetectionRule {
+  const common = readCommon(check, root);
+  const logsource = readLogsource(check, root);
+  const detectionEntry = mapEntries(root).find((entry) => entry.key === 'detection');
+
+  const searches = new Map<string, SearchIdentifier>();
+  const conditions: ConditionText[] = [];
+  if (!detectionEntry || !isMap(detectionEntry.value)) {
+    check.invalid(detectionEntry?.value ?? (root as Node), 'detection', "Missing or invalid 'detection': it must be a map of search identifiers and a condition.");
+    return { kind: 'rule', ...common, logsource, searches, conditions };
+  }
+
+  for (const entry of mapEntries(detectionEntry.value)) {
+    if (entry.key === 'condition') {
+      conditions.push(...readConditions(check, entry.value));
+      continue;
+    }
+    if (entry.key === 'timeframe') {
+      check.unsupported(entry.keyNode, 'detection.timeframe', "'detection.timeframe' (Sigma 1.0 aggregation) is not supported. Express the time window in a correlation rule.");
+      continue;
+    }
+    const search = readSearchIdentifier(check, entry.key, entry.keyNode, entry.value);
+    if (search) searches.set(entry.key, search);
+  }
+  if (conditions.length === 0 && !mapEntries(detectionEntry.value).some((entry) => entry.key === 'condition')) {
+    check.invalid(detectionEntry.keyNode, 'detection.condition', "Missing 'detection.condition'. Add a condition such as 'selection and not filter'.");
+  }
+  return { kind: 'rule', ...common, logsource, searches, conditions };
+}
+
+function readLogsource(check: DocumentCheck, root: YAMLMap<unknown, unknown>): Logsource {
+  const entry = mapEntries(root).find((item) => item.key === 'logsource');
+  if (!entry || !isMap(entry.value)) {
+    check.invalid(entry?.value ?? (root as Node), 'logsource', "Missing or invalid 'logsource': it must be a map with category, product and/or service.");
+    return {};
+  }
+  const logsource: Logsource = {};
+  for (const key of ['category', 'product', 'service'] as const) {
+    const value = check.string(entry.value, key, false);
+    if (value !== undefined) logsource[key] = value.toLowerCase();
+  }
+  return logsource;
+}
+
+function readConditions(check: DocumentCheck, node: Node | null): ConditionText[] {
+  if (isScalar(node) && typeof node.value === 'string') return [{ text: node.value, location: check.at(node) }];
+  if (isSeq(node)) {
+    const list: ConditionText[] = [];
+    for (const item of node.items) {
+      if (isScalar(item) && typeof item.value === 'string') list.push({ text: item.value, location: check.at(item as Node) });
+      else check.invalid(item as Node, 'detection.condition', 'Every condition in the list must be a string.');
+    }
+    return list;
+  }
+  check.invalid(node, 'detection.condition', "'detection.condition' must be a string or a list of strings.");
+  return [];
+}
+
+function readSearchIdentifier(check: DocumentCheck, name: string, keyNode: Node, node: Node | null): SearchIdentifier | undefined {
+  const path = `detection.${name}`;
+  const location = check.at(keyNode);
+
+  if (isMap(node)) {
+    const alternative = readFieldMap(check, path, node);
+    return { name, alternatives: [alternative], location };
+  }
+
+  if (isSeq(node)) {
+    const alternatives: FieldItem[][] = [];
+    const keywords: RuleScalar[] = [];
+    for (const item of node.items) {
+      if (isMap(item)) {
+        alternatives.push(readFieldMap(check, path, item));
+        continue;
+      }
+      const scalar = readScalar(check.source, item as Node);
+      if (!scalar || scalar.kind === 'null') {
+        check.invalid(item as Node, path, `Items of search identifier '${name}' must be maps or keyword strings.`);
+        continue;
+      }
+      keywords.push(scalar);
+    }
+    if (keywords.length > 0) {
+      alternatives.push([{ field: null, modifiers: [], values: keywords, location }]);
+    }
+    if (alternatives.length === 0) check.invalid(node, path, `Search identifier '${name}' is an empty list. Add values or remove it.`);
+    return { name, alternatives, location };
+  }
+
+  const scalar = readScalar(check.source, node);
+  if (scalar && scalar.kind !== 'null') {
+    return { name, alternatives: [[{ field: null, modifiers: [], values: [scalar], location }]], location };
+  }
+  check.invalid(node ?? keyNode, path, `Search identifier '${name}' must be a map, a list of maps or a list of keywords.`);
+  return undefined;
+}
+
+function readFieldMap(check: DocumentCheck, path: string, map: YAMLMap<unknown, unknown>): FieldItem[] {
+  const items: FieldItem[] = [];
+  for (const entry of mapEntries(map)) {
+    const [field = '', ...modifiers] = entry.key.split('|');
+    const location = check.at(entry.keyNode);
+    const values = readValues(check, `${path}.${entry.key}`, entry.value);
+    if (values === undefined) continue;
+    items.push({ field: field === '' ? null : field, modifiers, values, location });
+  }
+  if (items.length === 0 && check.errors.length === 0) {
+    check.invalid(map as Node, path, 'A selection map must contain at least one field.');
+  }
+  return items;
+}
+
+function readValues(check: DocumentCheck, path: string, node: Node | null): RuleScalar[] | undefined {
+  if (isSeq(node)) {
+    const values: RuleScalar[] = [];
+    for (const item of node.items) {
+      const scalar = readScalar(check.source, item as Node);
+      if (!scalar) {
+        check.invalid(item as Node, path, `Values of '${path}' must be scalars (strings, numbers, booleans or null), not maps or lists.`);
+        continue;
+      }
+      values.push(scalar);
+    }
+    if (node.items.length === 0) {
+      check.invalid(node, path, `'${path}' has an empty list of values. Add a value or remove the field.`);
+      return undefined;
+    }
+    return values;
+  }
+  const scalar = readScalar(check.source, node);
+  if (!scalar) {
+    check.invalid(node, path, `The value of '${path}' must be a scalar or a list of scalars, not a map.`);
+    return undefined;
+  }
+  return [scalar];
+}
+
+function readCorrelation(check: DocumentCheck, root: YAMLMap<unknown, unknown>): CorrelationRule {
+  const common = readCommon(check, root);
+  const entry = mapEntries(root).find((item) => item.key === 'correlation');
+  const correlation: CorrelationRule = {
+    kind: 'correlation',
+    ...common,
+    type: 'event_count',
+    rules: [],
+    groupBy: [],
+    timespanMs: 0,
+    timespanText: '',
+    generate: false,
+    aliases: new Map(),
+  };
+  if (!entry || !isMap(entry.value)) {
+    check.invalid(entry?.value ?? (root as Node), 'correlation', "'correlation' must be a map with type, rules, group-by, timespan and condition.");
+    return correlation;
+  }
+  const body = entry.value;
+
+  const typeText = check.string(body, 'type', true);
+  const typeNode = mapEntries(body).find((item) => item.key === 'type')?.value;
+  if (typeText === 'value_percentile') {
+    check.unsupported(typeNode, 'correlation.type', "Correlation type 'value_percentile' is not supported. Use event_count, value_count, temporal, temporal_ordered, value_sum or value_avg.");
+  } else if (typeText !== undefined && !(CORRELATION_TYPES as readonly string[]).includes(typeText)) {
+    check.invalid(typeNode, 'correlation.type', `Unknown correlation type '${typeText}'. Use one of: ${CORRELATION_TYPES.join(', ')}.`);
+  } else if (typeText !== undefined) {
+    correlation.type = typeText as CorrelationType;
+  }
+
+  correlation.rules = readRuleReferences(check, body);
+  correlation.groupBy = check.stringList(body, 'group-by') ?? [];
+  readTimespan(check, body, correlation);
+  correlation.condition = readCorrelationCondition(check, body, correlation.type);
+  correlation.generate = readGenerate(check, root);
+  correlation.aliases = readAliases(check, body);
+  return correlation;
+}
+
+function readRuleReferences(check: DocumentCheck, body: YAMLMap<unknown, unknown>): RuleReference[] {
+  const entry = mapEntries(body).find((item) => item.key === 'rules');
+  if (!entry || entry.value === null) {
+    check.invalid(body as Node, 'correlation.rules', "Missing 'correlation.rules': list the ids or names of the rules to correlate.");
+    return [];
+  }
+  const nodes = isSeq(entry.value) ? (entry.value.items as Node[]) : [entry.value];
+  const references: RuleReference[] = [];
+  for (const node of nodes) {
+    if (!isScalar(node) || node.value === null || typeof node.value === 'object') {
+      check.invalid(node, 'correlation.rules', 'Every item of correlation.rules must be a rule id or name.');
+      continue;
+    }
+    references.push({ reference: String(node.value), location: check.at(node) });
+  }
+  return references;
+}
+
+function readTimespan(check: DocumentCheck, body: YAMLMap<unknown, unknown>, correlation: CorrelationRule): void {
+  const text = check.string(body, 'timespan', true);
+  if (text === undefined) return;
+  const match = TIMESPAN.exec(text.trim());
+  const node = mapEntries(body).find((item) => item.key === 'timespan')?.value;
+  if (!match || Number(match[1]) === 0) {
+    check.invalid(node, 'correlation.timespan', `Invalid timespan '${text}'. Write a positive number and a unit s, m, h or d, e.g. '5m'.`);
+    return;
+  }
+  correlation.timespanMs = Number(match[1]) * (UNIT_MS[match[2] as string] as number);
+  correlation.timespanText = text.trim();
+}
+
+function readCorrelationCondition(
+  check: DocumentCheck,
+  body: YAMLMap<unknown, unknown>,
+  type: CorrelationType,
+): CorrelationCondition | undefined {
+  const entry = mapEntries(body).find((item) => item.key === 'condition');
+  const needsField = type === 'value_count' || type === 'value_sum' || type === 'value_avg';
+  const temporal = type === 'temporal' || type === 'temporal_ordered';
+  if (!entry) {
+    if (!temporal) check.invalid(body as Node, 'correlation.condition', `Correlation type '${type}' requires a condition, e.g. 'condition: {gte: 10}'.`);
+    return undefined;
+  }
+  if (!isMap(entry.value)) {
+    check.invalid(entry.value, 'correlation.condition', "'correlation.condition' must be a map such as '{gte: 10}'.");
+    return undefined;
+  }
+
+  const condition: CorrelationCondition = { comparisons: [] };
+  for (const item of mapEntries(entry.value)) {
+    const path = `correlation.condition.${item.key}`;
+    if (item.key === 'field') {
+      const field = check.string(entry.value, 'field', false);
+      if (field !== undefined) condition.field = field;
+      continue;
+    }
+    if (!(OPERATORS as readonly string[]).includes(item.key)) {
+      check.invalid(item.keyNode, path, `Unknown condition operator '${item.key}'. Use gt, gte, lt, lte, eq or neq.`);
+      continue;
+    }
+    const scalar = readScalar(check.source, item.value);
+    if (!scalar || scalar.number === undefined || !Number.isFinite(scalar.number)) {
+      check.invalid(item.value, path, `Condition '${item.key}' needs a number, got '${scalar?.text ?? 'a map or list'}'.`);
+      continue;
+    }
+    condition.comparisons.push({ operator: item.key as ComparisonOperator, value: scalar.number });
+  }
+  if (condition.comparisons.length === 0) {
+    check.invalid(entry.value, 'correlation.condition', 'The correlation condition has no comparison. Add gt, gte, lt, lte, eq or neq.');
+  }
+  if (needsField && condition.field === undefined) {
+    check.invalid(entry.value, 'correlation.condition.field', `Correlation type '${type}' requires 'condition.field', the field whose values are counted or aggregated.`);
+  }
+  return condition;
+}
+
+function readGenerate(check: DocumentCheck, root: YAMLMap<unknown, unknown>): boolean {
+  const outer = mapEntries(root).find((item) => item.key === 'generate');
+  const correlation = mapEntries(root).find((item) => item.key === 'correlation');
+  const inner = isMap(correlation?.value) ? mapEntries(correlation.value).find((item) => item.key === 'generate') : undefined;
+  const entry = outer ?? inner;
+  if (!entry) return false;
+  if (isScalar(entry.value) && typeof entry.value.value === 'boolean') return entry.value.value;
+  check.invalid(entry.value, 'generate', "'generate' must be true or false.");
+  return false;
+}
+
+function readAliases(check: DocumentCheck, body: YAMLMap<unknown, unknown>): Map<string, Map<string, string>> {
+  const aliases = new Map<string, Map<string, string>>();
+  const entry = mapEntries(body).find((item) => item.key === 'aliases');
+  if (!entry) return aliases;
+  if (!isMap(entry.value)) {
+    check.invalid(entry.value, 'correlation.aliases', "'correlation.aliases' must map each alias to a map of rule name -> field.");
+    return aliases;
+  }
+  for (const alias of mapEntries(entry.value)) {
+    if (!isMap(alias.value)) {
+      check.invalid(alias.value ?? alias.keyNode, `correlation.aliases.${alias.key}`, `Alias '${alias.key}' must map rule names to field names.`);
+      continue;
+    }
+    const fields = new Map<string, string>();
+    for (const item of mapEntries(alias.value)) {
+      const field = check.string(alias.value, item.key, true);
+      if (field !== undefined) fields.set(item.key, field);
+    }
+    aliases.set(alias.key, fields);
+  }
+  return aliases;
+}
+
+/** Reads a selection (a map, or a list of maps) outside a rule, e.g. a log source condition in the mapping file. */
+export function readSelection(
+  source: SourceDocument,
+  path: string,
+  keyNode: Node,
+  node: Node | null,
+): { alternatives: FieldItem[][]; errors: HolterError[] } {
+  const check = new DocumentCheck(source);
+  const search = readSearchIdentifier(check, path, keyNode, node);
+  return { alternatives: search?.alternatives ?? [], errors: check.errors };
+}

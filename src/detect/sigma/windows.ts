@@ -1,0 +1,235 @@
+/**
+ * Event-time window state for one correlation rule: per group, the hits (matches of the
+ * referenced rules) kept in event-time order, and the decision of when a window fires.
+ *
+ * Windows include their start and exclude their end. A window starts at a hit (its anchor)
+ * and lasts the correlation's timespan.
+ *
+ * Conditions with only lower bounds (gt, gte) fire as soon as they hold. Conditions with
+ * an upper bound (lt, lte, eq, neq, ranges) and value_avg are evaluated once the watermark
+ * passes the window's end, or at flush. Those windows follow one another: the next starts
+ * at the first hit after the previous window, so the sparse tail of a busy stream does not
+ * count as "fewer than N".
+ *
+ * After a group fires, it cannot fire again until the fired window has ended.
+ * NOTE: windows that fire at once depend on arrival order when events arrive out of order:
+ * a hit arriving late (within the allowed lateness) cannot move an earlier firing.
+ */
+import type { HolterEvent } from '../../event.js';
+import type { FieldAccessor } from './fields.js';
+import type { CorrelationRule } from './model.js';
+
+/** One match of a referenced rule (or correlation) fed into a correlation. */
+export interface Hit {
+  timeMs: number;
+  /** Arrival order, to order hits with the same event time. */
+  sequence: number;
+  /** Index of the referenced rule in the correlation's `rules` list. */
+  reference: number;
+  evidence: string[];
+  event: HolterEvent;
+  /** Reads Sigma field names as the originating detection rule maps them. */
+  accessor(field: string): FieldAccessor;
+  /** Value of `condition.field` for value_count, value_sum and value_avg. */
+  value?: string | number;
+}
+
+export interface Firing {
+  groupKey: Record<string, string>;
+  startMs: number;
+  endMs: number;
+  /** Hits inside the window, oldest first. */
+  hits: Hit[];
+  /** The measured number the condition was checked against. */
+  actual: number;
+  trigger: Hit;
+}
+
+interface GroupState {
+  key: Record<string, string>;
+  hits: Hit[];
+  /** End of the last window that fired; no window may start before it. */
+  firedUntilMs: number;
+  /** Close-evaluated types: the next window starts at the first hit at or after this time. */
+  nextAnchorMs: number;
+}
+
+/** Hits kept per group at most; beyond it the oldest hit is dropped and counted. */
+export const MAX_HITS_PER_GROUP = 10_000;
+
+export class CorrelationWindows {
+  private readonly groups = new Map<string, GroupState>();
+  private readonly immediate: boolean;
+  private nextSweepMs = Number.NEGATIVE_INFINITY;
+  droppedHits = 0;
+
+  constructor(readonly rule: CorrelationRule) {
+    const comparisons = rule.condition?.comparisons ?? [];
+    const lowerBoundsOnly = comparisons.every((comparison) => comparison.operator === 'gt' || comparison.operator === 'gte');
+    this.immediate = lowerBoundsOnly && rule.type !== 'value_avg';
+  }
+
+  get groupCount(): number {
+    return this.groups.size;
+  }
+
+  /** Adds a hit that is not late; returns the window it completed, if any. */
+  add(hit: Hit, groupId: string, groupKey: Record<string, string>, watermarkMs: number): Firing[] {
+    let group = this.groups.get(groupId);
+    if (group === undefined) {
+      group = { key: groupKey, hits: [], firedUntilMs: Number.NEGATIVE_INFINITY, nextAnchorMs: Number.NEGATIVE_INFINITY };
+      this.groups.set(groupId, group);
+    }
+    insertSorted(group.hits, hit);
+    if (group.hits.length > MAX_HITS_PER_GROUP) {
+      group.hits.shift();
+      this.droppedHits++;
+    }
+
+    if (!this.immediate) return [];
+    const firing = this.evaluateAround(group, hit);
+    this.prune(group, watermarkMs);
+    return firing ? [firing] : [];
+  }
+
+  /**
+   * Evaluates windows that closed at or before the watermark and drops state that no
+   * future window can use. Unless forced, it returns at once until the watermark has moved
+   * a sweep interval (1 s or a twentieth of the timespan) past the previous sweep.
+   */
+  advance(watermarkMs: number, force = false): Firing[] {
+    if (!force && watermarkMs < this.nextSweepMs) return [];
+    this.nextSweepMs = watermarkMs + Math.max(1000, Math.floor(this.rule.timespanMs / 20));
+
+    const firings: Firing[] = [];
+    for (const [id, group] of this.groups) {
+      if (!this.immediate) firings.push(...this.evaluateClosed(group, watermarkMs));
+      this.prune(group, watermarkMs);
+      if (group.hits.length === 0 && group.firedUntilMs <= watermarkMs) this.groups.delete(id);
+    }
+    return firings;
+  }
+
+  private isAnchor(hit: Hit): boolean {
+    return this.rule.type !== 'temporal_ordered' || hit.reference === 0;
+  }
+
+  /** Immediate types: the earliest window containing the new hit whose condition holds. */
+  private evaluateAround(group: GroupState, hit: Hit): Firing | undefined {
+    const span = this.rule.timespanMs;
+    const hits = group.hits;
+    for (let index = 0; index < hits.length; index++) {
+      const anchor = hits[index] as Hit;
+      if (anchor.timeMs <= hit.timeMs - span) continue;
+      if (anchor.timeMs > hit.timeMs) break;
+      if (anchor.timeMs < group.firedUntilMs || !this.isAnchor(anchor)) continue;
+
+      const window = this.windowFrom(hits, index);
+      const actual = this.measure(window);
+      if (!this.holds(actual)) continue;
+      group.firedUntilMs = anchor.timeMs + span;
+      return { groupKey: group.key, startMs: anchor.timeMs, endMs: anchor.timeMs + span, hits: window, actual, trigger: hit };
+    }
+    return undefined;
+  }
+
+  /** Close-evaluated types: every anchor whose window ended at or before the watermark. */
+  private evaluateClosed(group: GroupState, watermarkMs: number): Firing[] {
+    const span = this.rule.timespanMs;
+    const firings: Firing[] = [];
+    for (let index = 0; index < group.hits.length; index++) {
+      const anchor = group.hits[index] as Hit;
+      if (anchor.timeMs + span > watermarkMs) break;
+      if (anchor.timeMs < group.nextAnchorMs || anchor.timeMs < group.firedUntilMs || !this.isAnchor(anchor)) continue;
+
+      group.nextAnchorMs = anchor.timeMs + span;
+      const window = this.windowFrom(group.hits, index);
+      const actual = this.measure(window);
+      if (!this.holds(actual)) continue;
+      group.firedUntilMs = anchor.timeMs + span;
+      const trigger = window[window.length - 1] as Hit;
+      firings.push({ groupKey: group.key, startMs: anchor.timeMs, endMs: anchor.timeMs + span, hits: window, actual, trigger });
+    }
+    return firings;
+  }
+
+  /** Hits in [anchor time, anchor time + timespan), starting at the anchor's position. */
+  private windowFrom(hits: Hit[], anchorIndex: number): Hit[] {
+    const anchor = hits[anchorIndex] as Hit;
+    const end = anchor.timeMs + this.rule.timespanMs;
+    let first = anchorIndex;
+    while (first > 0 && (hits[first - 1] as Hit).timeMs === anchor.timeMs) first--;
+    if (this.rule.type === 'temporal_ordered') first = anchorIndex;
+    let last = anchorIndex;
+    while (last < hits.length && (hits[last] as Hit).timeMs < end) last++;
+    return hits.slice(first, last);
+  }
+
+  /** Computes the number the condition is checked against, per correlation type. */
+  measure(window: Hit[]): number {
+    switch (this.rule.type) {
+      case 'event_count':
+        return window.length;
+      case 'value_count':
+        return new Set(window.filter((hit) => hit.value !== undefined).map((hit) => String(hit.value))).size;
+      case 'value_sum':
+        return window.reduce((sum, hit) => sum + (typeof hit.value === 'number' ? hit.value : 0), 0);
+      case 'value_avg': {
+        const numbers = window.filter((hit) => typeof hit.value === 'number');
+        return numbers.length === 0 ? Number.NaN : numbers.reduce((sum, hit) => sum + (hit.value as number), 0) / numbers.length;
+      }
+      case 'temporal':
+        return new Set(window.map((hit) => hit.reference)).size;
+      case 'temporal_ordered':
+        return orderedPrefixLength(window, this.rule.rules.length);
+    }
+  }
+
+  holds(actual: number): boolean {
+    if (Number.isNaN(actual)) return false;
+    const comparisons = this.rule.condition?.comparisons ?? [{ operator: 'gte' as const, value: this.rule.rules.length }];
+    return comparisons.every(({ operator, value }) => {
+      switch (operator) {
+        case 'gt':
+          return actual > value;
+        case 'gte':
+          return actual >= value;
+        case 'lt':
+          return actual < value;
+        case 'lte':
+          return actual <= value;
+        case 'eq':
+          return actual === value;
+        case 'neq':
+          return actual !== value;
+      }
+    });
+  }
+
+  private prune(group: GroupState, watermarkMs: number): void {
+    const oldest = watermarkMs - this.rule.timespanMs;
+    let drop = 0;
+    while (drop < group.hits.length && (group.hits[drop] as Hit).timeMs <= oldest) drop++;
+    if (drop > 0) group.hits.splice(0, drop);
+  }
+}
+
+/** Counts how many of the rules 0, 1, 2... appear in that order in the window (greedy, earliest first). */
+function orderedPrefixLength(window: Hit[], ruleCount: number): number {
+  let next = 0;
+  for (const hit of window) {
+    if (hit.reference === next) next++;
+    if (next === ruleCount) break;
+  }
+  return next;
+}
+
+function insertSorted(hits: Hit[], hit: Hit): void {
+  let index = hits.length;
+  while (index > 0) {
+    const previous = hits[index - 1] as Hit;
+    if (previous.timeMs < hit.timeMs || (previous.timeMs === hit.timeMs && previous.sequence < hit.sequence)) break;
+    index--;
+  }
+  hits.splice(index, 0, hit);
+}

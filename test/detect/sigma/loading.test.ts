@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { loadSigmaRules } from '../../../src/detect/sigma/stage.js';
+import { compileTexts, MAPPING_FILE, matches, processEvent, processRule } from './helpers.js';
+
+const GOOD = processRule("    selection:\n        Image|endswith: '\\whoami.exe'");
+
+const BAD_MODIFIER = `title: Bad modifier
+id: 00000000-0000-4000-8000-0000000000b1
+logsource:
+    category: process_creation
+    product: windows
+detection:
+    selection:
+        Image|nonsense: 'x'
+    condition: selection
+`;
+
+const BAD_YAML = `title: Broken YAML
+detection:
+    selection:
+      Image: 'x
+    condition: selection
+`;
+
+test('bad rules are rejected, good ones load', () => {
+  const result = compileTexts([
+    { file: 'rules/good.yml', text: GOOD },
+    { file: 'rules/bad-modifier.yml', text: BAD_MODIFIER },
+    { file: 'rules/bad-yaml.yml', text: BAD_YAML },
+  ]);
+
+  assert.equal(result.stats.rules_loaded, 1);
+  const described = result.errors.map((error) => error.describe());
+  assert.ok(described.some((text) => text.startsWith('rules/bad-modifier.yml:8:9: Unknown modifier')), described.join('\n'));
+  assert.ok(described.some((text) => text.startsWith('rules/bad-yaml.yml:')), described.join('\n'));
+  assert.ok(result.errors.every((error) => error.location?.line !== undefined));
+  assert.equal(matches(result, processEvent({ Image: 'C:\\Windows\\System32\\whoami.exe' })), true);
+});
+
+test('every error in a rule is reported', () => {
+  const text = `title: Many problems
+logsource:
+    product: windows
+    category: process_creation
+detection:
+    selection:
+        Image|nonsense: 'x'
+        CommandLine|re: '(?=x)'
+    condition: selection and missing
+level: severe
+`;
+  const result = compileTexts([text]);
+  const messages = result.errors.map((error) => error.message).join('\n');
+  assert.match(messages, /Invalid level 'severe'/);
+  assert.equal(result.stats.rules_loaded, 0);
+});
+
+test('missing required parts are named', () => {
+  const result = compileTexts(['title: Empty\nlogsource:\n    product: windows\n']);
+  assert.match(result.errors.map((error) => error.message).join('\n'), /Missing or invalid 'detection'/);
+});
+
+test('duplicate id is rejected where repeated', () => {
+  const result = compileTexts([{ file: 'a.yml', text: GOOD }, { file: 'b.yml', text: GOOD }]);
+  assert.equal(result.stats.rules_loaded, 1);
+  assert.equal(result.errors[0]?.location?.file, 'b.yml');
+  assert.match(result.errors[0]?.message ?? '', /Duplicate rule id/);
+});
+
+test('folders are walked recursively', async () => {
+  const root = mkdtempSync(path.join(tmpdir(), 'holter-sigma-'));
+  try {
+    mkdirSync(path.join(root, 'windows', 'process'), { recursive: true });
+    writeFileSync(path.join(root, 'windows', 'process', 'good.yml'), GOOD);
+    writeFileSync(path.join(root, 'windows', 'bad.yaml'), BAD_MODIFIER);
+    writeFileSync(path.join(root, 'notes.txt'), 'not a rule');
+    const result = await loadSigmaRules([root], { mappingFile: MAPPING_FILE });
+
+    assert.equal(result.stats.rules_loaded, 1);
+    assert.equal(result.errors.length, 1);
+    assert.equal(result.errors[0]?.location?.file, path.join(root, 'windows', 'bad.yaml'));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('missing rule path is reported', async () => {
+  const result = await loadSigmaRules(['/nonexistent/holter-rules'], { mappingFile: MAPPING_FILE });
+  assert.equal(result.errors[0]?.code, 'HOLTER_INPUT_NOT_FOUND');
+  assert.equal(result.stats.rules_loaded, 0);
+});
+
+test('correlation with unknown rule is rejected', () => {
+  const result = compileTexts([`title: Orphan
+correlation:
+    type: event_count
+    rules:
+        - does_not_exist
+    group-by:
+        - User
+    timespan: 5m
+    condition:
+        gte: 3
+`]);
+  assert.equal(result.stats.correlations_loaded, 0);
+  assert.equal(result.errors[0]?.location?.line, 5);
+  assert.match(result.errors[0]?.message ?? '', /'does_not_exist'/);
+});
+
+test('correlation cycle is rejected', () => {
+  const correlation = (name: string, target: string) => `title: ${name}
+name: ${name}
+correlation:
+    type: event_count
+    rules:
+        - ${target}
+    timespan: 5m
+    condition:
+        gte: 3
+`;
+  const result = compileTexts([correlation('first', 'second'), correlation('second', 'first')]);
+  assert.equal(result.stats.correlations_loaded, 0);
+  assert.match(result.errors.map((error) => error.message).join('\n'), /reference cycle/);
+});
+
+test('invalid timespan is located', () => {
+  const result = compileTexts([GOOD, `title: Bad span
+correlation:
+    type: event_count
+    rules:
+        - 00000000-0000-4000-8000-000000000001
+    timespan: 5 minutes
+    condition:
+        gte: 3
+`]);
+  assert.equal(result.errors[0]?.location?.line, 6);
+  assert.match(result.errors[0]?.message ?? '', /Invalid timespan '5 minutes'/);
+});
