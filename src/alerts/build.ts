@@ -63,6 +63,7 @@ export function buildAlert(detection: Detection, created: Date): Alert {
     },
   };
 
+  if (detection.rule.uuid !== undefined) alert.rule.uuid = detection.rule.uuid;
   if (detection.rule.description !== undefined) alert.rule.description = detection.rule.description;
   if (detection.rule.version !== undefined) alert.rule.version = detection.rule.version;
   if (detection.rule.author !== undefined) alert.rule.author = detection.rule.author;

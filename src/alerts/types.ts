@@ -20,6 +20,7 @@ export interface Alert {
   };
   rule: {
     id: string;
+    uuid?: string;
     name: string;
     description?: string;
     ruleset: string;

@@ -4,7 +4,10 @@ export type Severity = 'informational' | 'low' | 'medium' | 'high' | 'critical';
 
 /** The rule or detector that produced a detection; copied into the alert's ECS `rule.*` fields. */
 export interface RuleInfo {
+  /** Stable, readable id: a Sigma rule's `name` when it has one, else its UUID; a detector's `id`. */
   id: string;
+  /** The Sigma rule's UUID (`id` in the rule file), when it has one. */
+  uuid?: string;
   name: string;
   description?: string;
   /** `sigma` for Sigma rules (and correlations), `detector` for behavioural detectors. */

@@ -41,14 +41,17 @@ export interface CompileOptions {
 const ALWAYS: EventPredicate = () => true;
 
 export function ruleInfo(document: SigmaDocument): RuleInfo {
+  // A Sigma `name` is the rule's readable, unique handle, so it becomes the ECS rule.id and
+  // the UUID goes to rule.uuid; rules without a name keep their UUID as the id.
   const info: RuleInfo = {
-    id: document.id ?? document.name ?? document.title,
+    id: document.name ?? document.id ?? document.title,
     name: document.title,
     ruleset: 'sigma',
     tags: document.tags,
     file: document.location.file,
     line: document.location.line,
   };
+  if (document.id !== undefined) info.uuid = document.id;
   if (document.description !== undefined) info.description = document.description;
   if (document.author !== undefined) info.author = document.author;
   if (document.references !== undefined) info.references = document.references;

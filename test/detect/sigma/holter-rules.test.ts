@@ -11,11 +11,11 @@ import { REPO_ROOT } from '../../helpers/paths.js';
 import { holterEvent, MAPPING_FILE } from './helpers.js';
 
 const RULES_DIR = path.join(REPO_ROOT, 'rules');
-const BURST = '40a4cb80-bc3e-4875-b779-2c2f356d27f7';
-const BURST_THEN_SUCCESS = '90c55c51-0475-4e14-84e1-765d43d19e98';
-const SPRAY = '750de5c4-80d6-40ea-a859-7ea0b7bfd0c6';
-const BREAK_GLASS = 'd6e5b100-53dd-46de-8feb-796ef35b5a4d';
-const SELF_LOOKUP = 'f1c5d04e-6195-4cca-9b21-83058d5b41ce';
+const BURST = 'holter-failed-login-burst';
+const BURST_THEN_SUCCESS = 'holter-failed-login-burst-then-success';
+const SPRAY = 'holter-password-spray';
+const BREAK_GLASS = 'holter-break-glass-access';
+const SELF_LOOKUP = 'holter-self-lookup';
 
 const START_MS = Date.parse('2024-05-01T08:00:00.000Z');
 

@@ -65,7 +65,7 @@ test('regression samples match their rules', async () => {
         }
         for (const event of result.events) {
           const detections = loaded.stage.process(event, Number.NEGATIVE_INFINITY);
-          if (detections.some((detection) => detection.rule.id === ruleId)) matched = true;
+          if (detections.some((detection) => (detection.rule.uuid ?? detection.rule.id) === ruleId)) matched = true;
         }
       });
     }
