@@ -114,17 +114,32 @@ export interface HolterEvent {
  * contains dots (`"a.b"` inside an object) is found too, as ECS documents written flat are.
  */
 export function getField(event: unknown, path: string): unknown {
+  // Fast path: walk the nested objects segment by segment without allocating.
+  let node: unknown = event;
+  let start = 0;
+  while (node !== null && typeof node === 'object') {
+    const dot = path.indexOf('.', start);
+    const key = dot < 0 ? (start === 0 ? path : path.slice(start)) : path.slice(start, dot);
+    const next = (node as Record<string, unknown>)[key];
+    if (next === undefined) break;
+    if (dot < 0) return next;
+    node = next;
+    start = dot + 1;
+  }
+  return path.indexOf('.') < 0 ? undefined : getFieldWithDottedKeys(event, path);
+}
+
+/** The slow path of getField: tries every split of the path into a literal key and a rest. */
+function getFieldWithDottedKeys(event: unknown, path: string): unknown {
   if (event === null || typeof event !== 'object') return undefined;
   const record = event as Record<string, unknown>;
   if (path in record) return record[path];
 
-  const dot = path.indexOf('.');
-  if (dot < 0) return undefined;
-  let prefixEnd = dot;
+  let prefixEnd = path.indexOf('.');
   while (prefixEnd > 0) {
     const head = path.slice(0, prefixEnd);
     if (head in record) {
-      const found = getField(record[head], path.slice(prefixEnd + 1));
+      const found = getFieldWithDottedKeys(record[head], path.slice(prefixEnd + 1));
       if (found !== undefined) return found;
     }
     prefixEnd = path.indexOf('.', prefixEnd + 1);
