@@ -14,6 +14,11 @@ export interface BaselineDetector {
   stats(): Record<string, number>;
   snapshot(): unknown;
   restore(snapshot: unknown): void;
+  /**
+   * Converts this detector's state from an older snapshot version to the current layout. A
+   * detector without it has kept the same layout across versions.
+   */
+  migrate?(state: unknown, fromVersion: number): unknown;
 }
 
 /** Reads the entity a detector groups by: a non-empty string or a finite number, else undefined. */

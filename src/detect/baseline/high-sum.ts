@@ -23,8 +23,9 @@ import type { EventFilter } from './where.js';
  * Threshold: the ceiling always applies. Once the entity has learned (min_days and min_events),
  * the threshold is max(floor, factor x typical), capped by the ceiling, where typical is the
  * decayed maximum of the entity's past window sums. A sum at or above the threshold raises one
- * detection with window [first event, first event + window). The events of that window are then
- * consumed: they count towards no later window.
+ * detection with window [first event, first event + window). The events before one window after
+ * the triggering event are then consumed: they count towards no later window, so a pull that goes
+ * on raises at most one detection per window length.
  *
  * A window sum is learned only once it is a full window old. Until then it may be the first part
  * of a burst, and learning it would raise the threshold ahead of the burst's own growth. Sums
@@ -185,7 +186,10 @@ export class HighSumDetector implements BaselineDetector {
       if (total >= threshold.value) {
         const startMs = inWindow[0]?.ms ?? end.ms;
         detections.push(this.toDetection(entity, state, inWindow, end, total, threshold, startMs));
-        state.consumedBeforeMs = startMs + this.windowMs;
+        // The burst owns the events up to one window after the event that reached the threshold. The
+        // window's first event can be routine work from before the burst, so ending there would let
+        // the burst's own tail raise a second detection.
+        state.consumedBeforeMs = end.ms + this.windowMs;
         state.heldSums.length = 0;
         continue;
       }

@@ -1,3 +1,5 @@
+import { ActiveDays } from './active-days.js';
+import type { ActiveDaysSnapshot } from './active-days.js';
 import { HOURS_PER_WEEK } from './local-time.js';
 import type { LocalHour } from './local-time.js';
 
@@ -5,8 +7,9 @@ import type { LocalHour } from './local-time.js';
  * Activity of one entity (a user or a peer group) by local hour of week, with exponential decay
  * in event time so that old behaviour fades.
  *
- * Size: 168 float64 weights (1,344 bytes) plus nine numbers, about 1.5 KB per profile including
- * object overhead (an estimate from the field sizes, not a heap measurement).
+ * Size: 168 float64 weights (1,344 bytes), nine numbers and the active-day counts (about 300
+ * bytes), about 1.8 KB per profile including object overhead (an estimate from the field sizes,
+ * not a heap measurement).
  *
  * Events of the current local hour are held back and added when a later hour begins. A burst of
  * unusual events therefore cannot make its own hour look usual while it is still being judged.
@@ -32,13 +35,24 @@ export interface HourShare {
   dayType: DayType;
 }
 
+/** The events of one local hour, held back until a later hour begins. */
+interface PendingHour {
+  startMs: number;
+  hourOfWeek: number;
+  /** Local date; null for an hour restored from state saved before dates were kept. */
+  day: number | null;
+  lastMs: number;
+  count: number;
+}
+
 export interface HourProfileSnapshot {
   weights: number[];
   referenceMs: number | null;
   firstMs: number | null;
   lastMs: number | null;
   events: number;
-  pending: { startMs: number; hourOfWeek: number; lastMs: number; count: number } | null;
+  pending: PendingHour | null;
+  activeDays: ActiveDaysSnapshot;
 }
 
 export class HourProfile {
@@ -50,10 +64,12 @@ export class HourProfile {
   lastMs = Number.NaN;
   /** Events added so far (not decayed). */
   events = 0;
-  private pending: { startMs: number; hourOfWeek: number; lastMs: number; count: number } | null = null;
+  private pending: PendingHour | null = null;
+  private activeDays: ActiveDays;
 
   constructor(halfLifeMs: number) {
     this.halfLifeMs = halfLifeMs;
+    this.activeDays = new ActiveDays(halfLifeMs);
   }
 
   /** Days between the first and the last event added. */
@@ -65,9 +81,21 @@ export class HourProfile {
     return this.events >= minEvents && this.events > 0 && this.historyDays() >= minDays;
   }
 
-  /** Adds the held-back hour when `hour` starts later, so that judging `hour` uses every earlier hour. */
+  /**
+   * Adds the held-back hour when `hour` starts later, and counts the active dates before the date
+   * of `hour`, so that judging `hour` uses every earlier hour and every earlier date.
+   */
   settleBefore(hour: LocalHour): void {
     if (this.pending !== null && this.pending.startMs < hour.startMs) this.addPending();
+    this.activeDays.settleBefore(hour.day);
+  }
+
+  /**
+   * Returns the decayed number of earlier local dates on which the entity was active at the hour
+   * of day of `hour` or a neighbouring hour, as seen at `ms`.
+   */
+  activeDaysAt(hour: LocalHour, ms: number): number {
+    return this.activeDays.countAt(hour.hour, ms);
   }
 
   /** Records one event. Call after judging it. */
@@ -80,11 +108,11 @@ export class HourProfile {
     }
     if (pending !== null && hour.startMs < pending.startMs) {
       // An out-of-order event from an earlier hour: that hour is over, so add it at once.
-      this.add(ms, hour.hourOfWeek, 1);
+      this.add(ms, hour.hourOfWeek, hour.day, 1);
       return;
     }
     if (pending !== null) this.addPending();
-    this.pending = { startMs: hour.startMs, hourOfWeek: hour.hourOfWeek, lastMs: ms, count: 1 };
+    this.pending = { startMs: hour.startMs, hourOfWeek: hour.hourOfWeek, day: hour.day, lastMs: ms, count: 1 };
   }
 
   /**
@@ -122,6 +150,7 @@ export class HourProfile {
       lastMs: nullable(this.lastMs),
       events: this.events,
       pending: this.pending === null ? null : { ...this.pending },
+      activeDays: this.activeDays.snapshot(),
     };
   }
 
@@ -133,6 +162,7 @@ export class HourProfile {
     profile.lastMs = snapshot.lastMs ?? Number.NaN;
     profile.events = snapshot.events;
     profile.pending = snapshot.pending === null ? null : { ...snapshot.pending };
+    profile.activeDays = ActiveDays.restore(snapshot.activeDays, halfLifeMs);
     return profile;
   }
 
@@ -140,10 +170,12 @@ export class HourProfile {
     const pending = this.pending;
     if (pending === null) return;
     this.pending = null;
-    this.add(pending.lastMs, pending.hourOfWeek, pending.count);
+    this.add(pending.lastMs, pending.hourOfWeek, pending.day, pending.count);
   }
 
-  private add(ms: number, hourOfWeek: number, count: number): void {
+  private add(ms: number, hourOfWeek: number, day: number | null, count: number): void {
+    if (day !== null) this.activeDays.mark(ms, day, hourOfWeek % 24);
+
     if (Number.isNaN(this.referenceMs)) this.referenceMs = ms;
     if (ms > this.referenceMs) {
       const factor = Math.pow(2, -(ms - this.referenceMs) / this.halfLifeMs);

@@ -10,9 +10,12 @@ export interface LocalHour {
   hour: number;
   /** True on Saturday and Sunday. */
   weekend: boolean;
+  /** Local date as days since 1970-01-01. */
+  day: number;
 }
 
 export const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 export const HOURS_PER_WEEK = 168;
 
 /** Offsets are cached per zone and 15-minute slot; the cache is cleared when it reaches this size. */
@@ -48,6 +51,7 @@ export class LocalClock {
       hourOfWeek: weekday * 24 + hour,
       hour,
       weekend: weekday >= 5,
+      day: Math.floor(localHourStart / DAY_MS),
     };
   }
 

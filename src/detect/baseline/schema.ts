@@ -82,6 +82,7 @@ export const TimeOfDaySchema = Type.Object(
         min_share: Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 }),
         smoothing: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
         min_distinct: Type.Integer({ minimum: 1 }),
+        min_active_days: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
       },
       { additionalProperties: false },
     ),

@@ -3,8 +3,12 @@ import type { HolterEvent } from '../../event.js';
 import type { Detection, DetectionStage } from '../types.js';
 import type { BaselineDetector } from './detector.js';
 
-/** Version of the snapshot layout; restore rejects any other. */
-export const BASELINE_STATE_VERSION = 1;
+/**
+ * Version of the snapshot layout. Version 2 added the active-date counts of `time_of_day`
+ * profiles. restore migrates version 1 (the counts start empty) and rejects any other.
+ */
+export const BASELINE_STATE_VERSION = 2;
+const MIGRATED_VERSIONS = [1];
 
 export interface BaselineSnapshot {
   version: number;
@@ -75,21 +79,26 @@ export class BaselineStage implements DetectionStage {
   }
 
   /**
-   * Restores a snapshot. Detectors missing from the snapshot start empty, and state of
-   * detectors no longer loaded is ignored. A detector whose configuration changed keeps its
-   * profiles.
+   * Restores a snapshot, migrating an older version that restore still reads. Detectors missing
+   * from the snapshot start empty, and state of detectors no longer loaded is ignored. A detector
+   * whose configuration changed keeps its profiles.
    */
   restore(snapshot: BaselineSnapshot): void {
-    if (snapshot?.version !== BASELINE_STATE_VERSION) {
+    const version = snapshot?.version;
+    const migrated = typeof version === 'number' && MIGRATED_VERSIONS.includes(version);
+    if (version !== BASELINE_STATE_VERSION && !migrated) {
+      const readable = [...MIGRATED_VERSIONS, BASELINE_STATE_VERSION].join(' and ');
       throw new HolterError(
         'HOLTER_STATE_VERSION',
-        `detector state has version ${JSON.stringify(snapshot?.version)} but this Holter reads version ${BASELINE_STATE_VERSION}; ` +
+        `detector state has version ${JSON.stringify(version)} but this Holter reads versions ${readable}; ` +
           'delete the saved state to relearn the profiles',
       );
     }
     for (const detector of this.detectors) {
-      const state = snapshot.detectors[detector.rule.id];
-      if (state !== undefined) detector.restore(state);
+      let state = snapshot.detectors[detector.rule.id];
+      if (state === undefined) continue;
+      if (migrated && detector.migrate !== undefined) state = detector.migrate(state, version);
+      detector.restore(state);
     }
   }
 }

@@ -3,6 +3,7 @@ import type { HolterEvent } from '../../event.js';
 import type { Detection, RuleInfo } from '../types.js';
 import { entityOf, eventTimeMs, formatPercent, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
+import { ActiveDays } from './active-days.js';
 import { EntityMap } from './entities.js';
 import { Evidence } from './evidence.js';
 import { HourProfile } from './hour-profile.js';
@@ -19,7 +20,9 @@ import type { EventFilter } from './where.js';
  *
  * Each event is judged before it is learned. The basis is the entity's own hour-of-week profile
  * in its time zone. While the entity is still learning, the basis is its peer group's profile,
- * and with neither learned the event is not judged. Unusual events are grouped per entity and local clock
+ * and with neither learned the event is not judged. On its own basis, an hour is also usual when
+ * the entity was active at or next to it on `min_active_days` earlier local dates (decayed), so a
+ * rotating worker's occasional nights do not alert. Unusual events are grouped per entity and local clock
  * hour. When the watermark passes the end of the hour, one detection is raised if the hour
  * holds at least `min_distinct` distinct values of `field` (patient records).
  */
@@ -36,6 +39,8 @@ interface Judgement {
   /** Own history when the basis is the peer group, for the explanation. */
   ownDays: number;
   ownEvents: number;
+  /** Decayed earlier dates active at or next to the hour; only on the entity's own basis. */
+  activeDays: number | undefined;
 }
 
 interface PeerView {
@@ -82,6 +87,7 @@ export class TimeOfDayDetector implements BaselineDetector {
     events_matched: 0,
     events_judged: 0,
     events_unusual: 0,
+    events_usual_by_active_days: 0,
     events_learning: 0,
     events_late: 0,
     events_missing_entity: 0,
@@ -166,13 +172,18 @@ export class TimeOfDayDetector implements BaselineDetector {
     peer: HourProfile | undefined,
     peerLabel: string | undefined,
   ): void {
-    const judgement = this.judge(user, peer, hour);
+    const judgement = this.judge(user, peer, hour, ms);
     if (judgement === undefined) {
       this.counters.events_learning += 1;
       return;
     }
     this.counters.events_judged += 1;
     if (judgement.share.share >= this.config.thresholds.min_share) return;
+    const minActiveDays = this.config.thresholds.min_active_days;
+    if (minActiveDays !== undefined && judgement.activeDays !== undefined && judgement.activeDays >= minActiveDays) {
+      this.counters.events_usual_by_active_days += 1;
+      return;
+    }
     this.counters.events_unusual += 1;
 
     const key = `${entity}\u0000${hour.startMs}`;
@@ -204,17 +215,21 @@ export class TimeOfDayDetector implements BaselineDetector {
     }
   }
 
-  private judge(user: HourProfile, peer: HourProfile | undefined, hour: LocalHour): Judgement | undefined {
+  private judge(user: HourProfile, peer: HourProfile | undefined, hour: LocalHour, ms: number): Judgement | undefined {
     const { min_days: minDays, min_events: minEvents } = this.config.learning;
     const own = { ownDays: user.historyDays(), ownEvents: user.events };
 
     if (user.isLearned(minDays, minEvents)) {
       const share = user.shareOf(hour, this.smoothing);
-      if (share !== undefined) return { basis: 'own', share, historyDays: own.ownDays, historyEvents: own.ownEvents, ...own };
+      const activeDays = user.activeDaysAt(hour, ms);
+      if (share !== undefined) return { basis: 'own', share, historyDays: own.ownDays, historyEvents: own.ownEvents, ...own, activeDays };
     }
+    // A peer group is active at most hours on most dates, so only its share is judged.
     if (peer !== undefined && peer.isLearned(minDays, minEvents)) {
       const share = peer.shareOf(hour, this.smoothing);
-      if (share !== undefined) return { basis: 'peer_group', share, historyDays: peer.historyDays(), historyEvents: peer.events, ...own };
+      if (share !== undefined) {
+        return { basis: 'peer_group', share, historyDays: peer.historyDays(), historyEvents: peer.events, ...own, activeDays: undefined };
+      }
     }
     return undefined;
   }
@@ -299,6 +314,8 @@ export class TimeOfDayDetector implements BaselineDetector {
           history_days: Math.floor(judgement.historyDays),
           history_events: judgement.historyEvents,
           unusual_events: window.unusualEvents,
+          ...(judgement.activeDays === undefined ? {} : { active_days: roundTo(judgement.activeDays, 2) }),
+          ...(this.config.thresholds.min_active_days === undefined ? {} : { min_active_days: this.config.thresholds.min_active_days }),
           ...(window.peer === undefined ? {} : { peer_group: window.peer.label }),
           ...(window.peer?.share === undefined ? {} : { peer_share_percent: roundTo(window.peer.share.share * 100, 2) }),
         },
@@ -322,7 +339,13 @@ export class TimeOfDayDetector implements BaselineDetector {
     }
     const days = Math.floor(judgement.historyDays);
     if (!judgement.share.seen) return `${entity} has never worked ${when} in ${days} days of history (share ${share})`;
-    return `${entity} rarely works ${when}: share ${share} in ${days} days of history`;
+    return `${entity} rarely works ${when}: share ${share} in ${days} days of history${this.describeActiveDays(judgement)}`;
+  }
+
+  private describeActiveDays(judgement: Judgement): string {
+    const needed = this.config.thresholds.min_active_days;
+    if (needed === undefined || judgement.activeDays === undefined) return '';
+    return `, active at or next to that hour on ${judgement.activeDays.toFixed(1)} earlier days (decayed; ${needed} needed)`;
   }
 
   private describePeer(window: OpenWindow): string {
@@ -344,6 +367,21 @@ export class TimeOfDayDetector implements BaselineDetector {
       })),
       counters: { ...this.counters },
     };
+  }
+
+  /** Version 1 profiles had no active-date counts: they start empty, and held-back hours count no date. */
+  migrate(state: unknown, fromVersion: number): unknown {
+    if (fromVersion !== 1) return state;
+    const old = state as TimeOfDaySnapshot;
+    const upgrade = ([key, profile]: [string, HourProfileSnapshot]): [string, HourProfileSnapshot] => [
+      key,
+      {
+        ...profile,
+        pending: profile.pending === null ? null : { ...profile.pending, day: null },
+        activeDays: ActiveDays.emptySnapshot(),
+      },
+    ];
+    return { ...old, users: old.users.map(upgrade), peers: old.peers.map(upgrade) };
   }
 
   restore(snapshot: unknown): void {

@@ -141,17 +141,50 @@ describe('mass image pull', () => {
 
   it('fires again after the window passes', async () => {
     const stage = await loadShipped(FILE);
+    // The first burst reaches 200 studies with its 20th retrieval, at 00:38, so it owns every
+    // retrieval before 01:38.
     const first = burst('u-new', START, 30, 10, 2);
-    const second = burst('u-new', START + HOUR, 25, 10, 2);
+    const second = burst('u-new', START + 2 * HOUR, 25, 10, 2);
     const detections = endAll(feed(stage, [...first, ...second]), stage);
 
     assert.deepEqual(
       detections.map((detection) => [detection.window.start, detection.window.end, detection.explanation.actual]),
       [
         ['2025-01-01T00:00:00.000Z', '2025-01-01T01:00:00.000Z', 200],
-        ['2025-01-01T01:00:00.000Z', '2025-01-01T02:00:00.000Z', 200],
+        ['2025-01-01T02:00:00.000Z', '2025-01-01T03:00:00.000Z', 200],
       ],
     );
+  });
+
+  it('fires once per window of pulling', async () => {
+    const stage = await loadShipped(FILE);
+    // 10 studies every 2 minutes for 3 hours: 200 at 00:38; then the pull owns 00:38-01:38, and
+    // the retrievals from 01:38 reach 200 again at 02:16; the pull ends before 03:16.
+    const detections = endAll(feed(stage, burst('u-new', START, 90, 10, 2)), stage);
+
+    assert.deepEqual(
+      detections.map((detection) => [detection.window.start, detection.explanation.actual]),
+      [
+        ['2025-01-01T00:00:00.000Z', 200],
+        ['2025-01-01T01:38:00.000Z', 200],
+      ],
+    );
+  });
+
+  it('ignores routine work before a burst', async () => {
+    const stage = await loadShipped(FILE);
+    feed(stage, history('u-radiographer', 14, 20));
+    // Routine retrievals in the hour before a 55-minute pull open the sliding window early. The
+    // pull still raises one detection, though it runs past the end of that window.
+    const burstStart = START + 14 * DAY + 12 * HOUR;
+    const routine = [imagePull('u-radiographer', burstStart - 40 * MINUTE, 3), imagePull('u-radiographer', burstStart - 15 * MINUTE, 3)];
+    const pull = burst('u-radiographer', burstStart, 56, 7, 1);
+    const detections = endAll(feed(stage, [...routine, ...pull]), stage);
+
+    assert.equal(detections.length, 1);
+    assert.equal(detections[0]?.window.start, new Date(burstStart - 40 * MINUTE).toISOString());
+    assert.equal(detections[0]?.explanation.actual, 55);
+    assert.equal(detections[0]?.explanation.details?.threshold_source, 'floor');
   });
 
   it('excludes an event at the window end', async () => {

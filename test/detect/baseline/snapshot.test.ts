@@ -24,7 +24,7 @@ describe('BaselineStage snapshot', () => {
     const original = await loadAll();
     feed(original, before);
     const snapshot = JSON.parse(JSON.stringify(original.snapshot())) as BaselineSnapshot;
-    assert.equal(snapshot.version, 1);
+    assert.equal(snapshot.version, 2);
 
     const restored = await loadAll();
     restored.restore(snapshot);
@@ -37,11 +37,33 @@ describe('BaselineStage snapshot', () => {
     assert.deepEqual(summarise(fromRestored), summarise(fromOriginal));
   });
 
+  it('migrates a version 1 snapshot', async () => {
+    const worker = { id: 'u-1042', role: 'nurse', department: 'ccu', zone: ZONE };
+    const original = await loadAll();
+    feed(original, shiftEvents(worker, '2025-01-01', 28, DAY_SHIFT));
+    const current = JSON.parse(JSON.stringify(original.snapshot())) as BaselineSnapshot;
+
+    // Version 1 had no active-date counts and no date on the held-back hour.
+    const oldState = current.detectors['after-hours-record-access'] as { users: Array<[string, Record<string, unknown>]> };
+    for (const [, profile] of oldState.users) {
+      delete profile.activeDays;
+      delete (profile.pending as Record<string, unknown> | null)?.day;
+    }
+    const restored = await loadAll();
+    restored.restore({ version: 1, detectors: current.detectors });
+
+    const migrated = restored.snapshot().detectors['after-hours-record-access'] as { users: Array<[string, { activeDays: { counts: number[] } }]> };
+    assert.deepEqual(migrated.users[0]?.[1].activeDays.counts, new Array<number>(24).fill(0));
+    const detections = feed(restored, snooping(worker, local('2025-01-29T02:00'), 6)).concat(restored.flush(Number.POSITIVE_INFINITY));
+    assert.equal(detections.length, 1, 'the migrated profile still judges');
+  });
+
   it('rejects another version', async () => {
     const stage = await loadAll();
     assert.throws(() => stage.restore({ version: 99, detectors: {} }), (error: unknown) => {
       assert.ok(error instanceof HolterError);
       assert.equal(error.code, 'HOLTER_STATE_VERSION');
+      assert.match(error.message, /version 99 but this Holter reads versions 1 and 2/);
       return true;
     });
   });

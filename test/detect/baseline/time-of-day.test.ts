@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DateTime } from 'luxon';
 import { parseDetector } from '../../../src/detect/baseline/index.js';
 import { BaselineStage } from '../../../src/detect/baseline/index.js';
 import {
@@ -161,7 +162,8 @@ describe('after-hours record access', () => {
 
   it('stops alerting after a shift change fades in', async () => {
     const fading = await loadShipped(FILE);
-    const lasting = variant({ 'half_life_days: 21': 'half_life_days: 3650' });
+    // Without decay the share stays low, so the active-date rule is switched off to isolate the share.
+    const lasting = variant({ 'half_life_days: 21': 'half_life_days: 3650', 'min_active_days: 1.25': '' });
     const mover = { id: 'u-3100', zone: ZONE };
     const history = [...shiftEvents(mover, '2024-01-01', 366, DAY_SHIFT), ...shiftEvents(mover, '2025-01-01', 28, NIGHT_SHIFT)];
     const earlyProbe = snooping(mover, local('2025-01-02T02:00'), 5);
@@ -176,6 +178,84 @@ describe('after-hours record access', () => {
     assert.ok(fadingWindows.includes(early), 'new night hours are unusual at first');
     assert.ok(!fadingWindows.includes(late), 'three weeks later the night hours are usual');
     assert.ok(lastingWindows.includes(late), 'without decay the year of day shifts still dominates');
+  });
+
+  describe('rotating resident', () => {
+    const resident = { id: 'u-1244', role: 'resident', department: 'cardiology-ward', zone: ZONE };
+    const NIGHT = { startHour: 22, hours: 6 };
+
+    /**
+     * Three weeks from Monday 2025-01-06: day shifts of three records an hour on weekdays, and a
+     * night 22:00-04:00 of one record an hour on each date of `nights`, with the next date off.
+     */
+    function rota(nights: string[]): ReturnType<typeof shiftEvents> {
+      const events: ReturnType<typeof shiftEvents> = [];
+      const offDays = new Set(nights.map((night) => DateTime.fromISO(night).plus({ days: 1 }).toISODate()));
+      for (let day = 0; day < 21; day += 1) {
+        const date = DateTime.fromISO('2025-01-06').plus({ days: day });
+        const iso = date.toISODate() as string;
+        if (nights.includes(iso)) events.push(...shiftEvents(resident, iso, 1, NIGHT, 1));
+        else if (date.weekday <= 5 && !offDays.has(iso)) events.push(...shiftEvents(resident, iso, 1, DAY_SHIFT, 3));
+      }
+      return byTime(events);
+    }
+
+    /** Tonight (Monday 2025-01-27) from 22:00 with one record an hour, then six records at 02:00. */
+    function tonight(fromHour = '2025-01-27T22:00'): ReturnType<typeof shiftEvents> {
+      const events = [];
+      for (let ms = local(fromHour); ms < local('2025-01-28T02:00'); ms += 3_600_000) events.push(recordAccess(resident, ms + 600_000));
+      return [...events, ...snooping(resident, local('2025-01-28T02:00'), 6)];
+    }
+
+    it('stays quiet after three nights', async () => {
+      const history = rota(['2025-01-06', '2025-01-14', '2025-01-22']);
+      const stage = await loadShipped(FILE);
+      assert.deepEqual(feed(stage, [...history, ...tonight()]), []);
+      assert.deepEqual(stage.flush(Number.POSITIVE_INFINITY), []);
+      assert.ok((stage.stats()['after-hours-record-access.events_usual_by_active_days'] ?? 0) >= 6);
+
+      // Judged by share alone, the same hour is unusual: the active dates are what keep it quiet.
+      const shareOnly = variant({ 'min_active_days: 1.25': '' });
+      feed(shareOnly, [...history, ...tonight()]);
+      const detections = shareOnly.flush(Number.POSITIVE_INFINITY);
+      assert.equal(detections.length, 1);
+      assert.equal(detections[0]?.explanation.details?.local_hour, '02:00-03:00');
+      assert.ok((detections[0]?.explanation.details?.share_percent as number) < 1);
+    });
+
+    it('alerts after a single night', async () => {
+      const stage = await loadShipped(FILE);
+      feed(stage, [...rota(['2025-01-22']), ...snooping(resident, local('2025-01-28T02:00'), 6)]);
+      const detections = stage.flush(Number.POSITIVE_INFINITY);
+
+      assert.equal(detections.length, 1);
+      const details = detections[0]?.explanation.details;
+      assert.equal(details?.basis, 'own');
+      // One night five days earlier, decayed with a half-life of 21 days.
+      assert.ok((details?.active_days as number) > 0.5, String(details?.active_days));
+      assert.ok((details?.active_days as number) < 1, String(details?.active_days));
+      assert.equal(details?.min_active_days, 1.25);
+      assert.match(
+        detections[0]?.explanation.summary ?? '',
+        /u-1244 rarely works at that hour on weekdays: share 0\.\d% in \d+ days of history, active at or next to that hour on 0\.\d earlier days \(decayed; 1\.25 needed\)/,
+      );
+    });
+
+    it('does not count tonight itself', async () => {
+      // One earlier night plus tonight's hours before 02:00 would make two dates if tonight counted.
+      const stage = await loadShipped(FILE);
+      feed(stage, [...rota(['2025-01-22']), ...tonight('2025-01-28T00:00')]);
+      assert.equal(stage.flush(Number.POSITIVE_INFINITY).length, 1);
+    });
+
+    it('alerts a day worker at night', async () => {
+      // Three weeks of day shifts only: 02:00 was never worked on any date.
+      const stage = await loadShipped(FILE);
+      feed(stage, [...rota([]), ...snooping(resident, local('2025-01-28T02:00'), 6)]);
+      const detections = stage.flush(Number.POSITIVE_INFINITY);
+      assert.equal(detections.length, 1);
+      assert.equal(detections[0]?.explanation.details?.active_days, 0);
+    });
   });
 
   it('counts a late event without judging it', async () => {

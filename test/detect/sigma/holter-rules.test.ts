@@ -234,11 +234,66 @@ describe('break-glass-access', () => {
 });
 
 describe('self-lookup', () => {
+  const HOUR_MS = 3_600_000;
+
+  function ownRecord(offsetMs: number, userId = 'u-9', token = 'tok-9', action = 'read'): HolterEvent {
+    const event = holterEvent({ time: at(offsetMs), category: ['database'], outcome: 'success', userId, holter: { patient: { token, self_access: true } } });
+    event.event.action = action;
+    return event;
+  }
+
   test('own record access fires', async () => {
-    const event = holterEvent({ time: at(0), category: ['database'], outcome: 'success', userId: 'u-9', holter: { patient: { token: 'tok-9', self_access: true } } });
+    const event = ownRecord(0);
     const detections = byRule(run(await holterStage(), [event]), SELF_LOOKUP);
+
     assert.equal(detections.length, 1);
-    assert.equal(detections[0]?.explanation.summary, 'User u-9 opened their own patient record (user.session.start)');
+    assert.deepEqual(detections[0]?.groupKey, { 'holter.user.id': 'u-9', 'holter.patient.token': 'tok-9' });
+    assert.deepEqual(detections[0]?.window, { start: at(0), end: at(HOUR_MS) });
+    assert.deepEqual(detections[0]?.evidence, [event.event.id]);
+    assert.equal(detections[0]?.trigger, event);
+    assert.equal(detections[0]?.severity, 'medium');
+    assert.equal(
+      detections[0]?.explanation.summary,
+      'User u-9 opened their own patient record (patient token tok-9); further accesses to it within 1 hour raise no new alert',
+    );
+  });
+
+  test('one chart opening fires once', async () => {
+    // A chart opening reads the Patient, then searches and reads related resources seconds apart.
+    const events = [ownRecord(0, 'u-9', 'tok-9', 'read'), ownRecord(9_000, 'u-9', 'tok-9', 'search'), ownRecord(33_000), ownRecord(62_000, 'u-9', 'tok-9', 'search')];
+    const detections = run(await holterStage(), events);
+
+    assert.equal(byRule(detections, SELF_LOOKUP).length, 1);
+    assert.equal(detections.length, 1, 'the access rule produces no detections of its own');
+    assert.equal(byRule(detections, 'holter-self-lookup-access').length, 0);
+  });
+
+  test('repeated openings within the hour fire once', async () => {
+    const events = [ownRecord(0), ownRecord(20 * 60_000), ownRecord(HOUR_MS - 1000)];
+    assert.equal(byRule(run(await holterStage(), events), SELF_LOOKUP).length, 1);
+  });
+
+  test('next hour fires again', async () => {
+    const events = [ownRecord(0), ownRecord(30 * 60_000), ownRecord(HOUR_MS), ownRecord(HOUR_MS + 60_000)];
+    const detections = byRule(run(await holterStage(), events), SELF_LOOKUP);
+
+    assert.equal(detections.length, 2);
+    assert.deepEqual(detections.map((detection) => detection.window.start), [at(0), at(HOUR_MS)]);
+    assert.deepEqual(detections[1]?.evidence, [events[2]?.event.id]);
+  });
+
+  test('each user and patient fires separately', async () => {
+    const events = [ownRecord(0, 'u-9', 'tok-9'), ownRecord(1000, 'u-10', 'tok-10'), ownRecord(2000, 'u-9', 'tok-11'), ownRecord(3000, 'u-9', 'tok-9')];
+    const detections = byRule(run(await holterStage(), events), SELF_LOOKUP);
+
+    assert.deepEqual(
+      detections.map((detection) => detection.groupKey),
+      [
+        { 'holter.user.id': 'u-9', 'holter.patient.token': 'tok-9' },
+        { 'holter.user.id': 'u-10', 'holter.patient.token': 'tok-10' },
+        { 'holter.user.id': 'u-9', 'holter.patient.token': 'tok-11' },
+      ],
+    );
   });
 
   test('other patient record never fires', async () => {
