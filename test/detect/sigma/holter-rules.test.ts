@@ -254,7 +254,7 @@ describe('self-lookup', () => {
     assert.equal(detections[0]?.severity, 'medium');
     assert.equal(
       detections[0]?.explanation.summary,
-      'User u-9 opened their own patient record (patient token tok-9); further accesses to it within 1 hour raise no new alert',
+      'User u-9 opened their own patient record; further accesses to it within 1 hour raise no new alert',
     );
   });
 
