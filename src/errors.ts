@@ -21,6 +21,11 @@ export const ERROR_CODES = {
   HOLTER_RULE_UNSUPPORTED: 'A Sigma rule uses a feature that Holter does not support yet.',
   HOLTER_SINK_FAILED: 'A sink could not deliver an alert.',
   HOLTER_WEBHOOK_REJECTED: 'The webhook receiver answered with a status that retrying cannot fix.',
+  HOLTER_KAFKA_CONNECT: 'Holter could not connect to the Kafka brokers or join the consumer group.',
+  HOLTER_KAFKA_CONSUME: 'The Kafka consumer stopped on an error while fetching, processing or committing.',
+  HOLTER_KAFKA_DEAD_LETTER: 'A record could not be written to the dead-letter topic.',
+  HOLTER_ELASTICSEARCH_REJECTED: 'Elasticsearch rejected an alert with an error that retrying cannot fix.',
+  HOLTER_ELASTICSEARCH_SETUP: 'A step of `holter setup elasticsearch` failed.',
   HOLTER_STORE_FAILED: 'The embedded alert store could not be opened or written.',
   HOLTER_STATE_VERSION: 'A saved state file was written by an incompatible version.',
 } as const;

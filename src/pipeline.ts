@@ -79,7 +79,14 @@ export class Pipeline {
 
   async push(record: RawRecord): Promise<void> {
     this.summary.recordsRead++;
-    const result = this.options.decode(record, this.options.decodeContext);
+    let result: DecodeResult;
+    try {
+      result = this.options.decode(record, this.options.decodeContext);
+    } catch (error) {
+      // A decoder bug must not stop the stream: the record is kept in the dead-letter file.
+      this.options.logger.error({ input: record.input, line: record.line, offset: record.offset, err: error }, 'decoder failed unexpectedly');
+      result = { ok: false, reason: 'invalid_record', message: `The decoder failed unexpectedly: ${(error as Error).message}` };
+    }
     if (!result.ok) {
       await this.deadLetter(record, result.reason, result.message);
       return;

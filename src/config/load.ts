@@ -31,6 +31,13 @@ const USER_PATH_KEYS: readonly (readonly string[])[] = [
   ['sinks', 'ndjson', 'path'],
   ['sinks', 'store', 'path'],
   ['sinks', 'webhook', 'secret_file'],
+  ['sinks', 'elasticsearch', 'api_key_file'],
+  ['sinks', 'elasticsearch', 'password_file'],
+  ['sinks', 'elasticsearch', 'ca_file'],
+  ['kafka', 'tls', 'ca_file'],
+  ['kafka', 'tls', 'cert_file'],
+  ['kafka', 'tls', 'key_file'],
+  ['kafka', 'sasl', 'password_file'],
   ['dead_letter', 'path'],
 ];
 
@@ -144,7 +151,9 @@ function resolvePaths(config: HolterConfig, written: Record<string, unknown>, co
 
     const wasWritten = dig(written, keys.slice(0, -1))?.[key] !== undefined;
     const shipped = SHIPPED_RESOURCE_KEYS.includes(keys);
-    const base = wasWritten ? configDir : shipped ? PACKAGE_ROOT : process.cwd();
+    let base = process.cwd();
+    if (wasWritten) base = configDir;
+    else if (shipped) base = PACKAGE_ROOT;
     parent![key] = Array.isArray(value)
       ? value.map((item: string) => path.resolve(base, item))
       : path.resolve(base, value as string);

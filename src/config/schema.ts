@@ -31,6 +31,62 @@ const GenericMapping = Type.Object(
   { additionalProperties: false },
 );
 
+const KafkaTopic = Type.Object(
+  {
+    name: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$', description: 'Topic to consume. Kafka allows letters, digits, `.`, `_` and `-`.' }),
+    format: Type.Optional(Type.String({ description: 'Decoder for every record of this topic (e.g. `fhir`, `okta`); when absent the format is detected per record.' })),
+  },
+  { additionalProperties: false },
+);
+
+const KafkaSection = Type.Object(
+  {
+    brokers: Type.Array(Type.String({ pattern: '^[^\\s:]+:[0-9]+$' }), {
+      minItems: 1,
+      default: ['127.0.0.1:9092'],
+      description: 'Bootstrap brokers as `host:port`.',
+    }),
+    client_id: Type.String({ minLength: 1, default: 'holter', description: 'Kafka client id, shown in broker logs and quotas.' }),
+    group_id: Type.String({ minLength: 1, default: 'holter', description: 'Consumer group. Processes with the same group share the partitions of the topics.' }),
+    topics: Type.Array(KafkaTopic, { default: [], description: 'Topics `holter run` consumes; at least one is required for `holter run`.' }),
+    auto_offset_reset: StringEnum(['earliest', 'latest'] as const, {
+      default: 'earliest',
+      description: 'Where a consumer group with no committed offset starts: the oldest record kept (`earliest`) or new records only (`latest`).',
+    }),
+    dead_letter_topic: Type.String({
+      minLength: 1,
+      pattern: '^[A-Za-z0-9._-]+$',
+      default: 'holter.dead-letter',
+      description: 'Topic that receives records that cannot be decoded, with headers naming the reason, source topic, partition and offset.',
+    }),
+    session_timeout_ms: Type.Integer({ minimum: 6000, default: 30000, description: 'Consumer group session timeout, in milliseconds.' }),
+    max_bytes_per_partition: Type.Integer({ minimum: 1024, default: 1048576, description: 'Bytes fetched per partition per request. A larger record is still fetched whole.' }),
+    connection_timeout_ms: Type.Integer({ minimum: 100, default: 10000, description: 'Timeout of one broker connection attempt, in milliseconds.' }),
+    tls: Type.Object(
+      {
+        enabled: Type.Boolean({ default: false, description: 'Connect to the brokers with TLS.' }),
+        ca_file: Type.Optional(Type.String({ description: 'PEM file of the certificate authorities to trust; without it the system store is used.' })),
+        cert_file: Type.Optional(Type.String({ description: 'PEM client certificate, for brokers that require mutual TLS.' })),
+        key_file: Type.Optional(Type.String({ description: 'PEM private key of the client certificate.' })),
+        reject_unauthorized: Type.Boolean({ default: true, description: 'Reject brokers whose certificate is not trusted. Turn off only for tests.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    sasl: Type.Optional(
+      Type.Object(
+        {
+          mechanism: StringEnum(['plain', 'scram-sha-256', 'scram-sha-512'] as const, { description: 'SASL mechanism.' }),
+          username: Type.String({ minLength: 1, description: 'SASL user name.' }),
+          password: Type.Optional(Type.String({ description: 'SASL password. Prefer `password_file`.' })),
+          password_file: Type.Optional(Type.String({ description: 'File holding the SASL password.' })),
+        },
+        { additionalProperties: false, description: 'SASL authentication; combine with `tls.enabled` (SASL_SSL) outside a test network.' },
+      ),
+    ),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const ConfigSchema = Type.Object(
   {
     facility: Type.Object(
@@ -109,6 +165,35 @@ export const ConfigSchema = Type.Object(
           },
           { additionalProperties: false, default: {} },
         ),
+        elasticsearch: Type.Object(
+          {
+            nodes: Type.Array(Type.String({ pattern: '^https?://' }), {
+              default: [],
+              description: 'Elasticsearch URLs. The sink is on when at least one is set.',
+            }),
+            data_stream: Type.String({
+              pattern: '^[a-z0-9][a-z0-9._-]*-[a-z0-9._]+-[a-z0-9._]+$',
+              default: 'logs-holter.alerts-default',
+              description: 'Data stream the alerts are written to, named `TYPE-DATASET-NAMESPACE` in lower case.',
+            }),
+            index_template: Type.String({ minLength: 1, default: 'holter-alerts', description: 'Name of the index template `holter setup elasticsearch` installs for the data stream.' }),
+            ilm_policy: Type.String({ minLength: 1, default: 'holter-alerts', description: 'Name of the ILM policy installed when the cluster has ILM.' }),
+            ilm_rollover_max_age: Type.String({ pattern: '^[0-9]+(d|h|m)$', default: '30d', description: 'Roll the data stream over to a new backing index after this age (e.g. `30d`).' }),
+            ilm_delete_after: Type.Optional(Type.String({ pattern: '^[0-9]+(d|h)$', description: 'Delete backing indices this long after rollover (e.g. `2190d`); when absent alerts are kept.' })),
+            api_key: Type.Optional(Type.String({ description: 'API key (the base64 `encoded` value). Prefer `api_key_file`.' })),
+            api_key_file: Type.Optional(Type.String({ description: 'File holding the API key.' })),
+            username: Type.Optional(Type.String({ description: 'User for basic authentication.' })),
+            password: Type.Optional(Type.String({ description: 'Password for basic authentication. Prefer `password_file`.' })),
+            password_file: Type.Optional(Type.String({ description: 'File holding the basic authentication password.' })),
+            ca_file: Type.Optional(Type.String({ description: 'PEM file of the certificate authority that signed the cluster certificate.' })),
+            request_timeout_ms: Type.Integer({ minimum: 100, default: 30000, description: 'Timeout of one bulk request, in milliseconds.' }),
+            max_batch_size: Type.Integer({ minimum: 1, maximum: 10000, default: 500, description: 'Maximum alerts in one bulk request.' }),
+            max_concurrent_requests: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'Maximum bulk requests in flight at once.' }),
+            initial_backoff_ms: Type.Integer({ minimum: 1, default: 500, description: 'Delay before the first retry of a 429, 5xx or connection error; doubles each attempt, with jitter.' }),
+            max_backoff_ms: Type.Integer({ minimum: 1, default: 30000, description: 'Longest delay between retries. Retriable failures are retried until they succeed.' }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
         webhook: Type.Object(
           {
             url: Type.Optional(Type.String({ pattern: '^https?://', description: 'POST each alert as JSON to this URL (http or https).' })),
@@ -124,6 +209,7 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    kafka: KafkaSection,
     dead_letter: Type.Object(
       {
         path: Type.String({ default: '.holter/dead-letter.ndjson', description: 'Records that could not be decoded, with reason and source position, one JSON document a line.' }),
@@ -144,4 +230,5 @@ export const ConfigSchema = Type.Object(
 );
 
 export type HolterConfig = Static<typeof ConfigSchema>;
+export type KafkaConfig = Static<typeof KafkaSection>;
 export type SeverityName = (typeof SEVERITIES)[number];

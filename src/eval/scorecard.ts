@@ -1,17 +1,7 @@
 import type { Alert } from '../alerts/types.js';
+import type { Label } from '../sim/labels.js';
 
-/** Ground truth for one injected incident or trap, as the simulator labels it. */
-export interface Label {
-  kind: 'incident' | 'trap';
-  name: string;
-  userId: string;
-  sourceIp?: string;
-  startMs: number;
-  endMs: number;
-  /** Rule or detector ids expected to fire; empty for traps. */
-  expect: string[];
-  description: string;
-}
+export type { Label };
 
 export interface LabelResult {
   label: Label;
@@ -63,6 +53,7 @@ export function scoreAlerts(labels: readonly Label[], alerts: readonly Alert[]):
 
 function onEntity(alert: Alert, label: Label): boolean {
   if (alert.user?.id === label.userId) return true;
+  if (alert.user?.id !== undefined && label.targetUserIds?.includes(alert.user.id)) return true;
   return label.sourceIp !== undefined && alert.source?.ip === label.sourceIp;
 }
 

@@ -53,7 +53,8 @@ export function formatAlert(alert: Alert, color: boolean): string {
   if (explanation.typical !== undefined) figures.push(`typical ${explanation.typical}`);
   if (explanation.threshold !== undefined) figures.push(`threshold ${explanation.threshold}`);
   if (figures.length > 0) lines.push(`    ${figures.join(', ')}${explanation.unit ? ` ${explanation.unit}` : ''}`);
-  lines.push(`    window ${alert.event.start} .. ${alert.event.end}  evidence ${alert.holter.alert.evidence.length} events  id ${alert.event.id}`);
+  const evidence = alert.holter.alert.evidence.length;
+  lines.push(`    window ${alert.event.start} .. ${alert.event.end}  evidence ${evidence} event${evidence === 1 ? '' : 's'}  id ${alert.event.id}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -1,6 +1,5 @@
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
-import { once } from 'node:events';
 import type { Alert } from '../../alerts/types.js';
 import { HolterError } from '../../errors.js';
 import type { AlertSink, SinkOutcome } from '../types.js';
@@ -19,14 +18,17 @@ export class NdjsonSink implements AlertSink {
     });
   }
 
+  /** Resolves once the line is written to the file (not only buffered), so a failure is never missed. */
   async write(alert: Alert): Promise<SinkOutcome> {
-    if (this.failure) {
-      throw new HolterError('HOLTER_SINK_FAILED', `Cannot write alerts to ${this.filePath}: ${this.failure.message}. Check the path and free space.`, {
-        cause: this.failure,
-      });
-    }
-    if (!this.stream.write(`${JSON.stringify(alert)}\n`)) await once(this.stream, 'drain');
+    if (this.failure) throw this.wrap(this.failure);
+    await new Promise<void>((resolve, reject) => {
+      this.stream.write(`${JSON.stringify(alert)}\n`, (error) => (error ? reject(this.wrap(error)) : resolve()));
+    });
     return 'delivered';
+  }
+
+  private wrap(error: Error): HolterError {
+    return new HolterError('HOLTER_SINK_FAILED', `Cannot write alerts to ${this.filePath}: ${error.message}. Check the path and free space.`, { cause: error });
   }
 
   async close(): Promise<void> {

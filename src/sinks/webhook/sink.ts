@@ -44,12 +44,21 @@ export function toWebhookPayload(alert: Alert): WebhookPayload {
     risk_score: alert.event.risk_score,
     rule: { id: alert.rule.id, name: alert.rule.name },
     summary: alert.holter.alert.explanation.summary,
-    group_key: alert.holter.alert.group_key,
+    group_key: withoutPatientFields(alert.holter.alert.group_key),
     window: { start: alert.event.start, end: alert.event.end },
   };
   if (alert.user?.id !== undefined) payload.user = { id: alert.user.id };
   if (alert.source?.ip !== undefined) payload.source = { ip: alert.source.ip };
   return payload;
+}
+
+/** Drops patient fields (even tokens) from a group key: a page needs the person and the rule, not the patient. */
+function withoutPatientFields(groupKey: Record<string, string>): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [field, value] of Object.entries(groupKey)) {
+    if (!field.startsWith('holter.patient.')) kept[field] = value;
+  }
+  return kept;
 }
 
 type AttemptResult = { kind: 'delivered' } | { kind: 'retry'; reason: string; retryAfterMs?: number } | { kind: 'rejected'; status: number };

@@ -1,0 +1,29 @@
+import { existsSync } from 'node:fs';
+import { HolterError } from '../errors.js';
+import { formatAlert } from '../sinks/console/sink.js';
+import { AlertStore } from '../sinks/store/sink.js';
+
+export interface AlertsOptions {
+  store: string;
+  rule?: string;
+  user?: string;
+  limit: number;
+  json?: boolean;
+}
+
+export async function runAlerts(options: AlertsOptions): Promise<number> {
+  if (!existsSync(options.store)) {
+    throw new HolterError('HOLTER_STORE_FAILED', `Alert store ${options.store} not found. Run \`holter demo\` or pass --store with the file a run wrote.`);
+  }
+  const store = new AlertStore(options.store);
+  try {
+    const alerts = store.query({ ruleId: options.rule, userId: options.user, limit: options.limit });
+    for (const alert of alerts) {
+      process.stdout.write(options.json ? `${JSON.stringify(alert)}\n` : formatAlert(alert, Boolean(process.stdout.isTTY)));
+    }
+    if (!options.json) process.stderr.write(`${alerts.length} of ${store.count()} stored alerts shown\n`);
+  } finally {
+    await store.close();
+  }
+  return 0;
+}

@@ -1,0 +1,158 @@
+import { randomBytes } from 'node:crypto';
+import type { HolterConfig } from '../config/schema.js';
+import { readSecret } from '../config/load.js';
+import { decodeRecord } from '../decoders/index.js';
+import type { DecodeContext, GenericMapping } from '../decoders/types.js';
+import { loadDetectors } from '../detect/baseline/index.js';
+import { loadSigmaRules } from '../detect/sigma/index.js';
+import type { DetectionStage } from '../detect/types.js';
+import { createEnricher, loadDirectory, loadRoster } from '../enrich/index.js';
+import { HolterError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { Pipeline } from '../pipeline.js';
+import { ConsoleSink } from '../sinks/console/sink.js';
+import { DeadLetterFile, type DeadLetterSink } from '../sinks/dead-letter/writer.js';
+import { createElasticsearchClient } from '../sinks/elasticsearch/client.js';
+import { ElasticsearchSink } from '../sinks/elasticsearch/sink.js';
+import { NdjsonSink } from '../sinks/ndjson/sink.js';
+import { AlertStore } from '../sinks/store/sink.js';
+import type { AlertSink } from '../sinks/types.js';
+import { WebhookSink } from '../sinks/webhook/sink.js';
+import type { Alert } from '../alerts/types.js';
+
+/** Problems found while loading rules and detectors; the good ones still run. */
+export interface LoadReport {
+  ruleErrors: HolterError[];
+  detectorErrors: HolterError[];
+  rulesLoaded: number;
+  detectorsLoaded: number;
+}
+
+export interface AssembledPipeline {
+  pipeline: Pipeline;
+  store?: AlertStore;
+  report: LoadReport;
+}
+
+export interface AssembleOptions {
+  logger: Logger;
+  onAlert?: (alert: Alert) => void;
+  /** Reference time for syslog lines without a year. */
+  now?: Date;
+  /** Destination of undecodable records. Defaults to the `dead_letter.path` file; `holter run` passes the dead-letter topic. */
+  deadLetter?: DeadLetterSink;
+}
+
+/** Builds the whole pipeline from a validated configuration: decoders, enrich, rules, detectors, sinks. */
+export async function assemblePipeline(config: HolterConfig, options: AssembleOptions): Promise<AssembledPipeline> {
+  const { logger } = options;
+  const enrich = await buildEnricher(config, logger);
+
+  const rules = await loadSigmaRules(config.rules.paths, {
+    mappingFile: config.rules.mapping,
+    placeholders: config.rules.placeholders,
+    allowedLatenessMs: config.detection.allowed_lateness_seconds * 1000,
+  });
+  for (const error of rules.errors) logger.error({ code: error.code, location: error.location }, error.describe());
+
+  const detectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone });
+  for (const error of detectors.errors) logger.error({ code: error.code, location: error.location }, error.describe());
+
+  const stages: DetectionStage[] = [rules.stage, detectors.stage];
+  const { sinks, store } = buildSinks(config, logger);
+
+  const decodeContext: DecodeContext = {
+    defaultTimeZone: config.facility.time_zone,
+    now: options.now ?? new Date(),
+    genericMappings: toGenericMappings(config),
+  };
+
+  const pipeline = new Pipeline({
+    decode: decodeRecord,
+    decodeContext,
+    enrich,
+    stages,
+    sinks,
+    deadLetter: options.deadLetter ?? new DeadLetterFile(config.dead_letter.path),
+    allowedLatenessMs: config.detection.allowed_lateness_seconds * 1000,
+    logger,
+    onAlert: options.onAlert,
+  });
+
+  const report: LoadReport = {
+    ruleErrors: rules.errors,
+    detectorErrors: detectors.errors,
+    rulesLoaded: rules.stage.stats().rules_loaded ?? 0,
+    detectorsLoaded: detectors.stage.stats().detectors_loaded ?? 0,
+  };
+  logger.info({ rulesLoaded: report.rulesLoaded, rulesRejected: rules.errors.length, detectorsLoaded: report.detectorsLoaded, detectorsRejected: detectors.errors.length }, 'detection loaded');
+  return { pipeline, store, report };
+}
+
+async function buildEnricher(config: HolterConfig, logger: Logger): Promise<ReturnType<typeof createEnricher>> {
+  const configuredKey = readSecret(config.identity.token_key, config.identity.token_key_file, 'identity.token_key');
+  if (configuredKey === undefined) {
+    logger.warn('no identity.token_key configured; patient tokens are random for this run and will not match other runs');
+  }
+  const tokenKey = configuredKey ?? randomBytes(32).toString('hex');
+
+  const directory = config.identity.directory === undefined ? undefined : await loadDirectory(config.identity.directory);
+  const roster = config.identity.patient_roster === undefined ? undefined : await loadRoster(config.identity.patient_roster, tokenKey);
+  return createEnricher({ directory, roster, tokenKey });
+}
+
+function buildSinks(config: HolterConfig, logger: Logger): { sinks: AlertSink[]; store?: AlertStore } {
+  const sinks: AlertSink[] = [];
+  if (config.sinks.console.enabled) sinks.push(new ConsoleSink({ minSeverity: config.sinks.console.min_severity }));
+  if (config.sinks.ndjson.path !== undefined) sinks.push(new NdjsonSink(config.sinks.ndjson.path));
+
+  let store: AlertStore | undefined;
+  if (config.sinks.store.path !== undefined) {
+    store = new AlertStore(config.sinks.store.path);
+    sinks.push(store);
+  }
+
+  const webhook = config.sinks.webhook;
+  if (webhook.url !== undefined) {
+    sinks.push(
+      new WebhookSink({
+        url: webhook.url,
+        secret: readSecret(webhook.secret, webhook.secret_file, 'sinks.webhook.secret'),
+        minSeverity: webhook.min_severity,
+        timeoutMs: webhook.timeout_ms,
+        maxAttempts: webhook.max_attempts,
+        initialBackoffMs: webhook.initial_backoff_ms,
+        logger,
+      }),
+    );
+  }
+
+  const elasticsearch = config.sinks.elasticsearch;
+  if (elasticsearch.nodes.length > 0) {
+    sinks.push(
+      new ElasticsearchSink({
+        client: createElasticsearchClient(elasticsearch),
+        dataStream: elasticsearch.data_stream,
+        maxBatchSize: elasticsearch.max_batch_size,
+        maxConcurrentRequests: elasticsearch.max_concurrent_requests,
+        initialBackoffMs: elasticsearch.initial_backoff_ms,
+        maxBackoffMs: elasticsearch.max_backoff_ms,
+        logger,
+      }),
+    );
+  }
+  return { sinks, store };
+}
+
+function toGenericMappings(config: HolterConfig): Record<string, GenericMapping> {
+  const mappings: Record<string, GenericMapping> = {};
+  for (const [name, mapping] of Object.entries(config.decode.generic)) {
+    mappings[name] = {
+      timestamp: mapping.timestamp,
+      timestampFormat: mapping.timestamp_format,
+      fields: mapping.fields,
+      constants: mapping.constants,
+    };
+  }
+  return mappings;
+}

@@ -1,0 +1,110 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SEVERITIES } from '../config/schema.js';
+import { isHolterError } from '../errors.js';
+import { runAlerts } from './alerts.js';
+import { runDemo } from './demo.js';
+import { runReplay } from './replay.js';
+import { runStream } from './run.js';
+import { runSetupElasticsearch } from './setup.js';
+
+/** Runs the `holter` command line; returns the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (error) {
+    if (isHolterError(error)) {
+      process.stderr.write(`holter: ${error.describe()}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+function buildProgram(): Command {
+  const program = new Command('holter')
+    .description('Watches hospital security telemetry and raises explained alerts.')
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('demo')
+    .description('Stream a simulated cardiology hospital (weeks of normal work, then incidents) through the pipeline.')
+    .option('--days <n>', 'days of simulated activity', parsePositiveInteger, 35)
+    .option('--staff <n>', 'number of staff in the simulated hospital', parsePositiveInteger, 300)
+    .option('--seed <n>', 'random seed; the same seed gives the same hospital', parsePositiveInteger, 42)
+    .option('--store <file>', 'embedded alert store (SQLite)', '.holter/demo/alerts.db')
+    .option('-o, --out <file>', 'also write alerts as NDJSON to this file')
+    .option('--webhook <url>', 'POST alerts to this URL (signed when HOLTER_WEBHOOK_SECRET is set)')
+    .addOption(new Option('--min-severity <level>', 'lowest severity printed').choices(SEVERITIES).default('low'))
+    .option('-q, --quiet', 'print only the summary and scorecard, not each alert')
+    .option('--log-level <level>', 'operational log level on standard error', 'warn')
+    .action(async (options) => {
+      process.exitCode = await runDemo(options);
+    });
+
+  program
+    .command('replay')
+    .description('Run files of telemetry through the pipeline and print the alerts they raise.')
+    .argument('<file...>', 'input files (`-` reads standard input)')
+    .option('-c, --config <file>', 'configuration file (YAML); defaults apply without one')
+    .option('-f, --format <name>', 'decoder for every input (default: detected per record)')
+    .option('-o, --out <file>', 'write alerts as NDJSON to this file')
+    .option('--dead-letter <file>', 'write records that cannot be decoded to this NDJSON file')
+    .option('--rules <path...>', 'Sigma rule files or folders (replace the configured ones)')
+    .option('--detectors <path...>', 'detector files or folders (replace the configured ones)')
+    .option('--directory <file>', 'identity directory (CSV or JSON)')
+    .option('--roster <file>', 'patient roster (CSV or JSON)')
+    .option('--time-zone <zone>', 'facility time zone (IANA name, e.g. America/New_York)')
+    .option('--store <file>', 'also keep alerts in this embedded store (SQLite)')
+    .option('--webhook <url>', 'POST alerts to this URL (signed when HOLTER_WEBHOOK_SECRET is set)')
+    .addOption(new Option('--min-severity <level>', 'lowest severity printed').choices(SEVERITIES))
+    .option('-q, --quiet', 'do not print each alert')
+    .option('--no-progress', 'do not show the progress bar')
+    .option('--summary-json <file>', 'write the run summary as JSON to this file')
+    .option('--log-level <level>', 'operational log level on standard error')
+    .action(async (files: string[], options) => {
+      process.exitCode = await runReplay(files, options);
+    });
+
+  program
+    .command('alerts')
+    .description('List alerts kept in the embedded store, newest first.')
+    .option('--store <file>', 'embedded alert store (SQLite)', '.holter/demo/alerts.db')
+    .option('--rule <id>', 'only alerts of this rule id')
+    .option('--user <id>', 'only alerts about this user id')
+    .option('--limit <n>', 'maximum number of alerts', parsePositiveInteger, 20)
+    .option('--json', 'print the alert documents as NDJSON')
+    .action(async (options) => {
+      process.exitCode = await runAlerts(options);
+    });
+
+  program
+    .command('run')
+    .description('Consume the configured Kafka topics in a consumer group and deliver alerts to the sinks, until SIGTERM or SIGINT.')
+    .option('-c, --config <file>', 'configuration file (YAML) with a kafka section')
+    .option('--log-level <level>', 'operational log level on standard error (debug, info, warn, error, silent)')
+    .action(async (options) => {
+      process.exitCode = await runStream(options);
+    });
+
+  const setup = program.command('setup').description('Install what an external system needs before `holter run` writes to it.');
+  setup
+    .command('elasticsearch')
+    .description('Install the alert index template, the data stream and, when the cluster has ILM, its lifecycle policy. Safe to run again.')
+    .option('-c, --config <file>', 'configuration file (YAML); sinks.elasticsearch is read from it')
+    .option('--node <url>', 'Elasticsearch URL, replacing sinks.elasticsearch.nodes (default http://127.0.0.1:9200 when none is configured)')
+    .action(async (options) => {
+      process.exitCode = await runSetupElasticsearch(options);
+    });
+
+  return program;
+}
+
+function parsePositiveInteger(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed <= 0) {
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a positive whole number.`);
+  }
+  return parsed;
+}

@@ -1,0 +1,75 @@
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import cliProgress from 'cli-progress';
+import { loadConfig } from '../config/load.js';
+import { listFormats } from '../decoders/index.js';
+import type { DecodeContext } from '../decoders/types.js';
+import { HolterError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { readRecords } from '../sources/file.js';
+import { assemblePipeline } from './assemble.js';
+import { applyOverrides, type CommandLineOverrides } from './overrides.js';
+import { formatSummary } from './summary.js';
+
+export interface ReplayOptions extends CommandLineOverrides {
+  config?: string;
+  format?: string;
+  progress: boolean;
+  summaryJson?: string;
+}
+
+/** Inputs smaller than this finish too fast for a progress bar to help. */
+const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;
+
+export async function runReplay(files: string[], options: ReplayOptions): Promise<number> {
+  for (const file of files) {
+    if (file !== '-' && !existsSync(file)) {
+      throw new HolterError('HOLTER_INPUT_NOT_FOUND', `Input file ${file} not found. Check the path, or use - for standard input.`);
+    }
+  }
+  const config = applyOverrides(loadConfig(options.config), options);
+  if (options.format !== undefined) {
+    const known = listFormats({ genericMappings: config.decode.generic as DecodeContext['genericMappings'] });
+    if (!known.includes(options.format)) {
+      throw new HolterError('HOLTER_CONFIG_INVALID', `Unknown format ${JSON.stringify(options.format)} given to --format. Use one of ${known.join(', ')}, or define it under decode.generic.`);
+    }
+  }
+  const logger = createLogger(config.log.level);
+  const { pipeline, report } = await assemblePipeline(config, { logger });
+
+  const totalBytes = files.reduce((sum, file) => sum + (file === '-' ? 0 : statSync(file).size), 0);
+  const bar = options.progress && process.stderr.isTTY && totalBytes >= PROGRESS_MIN_BYTES ? createProgressBar(totalBytes) : undefined;
+
+  let doneBytes = 0;
+  for (const file of files) {
+    logger.info({ input: file }, 'replay started');
+    let lastOffset = 0;
+    for await (const record of readRecords(file, { format: options.format, maxRecordBytes: config.decode.max_record_bytes })) {
+      await pipeline.push(record);
+      if (bar !== undefined && record.offset !== undefined && record.offset - lastOffset > 65_536) {
+        lastOffset = record.offset;
+        bar.update(doneBytes + record.offset);
+      }
+    }
+    doneBytes += file === '-' ? 0 : statSync(file).size;
+  }
+  bar?.update(totalBytes);
+  bar?.stop();
+
+  const summary = await pipeline.finish();
+  await pipeline.close();
+  process.stderr.write(formatSummary(summary, report));
+  if (summary.deadLettered > 0) process.stderr.write(`Dead-lettered records are in ${config.dead_letter.path}\n`);
+  if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, rulesRejected: report.ruleErrors.length }, null, 2)}\n`);
+
+  const failed = Object.values(summary.deliveryFailures).reduce((total, count) => total + count, 0);
+  return failed > 0 ? 1 : 0;
+}
+
+function createProgressBar(totalBytes: number): cliProgress.SingleBar {
+  const bar = new cliProgress.SingleBar(
+    { format: 'replay [{bar}] {percentage}% | {value}/{total} bytes | eta {eta_formatted}', stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(totalBytes, 0);
+  return bar;
+}

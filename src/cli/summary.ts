@@ -1,0 +1,31 @@
+import type { RunSummary } from '../pipeline.js';
+import type { LoadReport } from './assemble.js';
+
+/** Renders the end-of-run summary a person reads: what was read, what was rejected and why, what was raised. */
+export function formatSummary(summary: RunSummary, report: LoadReport): string {
+  const lines: string[] = [];
+  lines.push('Summary');
+  lines.push(`  records read        ${summary.recordsRead}`);
+  lines.push(`  events decoded      ${summary.eventsDecoded}`);
+  lines.push(`  dead-lettered       ${summary.deadLettered}`);
+  for (const [reason, count] of sortedEntries(summary.deadLetteredByReason)) lines.push(`    ${reason.padEnd(22)} ${count}`);
+  if (summary.firstEventTime !== undefined) lines.push(`  event time          ${summary.firstEventTime} .. ${summary.lastEventTime}`);
+  lines.push(`  rules loaded        ${report.rulesLoaded} (${report.ruleErrors.length} rejected)`);
+  lines.push(`  detectors loaded    ${report.detectorsLoaded} (${report.detectorErrors.length} rejected)`);
+
+  const late = Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0);
+  lines.push(`  late events         ${late}`);
+  lines.push(`  alerts              ${summary.alerts}`);
+  for (const [rule, count] of sortedEntries(summary.alertsByRule)) lines.push(`    ${rule.padEnd(40)} ${count}`);
+
+  const failures = sortedEntries(summary.deliveryFailures);
+  if (failures.length > 0) {
+    lines.push('  delivery failures');
+    for (const [sink, count] of failures) lines.push(`    ${sink.padEnd(22)} ${count}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function sortedEntries(counts: Record<string, number>): [string, number][] {
+  return Object.entries(counts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+}

@@ -1,0 +1,95 @@
+/**
+ * The seam between Holter and a Kafka client library. The source, the dead-letter topic and the
+ * tests use only these interfaces, so the library behind them (kafkajs today, see
+ * kafkajs-client.ts) can change without touching them. Offsets are decimal strings, as Kafka's
+ * int64 offsets do not fit a JavaScript number in general.
+ */
+
+/** One record as fetched from a partition. */
+export interface ConsumedMessage {
+  offset: string;
+  key: Buffer | null;
+  /** Null for a tombstone. */
+  value: Buffer | null;
+  headers: Record<string, string>;
+}
+
+/** Records fetched from one partition, in offset order. */
+export interface ConsumedBatch {
+  topic: string;
+  partition: number;
+  messages: ConsumedMessage[];
+}
+
+/** What a batch handler may ask of the consumer while it processes a batch. */
+export interface BatchControl {
+  /** False once `stop` was called: the handler should finish the record in hand and return. */
+  isRunning(): boolean;
+  /** True when a rebalance took the partition away, so the rest of the batch belongs to another member. */
+  isStale(): boolean;
+  /** Tells the group coordinator this member is alive; call it during long processing. */
+  heartbeat(): Promise<void>;
+  /** Marks a record as processed, so the next fetch of this partition starts after it. */
+  resolveOffset(offset: string): void;
+}
+
+export type BatchHandler = (batch: ConsumedBatch, control: BatchControl) => Promise<void>;
+
+/** A committed position: `offset` is the next record to read, one past the last processed. */
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+export interface ConsumerOptions {
+  groupId: string;
+  sessionTimeoutMs: number;
+  maxBytesPerPartition: number;
+}
+
+export interface KafkaConsumerClient {
+  connect(): Promise<void>;
+  subscribe(topics: string[], fromBeginning: boolean): Promise<void>;
+  /**
+   * Starts fetching and hands each batch to `handler`, one batch at a time. Offsets are never
+   * committed automatically. `onCrash` is called once when the consumer stops on an error that
+   * the client will not recover from.
+   */
+  run(handler: BatchHandler, onCrash: (error: Error) => void): Promise<void>;
+  commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  /** Stops fetching and waits for the batch in hand to return. */
+  stop(): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface OutgoingMessage {
+  key?: string | Buffer | null;
+  value: string | Buffer;
+  headers?: Record<string, string>;
+  partition?: number;
+}
+
+export interface KafkaProducerClient {
+  connect(): Promise<void>;
+  /** Resolves once every message is acknowledged by all in-sync replicas. */
+  send(topic: string, messages: OutgoingMessage[]): Promise<void>;
+  disconnect(): Promise<void>;
+}
+
+export interface KafkaAdminClient {
+  connect(): Promise<void>;
+  /** Creates the topics that do not exist yet; existing ones are left as they are. */
+  createTopics(topics: { name: string; partitions: number }[]): Promise<void>;
+  /** Committed offsets of a group, by partition; `-1` where the group has committed nothing. */
+  fetchCommittedOffsets(groupId: string, topic: string): Promise<{ partition: number; offset: string }[]>;
+  /** Offset of the next record to be written to each partition (the high watermark). */
+  fetchEndOffsets(topic: string): Promise<{ partition: number; offset: string }[]>;
+  disconnect(): Promise<void>;
+}
+
+export interface KafkaClient {
+  consumer(options: ConsumerOptions): KafkaConsumerClient;
+  producer(): KafkaProducerClient;
+  admin(): KafkaAdminClient;
+}

@@ -1,0 +1,179 @@
+import kafkajs from 'kafkajs';
+import type { Admin, Consumer, KafkaConfig as KafkajsConfig, LogEntry, Producer, SASLOptions } from 'kafkajs';
+import type { Logger } from '../../log.js';
+import type {
+  BatchHandler,
+  ConsumerOptions,
+  KafkaAdminClient,
+  KafkaClient,
+  KafkaConsumerClient,
+  KafkaProducerClient,
+  OutgoingMessage,
+  TopicPartitionOffset,
+} from './client.js';
+import type { KafkaConnectionSettings } from './settings.js';
+
+const { Kafka, logLevel, Partitioners } = kafkajs;
+
+/**
+ * The Kafka seam implemented with kafkajs 2.2.4. docs/kafka.md records what was checked against
+ * Kafka 4.4: the APIs used here (metadata, produce, fetch, the classic consumer group protocol,
+ * offset commit and fetch, create topics, list offsets) all negotiate a version the broker still
+ * supports.
+ */
+export function createKafkajsClient(settings: KafkaConnectionSettings, logger: Logger): KafkaClient {
+  const kafka = new Kafka(toKafkajsConfig(settings, logger));
+  return {
+    consumer: (options) => new KafkajsConsumer(kafka.consumer(toConsumerConfig(options))),
+    producer: () => new KafkajsProducer(kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: true })),
+    admin: () => new KafkajsAdmin(kafka.admin()),
+  };
+}
+
+function toKafkajsConfig(settings: KafkaConnectionSettings, logger: Logger): KafkajsConfig {
+  const config: KafkajsConfig = {
+    clientId: settings.clientId,
+    brokers: settings.brokers,
+    connectionTimeout: settings.connectionTimeoutMs,
+    logLevel: logLevel.INFO,
+    logCreator: () => (entry) => forwardLog(logger, entry),
+  };
+  if (settings.tls !== undefined) {
+    config.ssl = { ca: settings.tls.ca, cert: settings.tls.cert, key: settings.tls.key, rejectUnauthorized: settings.tls.rejectUnauthorized };
+  }
+  if (settings.sasl !== undefined) {
+    config.sasl = { mechanism: settings.sasl.mechanism, username: settings.sasl.username, password: settings.sasl.password } as SASLOptions;
+  }
+  return config;
+}
+
+function toConsumerConfig(options: ConsumerOptions): Parameters<kafkajs.Kafka['consumer']>[0] {
+  return {
+    groupId: options.groupId,
+    sessionTimeout: options.sessionTimeoutMs,
+    // kafkajs sends a heartbeat at most this often, when the handler calls heartbeat().
+    heartbeatInterval: Math.max(1000, Math.floor(options.sessionTimeoutMs / 10)),
+    maxBytesPerPartition: options.maxBytesPerPartition,
+    allowAutoTopicCreation: false,
+  };
+}
+
+/**
+ * Sends kafkajs's own log lines to Holter's log. Its INFO lines (joined the group, stopped) are
+ * routine for kafkajs but per-rebalance for us, so they go to debug.
+ */
+function forwardLog(logger: Logger, entry: LogEntry): void {
+  const { message, error, broker, groupId, topic, partition } = entry.log as Record<string, unknown>;
+  const fields = { component: 'kafkajs', kafkajsNamespace: entry.namespace, broker, groupId, topic, partition, err: error };
+  const text = `kafkajs: ${String(message)}`;
+  if (entry.level === logLevel.ERROR) logger.error(fields, text);
+  else if (entry.level === logLevel.WARN) logger.warn(fields, text);
+  else logger.debug(fields, text);
+}
+
+class KafkajsConsumer implements KafkaConsumerClient {
+  constructor(private readonly consumer: Consumer) {}
+
+  connect(): Promise<void> {
+    return this.consumer.connect();
+  }
+
+  subscribe(topics: string[], fromBeginning: boolean): Promise<void> {
+    return this.consumer.subscribe({ topics, fromBeginning });
+  }
+
+  async run(handler: BatchHandler, onCrash: (error: Error) => void): Promise<void> {
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      // kafkajs rejoins by itself after retriable errors (restart true); only a final crash ends the run.
+      if (!event.payload.restart) onCrash(event.payload.error);
+    });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async (payload) => {
+        const batch = {
+          topic: payload.batch.topic,
+          partition: payload.batch.partition,
+          messages: payload.batch.messages.map((message) => ({
+            offset: message.offset,
+            key: message.key,
+            value: message.value,
+            headers: headersToStrings(message.headers),
+          })),
+        };
+        await handler(batch, {
+          isRunning: payload.isRunning,
+          isStale: payload.isStale,
+          heartbeat: payload.heartbeat,
+          resolveOffset: payload.resolveOffset,
+        });
+      },
+    });
+  }
+
+  commit(offsets: TopicPartitionOffset[]): Promise<void> {
+    return this.consumer.commitOffsets(offsets);
+  }
+
+  stop(): Promise<void> {
+    return this.consumer.stop();
+  }
+
+  disconnect(): Promise<void> {
+    return this.consumer.disconnect();
+  }
+}
+
+function headersToStrings(headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    // A repeated header keeps its last value, as most Kafka clients' lastHeader() does.
+    const last = Array.isArray(value) ? value[value.length - 1] : value;
+    if (last !== undefined) result[name] = last.toString();
+  }
+  return result;
+}
+
+class KafkajsProducer implements KafkaProducerClient {
+  constructor(private readonly producer: Producer) {}
+
+  connect(): Promise<void> {
+    return this.producer.connect();
+  }
+
+  async send(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    await this.producer.send({ topic, acks: -1, messages });
+  }
+
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
+  }
+}
+
+class KafkajsAdmin implements KafkaAdminClient {
+  constructor(private readonly admin: Admin) {}
+
+  connect(): Promise<void> {
+    return this.admin.connect();
+  }
+
+  async createTopics(topics: { name: string; partitions: number }[]): Promise<void> {
+    await this.admin.createTopics({ topics: topics.map((topic) => ({ topic: topic.name, numPartitions: topic.partitions })), waitForLeaders: true });
+  }
+
+  async fetchCommittedOffsets(groupId: string, topic: string): Promise<{ partition: number; offset: string }[]> {
+    const [entry] = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    return (entry?.partitions ?? []).map((partition) => ({ partition: partition.partition, offset: partition.offset }));
+  }
+
+  async fetchEndOffsets(topic: string): Promise<{ partition: number; offset: string }[]> {
+    const offsets = await this.admin.fetchTopicOffsets(topic);
+    return offsets.map((entry) => ({ partition: entry.partition, offset: entry.high }));
+  }
+
+  disconnect(): Promise<void> {
+    return this.admin.disconnect();
+  }
+}

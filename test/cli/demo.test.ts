@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { verifySignature } from '../../src/sinks/webhook/sign.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+
+const HOLTER = path.join(REPO_ROOT, 'bin', 'holter.js');
+const SECRET = 'demo-test-secret-0123456789';
+
+test('demo catches every incident and no trap', async () => {
+  const received: { body: string; headers: IncomingHttpHeaders }[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: request.headers });
+      response.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-demo-'));
+  let stderr: string;
+  try {
+    const result = await promisify(execFile)(process.execPath, [HOLTER, 'demo', '--quiet', '--webhook', url, '--out', 'alerts.ndjson'], {
+      cwd,
+      env: { ...process.env, HOLTER_WEBHOOK_SECRET: SECRET },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    stderr = result.stderr;
+  } finally {
+    server.close();
+  }
+
+  assert.match(stderr, /incidents caught 6\/6, traps clean 6\/6/);
+  assert.match(stderr, /dead-lettered\s+0\n/);
+  assert.doesNotMatch(stderr, /FAIL/);
+
+  const alerts = readFileSync(path.join(cwd, 'alerts.ndjson'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { event: { id: string }; holter: { alert: { severity: string } } });
+  const paged = alerts.filter((alert) => ['medium', 'high', 'critical'].includes(alert.holter.alert.severity));
+  assert.equal(received.length, paged.length, 'every alert at or above medium is posted once');
+
+  const now = Math.floor(Date.now() / 1000);
+  for (const request of received) {
+    const verdict = verifySignature(SECRET, { timestamp: request.headers['x-holter-timestamp'] as string, signature: request.headers['x-holter-signature'] as string }, request.body, now, 3600);
+    assert.equal(verdict, 'valid');
+    assert.doesNotMatch(request.body, /pt_[0-9a-f]{8}/, 'webhook bodies carry no patient token');
+    assert.doesNotMatch(request.body, /"patient/, 'webhook bodies carry no patient fields');
+  }
+
+  const listed = spawnSync(process.execPath, [HOLTER, 'alerts', '--store', '.holter/demo/alerts.db', '--json', '--limit', '1000'], { cwd, encoding: 'utf8' });
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.equal(listed.stdout.trim().split('\n').length, alerts.length);
+});

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT, SAMPLES_DIR } from '../helpers/paths.js';
+
+const HOLTER = path.join(REPO_ROOT, 'bin', 'holter.js');
+
+function holter(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [HOLTER, ...args], { cwd, encoding: 'utf8', env: { ...process.env, HOLTER_WEBHOOK_SECRET: undefined } });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    return statSync(full).isDirectory() ? listFiles(full) : [full];
+  });
+}
+
+function workDir(): string {
+  return mkdtempSync(path.join(tmpdir(), 'holter-cli-'));
+}
+
+test('replay of every sample dead-letters nothing', () => {
+  const cwd = workDir();
+  const samples = listFiles(SAMPLES_DIR).filter((file) => !file.endsWith('.md'));
+  const result = holter(['replay', '--quiet', '--summary-json', 'summary.json', '--log-level', 'warn', ...samples], cwd);
+  assert.equal(result.status, 0, result.stderr);
+
+  const summary = JSON.parse(readFileSync(path.join(cwd, 'summary.json'), 'utf8')) as { recordsRead: number; eventsDecoded: number; deadLettered: number };
+  assert.equal(summary.deadLettered, 0);
+  assert.ok(summary.recordsRead >= 150, `read ${summary.recordsRead} records`);
+  assert.ok(summary.eventsDecoded >= summary.recordsRead);
+  assert.match(result.stderr, /dead-lettered\s+0/);
+});
+
+test('replay dead-letters bad records with position', () => {
+  const cwd = workDir();
+  const input = path.join(cwd, 'mixed.ndjson');
+  const good = readFileSync(path.join(SAMPLES_DIR, 'ehr', 'ihe-balp_AuditEvent-ex-auditBasicReadServer.json'), 'utf8').trim();
+  writeFileSync(input, [good, '{"resourceType": "AuditEvent", "recorded": ', '{"hello": "world"}', good].join('\n') + '\n');
+
+  const result = holter(['replay', '--quiet', '--dead-letter', 'dead.ndjson', '--summary-json', 'summary.json', input], cwd);
+  assert.equal(result.status, 0, result.stderr);
+
+  const summary = JSON.parse(readFileSync(path.join(cwd, 'summary.json'), 'utf8')) as { recordsRead: number; deadLettered: number; deadLetteredByReason: Record<string, number> };
+  assert.equal(summary.recordsRead, 4);
+  assert.equal(summary.deadLettered, 2);
+  assert.equal(summary.deadLetteredByReason.invalid_json, 1);
+  assert.equal(summary.deadLetteredByReason.format_unknown, 1);
+
+  const entries = readFileSync(path.join(cwd, 'dead.ndjson'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { reason: string; line: number; input: string; original: string });
+  assert.deepEqual(entries.map((entry) => entry.line), [2, 3]);
+  assert.equal(entries[0]?.input, input);
+  assert.equal(entries[1]?.original, '{"hello": "world"}');
+});
+
+test('replay writes alerts as NDJSON', () => {
+  const cwd = workDir();
+  const input = path.join(cwd, 'breakglass.xml');
+  writeFileSync(input, readFileSync(path.join(SAMPLES_DIR, 'ehr', 'hl7-fhir-source_auditevent-example-breakglass-start.xml')));
+
+  const result = holter(['replay', '--out', 'alerts.ndjson', input], cwd);
+  assert.equal(result.status, 0, result.stderr);
+  const alerts = readFileSync(path.join(cwd, 'alerts.ndjson'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { event: { kind: string }; rule: { name: string } });
+  assert.equal(alerts.length, 1);
+  assert.equal(alerts[0]?.event.kind, 'alert');
+  assert.match(result.stdout, /\[HIGH\]/);
+});
+
+test('replay rejects a bad config with its line', () => {
+  const cwd = workDir();
+  writeFileSync(path.join(cwd, 'holter.yml'), 'facility:\n  time_zone: Mars/Olympus\n');
+  const result = holter(['replay', '--config', 'holter.yml', path.join(SAMPLES_DIR, 'identity', 'crowdsec_sshd-logs.log')], cwd);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /holter\.yml:2:\d+: Invalid time zone "Mars\/Olympus"/);
+});
+
+test('replay names a missing input', () => {
+  const result = holter(['replay', 'no-such-file.json'], workDir());
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /Input file no-such-file\.json not found/);
+});
+
+test('replay rejects an unknown format name', () => {
+  const cwd = workDir();
+  const result = holter(['replay', '--quiet', '--format', 'nosuch', '--summary-json', 'summary.json', path.join(SAMPLES_DIR, 'identity', 'crowdsec_sshd-logs.log')], cwd);
+  assert.equal(result.status, 2, result.stderr);
+  assert.match(result.stderr, /nosuch/);
+});

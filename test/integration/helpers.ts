@@ -1,0 +1,307 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Client } from '@elastic/elasticsearch';
+import type { Alert } from '../../src/alerts/types.js';
+import { assemblePipeline } from '../../src/cli/assemble.js';
+import { loadConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/log.js';
+import { simulateHospital } from '../../src/sim/index.js';
+import { DeadLetterMemory } from '../../src/sinks/dead-letter/writer.js';
+import { setupElasticsearch } from '../../src/sinks/elasticsearch/setup.js';
+import { createElasticsearchClient } from '../../src/sinks/elasticsearch/client.js';
+import type { ConsumedMessage, KafkaClient, OutgoingMessage } from '../../src/sources/kafka/client.js';
+import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.js';
+import { readRecords } from '../../src/sources/file.js';
+import { REPO_ROOT, SAMPLES_DIR } from '../helpers/paths.js';
+
+/**
+ * Skip reason for the integration suites outside `npm run test:integration`, which sets
+ * HOLTER_INTEGRATION=1: `npm test` compiles and walks dist/test/ too, and must not need the services.
+ */
+export const INTEGRATION_SKIP: string | false =
+  process.env.HOLTER_INTEGRATION === '1' ? false : 'needs Kafka and Elasticsearch: run scripts/services start, then npm run test:integration';
+
+export const KAFKA_BROKER = `127.0.0.1:${process.env.HOLTER_KAFKA_PORT ?? '9092'}`;
+export const ELASTICSEARCH_URL = `http://127.0.0.1:${process.env.HOLTER_ES_PORT ?? '9200'}`;
+const TOKEN_KEY = 'integration-test-token-key-0123456789';
+
+export const kafka: KafkaClient = createKafkajsClient({ clientId: 'holter-integration', brokers: [KAFKA_BROKER], connectionTimeoutMs: 3000 }, silentLogger);
+export const elasticsearch = new Client({ node: ELASTICSEARCH_URL, maxRetries: 0, requestTimeout: 10_000 });
+
+/** Fails with the command to run when Kafka or Elasticsearch is not reachable. */
+export async function requireServices(): Promise<void> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw new Error(`Kafka is not reachable at ${KAFKA_BROKER} (${(error as Error).message}). Start the test services with: scripts/services start`);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  try {
+    await elasticsearch.info();
+  } catch (error) {
+    throw new Error(`Elasticsearch is not reachable at ${ELASTICSEARCH_URL} (${(error as Error).message}). Start the test services with: scripts/services start`);
+  }
+}
+
+/** Returns a name no earlier run used, because the tests never delete Kafka topics or data streams. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Calls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function pollUntil<T>(description: string, check: () => Promise<T | undefined>, timeoutMs = 60_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}${lastError === undefined ? '' : ` (last error: ${(lastError as Error).message})`}`);
+}
+
+export async function createTopic(name: string, partitions: number): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.createTopics([{ name, partitions }]);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export async function produce(topic: string, messages: OutgoingMessage[]): Promise<void> {
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (let start = 0; start < messages.length; start += 200) await producer.send(topic, messages.slice(start, start + 200));
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Sum over partitions of records the group has not committed yet; undefined before its first commit. */
+export async function groupLag(groupId: string, topic: string): Promise<number | undefined> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const committed = new Map((await admin.fetchCommittedOffsets(groupId, topic)).map((entry) => [entry.partition, BigInt(entry.offset)]));
+    let lag = 0n;
+    let anyCommitted = false;
+    for (const end of await admin.fetchEndOffsets(topic)) {
+      const offset = committed.get(end.partition) ?? -1n;
+      if (offset >= 0n) anyCommitted = true;
+      lag += BigInt(end.offset) - (offset >= 0n ? offset : 0n);
+    }
+    return anyCommitted ? Number(lag) : undefined;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Reads `count` records of a topic from the beginning, in a group of its own. */
+export async function consumeRecords(topic: string, count: number): Promise<ConsumedMessage[]> {
+  const consumer = kafka.consumer({ groupId: uniqueName('reader'), sessionTimeoutMs: 10_000, maxBytesPerPartition: 1_048_576 });
+  const received: ConsumedMessage[] = [];
+  await consumer.connect();
+  try {
+    await consumer.subscribe([topic], true);
+    await consumer.run(
+      async (batch, control) => {
+        for (const message of batch.messages) {
+          received.push(message);
+          control.resolveOffset(message.offset);
+        }
+      },
+      () => undefined,
+    );
+    await pollUntil(`${count} records in ${topic}`, async () => (received.length >= count ? true : undefined), 30_000);
+  } finally {
+    await consumer.stop();
+    await consumer.disconnect();
+  }
+  return received;
+}
+
+/**
+ * The sample whose failed logins (2022) make a burst. Its events are older than the other identity
+ * samples, so it goes first: fed after them, its events would be late and never fill the window.
+ */
+const FAILED_LOGIN_SAMPLE = path.join('identity', 'crowdsec_opnsense-sshd.log');
+
+/** Reads every record of the shared samples, split the way `holter replay` splits files. */
+export async function sampleRecords(): Promise<string[]> {
+  const files: string[] = [];
+  for (const folder of ['identity', 'pacs', 'ehr', 'endpoint']) {
+    for (const file of readdirSync(path.join(SAMPLES_DIR, folder)).sort()) files.push(path.join(folder, file));
+  }
+  files.sort((a, b) => Number(b === FAILED_LOGIN_SAMPLE) - Number(a === FAILED_LOGIN_SAMPLE));
+
+  const texts: string[] = [];
+  for (const file of files) {
+    for await (const record of readRecords(path.join(SAMPLES_DIR, file))) texts.push(record.text);
+  }
+  return texts;
+}
+
+/** Generates the first `count` records of a small simulated hospital, in event-time order. */
+export function simulatedRecords(count: number): string[] {
+  const hospital = simulateHospital({ days: 1, staff: 40, incidents: false, traps: false });
+  const texts: string[] = [];
+  for (const record of hospital.records()) {
+    if (texts.length === count) break;
+    texts.push(record.text);
+  }
+  return texts;
+}
+
+export interface TestConfig {
+  topic: string;
+  groupId: string;
+  dataStream: string;
+  deadLetterTopic: string;
+  rules?: string[];
+  detectors?: string[];
+  maxRecordBytes?: number;
+}
+
+/** Writes a configuration file for `holter run` (JSON is YAML) and returns its path. */
+export function writeConfig(settings: TestConfig): string {
+  const directory = mkdtempSync(path.join(tmpdir(), 'holter-it-'));
+  const config: Record<string, unknown> = {
+    identity: { token_key: TOKEN_KEY },
+    decode: { max_record_bytes: settings.maxRecordBytes ?? 1_048_576 },
+    kafka: {
+      brokers: [KAFKA_BROKER],
+      client_id: 'holter-integration',
+      group_id: settings.groupId,
+      topics: [{ name: settings.topic }],
+      dead_letter_topic: settings.deadLetterTopic,
+      session_timeout_ms: 10_000,
+    },
+    sinks: {
+      console: { enabled: false },
+      elasticsearch: { nodes: [ELASTICSEARCH_URL], data_stream: settings.dataStream, index_template: `${settings.dataStream}-template`, initial_backoff_ms: 100, max_backoff_ms: 2000 },
+    },
+    dead_letter: { path: path.join(directory, 'dead-letter.ndjson') },
+    log: { level: 'info' },
+  };
+  if (settings.rules !== undefined) config.rules = { paths: settings.rules };
+  if (settings.detectors !== undefined) config.detectors = { paths: settings.detectors };
+  const file = path.join(directory, 'holter.yml');
+  writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+
+/** Installs the index template for the configured data stream, as `holter setup elasticsearch` does. */
+export async function setupDataStream(configFile: string): Promise<void> {
+  const settings = loadConfig(configFile).sinks.elasticsearch;
+  const client = createElasticsearchClient(settings);
+  try {
+    await setupElasticsearch(client, settings);
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Runs the records through the embedded pipeline in the same order, with the same configuration,
+ * and ends as a graceful stop does, by closing open windows. The alerts it raises are the
+ * reference for what the Kafka and Elasticsearch path must deliver.
+ */
+export async function expectedAlerts(configFile: string, texts: string[]): Promise<{ alerts: Alert[]; ids: Set<string>; ruleIds: Set<string>; deadLettered: number }> {
+  const config = loadConfig(configFile);
+  config.sinks.elasticsearch.nodes = [];
+  const deadLetter = new DeadLetterMemory();
+  const alerts: Alert[] = [];
+  const { pipeline } = await assemblePipeline(config, { logger: silentLogger, deadLetter, onAlert: (alert) => alerts.push(alert) });
+  for (const [index, text] of texts.entries()) await pipeline.push({ input: 'expected/0', offset: index, text });
+  await pipeline.finish();
+  await pipeline.close();
+  return { alerts, ids: new Set(alerts.map((alert) => alert.event.id)), ruleIds: new Set(alerts.map((alert) => alert.rule.id)), deadLettered: deadLetter.entries.length };
+}
+
+export interface StoredAlerts {
+  total: number;
+  ids: string[];
+}
+
+/** Fetches the alert documents of a data stream after a refresh. Empty when the data stream does not exist yet. */
+export async function storedAlerts(dataStream: string): Promise<StoredAlerts> {
+  try {
+    await elasticsearch.indices.refresh({ index: dataStream });
+    const response = await elasticsearch.search<Alert>({ index: dataStream, size: 10_000, track_total_hits: true, _source: ['event.id'], query: { match_all: {} } });
+    const total = typeof response.hits.total === 'number' ? response.hits.total : (response.hits.total?.value ?? 0);
+    return { total, ids: response.hits.hits.map((hit) => hit._id as string) };
+  } catch (error) {
+    if ((error as { meta?: { statusCode?: number } }).meta?.statusCode === 404) return { total: 0, ids: [] };
+    throw error;
+  }
+}
+
+/** `holter run` as a child process, with its standard error kept for failure messages. */
+export class HolterProcess {
+  private readonly child: ChildProcess;
+  private output = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(configFile: string) {
+    this.child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'holter.js'), 'run', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child.stderr?.setEncoding('utf8');
+    this.child.stderr?.on('data', (chunk: string) => {
+      this.output = (this.output + chunk).slice(-20_000);
+    });
+    this.exited = once(this.child, 'exit').then(([code]) => code as number | null);
+  }
+
+  get stderr(): string {
+    return this.output;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Sends the signal and waits for the exit code (null when the signal killed it). */
+  async stop(signal: NodeJS.Signals): Promise<number | null> {
+    if (this.running) this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** Creates a folder with one stateless Sigma rule that fires on every successful event. */
+export function writeStatelessRule(): string {
+  const directory = mkdtempSync(path.join(tmpdir(), 'holter-it-rules-'));
+  writeFileSync(
+    path.join(directory, 'successful-event.yml'),
+    [
+      'title: Any successful event',
+      'id: 5c0f4a51-4a9e-4d53-9c1e-2b8f1c7e9a10',
+      'name: integration_successful_event',
+      'status: test',
+      'description: Fires on every successful event, so each record raises its own alert.',
+      'logsource:',
+      '    product: holter',
+      'detection:',
+      '    selection:',
+      '        event.outcome: success',
+      '    condition: selection',
+      'level: low',
+      '',
+    ].join('\n'),
+  );
+  return directory;
+}
+
+export function emptyFolder(): string {
+  return mkdtempSync(path.join(tmpdir(), 'holter-it-empty-'));
+}

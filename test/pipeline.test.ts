@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import type { Alert } from '../src/alerts/types.js';
+import { decodeRecord } from '../src/decoders/index.js';
+import type { DecodeContext, RawRecord } from '../src/decoders/types.js';
+import { loadSigmaRules } from '../src/detect/sigma/index.js';
+import { createEnricher } from '../src/enrich/index.js';
+import { silentLogger } from '../src/log.js';
+import { Pipeline } from '../src/pipeline.js';
+import { DeadLetterMemory } from '../src/sinks/dead-letter/writer.js';
+import { NdjsonSink } from '../src/sinks/ndjson/sink.js';
+import type { AlertSink } from '../src/sinks/types.js';
+import { REPO_ROOT } from './helpers/paths.js';
+
+const CONTEXT: DecodeContext = { defaultTimeZone: 'UTC', now: new Date('2026-12-01T00:00:00Z') };
+
+/** An Okta System Log failure for `login` at `time`. */
+function oktaFailure(time: string, login: string, n: number): RawRecord {
+  const record = {
+    uuid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
+    published: time,
+    eventType: 'user.session.start',
+    severity: 'WARN',
+    displayMessage: 'User login to Okta',
+    actor: { id: '00u1', type: 'User', alternateId: login, displayName: 'Test User' },
+    client: { ipAddress: '198.51.100.7' },
+    outcome: { result: 'FAILURE', reason: 'INVALID_CREDENTIALS' },
+  };
+  return { input: 'test', line: n, text: JSON.stringify(record) };
+}
+
+async function holterRules(): Promise<Awaited<ReturnType<typeof loadSigmaRules>>['stage']> {
+  const loaded = await loadSigmaRules([path.join(REPO_ROOT, 'rules')], { mappingFile: path.join(REPO_ROOT, 'mappings', 'sigma.yml'), allowedLatenessMs: 60_000 });
+  assert.deepEqual(loaded.errors, []);
+  return loaded.stage;
+}
+
+function collector(): AlertSink & { alerts: Alert[] } {
+  const alerts: Alert[] = [];
+  return { name: 'collector', alerts, write: async (alert) => (alerts.push(alert), 'delivered'), close: async () => {} };
+}
+
+function at(minute: number, second = 0): string {
+  return new Date(Date.UTC(2026, 10, 3, 9, minute, second)).toISOString();
+}
+
+test('pipeline raises a burst once and counts late events', async () => {
+  const sink = collector();
+  const deadLetter = new DeadLetterMemory();
+  const pipeline = new Pipeline({
+    decode: decodeRecord,
+    decodeContext: CONTEXT,
+    enrich: createEnricher({ tokenKey: 'pipeline-test-key-0123456789' }),
+    stages: [await holterRules()],
+    sinks: [sink],
+    deadLetter,
+    allowedLatenessMs: 60_000,
+    logger: silentLogger,
+  });
+
+  for (let i = 0; i < 12; i++) await pipeline.push(oktaFailure(at(0, i * 10), 'jdoe@example.org', i));
+  await pipeline.push(oktaFailure(at(30), 'someone@example.org', 100));
+  // Twenty minutes older than the newest event: past the one-minute allowed lateness.
+  await pipeline.push(oktaFailure(at(10), 'late@example.org', 101));
+  const summary = await pipeline.finish();
+
+  assert.equal(summary.recordsRead, 14);
+  assert.equal(summary.eventsDecoded, 14);
+  assert.equal(summary.alerts, 1);
+  assert.equal(sink.alerts[0]?.rule.id, 'holter-failed-login-burst');
+  assert.equal(sink.alerts[0]?.user?.id, 'jdoe');
+  assert.equal(summary.stageStats.sigma?.late_events, 1);
+  assert.equal(summary.firstEventTime, at(0));
+  assert.equal(summary.lastEventTime, at(30));
+});
+
+test('pipeline dead-letters a decoder crash and goes on', async () => {
+  const deadLetter = new DeadLetterMemory();
+  const pipeline = new Pipeline({
+    decode: (record, context) => {
+      if (record.line === 2) throw new TypeError('decoder bug');
+      return decodeRecord(record, context);
+    },
+    decodeContext: CONTEXT,
+    enrich: createEnricher({ tokenKey: 'pipeline-test-key-0123456789' }),
+    stages: [],
+    sinks: [],
+    deadLetter,
+    allowedLatenessMs: 0,
+    logger: silentLogger,
+  });
+
+  for (let i = 1; i <= 3; i++) await pipeline.push(oktaFailure(at(i), 'jdoe@example.org', i));
+  const summary = await pipeline.finish();
+  assert.equal(summary.eventsDecoded, 2);
+  assert.equal(summary.deadLettered, 1);
+  assert.deepEqual(summary.deadLetteredByReason, { invalid_record: 1 });
+  assert.equal(deadLetter.entries[0]?.line, 2);
+  assert.match(deadLetter.entries[0]?.message ?? '', /decoder bug/);
+});
+
+test('pipeline counts a failing sink and still delivers to others', async () => {
+  const folder = mkdtempSync(path.join(tmpdir(), 'holter-pipeline-'));
+  writeFileSync(path.join(folder, 'marker'), '');
+  const failing = new NdjsonSink(folder); // a folder, not a file: every write fails
+  const sink = collector();
+  const pipeline = new Pipeline({
+    decode: decodeRecord,
+    decodeContext: CONTEXT,
+    enrich: createEnricher({ tokenKey: 'pipeline-test-key-0123456789' }),
+    stages: [await holterRules()],
+    sinks: [failing, sink],
+    deadLetter: new DeadLetterMemory(),
+    allowedLatenessMs: 60_000,
+    logger: silentLogger,
+  });
+
+  for (let i = 0; i < 10; i++) await pipeline.push(oktaFailure(at(0, i), 'jdoe@example.org', i));
+  const summary = await pipeline.finish();
+  assert.equal(summary.alerts, 1);
+  assert.equal(sink.alerts.length, 1);
+  assert.equal(summary.deliveryFailures.ndjson, 1);
+  assert.equal(summary.deliveryOutcomes.collector?.delivered, 1);
+});
