@@ -126,12 +126,28 @@ function decodeAuditEvent(resource: JsonObject, record: RawRecord, index: number
     audit_event: compact({
       id: resourceId,
       type: typeCodings[0]?.code,
-      subtype: subtypeCodings.map((coding) => coding.code).filter(isString),
+      subtype: codesOf(subtypeCodings),
       action: actionCode,
-      entity_types: unique(entities.map((entity) => readCoding(entity.type)?.code)),
+      entity_types: entityTypes(entities),
     }),
   };
   return event;
+}
+
+function codesOf(codings: Coding[]): string[] {
+  const codes: string[] = [];
+  for (const coding of codings) if (coding.code !== undefined) codes.push(coding.code);
+  return codes;
+}
+
+/** Returns the distinct entity type codes, in order of first appearance. */
+function entityTypes(entities: JsonObject[]): string[] {
+  const codes: string[] = [];
+  for (const entity of entities) {
+    const code = readCoding(entity.type)?.code;
+    if (code !== undefined && !codes.includes(code)) codes.push(code);
+  }
+  return codes;
 }
 
 function readTypeCodings(resource: JsonObject): Coding[] {
@@ -143,9 +159,12 @@ function readTypeCodings(resource: JsonObject): Coding[] {
 /** R4 `subtype` is a list of Codings; build-line XML wraps each in `coding`; R5 uses `code.coding`. */
 function readSubtypeCodings(resource: JsonObject): Coding[] {
   if (resource.subtype === undefined) return objectsOf(asObject(resource.code)?.coding).map(toCoding);
-  return objectsOf(resource.subtype).flatMap((subtype) =>
-    subtype.coding === undefined ? [toCoding(subtype)] : objectsOf(subtype.coding).map(toCoding),
-  );
+  const codings: Coding[] = [];
+  for (const subtype of objectsOf(resource.subtype)) {
+    if (subtype.coding === undefined) codings.push(toCoding(subtype));
+    else for (const coding of objectsOf(subtype.coding)) codings.push(toCoding(coding));
+  }
+  return codings;
 }
 
 function readCoding(value: unknown): Coding | undefined {
@@ -309,16 +328,19 @@ function setAccess(
   subtypeCodings: Coding[],
   entities: JsonObject[],
 ): void {
-  const purposes = [
-    ...objectsOf(resource.purposeOfEvent),
-    ...objectsOf(resource.authorization),
-    ...objectsOf(requestor?.purposeOfUse),
-  ];
-  const purposeCodes = purposes.flatMap((concept) => objectsOf(concept.coding).map((coding) => nonEmpty(coding.code))).filter(isString);
+  const purposes = readPurposes(resource, requestor);
+  const purposeCodes: string[] = [];
+  let purposeText: string | undefined;
+  for (const concept of purposes) {
+    for (const coding of objectsOf(concept.coding)) {
+      const code = nonEmpty(coding.code);
+      if (code !== undefined) purposeCodes.push(code);
+    }
+    purposeText ??= nonEmpty(concept.text);
+  }
   const isOverride = subtypeCodings.some((coding) => coding.code === EMERGENCY_OVERRIDE_STARTED);
   const breakGlass = isOverride || purposeCodes.includes(BREAK_THE_GLASS);
 
-  const purposeText = purposes.map((concept) => nonEmpty(concept.text)).find(isString);
   let reason = purposeText ?? readReasonDetail(entities);
   if (reason === undefined && isOverride) reason = readOutcomeText(resource);
 
@@ -328,6 +350,19 @@ function setAccess(
     reason,
   });
   if (Object.keys(access).length > 0) event.holter.access = access;
+}
+
+/** Returns the purpose concepts of `purposeOfEvent` (R4), `authorization` (R5) and the requestor's `purposeOfUse`, in that order. */
+function readPurposes(resource: JsonObject, requestor: JsonObject | undefined): JsonObject[] {
+  const sources = [resource.purposeOfEvent, resource.authorization, requestor?.purposeOfUse];
+  let purposes: JsonObject[] | undefined;
+  for (const source of sources) {
+    if (source === undefined) continue;
+    const concepts = objectsOf(source);
+    if (concepts.length === 0) continue;
+    purposes = purposes === undefined ? concepts : [...purposes, ...concepts];
+  }
+  return purposes ?? [];
 }
 
 function readReasonDetail(entities: JsonObject[]): string | undefined {
@@ -350,10 +385,6 @@ function readOutcomeText(resource: JsonObject): string | undefined {
   return objectsOf(asObject(resource.outcome)?.detail)
     .map((detail) => nonEmpty(detail.text))
     .find(isString);
-}
-
-function unique(values: (string | undefined)[]): string[] {
-  return [...new Set(values.filter(isString))];
 }
 
 function isString(value: unknown): value is string {

@@ -31,9 +31,58 @@ export function parseIsoInstant(value: unknown): string | undefined {
   if (value.charCodeAt(4) !== 45 || value.charCodeAt(7) !== 45) return undefined;
   if (!hasZoneDesignator(value)) return undefined;
 
-  const ms = Date.parse(value);
+  const ms = parseCommonInstant(value) ?? Date.parse(value);
   if (Number.isNaN(ms)) return undefined;
   return new Date(ms).toISOString();
+}
+
+/**
+ * Reads the common shape `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` digit by digit, which is
+ * several times faster than Date.parse, and returns epoch milliseconds. Returns undefined for any
+ * other shape or a field out of range, so that the caller falls back to Date.parse. Where it
+ * returns a value, it matches Date.parse in V8, which also rolls a day past the month's end
+ * (February 30) over into the next month. A test compares the two.
+ */
+function parseCommonInstant(value: string): number | undefined {
+  if (value.charCodeAt(10) !== 84 || value.charCodeAt(13) !== 58 || value.charCodeAt(16) !== 58) return undefined; // T : :
+  const year = digits(value, 0, 4);
+  const month = digits(value, 5, 7);
+  const day = digits(value, 8, 10);
+  const hour = digits(value, 11, 13);
+  const minute = digits(value, 14, 16);
+  const second = digits(value, 17, 19);
+  // Date.UTC reads years 0-99 as 1900-1999.
+  if (!(year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= 31 && hour <= 23 && minute <= 59 && second <= 59)) return undefined;
+
+  let index = 19;
+  let millisecond = 0;
+  if (value.charCodeAt(index) === 46) {
+    // V8 keeps the first three fraction digits and ignores the rest.
+    const start = ++index;
+    while (isDigit(value.charCodeAt(index))) index++;
+    if (index === start) return undefined;
+    const kept = digits(value, start, Math.min(index, start + 3));
+    millisecond = index - start >= 3 ? kept : kept * (index - start === 1 ? 100 : 10);
+  }
+
+  let offsetMinutes = 0;
+  const zone = value.charCodeAt(index);
+  if (zone === 90 && index === value.length - 1) {
+    offsetMinutes = 0;
+  } else if ((zone === 43 || zone === 45) && index === value.length - 6 && value.charCodeAt(index + 3) === 58) {
+    const offsetHours = digits(value, index + 1, index + 3);
+    const offsetMinutePart = digits(value, index + 4, index + 6);
+    if (!(offsetHours <= 23 && offsetMinutePart <= 59)) return undefined;
+    offsetMinutes = (zone === 45 ? -1 : 1) * (offsetHours * 60 + offsetMinutePart);
+  } else {
+    return undefined;
+  }
+
+  return Date.UTC(year, month - 1, day, hour, minute, second, millisecond) - offsetMinutes * MS_PER_MINUTE;
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
 }
 
 function hasZoneDesignator(value: string): boolean {

@@ -29,6 +29,8 @@ interface CachedUser {
   outcome: 'known' | 'unknown' | 'ambiguous';
 }
 
+const OUTCOME_COUNTERS = { known: 'users_known', unknown: 'users_unknown', ambiguous: 'users_ambiguous' } as const;
+
 /** Resolutions are cached by the names seen; the cache is cleared when it reaches this size. */
 const USER_CACHE_MAX_ENTRIES = 50_000;
 
@@ -59,16 +61,15 @@ export function createEnricher(options: EnricherOptions): Enricher {
   const enrich = (event: HolterEvent): HolterEvent => {
     const holter = event.holter ?? (event.holter = { source: { input: 'unknown', format: 'unknown' } });
 
-    const names = seenNames(event);
-    if (names.length > 0) {
-      const cacheKey = names.join('\u0000');
+    const cacheKey = userCacheKey(event);
+    if (cacheKey !== undefined) {
       let cached = cache.get(cacheKey);
       if (cached === undefined) {
         if (cache.size >= USER_CACHE_MAX_ENTRIES) cache.clear();
-        cached = resolveUser(directory, names);
+        cached = resolveUser(directory, seenNames(event));
         cache.set(cacheKey, cached);
       }
-      stats[`users_${cached.outcome}`] += 1;
+      stats[OUTCOME_COUNTERS[cached.outcome]] += 1;
       holter.user = { ...cached.facts };
     } else {
       holter.user = { known: false };
@@ -96,6 +97,27 @@ export function createEnricher(options: EnricherOptions): Enricher {
   };
 
   return Object.assign(enrich, { stats: () => ({ ...stats }) });
+}
+
+/**
+ * Returns the names seenNames would return, joined with NUL, or undefined when there are none.
+ * It builds no array, because it runs on every event and the cache usually contains the resolution.
+ */
+function userCacheKey(event: HolterEvent): string | undefined {
+  const user = event.user;
+  if (user === undefined) return undefined;
+  const name = isUsableName(user.name) ? user.name : undefined;
+  const email = isUsableName(user.email) && user.email !== name ? user.email : undefined;
+  const id = isUsableName(user.id) && user.id !== name && user.id !== email ? user.id : undefined;
+
+  let key = name;
+  if (email !== undefined) key = key === undefined ? email : `${key}\u0000${email}`;
+  if (id !== undefined) key = key === undefined ? id : `${key}\u0000${id}`;
+  return key;
+}
+
+function isUsableName(value: unknown): value is string {
+  return typeof value === 'string' && value.trim() !== '';
 }
 
 /** Returns the account names the source wrote, most specific first: `user.name`, `user.email`, `user.id`. */

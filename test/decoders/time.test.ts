@@ -22,6 +22,27 @@ describe('parseIsoInstant', () => {
     assert.equal(parseIsoInstant('2020-13-45T04:29:53Z'), undefined);
     assert.equal(parseIsoInstant(1234), undefined);
   });
+
+  it('agrees with Date.parse on edge values', () => {
+    const fields = {
+      date: ['2024-02-29', '2023-02-29', '2023-02-30', '2023-04-31', '2023-13-01', '2023-00-10', '2023-01-00', '2023-01-32', '0099-01-01', '0100-03-01', '9999-12-31', '2023-1a-01'],
+      time: ['00:00:00', '23:59:59', '24:00:00', '23:60:00', '23:59:60', '12:3x:00'],
+      fraction: ['', '.', '.5', '.05', '.123', '.1239', '.987654321', '.12a'],
+      zone: ['Z', 'z', '+00:00', '-00:00', '+05:30', '-04:00', '+14:00', '+23:59', '+24:00', '+05:60', '+0530', '+5:30'],
+    };
+    for (const date of fields.date) {
+      for (const time of fields.time) {
+        for (const fraction of fields.fraction) {
+          for (const zone of fields.zone) {
+            const value = `${date}T${time}${fraction}${zone}`;
+            const parsed = Date.parse(value);
+            const expected = Number.isNaN(parsed) || zone === '+0530' || zone === '+5:30' ? undefined : new Date(parsed).toISOString();
+            assert.equal(parseIsoInstant(value), expected, value);
+          }
+        }
+      }
+    }
+  });
 });
 
 describe('local times in a zone', () => {

@@ -30,6 +30,20 @@ describe('patient tokens', () => {
     assert.equal(createPatientTokenizer(KEY_A)('PAT-0001'), `pt_${expected}`);
   });
 
+  it('match HMAC-SHA256 for long keys and ids', async () => {
+    const { createHmac } = await import('node:crypto');
+    const keys = [KEY_A, 'k'.repeat(64), 'k'.repeat(65), '\u00e9'.repeat(100)];
+    // Ids around the tokenizer's 1024-byte reuse limit, in one-, two- and three-byte UTF-8 characters.
+    const ids = ['x', 'x'.repeat(1024), 'x'.repeat(1025), '\u00fc'.repeat(512), '\u00fc'.repeat(513), '\u20ac'.repeat(341), '\u20ac'.repeat(342), 'PAT-0001'];
+    for (const key of keys) {
+      const tokenize = createPatientTokenizer(key);
+      for (const id of ids) {
+        const expected = createHmac('sha256', key).update(id).digest('hex').slice(0, 32);
+        assert.equal(tokenize(id), `pt_${expected}`, `key of ${key.length} characters, id of ${id.length} characters`);
+      }
+    }
+  });
+
   it('ignore surrounding white space but keep case', () => {
     const tokenize = createPatientTokenizer(KEY_A);
     assert.equal(tokenize(' abc '), tokenize('abc'));

@@ -19,7 +19,8 @@ export interface ValueEntry {
 
 export class MatchScope {
   private keywords?: ValueEntry[];
-  private readonly fields = new Map<FieldAccessor, ValueEntry[] | undefined>();
+  // Created on the first field read: many events are tested against no rule at all.
+  private fields?: Map<FieldAccessor, ValueEntry[] | undefined>;
 
   constructor(readonly event: HolterEvent) {}
 
@@ -28,10 +29,12 @@ export class MatchScope {
    * undefined when the field is absent or null. Each field is read and lower-cased once per event.
    */
   fieldEntries(accessor: FieldAccessor): ValueEntry[] | undefined {
-    if (this.fields.has(accessor)) return this.fields.get(accessor);
+    const fields = (this.fields ??= new Map());
+    const cached = fields.get(accessor);
+    if (cached !== undefined || fields.has(accessor)) return cached;
     const strings = valueStrings(accessor(this.event));
     const entries = strings?.map((value) => ({ value, lower: value.toLowerCase() }));
-    this.fields.set(accessor, entries);
+    fields.set(accessor, entries);
     return entries;
   }
 
@@ -77,6 +80,14 @@ export function valueStrings(value: unknown): string[] | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value === 'string') return [value];
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return [String(value)];
-  if (Array.isArray(value)) return value.flatMap((element) => valueStrings(element) ?? []);
-  return [];
+  if (!Array.isArray(value)) return [];
+  const strings: string[] = [];
+  for (const element of value) appendStrings(element, strings);
+  return strings;
+}
+
+function appendStrings(value: unknown, strings: string[]): void {
+  if (typeof value === 'string') strings.push(value);
+  else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') strings.push(String(value));
+  else if (Array.isArray(value)) for (const element of value) appendStrings(element, strings);
 }

@@ -13,7 +13,7 @@ import type { Detection, DetectionStage } from '../types.js';
 import { correlationDetection, singleEventDetection } from './explain.js';
 import { parseMapping } from './mapping.js';
 import type { SigmaMapping } from './mapping.js';
-import { buildRuleSet, indexKey } from './ruleset.js';
+import { buildRuleSet } from './ruleset.js';
 import type { CompiledCorrelation, RuleSet, RuleSetWarning, RuleSource } from './ruleset.js';
 import { MatchScope, valueStrings } from './scope.js';
 import { CorrelationWindows } from './windows.js';
@@ -52,6 +52,13 @@ export class SigmaStage implements DetectionStage {
   private readonly allowedLatenessMs: number;
   private maxEventTimeMs = Number.NEGATIVE_INFINITY;
   private sequence = 0;
+  /** Index field -> lower-cased value -> rule indexes, split from the rule set's `path\0value` keys once. */
+  private readonly indexLookup: { parts: string[]; buckets: Map<string, number[]> }[];
+  /** Per rule, the number of the last event whose candidate list took it: marks rules already added without a Set per event. */
+  private readonly candidateMarks: Uint32Array;
+  private candidateStamp = 0;
+  /** Reused for every event: process() reads it before the next call to candidates(). */
+  private readonly candidateList: number[] = [];
   private readonly counters = {
     events: 0,
     late_events: 0,
@@ -68,6 +75,8 @@ export class SigmaStage implements DetectionStage {
   ) {
     this.windows = ruleSet.correlations.map((correlation) => new CorrelationWindows(correlation.rule));
     this.allowedLatenessMs = options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS;
+    this.indexLookup = splitIndex(ruleSet);
+    this.candidateMarks = new Uint32Array(ruleSet.rules.length);
   }
 
   process(event: HolterEvent, watermarkMs: number): Detection[] {
@@ -100,7 +109,8 @@ export class SigmaStage implements DetectionStage {
       for (const consumer of consumers) detections.push(...this.feed(consumer.correlation, consumer.reference, hit, watermark));
     }
 
-    detections.push(...this.advance(watermark, false));
+    const closed = this.advance(watermark, false);
+    if (closed.length > 0) detections.push(...closed);
     this.counters.detections += detections.length;
     return detections;
   }
@@ -129,18 +139,41 @@ export class SigmaStage implements DetectionStage {
     return Number.isNaN(callerWatermarkMs) ? own : Math.max(callerWatermarkMs, own);
   }
 
-  /** Rules whose log source index keys the event carries, plus the unindexed rules; each once. */
+  /** Rules whose log source index keys the event carries, plus the unindexed rules; each once, in rule order. */
   private candidates(event: HolterEvent): number[] {
-    const found = new Set<number>(this.ruleSet.unindexed);
-    for (const field of this.ruleSet.indexFields) {
-      const values = valueStrings(readPath(event, field));
-      if (values === undefined) continue;
-      for (const value of values) {
-        const bucket = this.ruleSet.index.get(indexKey(field, value));
-        if (bucket) for (const rule of bucket) found.add(rule);
-      }
+    const found = this.candidateList;
+    found.length = 0;
+    if (++this.candidateStamp === 0xffffffff) {
+      this.candidateMarks.fill(0);
+      this.candidateStamp = 1;
     }
-    return [...found].sort((a, b) => a - b);
+    for (const rule of this.ruleSet.unindexed) this.addCandidate(rule);
+    for (const { parts, buckets } of this.indexLookup) {
+      const value = readPath(event, parts);
+      if (value !== undefined && value !== null) this.addIndexed(buckets, value);
+    }
+    if (found.length > 1) found.sort(ascending);
+    return found;
+  }
+
+  /** Adds the rules indexed under a value; array elements count one by one, as valueStrings reads them. */
+  private addIndexed(buckets: Map<string, number[]>, value: unknown): void {
+    if (Array.isArray(value)) {
+      for (const element of value) if (element !== undefined && element !== null) this.addIndexed(buckets, element);
+      return;
+    }
+    let text: string;
+    if (typeof value === 'string') text = value;
+    else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') text = String(value);
+    else return;
+    const bucket = buckets.get(text.toLowerCase());
+    if (bucket) for (const rule of bucket) this.addCandidate(rule);
+  }
+
+  private addCandidate(rule: number): void {
+    if (this.candidateMarks[rule] === this.candidateStamp) return;
+    this.candidateMarks[rule] = this.candidateStamp;
+    this.candidateList.push(rule);
   }
 
   private feed(correlationIndex: number, reference: number, source: Omit<Hit, 'reference' | 'sequence'>, watermark: number): Detection[] {
@@ -184,21 +217,39 @@ export class SigmaStage implements DetectionStage {
   }
 
   private advance(watermark: number, force: boolean): Detection[] {
-    const detections: Detection[] = [];
-    this.windows.forEach((windows, index) => {
-      detections.push(...this.fire(index, windows.advance(watermark, force), watermark));
-    });
-    return detections;
+    let detections: Detection[] | undefined;
+    for (let index = 0; index < this.windows.length; index++) {
+      const firings = (this.windows[index] as CorrelationWindows).advance(watermark, force);
+      if (firings.length === 0) continue;
+      detections ??= [];
+      detections.push(...this.fire(index, firings, watermark));
+    }
+    return detections ?? [];
   }
 }
 
-function readPath(event: HolterEvent, field: string): unknown {
+function readPath(event: HolterEvent, parts: string[]): unknown {
   let current: unknown = event;
-  for (const part of field.split('.')) {
+  for (const part of parts) {
     if (current === null || typeof current !== 'object') return undefined;
     current = (current as Record<string, unknown>)[part];
   }
   return current;
+}
+
+function ascending(a: number, b: number): number {
+  return a - b;
+}
+
+/** Splits the rule set's `path\0value` index keys into one value map per index field, in index field order. */
+function splitIndex(ruleSet: RuleSet): { parts: string[]; buckets: Map<string, number[]> }[] {
+  const byField = new Map<string, Map<string, number[]>>(ruleSet.indexFields.map((field) => [field, new Map()]));
+  for (const [key, rules] of ruleSet.index) {
+    const separator = key.indexOf('\u0000');
+    const buckets = byField.get(key.slice(0, separator));
+    if (buckets !== undefined) buckets.set(key.slice(separator + 1), rules);
+  }
+  return [...byField].map(([field, buckets]) => ({ parts: field.split('.'), buckets }));
 }
 
 function groupOf(correlation: CompiledCorrelation, reference: number, hit: Omit<Hit, 'reference' | 'sequence'>): { id: string; key: Record<string, string> } | undefined {
