@@ -15,6 +15,11 @@ export async function runAlerts(options: AlertsOptions): Promise<number> {
   if (!existsSync(options.store)) {
     throw new HolterError('HOLTER_STORE_FAILED', `Alert store ${options.store} not found. Run \`holter demo\` or pass --store with the file a run wrote.`);
   }
+  // A reader that stops early (`holter alerts --json | head`) closes the pipe: stop quietly.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   const store = new AlertStore(options.store);
   try {
     const alerts = store.query({ ruleId: options.rule, userId: options.user, limit: options.limit });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import type { HolterConfig } from '../config/schema.js';
 import { readSecret } from '../config/load.js';
 import { decodeRecord } from '../decoders/index.js';
@@ -46,6 +47,8 @@ export interface AssembleOptions {
 /** Builds the whole pipeline from a validated configuration: decoders, enrich, rules, detectors, sinks. */
 export async function assemblePipeline(config: HolterConfig, options: AssembleOptions): Promise<AssembledPipeline> {
   const { logger } = options;
+  assertPathsExist(config.rules.paths, 'rules.paths or --rules');
+  assertPathsExist(config.detectors.paths, 'detectors.paths or --detectors');
   const enrich = await buildEnricher(config, logger);
 
   const rules = await loadSigmaRules(config.rules.paths, {
@@ -99,6 +102,15 @@ async function buildEnricher(config: HolterConfig, logger: Logger): Promise<Retu
   const directory = config.identity.directory === undefined ? undefined : await loadDirectory(config.identity.directory);
   const roster = config.identity.patient_roster === undefined ? undefined : await loadRoster(config.identity.patient_roster, tokenKey);
   return createEnricher({ directory, roster, tokenKey });
+}
+
+/** A rule or detector path that does not exist would leave the run silently blind, so it stops the start. */
+function assertPathsExist(paths: string[], setting: string): void {
+  for (const folder of paths) {
+    if (!existsSync(folder)) {
+      throw new HolterError('HOLTER_CONFIG_INVALID', `${folder} not found (from ${setting}). Fix the path, or leave the setting out to use the shipped rules and detectors.`);
+    }
+  }
 }
 
 function buildSinks(config: HolterConfig, logger: Logger): { sinks: AlertSink[]; store?: AlertStore } {

@@ -51,8 +51,8 @@ function buildProgram(): Command {
     .option('-f, --format <name>', 'decoder for every input (default: detected per record)')
     .option('-o, --out <file>', 'write alerts as NDJSON to this file')
     .option('--dead-letter <file>', 'write records that cannot be decoded to this NDJSON file')
-    .option('--rules <path...>', 'Sigma rule files or folders (replace the configured ones)')
-    .option('--detectors <path...>', 'detector files or folders (replace the configured ones)')
+    .option('--rules <path>', 'Sigma rule file or folder; repeat for more (replaces the configured ones)', collect)
+    .option('--detectors <path>', 'detector file or folder; repeat for more (replaces the configured ones)', collect)
     .option('--directory <file>', 'identity directory (CSV or JSON)')
     .option('--roster <file>', 'patient roster (CSV or JSON)')
     .option('--time-zone <zone>', 'facility time zone (IANA name, e.g. America/New_York)')
@@ -99,6 +99,11 @@ function buildProgram(): Command {
     });
 
   return program;
+}
+
+/** Collects a repeatable option's values, so `--rules a --rules b` gives both. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 function parsePositiveInteger(value: string): number {

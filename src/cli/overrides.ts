@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { isValidTimeZone } from '../config/load.js';
+import { isHttpUrl, isValidTimeZone } from '../config/load.js';
 import type { HolterConfig } from '../config/schema.js';
 import type { Severity } from '../detect/types.js';
 import { HolterError } from '../errors.js';
@@ -22,6 +22,7 @@ export interface CommandLineOverrides {
 
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
+
 export function applyOverrides(config: HolterConfig, options: CommandLineOverrides): HolterConfig {
   const resolve = (file: string): string => path.resolve(file);
 
@@ -42,7 +43,7 @@ export function applyOverrides(config: HolterConfig, options: CommandLineOverrid
     config.facility.time_zone = options.timeZone;
   }
   if (options.webhook !== undefined) {
-    if (!/^https?:\/\//.test(options.webhook)) {
+    if (!isHttpUrl(options.webhook)) {
       throw new HolterError('HOLTER_CONFIG_INVALID', `Invalid webhook URL ${JSON.stringify(options.webhook)} given to --webhook. Use an http:// or https:// URL.`);
     }
     config.sinks.webhook.url = options.webhook;

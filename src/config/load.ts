@@ -14,6 +14,11 @@ export class ConfigErrors extends HolterError {
     super('HOLTER_CONFIG_INVALID', problems.map((problem) => problem.describe()).join('\n'));
     this.problems = problems;
   }
+
+  /** Each problem already carries its location and code. */
+  override describe(): string {
+    return this.message;
+  }
 }
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
@@ -130,7 +135,21 @@ function checkSemantics(config: HolterConfig, located: LocatedDocument | undefin
   if (config.sinks?.webhook?.secret !== undefined && config.sinks?.webhook?.secret_file !== undefined) {
     problem(['sinks', 'webhook', 'secret'], 'Both sinks.webhook.secret and sinks.webhook.secret_file are set. Keep one of them.');
   }
+  const webhookUrl = config.sinks?.webhook?.url;
+  if (typeof webhookUrl === 'string' && /^https?:\/\//.test(webhookUrl) && !isHttpUrl(webhookUrl)) {
+    problem(['sinks', 'webhook', 'url'], `Invalid URL ${JSON.stringify(webhookUrl)} at sinks.webhook.url. Use a full http:// or https:// URL with a host.`);
+  }
   return problems;
+}
+
+/** True for an absolute http or https URL with a host. */
+export function isHttpUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
 }
 
 export function isValidTimeZone(zone: string): boolean {

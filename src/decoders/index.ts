@@ -83,7 +83,7 @@ function decodeOrThrow(record: SizedRawRecord, context: DecodeContext): HolterEv
   if (record.oversizeBytes !== undefined) {
     throw new DecodeError(
       'too_large',
-      `The record is ${record.oversizeBytes} bytes, more than the input's maximum record size; raise maxRecordBytes or split the record.`,
+      `The record is ${record.oversizeBytes} bytes, more than the input's maximum record size; raise decode.max_record_bytes in the configuration or split the record.`,
     );
   }
 

@@ -34,7 +34,7 @@ test('replay raises regression rules from the CLI', () => {
   const cwd = mkdtempSync(path.join(tmpdir(), 'holter-sigma-'));
   const result = spawnSync(
     process.execPath,
-    [path.join(REPO_ROOT, 'bin', 'holter.js'), 'replay', '--quiet', '--log-level', 'silent', '--out', 'alerts.ndjson', '--summary-json', 'summary.json', '--rules', ...ruleFolders, '--', ...inputs],
+    [path.join(REPO_ROOT, 'bin', 'holter.js'), 'replay', '--quiet', '--log-level', 'silent', '--out', 'alerts.ndjson', '--summary-json', 'summary.json', ...ruleFolders.flatMap((folder) => ['--rules', folder]), ...inputs],
     { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
   );
   assert.equal(result.status, 0, result.stderr);

@@ -11,6 +11,10 @@ export const REPO_ROOT = findRepoRoot(path.dirname(fileURLToPath(import.meta.url
  */
 export const SHARED_DIR = process.env.HOLTER_SHARED_DIR ?? path.resolve(REPO_ROOT, '..', 'shared');
 
+if (!existsSync(path.join(SHARED_DIR, 'samples'))) {
+  throw new Error(`Shared test data not found at ${SHARED_DIR} (expected samples/ and sigma/ there). Put the shared folder beside the repository, or set HOLTER_SHARED_DIR to its path.`);
+}
+
 export const SAMPLES_DIR = path.join(SHARED_DIR, 'samples');
 
 function findRepoRoot(start: string): string {

@@ -2,6 +2,7 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import type { DeadLetterReason, RawRecord } from '../../decoders/types.js';
+import { HolterError } from '../../errors.js';
 
 /**
  * One dead-letter entry: why the record was rejected, where it came from, and the record itself,
@@ -58,7 +59,11 @@ export class DeadLetterFile implements DeadLetterSink {
 
   private open(): WriteStream {
     if (this.stream === undefined) {
-      mkdirSync(path.dirname(path.resolve(this.filePath)), { recursive: true });
+      try {
+        mkdirSync(path.dirname(path.resolve(this.filePath)), { recursive: true });
+      } catch (error) {
+        throw new HolterError('HOLTER_SINK_FAILED', `Cannot create the dead-letter file ${this.filePath}: ${(error as Error).message}. Check the path given to --dead-letter or dead_letter.path.`, { cause: error });
+      }
       this.stream = createWriteStream(this.filePath, { flags: 'a' });
       this.stream.on('error', (error) => {
         this.failure = error;

@@ -11,7 +11,11 @@ export class NdjsonSink implements AlertSink {
   private failure: Error | undefined;
 
   constructor(readonly filePath: string) {
-    mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
+    try {
+      mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
+    } catch (error) {
+      throw this.wrap(error as Error);
+    }
     this.stream = createWriteStream(filePath, { flags: 'a' });
     this.stream.on('error', (error) => {
       this.failure = error;
