@@ -1,6 +1,6 @@
 /**
  * The error registry. Every error Holter raises on purpose has a stable code
- * (`HOLTER_<AREA>_<PROBLEM>`), a message that names the value and says what to do, and
+ * (`HOLTER_<AREA>_<PROBLEM>`), a message that names the value and tells what to do, and
  * a decision, made where it is thrown, about whether retrying can help.
  *
  * docs/errors.md lists every code; test/errors.test.ts keeps the two in step.
@@ -32,7 +32,7 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-/** Where in a file a problem sits. Lines and columns are 1-based. */
+/** A position in a file. Lines and columns are 1-based. */
 export interface SourceLocation {
   file: string;
   line?: number;
@@ -69,7 +69,7 @@ export class HolterError extends Error {
     this.retriable = options.retriable ?? false;
   }
 
-  /** The message with its location in front, as compilers print it. */
+  /** Returns the message with its location in front, as compilers print it. */
   describe(): string {
     const where = this.location ? `${formatLocation(this.location)}: ` : '';
     return `${where}${this.message} [${this.code}]`;

@@ -19,7 +19,7 @@ export interface EcsEventFields {
   /** ECS categorisation: authentication, database, file, process, iam, configuration, session... */
   category: string[];
   type: string[];
-  /** What happened, in the source's own vocabulary where it has one (`user.session.start`, `read`, `4625`). */
+  /** The action, in the source's own vocabulary where it has one (`user.session.start`, `read`, `4625`). */
   action: string;
   outcome: Outcome;
   /** `<module>.<dataset>`, e.g. `fhir.audit_event`, `dicom.audit`, `okta.system`. */
@@ -46,7 +46,7 @@ export interface HolterPatientFields {
 }
 
 export interface HolterFields {
-  /** Where the record came from: input name, line (1-based) or byte offset, format. */
+  /** The record's origin: input name, line (1-based) or byte offset, format. */
   source: { input: string; line?: number; offset?: number; format: string };
   patient?: HolterPatientFields;
   /** The clinical record or resource touched: FHIR resource type and id, EHR record type. */
@@ -70,7 +70,7 @@ export interface HolterFields {
      * account name as seen (lower-cased, domain removed). Rules and detectors group by this.
      */
     id?: string;
-    /** True when the directory knows the account. */
+    /** True when the directory lists the account. */
     known?: boolean;
     role?: string;
     department?: string;
@@ -119,7 +119,9 @@ export function getField(event: unknown, path: string): unknown {
   let start = 0;
   while (node !== null && typeof node === 'object') {
     const dot = path.indexOf('.', start);
-    const key = dot < 0 ? (start === 0 ? path : path.slice(start)) : path.slice(start, dot);
+    let key: string;
+    if (dot >= 0) key = path.slice(start, dot);
+    else key = start === 0 ? path : path.slice(start);
     const next = (node as Record<string, unknown>)[key];
     if (next === undefined) break;
     if (dot < 0) return next;
@@ -129,7 +131,7 @@ export function getField(event: unknown, path: string): unknown {
   return path.indexOf('.') < 0 ? undefined : getFieldWithDottedKeys(event, path);
 }
 
-/** The slow path of getField: tries every split of the path into a literal key and a rest. */
+/** Tries every split of the path into a literal key and a rest: the slow path of getField. */
 function getFieldWithDottedKeys(event: unknown, path: string): unknown {
   if (event === null || typeof event !== 'object') return undefined;
   const record = event as Record<string, unknown>;

@@ -17,7 +17,7 @@ import { REPO_ROOT } from './helpers/paths.js';
 
 const CONTEXT: DecodeContext = { defaultTimeZone: 'UTC', now: new Date('2026-12-01T00:00:00Z') };
 
-/** An Okta System Log failure for `login` at `time`. */
+/** Builds an Okta System Log failure for `login` at `time`. */
 function oktaFailure(time: string, login: string, n: number): RawRecord {
   const record = {
     uuid: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,

@@ -104,7 +104,7 @@ async function buildEnricher(config: HolterConfig, logger: Logger): Promise<Retu
   return createEnricher({ directory, roster, tokenKey });
 }
 
-/** A rule or detector path that does not exist would leave the run silently blind, so it stops the start. */
+/** Rejects rule or detector paths that do not exist, because a run without its rules would be silently blind. */
 function assertPathsExist(paths: string[], setting: string): void {
   for (const folder of paths) {
     if (!existsSync(folder)) {

@@ -49,7 +49,7 @@ function walk(node: SchemaNode, prefix: string, lines: string[]): void {
   }
 }
 
-/** The schema of a map's values (TypeBox writes `Record` as `patternProperties`). */
+/** Returns the schema of a map's values (TypeBox writes `Record` as `patternProperties`). */
 function mapEntry(node: SchemaNode): SchemaNode | undefined {
   return node.type === 'object' ? Object.values(node.patternProperties ?? {})[0] : undefined;
 }

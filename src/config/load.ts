@@ -15,7 +15,7 @@ export class ConfigErrors extends HolterError {
     this.problems = problems;
   }
 
-  /** Each problem already carries its location and code. */
+  /** Returns the message as is, because each problem already carries its location and code. */
   override describe(): string {
     return this.message;
   }

@@ -6,7 +6,7 @@ import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
  * (`npm run docs:config`) and a test keeps the two in step.
  */
 
-/** A string enum as plain JSON Schema `enum`, so validation errors can list the allowed values. */
+/** Builds a string enum as plain JSON Schema `enum`, so validation errors can list the allowed values. */
 function StringEnum<const Values extends readonly string[]>(values: Values, options: Record<string, unknown> = {}): TUnsafe<Values[number]> {
   return Type.Unsafe<Values[number]>({ type: 'string', enum: [...values], ...options });
 }

@@ -35,7 +35,7 @@ export interface Explanation {
 }
 
 /**
- * What a rule or detector found. The alert stage turns a detection into an alert: it derives the
+ * A finding of a rule or detector. The alert stage turns a detection into an alert: it derives the
  * alert id from rule id, group key and window, so reprocessing the same events yields the same id.
  */
 export interface Detection {

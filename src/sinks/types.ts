@@ -11,7 +11,7 @@ export interface AlertSink {
 }
 
 /**
- * What a sink did with one alert. `duplicate` means the alert id was already delivered, and
+ * The outcome of one write. `duplicate` means the alert id was already delivered, and
  * `filtered` that the sink's minimum severity kept it out: both are intended, not losses.
  */
 export type SinkOutcome = 'delivered' | 'duplicate' | 'filtered';

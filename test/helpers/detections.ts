@@ -1,7 +1,7 @@
 import type { Detection } from '../../src/detect/types.js';
 import type { HolterEvent } from '../../src/event.js';
 
-/** A minimal decoded event at `timestamp`, for tests of the alert stage and sinks. */
+/** Builds a minimal decoded event at `timestamp`, for tests of the alert stage and sinks. */
 export function eventAt(timestamp: string, overrides: Partial<HolterEvent> = {}): HolterEvent {
   return {
     '@timestamp': timestamp,

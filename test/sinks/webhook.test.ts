@@ -15,7 +15,7 @@ interface Received {
   headers: IncomingMessage['headers'];
 }
 
-/** A real HTTP receiver on loopback that answers with the next queued status code. */
+/** A real HTTP receiver on loopback that responds with the next queued status code. */
 let server: Server;
 let url: string;
 const received: Received[] = [];

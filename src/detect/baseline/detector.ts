@@ -34,6 +34,30 @@ export function eventTimeMs(event: HolterEvent): number {
   return Date.parse(event['@timestamp']);
 }
 
+/** Counters every detector keeps for events it cannot use. */
+export interface SkippedEventCounters {
+  events_missing_entity: number;
+  events_invalid_timestamp: number;
+}
+
+/**
+ * Reads the entity and the event time a detector needs, or counts why the event is skipped and
+ * returns undefined.
+ */
+export function readEntityAndTime(event: HolterEvent, field: string, counters: SkippedEventCounters): { entity: string; ms: number } | undefined {
+  const entity = entityOf(event, field);
+  if (entity === undefined) {
+    counters.events_missing_entity += 1;
+    return undefined;
+  }
+  const ms = eventTimeMs(event);
+  if (Number.isNaN(ms)) {
+    counters.events_invalid_timestamp += 1;
+    return undefined;
+  }
+  return { entity, ms };
+}
+
 /** Formats a percentage with one decimal: 0.004 -> `0.4%`. */
 export function formatPercent(fraction: number): string {
   return `${(fraction * 100).toFixed(1)}%`;

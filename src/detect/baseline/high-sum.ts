@@ -1,7 +1,7 @@
 import { getField } from '../../event.js';
 import type { HolterEvent } from '../../event.js';
 import type { Detection, RuleInfo } from '../types.js';
-import { entityOf, eventTimeMs, roundTo } from './detector.js';
+import { readEntityAndTime, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
 import { DEFAULTS, durationMs } from './schema.js';
@@ -133,16 +133,9 @@ export class HighSumDetector implements BaselineDetector {
   }
 
   private add(event: HolterEvent): void {
-    const entity = entityOf(event, this.config.by);
-    if (entity === undefined) {
-      this.counters.events_missing_entity += 1;
-      return;
-    }
-    const ms = eventTimeMs(event);
-    if (Number.isNaN(ms)) {
-      this.counters.events_invalid_timestamp += 1;
-      return;
-    }
+    const read = readEntityAndTime(event, this.config.by, this.counters);
+    if (read === undefined) return;
+    const { entity, ms } = read;
     const value = getField(event, this.config.field);
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       this.counters.events_invalid_value += 1;

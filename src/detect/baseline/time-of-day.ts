@@ -1,7 +1,7 @@
 import { getField } from '../../event.js';
 import type { HolterEvent } from '../../event.js';
 import type { Detection, RuleInfo } from '../types.js';
-import { entityOf, eventTimeMs, formatPercent, roundTo } from './detector.js';
+import { formatPercent, readEntityAndTime, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { ActiveDays } from './active-days.js';
 import { EntityMap } from './entities.js';
@@ -130,16 +130,9 @@ export class TimeOfDayDetector implements BaselineDetector {
   }
 
   private handle(event: HolterEvent, watermarkMs: number): void {
-    const entity = entityOf(event, this.config.by);
-    if (entity === undefined) {
-      this.counters.events_missing_entity += 1;
-      return;
-    }
-    const ms = eventTimeMs(event);
-    if (Number.isNaN(ms)) {
-      this.counters.events_invalid_timestamp += 1;
-      return;
-    }
+    const read = readEntityAndTime(event, this.config.by, this.counters);
+    if (read === undefined) return;
+    const { entity, ms } = read;
     this.counters.events_matched += 1;
 
     const zone = this.zoneOf(event);
