@@ -25,6 +25,11 @@ export interface RuleInfo {
 export interface Explanation {
   /** One sentence a person can act on. */
   summary: string;
+  /**
+   * The summary for pagers and webhooks when it differs: free text and patient fields are
+   * withheld from it, because pages leave the system that keeps the audit trail.
+   */
+  pagerSummary?: string;
   actual?: number;
   typical?: number;
   threshold?: number;

@@ -64,6 +64,18 @@ test('webhook body is signed and minimal', async () => {
   assert.equal(payload.evidence, undefined);
 });
 
+test('webhook sends the pager summary', async () => {
+  received.length = 0;
+  const detection = detectionFor(eventAt('2026-10-29T06:03:00Z'), {
+    explanation: { summary: 'Break-glass access by user u-1042; stated reason: patient MRN-SECRET', pagerSummary: 'Break-glass access by user u-1042; stated reason: [withheld]' },
+  });
+  assert.equal(await sink().write(buildAlert(detection, new Date())), 'delivered');
+
+  const payload = JSON.parse(received[0]!.body) as { summary: string };
+  assert.equal(payload.summary, 'Break-glass access by user u-1042; stated reason: [withheld]');
+  assert.ok(!received[0]!.body.includes('MRN-SECRET'));
+});
+
 test('webhook retries 503 then delivers', async () => {
   received.length = 0;
   statuses.push(503, 503);

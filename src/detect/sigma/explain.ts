@@ -79,13 +79,31 @@ function riskOf(level: Severity): number {
   return RISK_SCORES[level];
 }
 
+/**
+ * Template fields a pager may show: who, from where, and the numbers. Anything else (free text such
+ * as a break-glass reason, patient tokens, record fields) is withheld from the pager summary.
+ */
+const PAGER_FIELDS = new Set(['holter.user.id', 'user.name', 'user.id', 'source.ip', 'host.name', 'actual', 'threshold', 'window']);
+
+/** Text put in a pager summary in place of a field that is not on the pager allowlist. */
+export const WITHHELD = '[withheld: see the stored alert]';
+
 /** Fills `{path}` placeholders of a rule's summary template from the event. */
-function fillTemplate(template: string, read: (field: string) => unknown): string {
+function fillTemplate(template: string, read: (field: string) => unknown, pager = false): string {
   return template.replace(/\{([^{}]+)\}/g, (_, field: string) => {
-    const value = read(field.trim());
+    const name = field.trim();
+    if (pager && !PAGER_FIELDS.has(name)) return WITHHELD;
+    const value = read(name);
     if (value === undefined || value === null) return 'unknown';
     return Array.isArray(value) ? value.join(', ') : String(value);
   });
+}
+
+/** Renders a rule's template twice: in full for the alert, and with only pager-safe fields for pages. */
+function renderTemplate(template: string, read: (field: string) => unknown): Pick<Explanation, 'summary' | 'pagerSummary'> {
+  const summary = fillTemplate(template, read);
+  const pagerSummary = fillTemplate(template, read, true);
+  return pagerSummary === summary ? { summary } : { summary, pagerSummary };
 }
 
 function actorOf(event: HolterEvent): string {
@@ -107,10 +125,9 @@ function accessDetails(event: HolterEvent): Record<string, unknown> | undefined 
 export function singleEventDetection(compiled: CompiledRule, event: HolterEvent): Detection {
   const rule = compiled.rule;
   const level = rule.level ?? DEFAULT_LEVEL;
-  const summary = rule.holter.summary
-    ? fillTemplate(rule.holter.summary, (field) => compiled.accessor(field)(event))
-    : `${rule.title}${actorOf(event)}.`;
-  const explanation: Explanation = { summary };
+  const explanation: Explanation = rule.holter.summary
+    ? renderTemplate(rule.holter.summary, (field) => compiled.accessor(field)(event))
+    : { summary: `${rule.title}${actorOf(event)}.` };
   const details = accessDetails(event);
   if (details) explanation.details = details;
 
@@ -186,9 +203,13 @@ function explainCorrelation(rule: CorrelationRule, referenceTitles: string[], fi
       summary = `${referenceTitles.join(', then ')} matched in that order${group} within ${span} (${actual} of ${referenceTitles.length} in order, threshold: ${threshold})`;
       break;
   }
-  if (rule.holter.summary) summary = fillTemplate(rule.holter.summary, (name) => ({ actual, threshold, window: span, ...firing.groupKey })[name]);
+  let rendered: Pick<Explanation, 'summary' | 'pagerSummary'> = { summary };
+  if (rule.holter.summary) {
+    const values: Record<string, unknown> = { actual, threshold, window: span, ...firing.groupKey };
+    rendered = renderTemplate(rule.holter.summary, (name) => values[name]);
+  }
 
-  const explanation: Explanation = { summary, actual: firing.actual, unit };
+  const explanation: Explanation = { ...rendered, actual: firing.actual, unit };
   const limit = firstThreshold(rule);
   if (limit !== undefined) explanation.threshold = limit;
   explanation.details = { timespan: rule.timespanText, correlation_type: rule.type };

@@ -61,6 +61,7 @@ export const ALERT_MAPPINGS = {
             explanation: {
               properties: {
                 summary: { type: 'text' },
+                pagerSummary: { type: 'text' },
                 actual: { type: 'float' },
                 typical: { type: 'float' },
                 threshold: { type: 'float' },

@@ -43,7 +43,7 @@ export function toWebhookPayload(alert: Alert): WebhookPayload {
     severity: alert.holter.alert.severity,
     risk_score: alert.event.risk_score,
     rule: { id: alert.rule.id, name: alert.rule.name },
-    summary: alert.holter.alert.explanation.summary,
+    summary: alert.holter.alert.explanation.pagerSummary ?? alert.holter.alert.explanation.summary,
     group_key: withoutPatientFields(alert.holter.alert.group_key),
     window: { start: alert.event.start, end: alert.event.end },
   };

@@ -223,6 +223,7 @@ describe('break-glass-access', () => {
     assert.equal(detections[0]?.riskScore, 73);
     assert.equal(detections[0]?.explanation.summary, 'Break-glass access by user u-7; stated reason: Unconscious patient in ED');
     assert.deepEqual(detections[0]?.explanation.details, { break_glass_reason: 'Unconscious patient in ED' });
+    assert.equal(detections[0]?.explanation.pagerSummary, 'Break-glass access by user u-7; stated reason: [withheld: see the stored alert]');
     assert.deepEqual(detections[0]?.groupKey, {});
     assert.deepEqual(detections[0]?.window, { start: at(0), end: at(0) });
   });
