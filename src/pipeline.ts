@@ -77,16 +77,27 @@ export class Pipeline {
     return this.maxEventTimeMs - this.options.allowedLatenessMs;
   }
 
+  /** Decodes, enriches and detects one record; resolves once every alert it raised is delivered. */
   async push(record: RawRecord): Promise<void> {
-    this.summary.recordsRead++;
-    let result: DecodeResult;
+    await this.pushDecoded(record, this.decode(record));
+  }
+
+  /**
+   * Decodes a record without detecting, so a caller can order records by event time first. A
+   * decoder bug does not stop the stream: it becomes an `invalid_record` dead letter.
+   */
+  decode(record: RawRecord): DecodeResult {
     try {
-      result = this.options.decode(record, this.options.decodeContext);
+      return this.options.decode(record, this.options.decodeContext);
     } catch (error) {
-      // A decoder bug must not stop the stream: the record is kept in the dead-letter file.
       this.options.logger.error({ input: record.input, line: record.line, offset: record.offset, err: error }, 'decoder failed unexpectedly');
-      result = { ok: false, reason: 'invalid_record', message: `The decoder failed unexpectedly: ${(error as Error).message}` };
+      return { ok: false, reason: 'invalid_record', message: `The decoder failed unexpectedly: ${(error as Error).message}` };
     }
+  }
+
+  /** Enriches and detects a record that `decode` has decoded, or dead-letters it. */
+  async pushDecoded(record: RawRecord, result: DecodeResult): Promise<void> {
+    this.summary.recordsRead++;
     if (!result.ok) {
       await this.deadLetter(record, result.reason, result.message);
       return;

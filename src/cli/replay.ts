@@ -6,6 +6,7 @@ import type { DecodeContext } from '../decoders/types.js';
 import { HolterError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { readRecords } from '../sources/file.js';
+import { decodedRecord, mergeByEventTime, type DecodedRecord } from '../sources/merge.js';
 import { assemblePipeline } from './assemble.js';
 import { applyOverrides, type CommandLineOverrides } from './overrides.js';
 import { formatSummary } from './summary.js';
@@ -21,6 +22,9 @@ export interface ReplayOptions extends CommandLineOverrides {
 const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;
 
 export async function runReplay(files: string[], options: ReplayOptions): Promise<number> {
+  if (files.filter((file) => file === '-').length > 1) {
+    throw new HolterError('HOLTER_CONFIG_INVALID', 'Standard input (-) is given more than once. It can be read only once: name it once.');
+  }
   for (const file of files) {
     if (file !== '-' && !existsSync(file)) {
       throw new HolterError('HOLTER_INPUT_NOT_FOUND', `Input file ${file} not found. Check the path, or use - for standard input.`);
@@ -39,18 +43,25 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   const totalBytes = files.reduce((sum, file) => sum + (file === '-' ? 0 : statSync(file).size), 0);
   const bar = options.progress && process.stderr.isTTY && totalBytes >= PROGRESS_MIN_BYTES ? createProgressBar(totalBytes) : undefined;
 
-  let doneBytes = 0;
-  for (const file of files) {
-    logger.info({ input: file }, 'replay started');
-    let lastOffset = 0;
+  // Bytes read so far per input; the bar shows their sum, because the merge reads inputs in turns.
+  const readBytes = new Array<number>(files.length).fill(0);
+  let shownBytes = 0;
+  const decodedInput = async function* (file: string, index: number): AsyncGenerator<DecodedRecord> {
+    logger.info({ input: file }, 'replay input opened');
     for await (const record of readRecords(file, { format: options.format, maxRecordBytes: config.decode.max_record_bytes })) {
-      await pipeline.push(record);
-      if (bar !== undefined && record.offset !== undefined && record.offset - lastOffset > 65_536) {
-        lastOffset = record.offset;
-        bar.update(doneBytes + record.offset);
-      }
+      readBytes[index] = record.offset ?? 0;
+      yield decodedRecord(record, pipeline.decode(record));
     }
-    doneBytes += file === '-' ? 0 : statSync(file).size;
+  };
+
+  for await (const { record, result } of mergeByEventTime(files.map((file, index) => decodedInput(file, index)))) {
+    await pipeline.pushDecoded(record, result);
+    if (bar === undefined) continue;
+    const done = readBytes.reduce((sum, bytes) => sum + bytes, 0);
+    if (done - shownBytes > 65_536) {
+      shownBytes = done;
+      bar.update(done);
+    }
   }
   bar?.update(totalBytes);
   bar?.stop();

@@ -16,8 +16,9 @@ export function formatSummary(summary: RunSummary, report: LoadReport): string {
   const late = Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0);
   lines.push(`  late events         ${late}`);
   if (late > 0) {
-    lines.push('    Late events are not counted in windows. Give inputs oldest first (they are read in the order');
-    lines.push('    given, not merged by time), or raise detection.allowed_lateness_seconds.');
+    lines.push('    Late events are not counted in windows. Inputs are merged by event time, but each is read in');
+    lines.push('    its own order: sort an input whose records are out of order, or raise');
+    lines.push('    detection.allowed_lateness_seconds.');
   }
   lines.push(`  alerts              ${summary.alerts}`);
   for (const [rule, count] of sortedEntries(summary.alertsByRule)) lines.push(`    ${rule.padEnd(40)} ${count}`);

@@ -91,3 +91,23 @@ test('replay rejects an unknown format name', () => {
   assert.equal(result.status, 2, result.stderr);
   assert.match(result.stderr, /nosuch/);
 });
+
+test('replay merges inputs by event time', () => {
+  const cwd = workDir();
+  const burst = Array.from({ length: 12 }, (_, i) => `Mar  1 10:00:${String(i * 4).padStart(2, '0')} host sshd[100]: Failed password for jdoe from 203.0.113.9 port 4000${i} ssh2`);
+  writeFileSync(path.join(cwd, 'burst.log'), `${burst.join('\n')}\n`);
+  writeFileSync(path.join(cwd, 'later.log'), 'Mar  2 09:00:00 host sshd[101]: Accepted password for jdoe from 203.0.113.9 port 40100 ssh2\n');
+
+  const result = holter(['replay', '--quiet', '--out', 'alerts.ndjson', '--summary-json', 'summary.json', 'later.log', 'burst.log'], cwd);
+  assert.equal(result.status, 0, result.stderr);
+  const summary = JSON.parse(readFileSync(path.join(cwd, 'summary.json'), 'utf8')) as { stageStats: Record<string, Record<string, number>> };
+  assert.equal(summary.stageStats.sigma?.late_events, 0);
+  const rules = readFileSync(path.join(cwd, 'alerts.ndjson'), 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { rule: { id: string } }).rule.id);
+  assert.ok(rules.includes('holter-failed-login-burst'), `raised ${rules.join(', ')}`);
+});
+
+test('replay rejects standard input twice', () => {
+  const result = holter(['replay', '-', '-'], workDir());
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /Standard input \(-\) is given more than once/);
+});
