@@ -37,6 +37,8 @@ export interface RunSummary {
   duplicateAlerts: number;
   deliveryFailures: Record<string, number>;
   deliveryOutcomes: Record<string, Record<SinkOutcome, number>>;
+  /** Counters sinks keep of their own (a webhook's pages sent, failed or still pending), filled in by close. */
+  sinkStats: Record<string, Record<string, number>>;
   stageStats: Record<string, Record<string, number>>;
   firstEventTime?: string;
   lastEventTime?: string;
@@ -58,6 +60,7 @@ export class Pipeline {
     duplicateAlerts: 0,
     deliveryFailures: {},
     deliveryOutcomes: {},
+    sinkStats: {},
     stageStats: {},
   };
   private maxEventTimeMs = Number.NEGATIVE_INFINITY;
@@ -132,9 +135,12 @@ export class Pipeline {
     return this.summary;
   }
 
-  /** Closes sinks and the dead-letter file. Call once, after finish. */
+  /** Closes sinks and the dead-letter file, and adds the sinks' own counters to the summary. Call once, after finish. */
   async close(): Promise<void> {
-    for (const sink of this.options.sinks) await sink.close();
+    for (const sink of this.options.sinks) {
+      await sink.close();
+      if (sink.stats !== undefined) this.summary.sinkStats[sink.name] = sink.stats();
+    }
     await this.options.deadLetter.close();
   }
 
@@ -164,7 +170,7 @@ export class Pipeline {
   }
 
   private async deliver(sink: AlertSink, alert: Alert): Promise<void> {
-    const outcomes = (this.summary.deliveryOutcomes[sink.name] ??= { delivered: 0, duplicate: 0, filtered: 0 });
+    const outcomes = (this.summary.deliveryOutcomes[sink.name] ??= { delivered: 0, queued: 0, duplicate: 0, filtered: 0 });
     try {
       outcomes[await sink.write(alert)]++;
     } catch (error) {

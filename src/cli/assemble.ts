@@ -134,6 +134,8 @@ function buildSinks(config: HolterConfig, logger: Logger): { sinks: AlertSink[];
         timeoutMs: webhook.timeout_ms,
         maxAttempts: webhook.max_attempts,
         initialBackoffMs: webhook.initial_backoff_ms,
+        outboxPath: webhook.outbox_path,
+        drainTimeoutMs: webhook.drain_timeout_ms,
         logger,
       }),
     );

@@ -49,6 +49,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
     logLevel: options.logLevel,
     deadLetter: path.join(workDir, 'dead-letter.ndjson'),
   });
+  config.sinks.webhook.outbox_path = path.join(workDir, 'webhook-outbox.db');
   // The demo's tokens only need to be stable within the demo's own store.
   config.identity.token_key = 'holter-demo-token-key-not-for-production';
 

@@ -9,7 +9,7 @@ import { readRecords } from '../sources/file.js';
 import { decodedRecord, mergeByEventTime, type DecodedRecord } from '../sources/merge.js';
 import { assemblePipeline } from './assemble.js';
 import { applyOverrides, type CommandLineOverrides } from './overrides.js';
-import { formatSummary } from './summary.js';
+import { countDeliveryFailures, formatSummary } from './summary.js';
 
 export interface ReplayOptions extends CommandLineOverrides {
   config?: string;
@@ -72,8 +72,7 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   if (summary.deadLettered > 0) process.stderr.write(`Dead-lettered records are in ${config.dead_letter.path}\n`);
   if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, rulesRejected: report.ruleErrors.length }, null, 2)}\n`);
 
-  const failed = Object.values(summary.deliveryFailures).reduce((total, count) => total + count, 0);
-  return failed > 0 ? 1 : 0;
+  return countDeliveryFailures(summary) > 0 ? 1 : 0;
 }
 
 function createProgressBar(totalBytes: number): cliProgress.SingleBar {

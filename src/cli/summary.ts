@@ -23,12 +23,23 @@ export function formatSummary(summary: RunSummary, report: LoadReport): string {
   lines.push(`  alerts              ${summary.alerts}`);
   for (const [rule, count] of sortedEntries(summary.alertsByRule)) lines.push(`    ${rule.padEnd(40)} ${count}`);
 
+  for (const [sink, stats] of Object.entries(summary.sinkStats)) {
+    lines.push(`  ${sink.padEnd(20)}${Object.entries(stats).map(([name, count]) => `${name} ${count}`).join(', ')}`);
+  }
+
   const failures = sortedEntries(summary.deliveryFailures);
   if (failures.length > 0) {
     lines.push('  delivery failures');
     for (const [sink, count] of failures) lines.push(`    ${sink.padEnd(22)} ${count}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** Counts alerts that no sink took: failed writes, and pages a sink gave up on later. */
+export function countDeliveryFailures(summary: RunSummary): number {
+  let failed = Object.values(summary.deliveryFailures).reduce((total, count) => total + count, 0);
+  for (const stats of Object.values(summary.sinkStats)) failed += stats.failed ?? 0;
+  return failed;
 }
 
 function sortedEntries(counts: Record<string, number>): [string, number][] {

@@ -36,6 +36,7 @@ const USER_PATH_KEYS: readonly (readonly string[])[] = [
   ['sinks', 'ndjson', 'path'],
   ['sinks', 'store', 'path'],
   ['sinks', 'webhook', 'secret_file'],
+  ['sinks', 'webhook', 'outbox_path'],
   ['sinks', 'elasticsearch', 'api_key_file'],
   ['sinks', 'elasticsearch', 'password_file'],
   ['sinks', 'elasticsearch', 'ca_file'],

@@ -203,6 +203,15 @@ export const ConfigSchema = Type.Object(
             timeout_ms: Type.Integer({ minimum: 100, default: 5000, description: 'Timeout of one POST, in milliseconds.' }),
             max_attempts: Type.Integer({ minimum: 1, maximum: 20, default: 6, description: 'Attempts per alert before it is counted as failed.' }),
             initial_backoff_ms: Type.Integer({ minimum: 1, default: 500, description: 'Delay before the first retry; doubles each attempt, with jitter.' }),
+            outbox_path: Type.String({
+              default: '.holter/webhook-outbox.db',
+              description: 'Durable outbox (SQLite file): pages wait here until the receiver accepts them, across restarts. Delivered alert ids are remembered, so a replay does not page twice.',
+            }),
+            drain_timeout_ms: Type.Integer({
+              minimum: 0,
+              default: 30000,
+              description: 'At the end of a run, how long to wait for pending pages, in milliseconds. Pages still pending are sent on the next start.',
+            }),
           },
           { additionalProperties: false, default: {} },
         ),

@@ -8,10 +8,13 @@ export interface AlertSink {
   readonly name: string;
   write(alert: Alert): Promise<SinkOutcome>;
   close(): Promise<void>;
+  /** Counters a sink keeps of its own, such as pages sent later from an outbox; read after close. */
+  stats?(): Record<string, number>;
 }
 
 /**
- * The outcome of one write. `duplicate` means the alert id was already delivered, and
- * `filtered` that the sink's minimum severity kept it out: both are intended, not losses.
+ * The outcome of one write. `queued` means durably stored for later sending, `duplicate` that
+ * the alert id was already delivered, and `filtered` that the sink's minimum severity kept it
+ * out. The last two are intended, not losses.
  */
-export type SinkOutcome = 'delivered' | 'duplicate' | 'filtered';
+export type SinkOutcome = 'delivered' | 'queued' | 'duplicate' | 'filtered';

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildAlert } from '../../src/alerts/build.js';
 import { silentLogger } from '../../src/log.js';
@@ -37,15 +40,38 @@ before(async () => {
 
 after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
+function outboxPath(): string {
+  return path.join(mkdtempSync(path.join(tmpdir(), 'holter-outbox-')), 'outbox.db');
+}
+
 function sink(overrides: Partial<ConstructorParameters<typeof WebhookSink>[0]> = {}): WebhookSink {
-  return new WebhookSink({ url, secret: SECRET, minSeverity: 'medium', timeoutMs: 2000, maxAttempts: 3, initialBackoffMs: 1, logger: silentLogger, sleep: async () => {}, ...overrides });
+  return new WebhookSink({
+    url,
+    secret: SECRET,
+    minSeverity: 'medium',
+    timeoutMs: 2000,
+    maxAttempts: 3,
+    initialBackoffMs: 1,
+    outboxPath: outboxPath(),
+    drainTimeoutMs: 5000,
+    logger: silentLogger,
+    ...overrides,
+  });
 }
 
 const alert = buildAlert(detectionFor(eventAt('2026-10-29T06:03:00Z')), new Date());
 
+/** Queues one alert, then closes the sink (which drains the outbox) and returns its counters. */
+async function sendOne(webhook: WebhookSink, page = alert): Promise<Record<string, number>> {
+  assert.equal(await webhook.write(page), 'queued');
+  await webhook.close();
+  return webhook.stats();
+}
+
 test('webhook body is signed and minimal', async () => {
   received.length = 0;
-  assert.equal(await sink().write(alert), 'delivered');
+  const stats = await sendOne(sink());
+  assert.equal(stats.delivered, 1);
   assert.equal(received.length, 1);
 
   const request = received[0]!;
@@ -69,7 +95,7 @@ test('webhook sends the pager summary', async () => {
   const detection = detectionFor(eventAt('2026-10-29T06:03:00Z'), {
     explanation: { summary: 'Break-glass access by user u-1042; stated reason: patient MRN-SECRET', pagerSummary: 'Break-glass access by user u-1042; stated reason: [withheld]' },
   });
-  assert.equal(await sink().write(buildAlert(detection, new Date())), 'delivered');
+  await sendOne(sink(), buildAlert(detection, new Date()));
 
   const payload = JSON.parse(received[0]!.body) as { summary: string };
   assert.equal(payload.summary, 'Break-glass access by user u-1042; stated reason: [withheld]');
@@ -79,37 +105,75 @@ test('webhook sends the pager summary', async () => {
 test('webhook retries 503 then delivers', async () => {
   received.length = 0;
   statuses.push(503, 503);
-  assert.equal(await sink().write(alert), 'delivered');
+  const stats = await sendOne(sink());
   assert.equal(received.length, 3);
+  assert.equal(stats.delivered, 1);
+  assert.equal(stats.retried, 2);
+  assert.equal(stats.failed, 0);
 });
 
 test('webhook gives up after max attempts', async () => {
   received.length = 0;
   statuses.push(500, 500, 500);
-  await assert.rejects(sink().write(alert), (error: Error & { code?: string }) => {
-    assert.equal(error.code, 'HOLTER_SINK_FAILED');
-    assert.match(error.message, /after 3 attempts \(last: HTTP 500\)/);
-    return true;
-  });
+  const stats = await sendOne(sink());
   assert.equal(received.length, 3);
+  assert.equal(stats.failed, 1);
+  assert.equal(stats.pending, 0);
 });
 
 test('webhook does not retry a 400', async () => {
   received.length = 0;
   statuses.push(400);
-  await assert.rejects(sink().write(alert), /rejected alert .* with HTTP 400/);
+  const stats = await sendOne(sink());
   assert.equal(received.length, 1);
+  assert.equal(stats.failed, 1);
 });
 
 test('webhook skips alerts below minimum severity', async () => {
   received.length = 0;
-  assert.equal(await sink({ minSeverity: 'critical' }).write(alert), 'filtered');
+  const webhook = sink({ minSeverity: 'critical' });
+  assert.equal(await webhook.write(alert), 'filtered');
+  await webhook.close();
   assert.equal(received.length, 0);
 });
 
 test('webhook retries a refused connection', async () => {
-  const closed = sink({ url: 'http://127.0.0.1:9/hook', maxAttempts: 2 });
-  await assert.rejects(closed.write(alert), /failed after 2 attempts \(last: network error/);
+  const stats = await sendOne(sink({ url: 'http://127.0.0.1:9/hook', maxAttempts: 2 }));
+  assert.equal(stats.failed, 1);
+});
+
+test('webhook write does not wait for the receiver', async () => {
+  received.length = 0;
+  statuses.push(503, 503, 503, 503);
+  const webhook = sink({ initialBackoffMs: 60_000, maxAttempts: 5, drainTimeoutMs: 0 });
+  const started = Date.now();
+  assert.equal(await webhook.write(alert), 'queued');
+  const second = buildAlert(detectionFor(eventAt('2026-10-29T07:03:00Z'), { window: { start: '2026-10-29T07:00:00.000Z', end: '2026-10-29T07:05:00.000Z' } }), new Date());
+  assert.equal(await webhook.write(second), 'queued');
+  assert.ok(Date.now() - started < 30_000, 'writes return while the receiver is failing');
+  await webhook.close();
+  assert.equal(webhook.stats().pending, 2);
+  statuses.length = 0;
+});
+
+test('pending pages survive a restart', async () => {
+  received.length = 0;
+  statuses.push(503);
+  const file = outboxPath();
+  const first = sink({ outboxPath: file, initialBackoffMs: 60_000, drainTimeoutMs: 0 });
+  assert.equal(await first.write(alert), 'queued');
+  await first.close();
+  assert.equal(first.stats().pending, 1);
+
+  const second = sink({ outboxPath: file });
+  await second.close();
+  assert.equal(second.stats().delivered, 1);
+  assert.equal(second.stats().pending, 0);
+  assert.equal(received.filter((request) => request.body.includes(alert.event.id)).length, 2);
+
+  const third = sink({ outboxPath: file });
+  assert.equal(await third.write(alert), 'duplicate', 'a delivered alert is not paged again');
+  await third.close();
 });
 
 test('signature check rejects tampering and stale time', () => {

@@ -1,9 +1,9 @@
 import { severityRank } from '../../alerts/build.js';
 import type { Alert } from '../../alerts/types.js';
 import type { Severity } from '../../detect/types.js';
-import { HolterError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AlertSink, SinkOutcome } from '../types.js';
+import { WebhookOutbox, type PendingPage } from './outbox.js';
 import { SIGNATURE_HEADER, signPayload, TIMESTAMP_HEADER } from './sign.js';
 
 export interface WebhookSinkOptions {
@@ -14,9 +14,11 @@ export interface WebhookSinkOptions {
   timeoutMs: number;
   maxAttempts: number;
   initialBackoffMs: number;
+  /** SQLite file of the durable outbox. */
+  outboxPath: string;
+  /** How long `close` waits for pending pages before leaving them for the next start. */
+  drainTimeoutMs: number;
   logger: Logger;
-  /** Injected for tests; defaults to a real timer. */
-  sleep?: (ms: number) => Promise<void>;
 }
 
 /**
@@ -63,47 +65,135 @@ function withoutPatientFields(groupKey: Record<string, string>): Record<string, 
 
 type AttemptResult = { kind: 'delivered' } | { kind: 'retry'; reason: string; retryAfterMs?: number } | { kind: 'rejected'; status: number };
 
-/** POSTs each alert as signed JSON, retrying network errors, timeouts, 408, 429 and 5xx with backoff and jitter. */
+/** Pages sent at once. */
+const CONCURRENCY = 2;
+
+/**
+ * POSTs each alert as signed JSON through a durable outbox: `write` queues the page in SQLite and
+ * returns, and a background loop sends it, retrying network errors, timeouts, 408, 429 and 5xx
+ * with backoff and jitter. A receiver that is down delays its own pages and nothing else. `close`
+ * waits up to the drain timeout; pages still pending stay in the outbox for the next start.
+ */
 export class WebhookSink implements AlertSink {
   readonly name = 'webhook';
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly outbox: WebhookOutbox;
+  private readonly counters = { queued: 0, duplicate: 0, delivered: 0, failed: 0, retried: 0, pending: 0 };
+  private loop: Promise<void> | undefined;
+  private stopped = false;
+  private wakeUp: (() => void) | undefined;
 
   constructor(private readonly options: WebhookSinkOptions) {
-    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.outbox = new WebhookOutbox(options.outboxPath);
     if (options.secret === undefined) {
       options.logger.warn({ sink: 'webhook' }, 'webhook secret not configured; requests are sent unsigned');
+    }
+    const left = this.outbox.pendingCount();
+    if (left > 0) {
+      this.outbox.retryAllNow(Date.now());
+      options.logger.info({ sink: 'webhook', pending: left }, 'webhook pages left by an earlier run are being sent');
+      this.startLoop();
     }
   }
 
   async write(alert: Alert): Promise<SinkOutcome> {
     if (severityRank(alert.holter.alert.severity) < severityRank(this.options.minSeverity)) return 'filtered';
-    const body = JSON.stringify(toWebhookPayload(alert));
-
-    let lastReason = '';
-    for (let attempt = 1; attempt <= this.options.maxAttempts; attempt++) {
-      const result = await this.attempt(body, alert.event.id);
-      if (result.kind === 'delivered') return 'delivered';
-      if (result.kind === 'rejected') {
-        throw new HolterError(
-          'HOLTER_WEBHOOK_REJECTED',
-          `The webhook receiver rejected alert ${alert.event.id} with HTTP ${result.status}. Check the receiver's URL, authentication and payload expectations.`,
-        );
-      }
-
-      lastReason = result.reason;
-      if (attempt === this.options.maxAttempts) break;
-      const delayMs = result.retryAfterMs ?? this.backoffMs(attempt);
-      this.options.logger.warn({ sink: 'webhook', alertId: alert.event.id, attempt, delayMs, reason: result.reason }, 'webhook delivery failed; retrying');
-      await this.sleep(delayMs);
-    }
-    throw new HolterError(
-      'HOLTER_SINK_FAILED',
-      `Webhook delivery of alert ${alert.event.id} failed after ${this.options.maxAttempts} attempts (last: ${lastReason}). Check that the receiver is up.`,
-      { retriable: true },
-    );
+    const outcome = this.outbox.enqueue(alert.event.id, JSON.stringify(toWebhookPayload(alert)), Date.now());
+    this.counters[outcome]++;
+    if (outcome === 'queued') this.startLoop();
+    return outcome;
   }
 
-  async close(): Promise<void> {}
+  stats(): Record<string, number> {
+    return { ...this.counters };
+  }
+
+  /** Waits until the outbox is empty or the drain timeout passes, then stops sending. */
+  async close(): Promise<void> {
+    const deadline = Date.now() + this.options.drainTimeoutMs;
+    while (this.outbox.pendingCount() > 0 && Date.now() < deadline) {
+      this.startLoop();
+      await new Promise((resolve) => setTimeout(resolve, Math.min(25, Math.max(1, deadline - Date.now()))));
+    }
+    this.stopped = true;
+    this.wakeUp?.();
+    await this.loop;
+
+    this.counters.pending = this.outbox.pendingCount();
+    if (this.counters.pending > 0) {
+      this.options.logger.warn(
+        { sink: 'webhook', pending: this.counters.pending, outbox: this.options.outboxPath },
+        'webhook receiver did not take every page before the drain timeout; the rest are sent on the next start',
+      );
+    }
+    this.outbox.close();
+  }
+
+  private startLoop(): void {
+    if (this.stopped) return;
+    if (this.loop === undefined) {
+      this.loop = this.sendLoop().finally(() => {
+        this.loop = undefined;
+      });
+    }
+    this.wakeUp?.();
+  }
+
+  /** Sends due pages until none is pending, sleeping until the next retry is due. */
+  private async sendLoop(): Promise<void> {
+    while (!this.stopped) {
+      const pages = this.outbox.due(Date.now(), CONCURRENCY);
+      if (pages.length > 0) {
+        await Promise.all(pages.map((page) => this.send(page)));
+        continue;
+      }
+      const nextDueMs = this.outbox.nextDueMs();
+      if (nextDueMs === undefined) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, nextDueMs - Date.now()));
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wakeUp = undefined;
+    }
+  }
+
+  private async send(page: PendingPage): Promise<void> {
+    const result = await this.attempt(page.body, page.id);
+    const attempts = page.attempts + 1;
+    const now = Date.now();
+
+    if (result.kind === 'delivered') {
+      this.outbox.markDelivered(page.id, now);
+      this.counters.delivered++;
+      return;
+    }
+    if (result.kind === 'rejected') {
+      const reason = `HTTP ${result.status}`;
+      this.outbox.markFailed(page, attempts, reason, now);
+      this.counters.failed++;
+      this.options.logger.error(
+        { sink: 'webhook', alertId: page.id, status: result.status, code: 'HOLTER_WEBHOOK_REJECTED' },
+        "webhook receiver rejected the page; check the receiver's URL, authentication and payload expectations",
+      );
+      return;
+    }
+    if (attempts >= this.options.maxAttempts) {
+      this.outbox.markFailed(page, attempts, result.reason, now);
+      this.counters.failed++;
+      this.options.logger.error(
+        { sink: 'webhook', alertId: page.id, attempts, reason: result.reason, code: 'HOLTER_SINK_FAILED' },
+        'webhook delivery failed after the last attempt; check that the receiver is up',
+      );
+      return;
+    }
+
+    const delayMs = result.retryAfterMs ?? this.backoffMs(attempts);
+    this.outbox.reschedule(page.id, attempts, now + delayMs);
+    this.counters.retried++;
+    this.options.logger.warn({ sink: 'webhook', alertId: page.id, attempt: attempts, delayMs, reason: result.reason }, 'webhook delivery failed; retrying');
+  }
 
   /** Exponential backoff with full jitter, capped at one minute. */
   private backoffMs(attempt: number): number {
@@ -123,8 +213,7 @@ export class WebhookSink implements AlertSink {
     try {
       response = await fetch(this.options.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.options.timeoutMs) });
     } catch (error) {
-      const name = (error as Error).name;
-      return { kind: 'retry', reason: name === 'TimeoutError' ? `timed out after ${this.options.timeoutMs} ms` : `network error: ${(error as Error).message}` };
+      return { kind: 'retry', reason: describeFetchError(error, this.options.timeoutMs) };
     }
     await response.arrayBuffer().catch(() => undefined);
 
@@ -134,6 +223,13 @@ export class WebhookSink implements AlertSink {
     }
     return { kind: 'rejected', status: response.status };
   }
+}
+
+/** Names a failed request's cause: fetch wraps it (ECONNREFUSED, a DNS error) in a generic TypeError. */
+function describeFetchError(error: unknown, timeoutMs: number): string {
+  if ((error as Error).name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return `network error: ${cause?.code ?? cause?.message ?? (error as Error).message}`;
 }
 
 /** Reads a Retry-After header given in seconds (RFC 9110 also allows a date, which is ignored here). */

@@ -1,0 +1,97 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { HolterError } from '../../errors.js';
+
+/** One page waiting to be sent. */
+export interface PendingPage {
+  id: string;
+  body: string;
+  attempts: number;
+}
+
+/**
+ * The webhook's durable outbox, an SQLite file: pages wait here until the receiver accepts them,
+ * across restarts, so a receiver that is down delays its own pages and nothing else. Delivered
+ * ids are remembered, so a replayed alert is not paged twice; pages the receiver rejected, or
+ * that ran out of attempts, are kept in `failed` for an operator to inspect.
+ */
+export class WebhookOutbox {
+  private readonly db: Database.Database;
+  private readonly statements: Record<'insert' | 'retryAll' | 'isDelivered' | 'due' | 'delivered' | 'deletePending' | 'reschedule' | 'failed' | 'pendingCount' | 'nextDue', Database.Statement>;
+
+  constructor(readonly filePath: string) {
+    try {
+      if (filePath !== ':memory:') mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
+      this.db = new Database(filePath);
+      this.db.pragma('journal_mode = WAL');
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY, body TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS delivered (id TEXT PRIMARY KEY, delivered_ms INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS failed (id TEXT PRIMARY KEY, body TEXT NOT NULL, attempts INTEGER NOT NULL, reason TEXT NOT NULL, failed_ms INTEGER NOT NULL);
+      `);
+    } catch (error) {
+      throw new HolterError('HOLTER_STORE_FAILED', `Cannot open the webhook outbox ${filePath}: ${(error as Error).message}. Check sinks.webhook.outbox_path and its permissions.`, {
+        cause: error,
+      });
+    }
+    this.statements = {
+      insert: this.db.prepare('INSERT OR IGNORE INTO pending (id, body, attempts, next_attempt_ms) VALUES (?, ?, 0, ?)'),
+      retryAll: this.db.prepare('UPDATE pending SET next_attempt_ms = ? WHERE next_attempt_ms > ?'),
+      isDelivered: this.db.prepare('SELECT 1 FROM delivered WHERE id = ?'),
+      due: this.db.prepare('SELECT id, body, attempts FROM pending WHERE next_attempt_ms <= ? ORDER BY next_attempt_ms LIMIT ?'),
+      delivered: this.db.prepare('INSERT OR IGNORE INTO delivered (id, delivered_ms) VALUES (?, ?)'),
+      deletePending: this.db.prepare('DELETE FROM pending WHERE id = ?'),
+      reschedule: this.db.prepare('UPDATE pending SET attempts = ?, next_attempt_ms = ? WHERE id = ?'),
+      failed: this.db.prepare('INSERT OR REPLACE INTO failed (id, body, attempts, reason, failed_ms) VALUES (?, ?, ?, ?, ?)'),
+      pendingCount: this.db.prepare('SELECT count(*) AS n FROM pending'),
+      nextDue: this.db.prepare('SELECT min(next_attempt_ms) AS at FROM pending'),
+    };
+  }
+
+  /** Queues a page; `duplicate` when the id is already queued or was delivered before. */
+  enqueue(id: string, body: string, nowMs: number): 'queued' | 'duplicate' {
+    if (this.statements.isDelivered.get(id) !== undefined) return 'duplicate';
+    return this.statements.insert.run(id, body, nowMs).changes === 1 ? 'queued' : 'duplicate';
+  }
+
+  /** Makes every pending page due now: on start, pages left by an earlier run are tried at once. */
+  retryAllNow(nowMs: number): void {
+    this.statements.retryAll.run(nowMs, nowMs);
+  }
+
+  due(nowMs: number, limit: number): PendingPage[] {
+    return this.statements.due.all(nowMs, limit) as PendingPage[];
+  }
+
+  markDelivered(id: string, nowMs: number): void {
+    this.db.transaction(() => {
+      this.statements.delivered.run(id, nowMs);
+      this.statements.deletePending.run(id);
+    })();
+  }
+
+  reschedule(id: string, attempts: number, nextAttemptMs: number): void {
+    this.statements.reschedule.run(attempts, nextAttemptMs, id);
+  }
+
+  markFailed(page: PendingPage, attempts: number, reason: string, nowMs: number): void {
+    this.db.transaction(() => {
+      this.statements.failed.run(page.id, page.body, attempts, reason, nowMs);
+      this.statements.deletePending.run(page.id);
+    })();
+  }
+
+  pendingCount(): number {
+    return (this.statements.pendingCount.get() as { n: number }).n;
+  }
+
+  /** Time of the next page due, or undefined when nothing is pending. */
+  nextDueMs(): number | undefined {
+    return (this.statements.nextDue.get() as { at: number | null }).at ?? undefined;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
