@@ -4,6 +4,7 @@ import { isHolterError } from '../errors.js';
 import { runAlerts } from './alerts.js';
 import { runDemo } from './demo.js';
 import { runReplay } from './replay.js';
+import { runRulesTest, runRulesValidate } from './rules.js';
 import { runStream } from './run.js';
 import { runSetupElasticsearch } from './setup.js';
 
@@ -86,6 +87,29 @@ function buildProgram(): Command {
     .option('--log-level <level>', 'operational log level on standard error (debug, info, warn, error, silent)')
     .action(async (options) => {
       process.exitCode = await runStream(options);
+    });
+
+  const rules = program.command('rules').description('Check Sigma rules and detectors before they go live.');
+  rules
+    .command('validate')
+    .description('Report every problem in rule and detector files at once: load errors, then lint warnings.')
+    .argument('[path...]', 'rule or detector files and folders (default: the configured rules and detectors paths)')
+    .option('-c, --config <file>', 'configuration file (YAML) with the rule and detector paths, the mapping and placeholders')
+    .option('--mapping <file>', 'Sigma field and log source mapping, replacing rules.mapping')
+    .option('--strict', 'exit with status 1 on warnings too')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (paths: string[], options) => {
+      process.exitCode = await runRulesValidate(paths, options);
+    });
+  rules
+    .command('test')
+    .description('Run the inline tests (holter.tests) of rules and detectors through the real engine.')
+    .argument('[path...]', 'rule or detector files and folders (default: the configured rules and detectors paths)')
+    .option('-c, --config <file>', 'configuration file (YAML) with the rule and detector paths, time zone and allowed lateness')
+    .option('--mapping <file>', 'Sigma field and log source mapping, replacing rules.mapping')
+    .option('--junit <file>', 'also write the results as JUnit XML to this file')
+    .action(async (paths: string[], options) => {
+      process.exitCode = await runRulesTest(paths, options);
     });
 
   const setup = program.command('setup').description('Install what an external system needs before `holter run` writes to it.');

@@ -152,13 +152,15 @@ function readHolterOptions(check: DocumentCheck, root: YAMLMap<unknown, unknown>
   const entry = mapEntries(root).find((item) => item.key === 'holter');
   if (!entry) return {};
   if (!isMap(entry.value)) {
-    check.invalid(entry.value, 'holter', "Attribute 'holter' must be a map with 'summary' and/or 'noun'.");
+    check.invalid(entry.value, 'holter', "Attribute 'holter' must be a map with 'summary', 'noun' and/or 'tests'.");
     return {};
   }
   const options: HolterRuleOptions = {};
   for (const item of mapEntries(entry.value)) {
+    // The engine ignores `holter.tests`: `holter rules test` reads and checks it (rule-tests.ts).
+    if (item.key === 'tests') continue;
     if (item.key !== 'summary' && item.key !== 'noun') {
-      check.invalid(item.keyNode, `holter.${item.key}`, `Unknown key 'holter.${item.key}'. Use 'summary' or 'noun'.`);
+      check.invalid(item.keyNode, `holter.${item.key}`, `Unknown key 'holter.${item.key}'. Use 'summary', 'noun' or 'tests'.`);
       continue;
     }
     options[item.key] = check.string(entry.value, item.key, false);

@@ -1,0 +1,132 @@
+/**
+ * Output of `holter rules validate` and `holter rules test`: finding lines in the form compilers
+ * print (`file:line:column: severity CODE message (hint)`), JSON for editors and CI, the
+ * pass/fail table and JUnit XML.
+ */
+import path from 'node:path';
+
+import { formatLocation } from '../errors.js';
+import type { HolterError, SourceLocation } from '../errors.js';
+import type { LintFinding } from '../detect/sigma/lint.js';
+import type { RuleTestResult } from '../detect/sigma/rule-tests.js';
+
+export interface Finding {
+  severity: 'error' | 'warning';
+  code: string;
+  message: string;
+  hint?: string;
+  location: SourceLocation;
+}
+
+export function errorFinding(error: HolterError): Finding {
+  const finding: Finding = { severity: 'error', code: error.code, message: error.message, location: error.location ?? { file: '(no file)' } };
+  if (error.path !== undefined && error.path !== '') finding.hint = `key ${error.path}`;
+  return finding;
+}
+
+export function lintFinding(lint: LintFinding): Finding {
+  return { severity: lint.severity, code: lint.code, message: lint.message, hint: lint.hint, location: lint.location };
+}
+
+/** Sorts by file, line and column, errors before warnings at the same place, and drops exact repeats. */
+export function sortFindings(findings: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  const unique = findings.filter((finding) => {
+    const key = formatFinding(finding, process.cwd());
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return unique.sort(
+    (a, b) =>
+      a.location.file.localeCompare(b.location.file) ||
+      (a.location.line ?? 0) - (b.location.line ?? 0) ||
+      (a.location.column ?? 0) - (b.location.column ?? 0) ||
+      a.severity.localeCompare(b.severity),
+  );
+}
+
+/** Returns a file path relative to the working folder when it lies inside it, as editors link them. */
+export function displayPath(file: string, cwd: string): string {
+  const relative = path.relative(cwd, file);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+
+export function formatFinding(finding: Finding, cwd: string): string {
+  const where = formatLocation({ ...finding.location, file: displayPath(finding.location.file, cwd) });
+  const hint = finding.hint === undefined ? '' : ` (${finding.hint})`;
+  return `${where}: ${finding.severity} ${finding.code} ${finding.message}${hint}`;
+}
+
+export function findingsJson(findings: Finding[], files: number, cwd: string): string {
+  const items = findings.map((finding) => ({
+    file: displayPath(finding.location.file, cwd),
+    line: finding.location.line ?? null,
+    column: finding.location.column ?? null,
+    severity: finding.severity,
+    code: finding.code,
+    message: finding.message,
+    hint: finding.hint ?? null,
+  }));
+  const errors = findings.filter((finding) => finding.severity === 'error').length;
+  return `${JSON.stringify({ files, errors, warnings: findings.length - errors, findings: items }, null, 2)}\n`;
+}
+
+/** Returns the pass/fail table: one row per case, and under a failed case what was expected and what happened. */
+export function formatResultTable(results: RuleTestResult[], cwd: string): string {
+  const rows = results.map((result) => ({
+    status: result.passed ? 'pass' : 'FAIL',
+    suite: result.suite,
+    name: result.name,
+    where: formatLocation({ ...result.location, file: displayPath(result.location.file, cwd) }),
+    failure: result.failure,
+  }));
+  const header = { status: 'RESULT', suite: 'RULE', name: 'TEST', where: 'LOCATION' };
+  const width = (key: 'status' | 'suite' | 'name'): number => Math.max(header[key].length, ...rows.map((row) => row[key].length));
+  const widths = { status: width('status'), suite: width('suite'), name: width('name') };
+  const line = (row: typeof header): string => `${row.status.padEnd(widths.status)}  ${row.suite.padEnd(widths.suite)}  ${row.name.padEnd(widths.name)}  ${row.where}`.trimEnd();
+
+  const lines = [line(header)];
+  for (const row of rows) {
+    lines.push(line(row));
+    if (row.failure !== undefined) lines.push(`${' '.repeat(widths.status + 2)}${row.failure}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** Returns a JUnit XML report: one test suite per rule or detector, one test case per inline case. */
+export function junitXml(results: RuleTestResult[], cwd: string): string {
+  const suites = new Map<string, RuleTestResult[]>();
+  for (const result of results) suites.set(result.suite, [...(suites.get(result.suite) ?? []), result]);
+  const failures = results.filter((result) => !result.passed).length;
+
+  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="holter rules test" tests="${results.length}" failures="${failures}">`];
+  for (const [suite, cases] of suites) {
+    const suiteFailures = cases.filter((result) => !result.passed).length;
+    lines.push(`  <testsuite name="${escapeXml(suite)}" tests="${cases.length}" failures="${suiteFailures}">`);
+    for (const result of cases) {
+      const file = displayPath(result.location.file, cwd);
+      const attributes = `name="${escapeXml(result.name)}" classname="${escapeXml(suite)}" file="${escapeXml(file)}" line="${result.location.line ?? 0}"`;
+      if (result.passed) {
+        lines.push(`    <testcase ${attributes}/>`);
+        continue;
+      }
+      const failure = escapeXml(result.failure ?? 'failed');
+      lines.push(`    <testcase ${attributes}>`, `      <failure message="${failure}">${failure}</failure>`, '    </testcase>');
+    }
+    lines.push('  </testsuite>');
+  }
+  lines.push('</testsuites>');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Escapes text for XML attributes and content; characters XML 1.0 does not allow become U+FFFD. */
+function escapeXml(text: string): string {
+  return text
+    .replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '\uFFFD')
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&apos;');
+}

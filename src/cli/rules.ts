@@ -1,0 +1,195 @@
+/**
+ * `holter rules validate` and `holter rules test`: the rule author's checks before a rule goes
+ * live. Both load the files with the real engine (Sigma compiler and detector loader), so what
+ * passes here loads the same way in `holter run` and `holter replay`.
+ */
+import { writeFileSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, parseDocument } from 'yaml';
+
+import { loadConfig } from '../config/load.js';
+import type { HolterConfig } from '../config/schema.js';
+import { parseDetector } from '../detect/baseline/loader.js';
+import { readDetectorSuite, runDetectorSuite } from '../detect/baseline/rule-tests.js';
+import { lintRuleSources } from '../detect/sigma/lint.js';
+import type { SigmaMapping } from '../detect/sigma/mapping.js';
+import type { RuleTestResult } from '../detect/sigma/rule-tests.js';
+import type { RuleSource } from '../detect/sigma/ruleset.js';
+import { compileRuleSet, loadMapping } from '../detect/sigma/stage.js';
+import type { SigmaLoadResult } from '../detect/sigma/stage.js';
+import { HolterError } from '../errors.js';
+import { errorFinding, findingsJson, formatFinding, formatResultTable, junitXml, lintFinding, sortFindings } from './rules-report.js';
+import type { Finding } from './rules-report.js';
+import { readSigmaSuites, runSigmaSuite } from './rules-sigma.js';
+
+export interface RulesOptions {
+  config?: string;
+  mapping?: string;
+}
+
+export interface ValidateOptions extends RulesOptions {
+  strict?: boolean;
+  format?: 'text' | 'json';
+}
+
+export interface TestOptions extends RulesOptions {
+  junit?: string;
+}
+
+/** The files to check, each read once, with the engine's load results. */
+interface LoadedFiles {
+  config: HolterConfig;
+  ruleSources: RuleSource[];
+  detectorSources: RuleSource[];
+  mapping: SigmaMapping;
+  rules: SigmaLoadResult;
+  /** Missing paths, an unreadable mapping. */
+  errors: HolterError[];
+}
+
+/** Runs `holter rules validate`; returns the exit code: 1 with errors (or warnings under --strict), else 0. */
+export async function runRulesValidate(paths: string[], options: ValidateOptions, output: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const loaded = await loadFiles(paths, options);
+  const findings: Finding[] = [...loaded.errors, ...loaded.rules.errors].map(errorFinding);
+  for (const warning of loaded.rules.warnings) {
+    findings.push({ severity: 'warning', code: 'HOLTER_LINT_LOGSOURCE_UNMAPPED', message: warning.message, hint: 'add an entry for this log source to the mapping file', location: warning.location });
+  }
+  findings.push(...lintRuleSources(loaded.ruleSources, loaded.mapping).map(lintFinding));
+  findings.push(...readSigmaSuites(loaded.ruleSources).errors.map(errorFinding));
+  findings.push(...validateDetectors(loaded).map(errorFinding));
+
+  const sorted = sortFindings(findings);
+  const files = loaded.ruleSources.length + loaded.detectorSources.length;
+  const cwd = process.cwd();
+  if (options.format === 'json') {
+    output.write(findingsJson(sorted, files, cwd));
+  } else {
+    for (const finding of sorted) output.write(`${formatFinding(finding, cwd)}\n`);
+    const errors = sorted.filter((finding) => finding.severity === 'error').length;
+    output.write(`${errors} error${errors === 1 ? '' : 's'}, ${sorted.length - errors} warning${sorted.length - errors === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}\n`);
+  }
+  const failing = sorted.filter((finding) => finding.severity === 'error' || options.strict === true);
+  return failing.length > 0 ? 1 : 0;
+}
+
+/** Runs `holter rules test`; returns 1 when a case fails, a tests block is invalid or a file does not load, else 0. */
+export async function runRulesTest(paths: string[], options: TestOptions, output: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const loaded = await loadFiles(paths, options);
+  const cwd = process.cwd();
+  const testOptions = { defaultTimeZone: loaded.config.facility.time_zone, allowedLatenessMs: loaded.config.detection.allowed_lateness_seconds * 1000 };
+
+  const sigma = readSigmaSuites(loaded.ruleSources);
+  const results: RuleTestResult[] = [];
+  for (const suite of sigma.suites) results.push(...runSigmaSuite(suite, loaded.rules.stage.ruleSet, testOptions));
+  const blockErrors = [...sigma.errors];
+  for (const source of loaded.detectorSources) {
+    const read = readDetectorSuite(source.file, source.text);
+    blockErrors.push(...read.errors);
+    if (read.suite !== undefined) {
+      results.push(...runDetectorSuite(read.suite, testOptions));
+      continue;
+    }
+    // A detector with tests reports load errors in its cases; one without is loaded here.
+    blockErrors.push(...parseDetector(source.text, source.file, { defaultTimeZone: testOptions.defaultTimeZone }).errors);
+  }
+
+  // A file that does not load hides its tests, so load errors are printed and fail the run too.
+  const loadErrors = [...loaded.errors, ...loaded.rules.errors, ...blockErrors];
+  for (const finding of sortFindings(loadErrors.map(errorFinding))) output.write(`${formatFinding(finding, cwd)}\n`);
+  if (results.length > 0) output.write(formatResultTable(results, cwd));
+  const failed = results.filter((result) => !result.passed).length;
+  const suites = new Set(results.map((result) => result.suite)).size;
+  output.write(`${results.length - failed} passed, ${failed} failed (${suites} ${suites === 1 ? 'rule or detector' : 'rules and detectors'})\n`);
+  if (results.length === 0) output.write('No inline tests found: add holter.tests to a rule or detector (docs/rules.md, "Inline tests").\n');
+  if (options.junit !== undefined) writeFileSync(options.junit, junitXml(results, cwd));
+
+  return failed > 0 || loadErrors.length > 0 ? 1 : 0;
+}
+
+async function loadFiles(paths: string[], options: RulesOptions): Promise<LoadedFiles> {
+  const config = loadConfig(options.config);
+  const errors: HolterError[] = [];
+  let ruleFiles: string[];
+  let detectorFiles: string[];
+  if (paths.length === 0) {
+    ruleFiles = await collectYamlFiles(config.rules.paths, true, errors);
+    detectorFiles = await collectYamlFiles(config.detectors.paths, false, errors);
+  } else {
+    ({ ruleFiles, detectorFiles } = await classifyFiles(await collectYamlFiles(paths, true, errors)));
+  }
+
+  const ruleSources = await readSources(ruleFiles);
+  const detectorSources = await readSources(detectorFiles);
+  const mappingFile = options.mapping ?? config.rules.mapping;
+  const { mapping, errors: mappingErrors } = await loadMapping(mappingFile);
+  errors.push(...mappingErrors);
+  const rules = compileRuleSet(ruleSources, { mapping, placeholders: config.rules.placeholders, allowedLatenessMs: config.detection.allowed_lateness_seconds * 1000 });
+  return { config, ruleSources, detectorSources, mapping, rules, errors };
+}
+
+async function readSources(files: string[]): Promise<RuleSource[]> {
+  return Promise.all(files.map(async (file) => ({ file, text: await readFile(file, 'utf8') })));
+}
+
+/**
+ * Lists the YAML files of files and folders, each once. Rule folders are walked recursively, as
+ * the Sigma loader does; detector folders are not, as the detector loader does.
+ */
+async function collectYamlFiles(targets: string[], recursive: boolean, errors: HolterError[]): Promise<string[]> {
+  const files: string[] = [];
+  const walk = async (target: string, top: boolean): Promise<void> => {
+    const info = await stat(target).catch(() => undefined);
+    if (info === undefined) {
+      errors.push(new HolterError('HOLTER_INPUT_NOT_FOUND', `Path '${target}' does not exist. Check the rule or detector path.`, { location: { file: target } }));
+      return;
+    }
+    if (info.isFile()) {
+      files.push(path.resolve(target));
+      return;
+    }
+    if (!top && !recursive) return;
+    const entries = (await readdir(target, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    for (const entry of entries) {
+      const child = path.join(target, entry.name);
+      if (entry.isDirectory()) await walk(child, false);
+      else if (/\.ya?ml$/i.test(entry.name)) files.push(path.resolve(child));
+    }
+  };
+  for (const target of targets) await walk(target, true);
+  return [...new Set(files)];
+}
+
+/** Sorts files named on the command line into detectors (a top-level `function` key) and Sigma rules (the rest). */
+async function classifyFiles(files: string[]): Promise<{ ruleFiles: string[]; detectorFiles: string[] }> {
+  const ruleFiles: string[] = [];
+  const detectorFiles: string[] = [];
+  for (const file of files) {
+    const text = await readFile(file, 'utf8');
+    // Only the first document is read: a detector file has one, and a rule file's YAML errors are the engine's to report.
+    const root = parseDocument(text.split(/^---\s*$/m).find((part) => part.trim() !== '') ?? '').contents;
+    const isDetector = isMap(root) && root.has('function') && !root.has('detection') && !root.has('correlation');
+    (isDetector ? detectorFiles : ruleFiles).push(file);
+  }
+  return { ruleFiles, detectorFiles };
+}
+
+/** Loads each detector file as the real loader does, with duplicate ids, and checks its tests block. */
+function validateDetectors(loaded: LoadedFiles): HolterError[] {
+  const errors: HolterError[] = [];
+  const seenIds = new Map<string, string>();
+  for (const source of loaded.detectorSources) {
+    const result = parseDetector(source.text, source.file, { defaultTimeZone: loaded.config.facility.time_zone });
+    errors.push(...result.errors);
+    errors.push(...readDetectorSuite(source.file, source.text).errors);
+    if (result.detector === undefined) continue;
+    const id = result.detector.rule.id;
+    const earlier = seenIds.get(id);
+    if (earlier !== undefined) {
+      const message = `Detector id '${id}' is already used by ${earlier}. Give each detector its own id.`;
+      errors.push(new HolterError('HOLTER_RULE_INVALID', message, { location: { file: source.file, line: result.detector.rule.line, column: 1 }, path: 'id' }));
+    }
+    seenIds.set(id, source.file);
+  }
+  return errors;
+}

@@ -1,0 +1,226 @@
+/**
+ * Lint checks for Sigma rule files: problems that do not stop a rule from loading but make it
+ * wrong or hard to run (no id, a search identifier the condition never uses, a field the mapping
+ * cannot resolve). Load errors come from the engine itself, so these findings are all warnings.
+ */
+import type { SourceLocation } from '../../errors.js';
+import { expandQuantifier, parseCondition } from './condition.js';
+import type { ConditionNode } from './condition.js';
+import { describeLogsource, logsourceEntries, resolveFieldPaths } from './mapping.js';
+import type { SigmaMapping } from './mapping.js';
+import type { CorrelationRule, DetectionRule, SigmaDocument } from './model.js';
+import { parseRuleText } from './parse.js';
+import type { RuleSource } from './ruleset.js';
+import { validateDocument } from './validate.js';
+
+/** Codes of the lint warnings, with what each means. docs/rules.md lists the same codes. */
+export const LINT_CODES = {
+  HOLTER_LINT_MISSING_ID: 'The rule has no `id` (a UUID that stays the same when the rule is renamed).',
+  HOLTER_LINT_MISSING_LEVEL: 'The rule has no `level`, so its detections get the default severity medium.',
+  HOLTER_LINT_MISSING_DESCRIPTION: 'The rule has no `description` for the analyst who reads its alerts.',
+  HOLTER_LINT_UNUSED_SEARCH: 'A search identifier is never used by the condition, so it has no effect.',
+  HOLTER_LINT_UNKNOWN_FIELD: 'A field that the mapping cannot resolve to an event field for the log source, so it never has a value.',
+  HOLTER_LINT_LOGSOURCE_UNMAPPED: 'The mapping has no entry for the log source, so the rule never matches.',
+} as const;
+
+export type LintCode = keyof typeof LINT_CODES;
+
+export interface LintFinding {
+  severity: 'warning';
+  code: LintCode;
+  message: string;
+  /** The fix, in a few words. */
+  hint: string;
+  location: SourceLocation;
+}
+
+/**
+ * Fields that Holter itself sets in its own namespaces. A rule that names another `holter.*` or
+ * `event.*` path reads a field no decoder or enrich step writes. The list follows src/event.ts
+ * and docs/event.md. The intermediate objects are listed too, for `exists` checks.
+ */
+const HOLTER_FIELDS = new Set([
+  'holter.source', 'holter.source.input', 'holter.source.line', 'holter.source.offset', 'holter.source.format',
+  'holter.source.topic', 'holter.source.partition',
+  'holter.patient', 'holter.patient.id', 'holter.patient.token', 'holter.patient.vip', 'holter.patient.employee',
+  'holter.patient.deceased', 'holter.patient.self_access',
+  'holter.record', 'holter.record.type', 'holter.record.id', 'holter.record.count',
+  'holter.dicom', 'holter.dicom.study_uids', 'holter.dicom.study_count', 'holter.dicom.series_count',
+  'holter.dicom.instance_count', 'holter.dicom.bytes', 'holter.dicom.accession', 'holter.dicom.sop_classes',
+  'holter.access', 'holter.access.purpose', 'holter.access.break_glass', 'holter.access.reason',
+  'holter.user', 'holter.user.id', 'holter.user.known', 'holter.user.role', 'holter.user.department',
+  'holter.user.facility', 'holter.user.time_zone', 'holter.user.shift',
+  'event', 'event.id', 'event.kind', 'event.category', 'event.type', 'event.action', 'event.outcome',
+  'event.dataset', 'event.module', 'event.provider', 'event.code', 'event.reason', 'event.ingested', 'event.severity',
+  // Further ECS event fields, which a generic JSON mapping may set.
+  'event.created', 'event.start', 'event.end', 'event.duration', 'event.original', 'event.timezone', 'event.sequence',
+  'event.risk_score', 'event.url', 'event.hash',
+]);
+
+/** Top-level event fields without a namespace (ECS base fields). */
+const TOP_LEVEL_FIELDS = new Set(['@timestamp', 'message', 'tags', 'labels']);
+
+/** Lints every document of the sources. Documents that fail validation are skipped: the engine reports them. */
+export function lintRuleSources(sources: RuleSource[], mapping: SigmaMapping): LintFinding[] {
+  const documents: SigmaDocument[] = [];
+  for (const source of sources) {
+    for (const parsed of parseRuleText(source.text, source.file).documents) {
+      const result = validateDocument(parsed);
+      if (result.document) documents.push(result.document);
+    }
+  }
+
+  const byReference = new Map<string, SigmaDocument>();
+  for (const document of documents) {
+    for (const key of [document.id, document.name]) if (key !== undefined && !byReference.has(key)) byReference.set(key, document);
+  }
+
+  const findings: LintFinding[] = [];
+  for (const document of documents) {
+    findings.push(...lintMetadata(document));
+    if (document.kind === 'rule') {
+      findings.push(...lintUnusedSearches(document));
+      findings.push(...lintRuleFields(document, mapping));
+    } else {
+      findings.push(...lintCorrelationFields(document, byReference, mapping));
+    }
+  }
+  return findings;
+}
+
+function finding(code: LintCode, location: SourceLocation, message: string, hint: string): LintFinding {
+  return { severity: 'warning', code, message, hint, location };
+}
+
+function lintMetadata(document: SigmaDocument): LintFinding[] {
+  const findings: LintFinding[] = [];
+  const title = document.title;
+  if (document.id === undefined) {
+    findings.push(finding('HOLTER_LINT_MISSING_ID', document.location, `Rule '${title}' has no id.`, 'add `id:` with a new UUID and keep it when the rule changes'));
+  }
+  if (document.level === undefined) {
+    findings.push(finding('HOLTER_LINT_MISSING_LEVEL', document.location, `Rule '${title}' has no level, so its detections are medium.`, 'add `level:` informational, low, medium, high or critical'));
+  }
+  if (document.description === undefined || document.description.trim() === '') {
+    findings.push(finding('HOLTER_LINT_MISSING_DESCRIPTION', document.location, `Rule '${title}' has no description.`, 'add `description:` saying what the rule finds and what the analyst should check'));
+  }
+  return findings;
+}
+
+function lintUnusedSearches(rule: DetectionRule): LintFinding[] {
+  const names = [...rule.searches.keys()];
+  const used = new Set<string>();
+  for (const condition of rule.conditions) {
+    const tree = parseCondition(condition);
+    // A condition that does not parse is a load error, reported by the engine.
+    if (tree instanceof Error) return [];
+    collectUsed(tree, names, used);
+  }
+
+  const findings: LintFinding[] = [];
+  for (const [name, search] of rule.searches) {
+    if (used.has(name)) continue;
+    findings.push(
+      finding('HOLTER_LINT_UNUSED_SEARCH', search.location, `Search identifier '${name}' of rule '${rule.title}' is not used by the condition.`, `use '${name}' in detection.condition, or remove it`),
+    );
+  }
+  return findings;
+}
+
+function collectUsed(node: ConditionNode, names: string[], used: Set<string>): void {
+  switch (node.kind) {
+    case 'and':
+    case 'or':
+      for (const item of node.items) collectUsed(item, names, used);
+      return;
+    case 'not':
+      collectUsed(node.item, names, used);
+      return;
+    case 'identifier':
+      used.add(node.name);
+      return;
+    case 'quantifier':
+      for (const name of expandQuantifier(node.pattern, names)) used.add(name);
+  }
+}
+
+function lintRuleFields(rule: DetectionRule, mapping: SigmaMapping): LintFinding[] {
+  if (logsourceEntries(mapping, rule.logsource) === undefined) return [];
+  const findings: LintFinding[] = [];
+  const reported = new Set<string>();
+  for (const search of rule.searches.values()) {
+    for (const items of search.alternatives) {
+      for (const item of items) {
+        const fields = item.field === null ? [] : [item.field];
+        if (item.modifiers.includes('fieldref')) fields.push(...item.values.map((value) => value.text));
+        for (const field of fields) {
+          const problem = unresolvedReason(mapping, rule, field);
+          if (problem === undefined || reported.has(field)) continue;
+          reported.add(field);
+          findings.push(finding('HOLTER_LINT_UNKNOWN_FIELD', item.location, `Field '${field}' of rule '${rule.title}' ${problem}`, fieldHint(field)));
+        }
+      }
+    }
+  }
+  return findings;
+}
+
+/** Checks group-by and condition.field against each referenced detection rule's log source, aliases applied. */
+function lintCorrelationFields(correlation: CorrelationRule, byReference: Map<string, SigmaDocument>, mapping: SigmaMapping): LintFinding[] {
+  const fields = [...correlation.groupBy];
+  if (correlation.condition?.field !== undefined) fields.push(correlation.condition.field);
+
+  const findings: LintFinding[] = [];
+  for (const reference of correlation.rules) {
+    const target = byReference.get(reference.reference);
+    if (target === undefined || target.kind !== 'rule') continue;
+    if (logsourceEntries(mapping, target.logsource) === undefined) continue;
+    for (const field of fields) {
+      const aliased = aliasedField(correlation, field, target);
+      const problem = unresolvedReason(mapping, target, aliased);
+      if (problem === undefined) continue;
+      const message = `Field '${aliased}' of correlation '${correlation.title}' (for rule '${reference.reference}') ${problem}`;
+      findings.push(finding('HOLTER_LINT_UNKNOWN_FIELD', reference.location, message, fieldHint(aliased)));
+    }
+  }
+  return findings;
+}
+
+function aliasedField(correlation: CorrelationRule, field: string, target: DetectionRule): string {
+  const byRule = correlation.aliases.get(field);
+  if (byRule === undefined) return field;
+  for (const key of [target.name, target.id]) {
+    const aliased = key === undefined ? undefined : byRule.get(key);
+    if (aliased !== undefined) return aliased;
+  }
+  return field;
+}
+
+/**
+ * Returns why the field cannot have a value for the rule's log source, or undefined when it
+ * resolves. A plain name is unresolved when the mapping gives no name or prefix for it. A dotted
+ * name in Holter's own namespaces must be a field Holter sets.
+ */
+function unresolvedReason(mapping: SigmaMapping, rule: DetectionRule, field: string): string | undefined {
+  const paths = resolveFieldPaths(mapping, rule.logsource, field);
+  const logsource = describeLogsource(rule.logsource);
+  const asWrittenOnly = paths.length === 1 && paths[0] === field;
+  if (asWrittenOnly && !field.includes('.') && !TOP_LEVEL_FIELDS.has(field)) {
+    return `is not mapped for log source '${logsource}': the mapping has no name or prefix for it, and events have no top-level field of that name.`;
+  }
+  if (paths.every((path) => isUnknownOwnField(path))) {
+    return `is not a field Holter sets (log source '${logsource}').`;
+  }
+  return undefined;
+}
+
+function isUnknownOwnField(path: string): boolean {
+  const namespace = path.split('.')[0];
+  if (namespace !== 'holter' && namespace !== 'event') return false;
+  return !HOLTER_FIELDS.has(path);
+}
+
+function fieldHint(field: string): string {
+  if (field.startsWith('holter.') || field.startsWith('event.')) return 'check the spelling against the field list in docs/event.md';
+  return 'use the event field path from docs/event.md, or add a name for it to the mapping file';
+}

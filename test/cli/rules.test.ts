@@ -1,0 +1,443 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { after, describe, test } from 'node:test';
+
+import { runRulesTest, runRulesValidate } from '../../src/cli/rules.js';
+import type { TestOptions, ValidateOptions } from '../../src/cli/rules.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+
+const RULES_DIR = path.join(REPO_ROOT, 'rules');
+const DETECTORS_DIR = path.join(REPO_ROOT, 'detectors');
+const workDir = mkdtempSync(path.join(tmpdir(), 'holter-rules-cli-'));
+after(() => rmSync(workDir, { recursive: true, force: true }));
+
+let folderCount = 0;
+
+/** Writes the files into a new folder under the temporary folder and returns the folder's path. */
+function folder(files: Record<string, string>): string {
+  const target = path.join(workDir, `case-${++folderCount}`);
+  mkdirSync(target, { recursive: true });
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(target, name), text);
+  return target;
+}
+
+/** Collects what a command writes. */
+class Capture extends Writable {
+  text = '';
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.text += chunk.toString();
+    callback();
+  }
+}
+
+async function validate(paths: string[], options: Partial<ValidateOptions> = {}): Promise<{ code: number; output: string }> {
+  const capture = new Capture();
+  const code = await runRulesValidate(paths, { format: 'text', ...options }, capture);
+  return { code, output: capture.text };
+}
+
+async function runTests(paths: string[], options: Partial<TestOptions> = {}): Promise<{ code: number; output: string }> {
+  const capture = new Capture();
+  const code = await runRulesTest(paths, options, capture);
+  return { code, output: capture.text };
+}
+
+const CLEAN_RULE = `title: Failed login
+id: 7c0e3b52-5b0a-4a4e-9d6e-0f2a4c1d9e11
+name: test-failed-login
+description: One failed authentication.
+level: low
+logsource:
+    product: holter
+    category: authentication
+detection:
+    selection:
+        event.outcome: failure
+    condition: selection
+`;
+
+const PROBLEM_RULES = `title: Problem rule
+logsource:
+    product: holter
+    category: authentication
+detection:
+    selection:
+        Image: cmd.exe
+        holter.user.idd: u-1
+    unused:
+        event.outcome: failure
+    expanded:
+        event.action|expand: '%unknown_placeholder%'
+    condition: selection or expanded
+---
+title: Unmapped log source
+id: 5b1f0c2e-2d9a-4a51-8f3e-111111111111
+name: test-duplicate
+description: Reads Linux events, which the mapping does not cover.
+level: low
+logsource:
+    product: linux
+detection:
+    selection:
+        foo: bar
+    condition: selection
+---
+title: Second rule with the same name
+id: 5b1f0c2e-2d9a-4a51-8f3e-222222222222
+name: test-duplicate
+description: Clashes with the rule above.
+level: low
+logsource:
+    product: holter
+detection:
+    selection:
+        event.outcome: failure
+    condition: selection
+---
+title: Condition names nothing
+id: 5b1f0c2e-2d9a-4a51-8f3e-333333333333
+name: test-condition-none
+description: The condition refers to no search identifier of the rule.
+level: low
+logsource:
+    product: holter
+detection:
+    selection:
+        event.outcome: failure
+    condition: 1 of filter*
+`;
+
+describe('rules validate', () => {
+  test('shipped rules and detectors are clean', async () => {
+    const { code, output } = await validate([RULES_DIR, DETECTORS_DIR]);
+
+    assert.equal(output, '0 errors, 0 warnings in 7 files\n');
+    assert.equal(code, 0);
+  });
+
+  test('reports every problem at once', async () => {
+    const dir = folder({ 'problems.yml': PROBLEM_RULES });
+    const file = path.join(dir, 'problems.yml');
+    const { code, output } = await validate([dir]);
+    const lines = output.trimEnd().split('\n');
+
+    assert.equal(code, 1);
+    assert.ok(lines.includes(`${file}:1:1: warning HOLTER_LINT_MISSING_ID Rule 'Problem rule' has no id. (add \`id:\` with a new UUID and keep it when the rule changes)`), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:1:1: warning HOLTER_LINT_MISSING_LEVEL `)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:1:1: warning HOLTER_LINT_MISSING_DESCRIPTION `)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:7:9: warning HOLTER_LINT_UNKNOWN_FIELD Field 'Image'`)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:8:9: warning HOLTER_LINT_UNKNOWN_FIELD Field 'holter.user.idd'`)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:9:5: warning HOLTER_LINT_UNUSED_SEARCH Search identifier 'unused'`)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:12:9: error HOLTER_RULE_INVALID Unknown placeholder '%unknown_placeholder%'`)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:15:1: warning HOLTER_LINT_LOGSOURCE_UNMAPPED `)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:27:1: error HOLTER_RULE_INVALID Duplicate rule id or name 'test-duplicate'`)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:49:16: error HOLTER_RULE_INVALID '1 of filter*' matches no search identifier`)), output);
+    assert.equal(lines.at(-1), '3 errors, 8 warnings in 1 file');
+  });
+
+  test('warnings alone exit zero', async () => {
+    const dir = folder({ 'warn.yml': CLEAN_RULE.replace('level: low\n', '') });
+
+    const relaxed = await validate([dir]);
+    assert.equal(relaxed.code, 0);
+    assert.match(relaxed.output, /warning HOLTER_LINT_MISSING_LEVEL/);
+
+    const strict = await validate([dir], { strict: true });
+    assert.equal(strict.code, 1);
+  });
+
+  test('json format lists findings', async () => {
+    const dir = folder({ 'warn.yml': CLEAN_RULE.replace('id: 7c0e3b52-5b0a-4a4e-9d6e-0f2a4c1d9e11\n', '') });
+    const { code, output } = await validate([dir], { format: 'json' });
+    const report = JSON.parse(output) as { files: number; errors: number; warnings: number; findings: Record<string, unknown>[] };
+
+    assert.equal(code, 0);
+    assert.equal(report.files, 1);
+    assert.equal(report.errors, 0);
+    assert.equal(report.warnings, 1);
+    assert.deepEqual(report.findings[0], {
+      file: path.join(dir, 'warn.yml'),
+      line: 1,
+      column: 1,
+      severity: 'warning',
+      code: 'HOLTER_LINT_MISSING_ID',
+      message: "Rule 'Failed login' has no id.",
+      hint: 'add `id:` with a new UUID and keep it when the rule changes',
+    });
+  });
+
+  test('missing path is an error', async () => {
+    const missing = path.join(workDir, 'no-such-folder');
+    const { code, output } = await validate([missing]);
+
+    assert.equal(code, 1);
+    assert.match(output, /error HOLTER_INPUT_NOT_FOUND Path '.*no-such-folder' does not exist/);
+  });
+
+  test('detector errors are located', async () => {
+    const text = readFileSync(path.join(DETECTORS_DIR, 'mass-image-pull.yaml'), 'utf8').replace('risk_score: 70', 'risk_score: 700');
+    const dir = folder({ 'pull.yaml': text, 'copy.yaml': readFileSync(path.join(DETECTORS_DIR, 'after-hours-record-access.yaml'), 'utf8'), 'copy2.yaml': readFileSync(path.join(DETECTORS_DIR, 'after-hours-record-access.yaml'), 'utf8') });
+    const { code, output } = await validate([dir]);
+
+    assert.equal(code, 1);
+    assert.match(output, /pull\.yaml:\d+:\d+: error HOLTER_RULE_INVALID risk_score must be <= 100, got 700/);
+    assert.match(output, /copy2\.yaml:\d+:1: error HOLTER_RULE_INVALID Detector id 'after-hours-record-access' is already used by .*copy\.yaml/);
+  });
+
+  test('invalid tests block is an error', async () => {
+    const text = `${CLEAN_RULE}holter:\n    tests:\n        - name: bad case\n          event: { event.outcome: failure }\n          match: maybe\n          extra: 1\n`;
+    const dir = folder({ 'rule.yml': text });
+    const file = path.join(dir, 'rule.yml');
+    const { code, output } = await validate([dir]);
+
+    assert.equal(code, 1);
+    assert.match(output, new RegExp(`${escape(file)}:17:18: error HOLTER_RULE_INVALID 'holter.tests\\[0\\].match' must be true or false.`));
+    assert.match(output, new RegExp(`${escape(file)}:18:11: error HOLTER_RULE_INVALID Unknown key 'extra' in holter.tests\\[0\\]`));
+  });
+});
+
+const FAILING_SUITE = `${CLEAN_RULE}holter:
+    tests:
+        - name: failure matches
+          event: { event.category: [authentication], event.outcome: failure }
+          match: true
+        - name: success matches by mistake
+          event: { event.category: [authentication], event.outcome: success }
+          match: true
+---
+title: Failed login burst
+id: 0f4e8a0c-8f86-4f4f-b0a4-4a1f7d7e2b10
+name: test-burst
+description: Three failed logins for one user within a minute.
+level: medium
+correlation:
+    type: event_count
+    rules: [test-failed-login]
+    group-by: [holter.user.id]
+    timespan: 1m
+    condition: { gte: 3 }
+holter:
+    tests:
+        - name: three failures fire
+          events:
+              - repeat: 3
+                every: 10s
+                event: { event.category: [authentication], event.outcome: failure, holter.user.id: u-1 }
+          expect:
+              - group: { holter.user.id: u-1 }
+                count: 3
+        - name: wrong count is reported
+          events:
+              - repeat: 4
+                every: 10s
+                event: { event.category: [authentication], event.outcome: failure, holter.user.id: u-1 }
+          expect:
+              - group: { holter.user.id: u-2 }
+                count: 4
+`;
+
+describe('rules test', () => {
+  test('shipped rules pass their tests', async () => {
+    const { code, output } = await runTests([RULES_DIR, DETECTORS_DIR]);
+    const rows = output.split('\n').filter((line) => /^(pass|FAIL) /.test(line));
+
+    assert.equal(code, 0, output);
+    assert.ok(rows.length >= 29, output);
+    assert.ok(rows.every((row) => row.startsWith('pass ')), output);
+    for (const rule of ['holter-failed-login-burst', 'holter-failed-login-burst-then-success', 'holter-password-spray', 'holter-break-glass-access', 'holter-self-lookup']) {
+      assert.ok(rows.some((row) => row.includes(` ${rule} `)), `no test of ${rule}`);
+    }
+  });
+
+  test('failing case shows table, exit code and JUnit', async () => {
+    const dir = folder({ 'suite.yml': FAILING_SUITE });
+    const junit = path.join(dir, 'report.xml');
+    const { code, output } = await runTests([dir], { junit });
+    const lines = output.trimEnd().split('\n');
+
+    assert.equal(code, 1);
+    assert.match(lines[0] ?? '', /^RESULT +RULE +TEST +LOCATION$/);
+    assert.match(output, /\npass +test-failed-login +failure matches +.*suite\.yml:15:11\n/);
+    assert.match(output, /\nFAIL +test-failed-login +success matches by mistake +.*suite\.yml:18:11\n +expected a match, but the event did not match\n/);
+    assert.match(output, /\npass +test-burst +three failures fire /);
+    assert.match(output, /\nFAIL +test-burst +wrong count is reported .*\n +detection 1 of test-burst: expected group \{holter\.user\.id=u-2\}, got \{holter\.user\.id=u-1\} and count 4, got 3\n/);
+    assert.equal(lines.at(-1), '2 passed, 2 failed (2 rules and detectors)');
+
+    const xml = readFileSync(junit, 'utf8');
+    assert.match(xml, /<testsuites name="holter rules test" tests="4" failures="2">/);
+    assert.match(xml, /<testsuite name="test-failed-login" tests="2" failures="1">/);
+    assert.match(xml, /<testcase name="failure matches" classname="test-failed-login" file="[^"]*suite\.yml" line="15"\/>/);
+    assert.match(xml, /<failure message="detection 1 of test-burst: expected group \{holter\.user\.id=u-2\}, got \{holter\.user\.id=u-1\} and count 4, got 3">/);
+  });
+
+  test('missing detection is reported', async () => {
+    const text = FAILING_SUITE.replace('repeat: 3\n', 'repeat: 2\n');
+    const dir = folder({ 'suite.yml': text });
+    const { code, output } = await runTests([dir]);
+
+    assert.equal(code, 1);
+    assert.match(output, /\n +expected 1 detection of test-burst, got 0\n/);
+  });
+
+  test('unexpected detection is reported', async () => {
+    const text = FAILING_SUITE.replace('          expect:\n              - group: { holter.user.id: u-1 }\n                count: 3\n', '          expect: []\n');
+    const dir = folder({ 'suite.yml': text });
+    const { output } = await runTests([dir]);
+
+    assert.match(output, /\n +expected 0 detections of test-burst, got 1: group \{holter\.user\.id=u-1\} count 3 at 2024-05-01T08:00:00\.000Z\n/);
+  });
+
+  test('rule load error fails the run', async () => {
+    const dir = folder({ 'suite.yml': FAILING_SUITE.replace('condition: selection\n', 'condition: selection and missing\n') });
+    const { code, output } = await runTests([dir]);
+
+    assert.equal(code, 1);
+    assert.match(output, /error HOLTER_RULE_INVALID The condition refers to 'missing'/);
+    assert.match(output, /FAIL +test-failed-login +failure matches .*\n +rule test-failed-login did not load; run holter rules validate for the reason\n/);
+  });
+
+  test('undecodable raw record fails its case', async () => {
+    const text = `${CLEAN_RULE}holter:\n    tests:\n        - name: broken record\n          raw: '{"resourceType": "AuditEvent"'\n          format: fhir\n          match: true\n`;
+    const dir = folder({ 'rule.yml': text });
+    const { code, output } = await runTests([dir]);
+
+    assert.equal(code, 1);
+    assert.match(output, /FAIL +test-failed-login +broken record .*\n +the raw record at line 15 could not be decoded \(invalid_json\)/);
+  });
+
+  test('folder without tests says so', async () => {
+    const dir = folder({ 'rule.yml': CLEAN_RULE });
+    const { code, output } = await runTests([dir]);
+
+    assert.equal(code, 0);
+    assert.match(output, /No inline tests found/);
+  });
+});
+
+/**
+ * Inline tests for the shipped detectors. The detector loader's schema does not accept the
+ * `holter` key yet, so these blocks run on copies of the shipped files.
+ */
+const DETECTOR_TESTS: Record<string, string> = {
+  'mass-image-pull.yaml': `
+holter:
+  tests:
+    - name: pull reaching the ceiling fires at once
+      events:
+        - repeat: 5
+          every: 5m
+          event: { holter.user.id: u-2001, holter.dicom: { study_count: 50, instance_count: 1000, bytes: 5000000 } }
+      expect:
+        - group: { holter.user.id: u-2001 }
+          count: 200
+    - name: usual work below the floor is quiet
+      events:
+        - repeat: 10
+          every: 1h
+          event: { holter.user.id: u-2001, holter.dicom: { study_count: 4 } }
+      expect: []
+    - name: burst against own history fires
+      events:
+        - repeat: 8
+          every: 1d
+          events:
+            - repeat: 3
+              every: 20m
+              event: { holter.user.id: u-2001, holter.dicom: { study_count: 10 } }
+        - at: 8d2h
+          repeat: 6
+          every: 5m
+          event: { holter.user.id: u-2001, holter.dicom: { study_count: 10 } }
+      expect:
+        - group: { holter.user.id: u-2001 }
+          count: 50
+`,
+  'after-hours-record-access.yaml': `
+holter:
+  tests:
+    - name: day worker at 02:00 fires
+      start: 2024-05-01T09:00:00Z
+      events:
+        - repeat: 15
+          every: 1d
+          events:
+            - repeat: 8
+              every: 1h
+              event: &record-read { event.category: [database], event.outcome: success, holter.user.id: u-1042, holter.patient.token: 'tok-{n}' }
+        - at: 2024-05-16T02:00:00Z
+          repeat: 6
+          every: 5m
+          event: *record-read
+      expect:
+        - group: { holter.user.id: u-1042 }
+          count: 6
+    - name: four records at night are quiet
+      start: 2024-05-01T09:00:00Z
+      events:
+        - repeat: 15
+          every: 1d
+          events:
+            - repeat: 8
+              every: 1h
+              event: *record-read
+        - at: 2024-05-16T02:00:00Z
+          repeat: 4
+          every: 5m
+          event: *record-read
+      expect: []
+    - name: day worker at a usual hour is quiet
+      start: 2024-05-01T09:00:00Z
+      events:
+        - repeat: 15
+          every: 1d
+          events:
+            - repeat: 8
+              every: 1h
+              event: *record-read
+        - at: 2024-05-16T10:00:00Z
+          repeat: 6
+          every: 5m
+          event: *record-read
+      expect: []
+`,
+};
+
+describe('rules test on detectors', () => {
+  function detectorsWithTests(change: (text: string) => string = (text) => text): string {
+    const dir = folder({});
+    for (const [name, block] of Object.entries(DETECTOR_TESTS)) {
+      copyFileSync(path.join(DETECTORS_DIR, name), path.join(dir, name));
+      writeFileSync(path.join(dir, name), change(readFileSync(path.join(dir, name), 'utf8') + block));
+    }
+    return dir;
+  }
+
+  test('shipped detectors pass inline tests', async () => {
+    const { code, output } = await runTests([detectorsWithTests()]);
+
+    assert.equal(code, 0, output);
+    assert.equal(output.trimEnd().split('\n').at(-1), '6 passed, 0 failed (2 rules and detectors)');
+  });
+
+  test('wrong detector count fails', async () => {
+    const { code, output } = await runTests([detectorsWithTests((text) => text.replace('count: 6', 'count: 7'))]);
+
+    assert.equal(code, 1);
+    assert.match(output, /FAIL +after-hours-record-access +day worker at 02:00 fires .*\n +detection 1 of after-hours-record-access: expected count 7, got 6\n/);
+  });
+
+  test('detector that does not load fails its cases', async () => {
+    const { code, output } = await runTests([detectorsWithTests((text) => text.replace('risk_score: 70', 'risk_score: 700'))]);
+
+    assert.equal(code, 1);
+    assert.match(output, /FAIL +mass-image-pull +pull reaching the ceiling fires at once .*\n +detector mass-image-pull did not load: .*risk_score must be <= 100, got 700/);
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
