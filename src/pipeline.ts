@@ -1,6 +1,7 @@
 import { buildAlert } from './alerts/build.js';
 import type { Alert } from './alerts/types.js';
 import type { DecodeContext, DecodeResult, RawRecord } from './decoders/types.js';
+import type { RiskStage } from './detect/risk/index.js';
 import type { Detection, DetectionStage } from './detect/types.js';
 import { isHolterError } from './errors.js';
 import type { HolterEvent } from './event.js';
@@ -16,6 +17,8 @@ export interface PipelineOptions {
   /** The enrich stage: identity resolution and patient tokens. Runs before any detection. */
   enrich: (event: HolterEvent) => HolterEvent;
   stages: DetectionStage[];
+  /** Entity risk: every detection adds risk to its user, source and host; enough risk raises a risk alert. */
+  risk?: RiskStage;
   sinks: AlertSink[];
   deadLetter: DeadLetterSink;
   allowedLatenessMs: number;
@@ -71,6 +74,7 @@ export class Pipeline {
    */
   private readonly raisedIds = new Set<string>();
   private readonly now: () => Date;
+  private riskAdvancedMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: PipelineOptions) {
     this.now = options.now ?? (() => new Date());
@@ -116,17 +120,41 @@ export class Pipeline {
       const watermark = this.watermarkMs;
       for (const stage of this.options.stages) {
         const detections = stage.process(event, watermark);
-        if (detections.length > 0) await this.raise(detections);
+        if (detections.length > 0) await this.raise(this.withRisk(detections, watermark));
       }
+      await this.advanceRisk(watermark);
     }
+  }
+
+  /** Marks signal detections and adds the risk alerts they complete. */
+  private withRisk(detections: Detection[], watermarkMs: number): Detection[] {
+    const risk = this.options.risk;
+    if (risk === undefined) return detections;
+    const marked = detections.map((detection) => risk.markSignal(detection));
+    return [...marked, ...marked.flatMap((detection) => risk.observe(detection, watermarkMs))];
+  }
+
+  /**
+   * Lets the risk stage apply the detections the watermark has reached. It holds them until then so
+   * that late detections are applied in event time; once per second of event time is often enough.
+   */
+  private async advanceRisk(watermarkMs: number): Promise<void> {
+    if (this.options.risk === undefined || watermarkMs < this.riskAdvancedMs + 1000) return;
+    this.riskAdvancedMs = watermarkMs;
+    const detections = this.options.risk.advance(watermarkMs);
+    if (detections.length > 0) await this.raise(detections);
   }
 
   /** Ends the run: closes every open window, delivers what that raises, and returns the summary. */
   async finish(): Promise<RunSummary> {
     const endOfInput = Number.isFinite(this.maxEventTimeMs) ? this.maxEventTimeMs + this.options.allowedLatenessMs + 1 : Number.POSITIVE_INFINITY;
     for (const stage of this.options.stages) {
-      await this.raise(stage.flush(endOfInput));
+      await this.raise(this.withRisk(stage.flush(endOfInput), endOfInput));
       this.summary.stageStats[stage.name] = stage.stats();
+    }
+    if (this.options.risk !== undefined) {
+      await this.raise(this.options.risk.flush(endOfInput));
+      this.summary.stageStats.risk = this.options.risk.stats();
     }
     if (Number.isFinite(this.minEventTimeMs)) {
       this.summary.firstEventTime = new Date(this.minEventTimeMs).toISOString();

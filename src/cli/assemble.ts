@@ -5,6 +5,7 @@ import { readSecret } from '../config/load.js';
 import { decodeRecord } from '../decoders/index.js';
 import type { DecodeContext, GenericMapping } from '../decoders/types.js';
 import { loadDetectors } from '../detect/baseline/index.js';
+import { loadRiskConfig, RiskStage } from '../detect/risk/index.js';
 import { loadSigmaRules } from '../detect/sigma/index.js';
 import type { DetectionStage } from '../detect/types.js';
 import { createEnricher, loadDirectory, loadRoster } from '../enrich/index.js';
@@ -27,6 +28,9 @@ export interface LoadReport {
   detectorErrors: HolterError[];
   rulesLoaded: number;
   detectorsLoaded: number;
+  /** Problems in the risk settings; with any, the run goes on without risk scoring. */
+  riskErrors: HolterError[];
+  riskEnabled: boolean;
 }
 
 export interface AssembledPipeline {
@@ -62,6 +66,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
   for (const error of detectors.errors) logger.error({ code: error.code, location: error.location }, error.describe());
 
   const stages: DetectionStage[] = [rules.stage, detectors.stage];
+  const risk = await loadRisk(config, logger);
   const { sinks, store } = buildSinks(config, logger);
 
   const decodeContext: DecodeContext = {
@@ -75,6 +80,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     decodeContext,
     enrich,
     stages,
+    risk: risk.stage,
     sinks,
     deadLetter: options.deadLetter ?? new DeadLetterFile(config.dead_letter.path),
     allowedLatenessMs: config.detection.allowed_lateness_seconds * 1000,
@@ -87,6 +93,8 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     detectorErrors: detectors.errors,
     rulesLoaded: rules.stage.stats().rules_loaded ?? 0,
     detectorsLoaded: detectors.stage.stats().detectors_loaded ?? 0,
+    riskErrors: risk.errors,
+    riskEnabled: risk.stage !== undefined,
   };
   logger.info({ rulesLoaded: report.rulesLoaded, rulesRejected: rules.errors.length, detectorsLoaded: report.detectorsLoaded, detectorsRejected: detectors.errors.length }, 'detection loaded');
   return { pipeline, store, report };
@@ -102,6 +110,14 @@ async function buildEnricher(config: HolterConfig, logger: Logger): Promise<Retu
   const directory = config.identity.directory === undefined ? undefined : await loadDirectory(config.identity.directory);
   const roster = config.identity.patient_roster === undefined ? undefined : await loadRoster(config.identity.patient_roster, tokenKey);
   return createEnricher({ directory, roster, tokenKey });
+}
+
+async function loadRisk(config: HolterConfig, logger: Logger): Promise<{ stage?: RiskStage; errors: HolterError[] }> {
+  if (!config.risk.enabled) return { errors: [] };
+  const loaded = await loadRiskConfig(config.risk.file);
+  for (const error of loaded.errors) logger.error({ code: error.code, location: error.location }, error.describe());
+  if (loaded.config === undefined || loaded.errors.length > 0) return { errors: loaded.errors };
+  return { stage: new RiskStage(loaded.config), errors: [] };
 }
 
 /** Rejects rule or detector paths that do not exist, because a run without its rules would be silently blind. */

@@ -12,6 +12,7 @@ export function formatSummary(summary: RunSummary, report: LoadReport): string {
   if (summary.firstEventTime !== undefined) lines.push(`  event time          ${summary.firstEventTime} .. ${summary.lastEventTime}`);
   lines.push(`  rules loaded        ${report.rulesLoaded} (${report.ruleErrors.length} rejected)`);
   lines.push(`  detectors loaded    ${report.detectorsLoaded} (${report.detectorErrors.length} rejected)`);
+  lines.push(`  risk scoring        ${report.riskEnabled ? 'on' : 'off'}${report.riskErrors.length > 0 ? ` (${report.riskErrors.length} errors in its settings)` : ''}`);
 
   const late = Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0);
   lines.push(`  late events         ${late}`);

@@ -25,7 +25,7 @@ const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUni
 const validate = ajv.compile<HolterConfig>(ConfigSchema);
 
 /** Keys whose values are paths to resources Holter ships (resolved against the package when defaulted). */
-const SHIPPED_RESOURCE_KEYS: readonly (readonly string[])[] = [['rules', 'paths'], ['rules', 'mapping'], ['detectors', 'paths']];
+const SHIPPED_RESOURCE_KEYS: readonly (readonly string[])[] = [['rules', 'paths'], ['rules', 'mapping'], ['detectors', 'paths'], ['risk', 'file']];
 
 /** Keys whose values are file paths written by the user (resolved against the configuration file's folder). */
 const USER_PATH_KEYS: readonly (readonly string[])[] = [

@@ -134,6 +134,13 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    risk: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'Add every detection to its entities\' risk and raise a risk alert when enough builds up.' }),
+        file: Type.String({ default: 'config/risk.yaml', description: 'Risk settings: entity weights, windows, thresholds, signals. See docs/detectors.md, section Risk.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     detection: Type.Object(
       {
         allowed_lateness_seconds: Type.Integer({

@@ -32,6 +32,10 @@ export function scoreAlerts(labels: readonly Label[], alerts: readonly Alert[]):
     if (label.kind === 'incident') {
       const hits = alerts.filter((alert) => label.expect.includes(alert.rule.id) && onEntity(alert, label) && inRange(alert, label, LATE_ALERT_SLACK_MS));
       for (const hit of hits) explained.add(hit);
+      // A risk alert built from the incident's own detections is explained by it too, but does not count as the catch.
+      for (const alert of alerts) {
+        if (alert.rule.id.startsWith('risk-') && onEntity(alert, label) && inRange(alert, label, LATE_ALERT_SLACK_MS)) explained.add(alert);
+      }
       results.push({ label, passed: hits.length > 0, alerts: hits });
     } else {
       const hits = alerts.filter((alert) => alert.user?.id === label.userId && inRange(alert, label, 0));

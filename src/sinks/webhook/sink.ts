@@ -1,5 +1,6 @@
 import { severityRank } from '../../alerts/build.js';
 import type { Alert } from '../../alerts/types.js';
+import { SIGNAL_TAG } from '../../detect/risk/index.js';
 import type { Severity } from '../../detect/types.js';
 import type { Logger } from '../../log.js';
 import type { AlertSink, SinkOutcome } from '../types.js';
@@ -97,6 +98,8 @@ export class WebhookSink implements AlertSink {
 
   async write(alert: Alert): Promise<SinkOutcome> {
     if (severityRank(alert.holter.alert.severity) < severityRank(this.options.minSeverity)) return 'filtered';
+    // Signals feed entity risk; the risk alert they build up pages, they do not page on their own.
+    if (alert.tags?.includes(SIGNAL_TAG)) return 'filtered';
     const outcome = this.outbox.enqueue(alert.event.id, JSON.stringify(toWebhookPayload(alert)), Date.now());
     this.counters[outcome]++;
     if (outcome === 'queued') this.startLoop();

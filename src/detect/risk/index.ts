@@ -1,0 +1,10 @@
+export { EntityRisk } from './entity.js';
+export type { Contribution, RearmReason, WindowJudgement, WindowOutcome } from './entity.js';
+export { riskRule } from './explain.js';
+export { loadRiskConfig, parseRiskConfig } from './loader.js';
+export { ENTITY_FIELDS, ENTITY_TYPES, RISK_DEFAULTS, RISK_TAG, SIGNAL_TAG, WINDOW_KEY } from './schema.js';
+export type { EntityType, RiskConfig, RiskWindow } from './schema.js';
+export { RiskStage } from './stage.js';
+export type { PendingDetection } from './stage.js';
+export { RISK_STATE_VERSION } from './state.js';
+export type { RiskSnapshot } from './state.js';

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildAlert } from '../../src/alerts/build.js';
+import type { Alert } from '../../src/alerts/types.js';
+import { scoreAlerts, type Label } from '../../src/eval/scorecard.js';
+import { detectionFor, eventAt } from '../helpers/detections.js';
+
+const incident: Label = {
+  kind: 'incident',
+  name: 'credential-stuffing',
+  userId: 'u-1042',
+  startMs: Date.parse('2026-10-29T06:00:00Z'),
+  endMs: Date.parse('2026-10-29T06:10:00Z'),
+  expect: ['holter-failed-login-burst'],
+  description: 'burst',
+};
+const trap: Label = { ...incident, kind: 'trap', name: 'typo', userId: 'u-2000', expect: [] };
+
+function alertFor(ruleId: string, userId: string, time: string): Alert {
+  const trigger = eventAt(time);
+  trigger.holter.user = { id: userId };
+  return buildAlert(detectionFor(trigger, { rule: { id: ruleId, name: ruleId, ruleset: 'sigma' }, groupKey: { 'holter.user.id': userId } }), new Date());
+}
+
+test('scorecard credits the expected rule', () => {
+  const card = scoreAlerts([incident, trap], [alertFor('holter-failed-login-burst', 'u-1042', '2026-10-29T06:05:00Z')]);
+  assert.equal(card.incidentsCaught, 1);
+  assert.equal(card.trapsClean, 1);
+  assert.equal(card.unexplained.length, 0);
+});
+
+test('scorecard ignores the wrong user', () => {
+  const card = scoreAlerts([incident], [alertFor('holter-failed-login-burst', 'u-9999', '2026-10-29T06:05:00Z')]);
+  assert.equal(card.incidentsCaught, 0);
+  assert.equal(card.unexplained.length, 1);
+});
+
+test('scorecard counts an alert on a trap', () => {
+  const card = scoreAlerts([trap], [alertFor('after-hours-record-access', 'u-2000', '2026-10-29T06:05:00Z')]);
+  assert.equal(card.trapsClean, 0);
+  assert.equal(card.results[0]?.alerts.length, 1);
+});
+
+test('risk alert on an incident is explained', () => {
+  const card = scoreAlerts([incident], [alertFor('risk-user', 'u-1042', '2026-10-29T06:06:00Z')]);
+  assert.equal(card.incidentsCaught, 0, 'a risk alert alone is not the catch');
+  assert.equal(card.unexplained.length, 0);
+});
