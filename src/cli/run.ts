@@ -23,9 +23,10 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
  * windows and delivers what they raise, then leaves the group. A second signal exits at once;
  * records after the last commit are then processed again on the next start.
  *
- * NOTE: detection state (open windows, baselines) is not checkpointed yet. After a crash, a
- * window that spans the restart starts empty, so a correlation whose events straddle the crash
- * can be missed. Single-event rules and windows that closed before the crash are not affected.
+ * NOTE: detection state (open windows, baselines) is not checkpointed or handed over yet. After a
+ * crash, or a rebalance that moves a partition to another member, a window that spans the move
+ * starts empty on the new owner, so a correlation whose events straddle it can be missed.
+ * Single-event rules and windows that closed before the move are not affected.
  */
 export async function runStream(options: RunOptions): Promise<number> {
   const config = loadConfig(options.config);
@@ -90,7 +91,7 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger)
     const failures = summary.deliveryFailures[sink] ?? 0;
     process.stderr.write(`  sink ${sink.padEnd(14)} delivered ${outcomes.delivered}, duplicate ${outcomes.duplicate}, filtered ${outcomes.filtered}, failed ${failures}\n`);
   }
-  process.stderr.write(`  kafka records       ${source.stats.recordsFetched} (${source.stats.oversizedRecords} oversized, ${source.stats.tombstonesSkipped} tombstones skipped, ${source.stats.commits} commits)\n`);
+  process.stderr.write(`  kafka records       ${source.stats.recordsFetched} (${source.stats.oversizedRecords} oversized, ${source.stats.tombstonesSkipped} tombstones skipped, ${source.stats.commits} commits, ${source.stats.commitRetries} commit retries)\n`);
 
   const failed = Object.values(summary.deliveryFailures).reduce((total, count) => total + count, 0);
   return failed > 0 ? 1 : 0;

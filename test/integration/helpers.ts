@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { Client } from '@elastic/elasticsearch';
 import type { Alert } from '../../src/alerts/types.js';
 import { assemblePipeline } from '../../src/cli/assemble.js';
@@ -122,7 +123,7 @@ export async function consumeRecords(topic: string, count: number): Promise<Cons
           control.resolveOffset(message.offset);
         }
       },
-      () => undefined,
+      { onCrash: () => undefined },
     );
     await pollUntil(`${count} records in ${topic}`, async () => (received.length >= count ? true : undefined), 30_000);
   } finally {
@@ -258,13 +259,17 @@ export class HolterProcess {
     this.child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'holter.js'), 'run', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (chunk: string) => {
-      this.output = (this.output + chunk).slice(-20_000);
+      this.output = (this.output + chunk).slice(-200_000);
     });
     this.exited = once(this.child, 'exit').then(([code]) => code as number | null);
   }
 
   get stderr(): string {
     return this.output;
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   get running(): boolean {
@@ -304,4 +309,65 @@ export function writeStatelessRule(): string {
 
 export function emptyFolder(): string {
   return mkdtempSync(path.join(tmpdir(), 'holter-it-empty-'));
+}
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * Runs `scripts/services stop|start NAME`, which waits until the service is down or healthy. The
+ * script reads HOLTER_KAFKA_PORT and HOLTER_ES_PORT itself, so it acts on the servers the suite uses.
+ */
+export async function services(action: 'start' | 'stop', service: 'kafka' | 'elasticsearch'): Promise<void> {
+  try {
+    await execFileAsync(path.join(REPO_ROOT, 'scripts', 'services'), [action, service], { timeout: 240_000 });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? '';
+    throw new Error(`scripts/services ${action} ${service} failed: ${(error as Error).message}\n${stderr}`);
+  }
+}
+
+/** Resident set size of a running process, from /proc (Linux). */
+export function residentBytes(pid: number): number {
+  const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (match === null) throw new Error(`VmRSS not found in /proc/${pid}/status`);
+  return Number(match[1]) * 1024;
+}
+
+/** Reads the JSON log lines of a `holter run` standard error that carry message `msg`. */
+export function logEntries(stderr: string, msg: string): Record<string, unknown>[] {
+  const entries: Record<string, unknown>[] = [];
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('{') || !line.endsWith('}')) continue;
+    let entry: Record<string, unknown>;
+    try {
+      entry = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      // The first kept line can be the tail of a longer one, cut where the buffer starts.
+      continue;
+    }
+    if (entry.msg === msg) entries.push(entry);
+  }
+  return entries;
+}
+
+/** Partitions of `topic` in the latest `kafka partitions assigned` log entry; undefined before the first. */
+export function latestAssignment(stderr: string, topic: string): number[] | undefined {
+  const entries = logEntries(stderr, 'kafka partitions assigned');
+  const last = entries[entries.length - 1];
+  if (last === undefined) return undefined;
+  const assignment = last.assignment as Record<string, number[]>;
+  return [...(assignment[topic] ?? [])].sort((a, b) => a - b);
+}
+
+export interface SinkCounts {
+  delivered: number;
+  duplicate: number;
+  failed: number;
+}
+
+/** Reads the `sink NAME delivered ...` line of the end-of-run summary. */
+export function sinkCounts(stderr: string, sink: string): SinkCounts {
+  const match = new RegExp(`sink ${sink} +delivered (\\d+), duplicate (\\d+), filtered \\d+, failed (\\d+)`).exec(stderr);
+  if (match === null) throw new Error(`No summary line for sink ${sink} in:\n${stderr.slice(-2000)}`);
+  return { delivered: Number(match[1]), duplicate: Number(match[2]), failed: Number(match[3]) };
 }

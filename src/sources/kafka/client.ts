@@ -35,6 +35,27 @@ export interface BatchControl {
 
 export type BatchHandler = (batch: ConsumedBatch, control: BatchControl) => Promise<void>;
 
+/** Partitions this member owns after a rebalance, by topic. */
+export type PartitionAssignment = Record<string, number[]>;
+
+/** Callbacks for consumer lifecycle events other than batches. */
+export interface ConsumerEvents {
+  /** Called once the consumer stops on an error that the client will not recover from. */
+  onCrash: (error: Error) => void;
+  /** Called after each join of the group, with the partitions assigned to this member. */
+  onAssignment?: (assignment: PartitionAssignment) => void;
+}
+
+/**
+ * Facts about an error thrown by a client call, read through wrapping errors. `type` is Kafka's
+ * error name (REBALANCE_IN_PROGRESS, NOT_COORDINATOR...) when the broker returned one.
+ */
+export interface KafkaErrorInfo {
+  type?: string;
+  /** True when the same call can succeed later: a lost connection, a timeout, a coordinator moving. */
+  retriable: boolean;
+}
+
 /** A committed position: `offset` is the next record to read, one past the last processed. */
 export interface TopicPartitionOffset {
   topic: string;
@@ -53,11 +74,17 @@ export interface KafkaConsumerClient {
   subscribe(topics: string[], fromBeginning: boolean): Promise<void>;
   /**
    * Starts fetching and hands each batch to `handler`, one batch at a time. Offsets are never
-   * committed automatically. `onCrash` is called once when the consumer stops on an error that
-   * the client will not recover from.
+   * committed automatically. The client reconnects and rejoins by itself after retriable errors,
+   * such as a broker restart; `events.onCrash` is called only when it gives up.
    */
-  run(handler: BatchHandler, onCrash: (error: Error) => void): Promise<void>;
+  run(handler: BatchHandler, events: ConsumerEvents): Promise<void>;
+  /**
+   * Commits offsets for this member's generation. Call it from the batch handler before `stop`:
+   * once stopping, a client may skip the commit without an error (kafkajs 2.2.4 does).
+   */
   commit(offsets: TopicPartitionOffset[]): Promise<void>;
+  /** Classifies an error thrown by `commit` or another call of this client. */
+  describeError(error: unknown): KafkaErrorInfo;
   /** Stops fetching and waits for the batch in hand to return. */
   stop(): Promise<void>;
   disconnect(): Promise<void>;

@@ -3,10 +3,12 @@ import type { Admin, Consumer, KafkaConfig as KafkajsConfig, LogEntry, Producer,
 import type { Logger } from '../../log.js';
 import type {
   BatchHandler,
+  ConsumerEvents,
   ConsumerOptions,
   KafkaAdminClient,
   KafkaClient,
   KafkaConsumerClient,
+  KafkaErrorInfo,
   KafkaProducerClient,
   OutgoingMessage,
   TopicPartitionOffset,
@@ -82,11 +84,15 @@ class KafkajsConsumer implements KafkaConsumerClient {
     return this.consumer.subscribe({ topics, fromBeginning });
   }
 
-  async run(handler: BatchHandler, onCrash: (error: Error) => void): Promise<void> {
+  async run(handler: BatchHandler, events: ConsumerEvents): Promise<void> {
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       // kafkajs rejoins by itself after retriable errors (restart true); only a final crash ends the run.
-      if (!event.payload.restart) onCrash(event.payload.error);
+      if (!event.payload.restart) events.onCrash(event.payload.error);
     });
+    const onAssignment = events.onAssignment;
+    if (onAssignment !== undefined) {
+      this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => onAssignment(event.payload.memberAssignment));
+    }
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -116,6 +122,10 @@ class KafkajsConsumer implements KafkaConsumerClient {
     return this.consumer.commitOffsets(offsets);
   }
 
+  describeError(error: unknown): KafkaErrorInfo {
+    return describeKafkajsError(error);
+  }
+
   stop(): Promise<void> {
     return this.consumer.stop();
   }
@@ -123,6 +133,24 @@ class KafkajsConsumer implements KafkaConsumerClient {
   disconnect(): Promise<void> {
     return this.consumer.disconnect();
   }
+}
+
+/**
+ * Reads Kafka's error type and retriability through kafkajs's wrappers. Its internal retrier gives
+ * up with KafkaJSNumberOfRetriesExceeded, which is marked not retriable and has no type. The error
+ * that ran out of retries is its `cause`, so the innermost error decides.
+ */
+export function describeKafkajsError(error: unknown): KafkaErrorInfo {
+  let current: unknown = error;
+  let type: string | undefined;
+  let retriable = false;
+  for (let depth = 0; depth < 5 && current !== null && typeof current === 'object'; depth++) {
+    const candidate = current as { type?: unknown; retriable?: unknown; cause?: unknown; originalError?: unknown };
+    if (typeof candidate.type === 'string') type ??= candidate.type;
+    retriable = candidate.retriable === true;
+    current = candidate.cause ?? candidate.originalError;
+  }
+  return type === undefined ? { retriable } : { type, retriable };
 }
 
 function headersToStrings(headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined): Record<string, string> {

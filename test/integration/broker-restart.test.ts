@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  INTEGRATION_SKIP,
+  createTopic,
+  emptyFolder,
+  expectedAlerts,
+  groupLag,
+  HolterProcess,
+  pollUntil,
+  produce,
+  requireServices,
+  services,
+  setupDataStream,
+  simulatedRecords,
+  storedAlerts,
+  uniqueName,
+  writeConfig,
+  writeStatelessRule,
+} from './helpers.js';
+
+const RECORDS = 2400;
+const PARTITIONS = 2;
+
+describe('kafka broker restart mid-run', { skip: INTEGRATION_SKIP }, () => {
+  const processes: HolterProcess[] = [];
+
+  before(requireServices);
+
+  after(async () => {
+    for (const holter of processes) await holter.stop('SIGKILL');
+    // Leaves the broker running for the next suites, also when the test failed mid-restart.
+    await services('start', 'kafka');
+  });
+
+  test('reconnects and stores each alert once', async () => {
+    const topic = uniqueName('it-broker-restart');
+    const settings = {
+      topic,
+      groupId: uniqueName('it-group'),
+      dataStream: `logs-holter.alerts-${uniqueName('itbroker').replaceAll('-', '')}`,
+      deadLetterTopic: `${topic}.dead-letter`,
+      rules: [writeStatelessRule()],
+      detectors: [emptyFolder()],
+    };
+    const configFile = writeConfig(settings);
+    const texts = simulatedRecords(RECORDS);
+    const expected = await expectedAlerts(configFile, texts);
+    assert.ok(expected.ids.size > RECORDS / 2, `most records raise an alert (${expected.ids.size})`);
+
+    await createTopic(topic, PARTITIONS);
+    await setupDataStream(configFile);
+    await produce(topic, texts.map((text, index) => ({ key: `record-${index}`, value: text })));
+
+    const holter = new HolterProcess(configFile);
+    processes.push(holter);
+    await pollUntil('the first alerts and a first commit', async () => {
+      const stored = await storedAlerts(settings.dataStream);
+      return stored.total >= 100 && (await groupLag(settings.groupId, topic)) !== undefined ? true : undefined;
+    });
+
+    await services('stop', 'kafka');
+    const storedWhileDown = await storedAlerts(settings.dataStream);
+    assert.ok(storedWhileDown.total < expected.ids.size, `the broker stopped before the last alert (${storedWhileDown.total} of ${expected.ids.size} stored)`);
+    assert.ok(holter.running, `holter keeps running while the broker is down:\n${holter.stderr.slice(-3000)}`);
+
+    await services('start', 'kafka');
+    await pollUntil('the group to commit every record after the restart', async () => ((await groupLag(settings.groupId, topic)) === 0 ? true : undefined), 120_000);
+    assert.equal(await holter.stop('SIGTERM'), 0, holter.stderr.slice(-3000));
+
+    const stored = await storedAlerts(settings.dataStream);
+    assert.equal(stored.total, expected.ids.size, 'one document per expected alert');
+    assert.deepEqual(new Set(stored.ids), expected.ids);
+  });
+});
