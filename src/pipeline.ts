@@ -11,6 +11,9 @@ import type { AlertSink, SinkOutcome } from './sinks/types.js';
 
 const MAX_REMEMBERED_ALERT_IDS = 100_000;
 
+/** Alerts whose delivery may be in flight at once before detection waits for the oldest. */
+const DEFAULT_MAX_PENDING_DELIVERIES = 256;
+
 export interface PipelineOptions {
   decode: (record: RawRecord, context: DecodeContext) => DecodeResult;
   decodeContext: DecodeContext;
@@ -27,6 +30,8 @@ export interface PipelineOptions {
   now?: () => Date;
   /** Called once per new alert, after every sink has been given it. */
   onAlert?: (alert: Alert) => void;
+  /** Alerts whose delivery may be in flight at once; detection waits when there are this many. */
+  maxPendingDeliveries?: number;
 }
 
 /** Counts for the end-of-run summary. Keys of the maps are bounded codes (reasons, rule ids, sink names). */
@@ -75,16 +80,22 @@ export class Pipeline {
   private readonly raisedIds = new Set<string>();
   private readonly now: () => Date;
   private riskAdvancedMs = Number.NEGATIVE_INFINITY;
+  private readonly pendingDeliveries = new Set<Promise<void>>();
+  private readonly maxPendingDeliveries: number;
 
   constructor(private readonly options: PipelineOptions) {
     this.now = options.now ?? (() => new Date());
+    this.maxPendingDeliveries = options.maxPendingDeliveries ?? DEFAULT_MAX_PENDING_DELIVERIES;
   }
 
   get watermarkMs(): number {
     return this.maxEventTimeMs - this.options.allowedLatenessMs;
   }
 
-  /** Decodes, enriches and detects one record; resolves once every alert it raised is delivered. */
+  /**
+   * Decodes, enriches and detects one record. Resolves once detection is done; the alerts it raised
+   * may still be on their way to the sinks until `drain` (or `finish`) resolves.
+   */
   async push(record: RawRecord): Promise<void> {
     await this.pushDecoded(record, this.decode(record));
   }
@@ -160,11 +171,13 @@ export class Pipeline {
       this.summary.firstEventTime = new Date(this.minEventTimeMs).toISOString();
       this.summary.lastEventTime = new Date(this.maxEventTimeMs).toISOString();
     }
+    await this.drain();
     return this.summary;
   }
 
   /** Closes sinks and the dead-letter file, and adds the sinks' own counters to the summary. Call once, after finish. */
   async close(): Promise<void> {
+    await this.drain();
     for (const sink of this.options.sinks) {
       await sink.close();
       if (sink.stats !== undefined) this.summary.sinkStats[sink.name] = sink.stats();
@@ -192,9 +205,23 @@ export class Pipeline {
       this.summary.alerts++;
       this.summary.alertsByRule[alert.rule.id] = (this.summary.alertsByRule[alert.rule.id] ?? 0) + 1;
 
-      await Promise.all(this.options.sinks.map((sink) => this.deliver(sink, alert)));
-      this.options.onAlert?.(alert);
+      // Deliveries run while later records are detected, so a sink that batches (Elasticsearch)
+      // gets many alerts at once; at most maxPendingDeliveries are in flight.
+      const delivery = Promise.all(this.options.sinks.map((sink) => this.deliver(sink, alert)))
+        .then(() => this.options.onAlert?.(alert))
+        .catch((error: unknown) => this.options.logger.error({ alertId: alert.event.id, err: error }, 'alert callback failed'));
+      const tracked: Promise<void> = delivery.finally(() => this.pendingDeliveries.delete(tracked));
+      this.pendingDeliveries.add(tracked);
+      if (this.pendingDeliveries.size >= this.maxPendingDeliveries) await Promise.race(this.pendingDeliveries);
     }
+  }
+
+  /**
+   * Resolves once every alert raised so far has been given to every sink. A caller that commits
+   * input positions (Kafka offsets) calls it first, so a commit never runs ahead of delivery.
+   */
+  async drain(): Promise<void> {
+    while (this.pendingDeliveries.size > 0) await Promise.all([...this.pendingDeliveries]);
   }
 
   private async deliver(sink: AlertSink, alert: Alert): Promise<void> {

@@ -69,6 +69,7 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger)
     fromBeginning: config.kafka.auto_offset_reset === 'earliest',
     maxRecordBytes: config.decode.max_record_bytes,
     push: (record) => pipeline.push(record),
+    drain: () => pipeline.drain(),
     remember: (record, original) => deadLetter.originals.set(record, original),
     heartbeatIntervalMs: Math.max(1000, Math.floor(config.kafka.session_timeout_ms / 5)),
     logger,

@@ -12,8 +12,10 @@ export interface KafkaSourceOptions {
   fromBeginning: boolean;
   /** Values above this size are cut and flagged `oversizeBytes`, so the pipeline dead-letters them as too_large. */
   maxRecordBytes: number;
-  /** The pipeline's push: resolves once every alert the record raised was given to every sink. */
+  /** The pipeline's push: resolves once the record is detected; its alerts may still be in delivery. */
   push: (record: SizedRawRecord) => Promise<void>;
+  /** Resolves once every alert raised so far was given to every sink; awaited before each commit. */
+  drain: () => Promise<void>;
   /** Called with each record and the bytes it came from, before it is pushed (the dead-letter topic keeps them). */
   remember?: (record: SizedRawRecord, original: OriginalRecord) => void;
   /** How often to heartbeat while one record waits on a slow sink; below the session timeout. */
@@ -145,11 +147,17 @@ export class KafkaSource {
           retriable: true,
         }),
       );
+    }
+
+    // Heartbeats go on while the batch's alerts are delivered, which can take long in an outage.
+    try {
+      if (lastProcessed !== undefined) {
+        await this.options.drain();
+        await this.commit(batch.topic, batch.partition, lastProcessed, control);
+      }
     } finally {
       clearInterval(heartbeat);
     }
-
-    if (lastProcessed !== undefined) await this.commit(batch.topic, batch.partition, lastProcessed, control);
   }
 
   private async process(message: ConsumedMessage, input: string, format: string | undefined): Promise<void> {
