@@ -4,10 +4,11 @@ import cliProgress from 'cli-progress';
 import type { Alert } from '../alerts/types.js';
 import { loadConfig } from '../config/load.js';
 import type { Severity } from '../detect/types.js';
-import { formatScorecard, scoreAlerts } from '../eval/scorecard.js';
+import { formatScorecard, scoreAlerts, type Scorecard } from '../eval/scorecard.js';
+import type { RunSummary } from '../pipeline.js';
 import { createLogger } from '../log.js';
 import { simulateHospital } from '../sim/index.js';
-import { assemblePipeline } from './assemble.js';
+import { assemblePipeline, type LoadReport } from './assemble.js';
 import { applyOverrides } from './overrides.js';
 import { formatSummary } from './summary.js';
 
@@ -29,6 +30,27 @@ export interface DemoOptions {
  * and traps. Returns 0 when every incident is caught and every trap is clean.
  */
 export async function runDemo(options: DemoOptions): Promise<number> {
+  const { scorecard, summary, report, storePath } = await runSimulation(options, true);
+  process.stderr.write(formatSummary(summary, report));
+  process.stderr.write(formatScorecard(scorecard));
+  process.stderr.write(`Alerts are kept in ${storePath}; list them with: npx holter alerts --store ${options.store}\n`);
+  return scorecard.incidentsCaught === scorecard.incidents && scorecard.trapsClean === scorecard.traps ? 0 : 1;
+}
+
+export interface SimulationRun {
+  scorecard: Scorecard;
+  summary: RunSummary;
+  report: LoadReport;
+  storePath: string | undefined;
+  /** Staff times days: the denominator of false alerts per thousand user-days. */
+  userDays: number;
+}
+
+/**
+ * Streams a simulated hospital through the real pipeline and scores the alerts against its
+ * labels. `announce` prints what is simulated before the run (the demo does, eval does not).
+ */
+export async function runSimulation(options: DemoOptions, announce: boolean): Promise<SimulationRun> {
   const hospital = simulateHospital({ seed: options.seed, days: options.days, staff: options.staff });
   const workDir = path.dirname(path.resolve(options.store));
   mkdirSync(workDir, { recursive: true });
@@ -57,7 +79,7 @@ export async function runDemo(options: DemoOptions): Promise<number> {
   const alerts: Alert[] = [];
   const { pipeline, report } = await assemblePipeline(config, { logger, onAlert: (alert) => alerts.push(alert) });
 
-  process.stderr.write(
+  if (announce) process.stderr.write(
     `Simulating ${hospital.directory.length} staff at ${hospital.facility} (${hospital.timeZone}) for ${options.days} days; alerts print below as they are raised.\n`,
   );
   const bar = process.stderr.isTTY && options.quiet ? createDayBar(options.days) : undefined;
@@ -70,12 +92,13 @@ export async function runDemo(options: DemoOptions): Promise<number> {
 
   const summary = await pipeline.finish();
   await pipeline.close();
-  process.stderr.write(formatSummary(summary, report));
-
-  const scorecard = scoreAlerts(hospital.labels, alerts);
-  process.stderr.write(formatScorecard(scorecard));
-  process.stderr.write(`Alerts are kept in ${config.sinks.store.path}; list them with: npx holter alerts --store ${options.store}\n`);
-  return scorecard.incidentsCaught === scorecard.incidents && scorecard.trapsClean === scorecard.traps ? 0 : 1;
+  return {
+    scorecard: scoreAlerts(hospital.labels, alerts),
+    summary,
+    report,
+    storePath: config.sinks.store.path,
+    userDays: hospital.directory.length * options.days,
+  };
 }
 
 function createDayBar(days: number): cliProgress.SingleBar {

@@ -3,6 +3,7 @@ import { SEVERITIES } from '../config/schema.js';
 import { isHolterError } from '../errors.js';
 import { runAlerts } from './alerts.js';
 import { runDemo } from './demo.js';
+import { runEval } from './eval.js';
 import { runReplay } from './replay.js';
 import { runRulesTest, runRulesValidate } from './rules.js';
 import { runStream } from './run.js';
@@ -42,6 +43,18 @@ function buildProgram(): Command {
     .option('--log-level <level>', 'operational log level on standard error', 'warn')
     .action(async (options) => {
       process.exitCode = await runDemo(options);
+    });
+
+  program
+    .command('eval')
+    .description('Score detection on labelled simulated hospitals: precision, recall and false alerts per thousand user-days.')
+    .option('--days <n>', 'days of simulated activity per hospital', parsePositiveInteger, 35)
+    .option('--staff <n>', 'staff per simulated hospital', parsePositiveInteger, 300)
+    .option('--seeds <list>', 'comma-separated random seeds, one hospital each', parseSeeds, [42])
+    .option('-v, --verbose', 'print each hospital\'s scorecard')
+    .option('--json', 'print the metrics as JSON')
+    .action(async (options) => {
+      process.exitCode = await runEval(options);
     });
 
   program
@@ -128,6 +141,10 @@ function buildProgram(): Command {
 /** Collects a repeatable option's values, so `--rules a --rules b` gives both. */
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+function parseSeeds(value: string): number[] {
+  return value.split(',').map((part) => parsePositiveInteger(part.trim()));
 }
 
 function parsePositiveInteger(value: string): number {

@@ -59,3 +59,13 @@ test('demo catches every incident and no trap', async () => {
   assert.equal(listed.status, 0, listed.stderr);
   assert.equal(listed.stdout.trim().split('\n').length, alerts.length);
 });
+
+test('eval prints precision and recall', () => {
+  const result = spawnSync(process.execPath, [HOLTER, 'eval', '--staff', '60', '--days', '28', '--seeds', '42', '--json'], { cwd: mkdtempSync(path.join(tmpdir(), 'holter-eval-')), encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  const metrics = JSON.parse(result.stdout) as { recall: number; trapsClean: number; traps: number; falseAlertsPerThousandUserDays: number };
+  assert.equal(metrics.recall, 1);
+  assert.equal(metrics.trapsClean, metrics.traps);
+  assert.ok(metrics.falseAlertsPerThousandUserDays < 2);
+  assert.match(result.stderr, /seed 42: \d+ alerts, incidents caught 6\/6/);
+});

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildAlert } from '../../src/alerts/build.js';
 import type { Alert } from '../../src/alerts/types.js';
+import { computeMetrics } from '../../src/eval/metrics.js';
 import { scoreAlerts, type Label } from '../../src/eval/scorecard.js';
 import { detectionFor, eventAt } from '../helpers/detections.js';
 
@@ -45,4 +46,18 @@ test('risk alert on an incident is explained', () => {
   const card = scoreAlerts([incident], [alertFor('risk-user', 'u-1042', '2026-10-29T06:06:00Z')]);
   assert.equal(card.incidentsCaught, 0, 'a risk alert alone is not the catch');
   assert.equal(card.unexplained.length, 0);
+});
+
+test('metrics add up several runs', () => {
+  const caught = scoreAlerts([incident, trap], [alertFor('holter-failed-login-burst', 'u-1042', '2026-10-29T06:05:00Z')]);
+  const noisy = scoreAlerts([incident, trap], [alertFor('holter-failed-login-burst', 'u-1042', '2026-10-29T06:05:00Z'), alertFor('after-hours-record-access', 'u-3000', '2026-10-29T06:05:00Z')]);
+  const metrics = computeMetrics([
+    { scorecard: caught, alerts: 1, userDays: 1000 },
+    { scorecard: noisy, alerts: 2, userDays: 1000 },
+  ]);
+  assert.equal(metrics.alerts, 3);
+  assert.equal(metrics.falseAlerts, 1);
+  assert.equal(metrics.precision, 2 / 3);
+  assert.equal(metrics.recall, 1);
+  assert.equal(metrics.falseAlertsPerThousandUserDays, 0.5);
 });
