@@ -76,6 +76,7 @@ function buildProgram(): Command {
     .option('-q, --quiet', 'do not print each alert')
     .option('--no-progress', 'do not show the progress bar')
     .option('--summary-json <file>', 'write the run summary as JSON to this file')
+    .option('--preview', 'after the run, print what each rule raised: alerts per day, top entities, examples (backtesting)')
     .option('--log-level <level>', 'operational log level on standard error')
     .action(async (files: string[], options) => {
       process.exitCode = await runReplay(files, options);

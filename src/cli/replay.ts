@@ -1,5 +1,6 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
+import type { Alert } from '../alerts/types.js';
 import { loadConfig } from '../config/load.js';
 import { listFormats } from '../decoders/index.js';
 import type { DecodeContext } from '../decoders/types.js';
@@ -9,6 +10,7 @@ import { readRecords } from '../sources/file.js';
 import { decodedRecord, mergeByEventTime, type DecodedRecord } from '../sources/merge.js';
 import { assemblePipeline } from './assemble.js';
 import { applyOverrides, type CommandLineOverrides } from './overrides.js';
+import { formatPreview } from './preview.js';
 import { countDeliveryFailures, formatSummary } from './summary.js';
 
 export interface ReplayOptions extends CommandLineOverrides {
@@ -16,6 +18,7 @@ export interface ReplayOptions extends CommandLineOverrides {
   format?: string;
   progress: boolean;
   summaryJson?: string;
+  preview?: boolean;
 }
 
 /** Inputs smaller than this finish too fast for a progress bar to help. */
@@ -38,7 +41,8 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
     }
   }
   const logger = createLogger(config.log.level);
-  const { pipeline, report } = await assemblePipeline(config, { logger });
+  const raised: Alert[] = [];
+  const { pipeline, report } = await assemblePipeline(config, { logger, onAlert: options.preview ? (alert) => raised.push(alert) : undefined });
 
   const totalBytes = files.reduce((sum, file) => sum + (file === '-' ? 0 : statSync(file).size), 0);
   const bar = options.progress && process.stderr.isTTY && totalBytes >= PROGRESS_MIN_BYTES ? createProgressBar(totalBytes) : undefined;
@@ -69,6 +73,7 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   const summary = await pipeline.finish();
   await pipeline.close();
   process.stderr.write(formatSummary(summary, report));
+  if (options.preview) process.stdout.write(formatPreview(raised));
   if (summary.deadLettered > 0) process.stderr.write(`Dead-lettered records are in ${config.dead_letter.path}\n`);
   if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, rulesRejected: report.ruleErrors.length }, null, 2)}\n`);
 

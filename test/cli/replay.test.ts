@@ -111,3 +111,17 @@ test('replay rejects standard input twice', () => {
   assert.equal(result.status, 2);
   assert.match(result.stderr, /Standard input \(-\) is given more than once/);
 });
+
+test('replay preview backtests each rule', () => {
+  const cwd = workDir();
+  const burst = Array.from({ length: 12 }, (_, i) => `Mar  1 10:00:${String(i * 4).padStart(2, '0')} host sshd[100]: Failed password for jdoe from 203.0.113.9 port 4000${i} ssh2`);
+  writeFileSync(path.join(cwd, 'burst.log'), `${burst.join('\n')}\n`);
+
+  const result = holter(['replay', '--quiet', '--preview', 'burst.log'], cwd);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /^Rule preview$/m);
+  assert.match(result.stdout, /holter-failed-login-burst: 1 alert$/m);
+  assert.match(result.stdout, /per day\s+\d{4}-03-01 1/);
+  assert.match(result.stdout, /top\s+user jdoe \(1\)/);
+  assert.match(result.stdout, /example\s+.*10 failed logins for user jdoe/);
+});
