@@ -2,7 +2,7 @@
  * YAML reading for Sigma files: every node keeps its file, line and column so that
  * validation and compilation can report located errors (file:line:column).
  */
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, Scalar } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, Scalar, visit } from 'yaml';
 import type { Document, Node, Pair, YAMLMap, YAMLSeq } from 'yaml';
 
 import { HolterError } from '../../errors.js';
@@ -33,8 +33,21 @@ export interface ParseResult {
   errors: HolterError[];
 }
 
+/** Largest rule file read, in bytes; the biggest public Sigma rule is a few kilobytes. */
+export const MAX_RULE_FILE_BYTES = 1024 * 1024;
+
 /** Parses every document of a YAML file, collecting syntax errors with their position. */
 export function parseRuleText(text: string, file: string): ParseResult {
+  if (Buffer.byteLength(text, 'utf8') > MAX_RULE_FILE_BYTES) {
+    return {
+      documents: [],
+      errors: [
+        new HolterError('HOLTER_RULE_INVALID', `The rule file is larger than ${MAX_RULE_FILE_BYTES} bytes. Split it into several files.`, {
+          location: { file, line: 1, column: 1 },
+        }),
+      ],
+    };
+  }
   const lineCounter = new LineCounter();
   const parsed = parseAllDocuments(text, { lineCounter, keepSourceTokens: true, prettyErrors: false });
   const documents: SourceDocument[] = [];
@@ -56,6 +69,26 @@ export function parseRuleText(text: string, file: string): ParseResult {
       return;
     }
     if (document.contents === null) return;
+
+    // Aliases (*name) are rejected rather than expanded: expansion can grow a small file
+    // exponentially, and no Sigma rule needs them. Inline tests under `holter:` may share an event
+    // through one, which their runner resolves one level deep.
+    let aliasFound = false;
+    visit(document, {
+      Alias(_, alias, path) {
+        const topLevel = path[2];
+        if (isPair(topLevel) && isScalar(topLevel.key) && topLevel.key.value === 'holter') return undefined;
+        const at = lineCounter.linePos(alias.range?.[0] ?? 0);
+        errors.push(
+          new HolterError('HOLTER_RULE_UNSUPPORTED', `YAML alias *${alias.source} is not supported in rule files. Write the values out in place.`, {
+            location: { file, line: at.line, column: at.col },
+          }),
+        );
+        aliasFound = true;
+        return visit.BREAK;
+      },
+    });
+    if (aliasFound) return;
     documents.push({ file, index: position + 1, document, lineCounter });
   });
   return { documents, errors };

@@ -141,3 +141,22 @@ correlation:
   assert.equal(result.errors[0]?.location?.line, 6);
   assert.match(result.errors[0]?.message ?? '', /Invalid timespan '5 minutes'/);
 });
+
+test('YAML aliases in detections are rejected', () => {
+  const text = processRule("    values: &values ['a', 'b']\n    selection:\n        Image|endswith: *values");
+  const result = compileTexts([
+    { file: 'rules/alias.yml', text },
+    { file: 'rules/good.yml', text: GOOD },
+  ]);
+  assert.equal(result.stats.rules_loaded, 1);
+  const described = result.errors.map((error) => error.describe());
+  assert.equal(described.length, 1, described.join('\n'));
+  assert.match(described[0] ?? '', /^rules\/alias\.yml:\d+:\d+: YAML alias \*values is not supported/);
+});
+
+test('oversized rule file is rejected', () => {
+  const text = `${GOOD}\n# ${'x'.repeat(1024 * 1024)}\n`;
+  const result = compileTexts([{ file: 'rules/huge.yml', text }]);
+  assert.equal(result.stats.rules_loaded, 0);
+  assert.match(result.errors[0]?.describe() ?? '', /^rules\/huge\.yml:1:1: The rule file is larger than 1048576 bytes/);
+});
