@@ -102,3 +102,19 @@ export interface CorrelationRule extends RuleCommon {
 }
 
 export type SigmaDocument = DetectionRule | CorrelationRule;
+
+/**
+ * A Sigma filter (meta filter): a selection and condition that suppress the matches of the rules
+ * it names, for environment-specific tuning of many rules at once (Sigma filters specification).
+ */
+export interface FilterDocument {
+  kind: 'filter';
+  title: string;
+  id?: string;
+  description?: string;
+  logsource: Logsource;
+  rules: RuleReference[];
+  searches: Map<string, SearchIdentifier>;
+  conditions: ConditionText[];
+  location: SourceLocation;
+}

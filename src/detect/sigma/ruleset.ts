@@ -8,7 +8,7 @@ import type { RuleInfo } from '../types.js';
 import { compileDetectionRule, indexKey, ruleInfo } from './compile.js';
 import type { CompiledLogsource, CompiledRule } from './compile.js';
 import type { SigmaMapping } from './mapping.js';
-import type { CorrelationRule, SigmaDocument } from './model.js';
+import type { CorrelationRule, DetectionRule, FilterDocument, SigmaDocument } from './model.js';
 import { parseRuleText, ruleError } from './parse.js';
 import { validateDocument } from './validate.js';
 
@@ -52,6 +52,8 @@ export interface RuleSet {
   unindexed: number[];
   indexFields: string[];
   unmappedRules: number;
+  /** Rules a Sigma filter was applied to (one count per filter and rule). */
+  filtersApplied: number;
 }
 
 export interface BuildResult {
@@ -75,6 +77,7 @@ export function buildRuleSet(sources: RuleSource[], options: BuildOptions): Buil
   const errors: HolterError[] = [];
   const warnings: RuleSetWarning[] = [];
   const documents: SigmaDocument[] = [];
+  const filters: FilterDocument[] = [];
 
   for (const source of sources) {
     const parsed = parseRuleText(source.text, source.file);
@@ -83,6 +86,7 @@ export function buildRuleSet(sources: RuleSource[], options: BuildOptions): Buil
       const result = validateDocument(document);
       errors.push(...result.errors);
       if (result.document) documents.push(result.document);
+      if (result.filter) filters.push(result.filter);
     }
   }
 
@@ -97,6 +101,7 @@ export function buildRuleSet(sources: RuleSource[], options: BuildOptions): Buil
     unindexed: [],
     indexFields: options.mapping.indexFields,
     unmappedRules: 0,
+    filtersApplied: 0,
   };
 
   const logsourceCache = new Map<string, CompiledLogsource | null>();
@@ -119,9 +124,53 @@ export function buildRuleSet(sources: RuleSource[], options: BuildOptions): Buil
     }
   }
 
+  applyFilters(filters, registry, ruleSet, { compileOptions, logsourceCache }, errors);
   resolveCorrelations(registry, ruleSet, errors);
   buildIndex(ruleSet);
   return { ruleSet, errors, warnings };
+}
+
+/**
+ * Applies Sigma filters: each named rule matches only where the filter's condition does not. The
+ * filter's fields are read as its own log source maps them.
+ */
+function applyFilters(
+  filters: FilterDocument[],
+  registry: ReturnType<typeof registerDocuments>,
+  ruleSet: RuleSet,
+  context: { compileOptions: Parameters<typeof compileDetectionRule>[1]; logsourceCache: Parameters<typeof compileDetectionRule>[2] },
+  errors: HolterError[],
+): void {
+  for (const filter of filters) {
+    const asRule: DetectionRule = {
+      kind: 'rule',
+      title: filter.title,
+      id: filter.id,
+      tags: [],
+      holter: {},
+      location: filter.location,
+      logsource: filter.logsource,
+      searches: filter.searches,
+      conditions: filter.conditions,
+    };
+    const compiled = compileDetectionRule(asRule, context.compileOptions, context.logsourceCache);
+    errors.push(...compiled.errors);
+    if (!compiled.compiled) continue;
+    const excluded = compiled.compiled.detection;
+
+    for (const reference of filter.rules) {
+      const target = registry.byReference.get(reference.reference);
+      if (target === undefined || target.document.kind !== 'rule') {
+        errors.push(ruleError('HOLTER_RULE_INVALID', `Filter '${filter.title}' refers to '${reference.reference}', but no loaded detection rule has that id or name (not found). Load the file that defines it or fix the reference.`, reference.location, 'filter.rules'));
+        continue;
+      }
+      const rule = target.compiledIndex === undefined ? undefined : ruleSet.rules[target.compiledIndex];
+      if (rule === undefined) continue;
+      const original = rule.detection;
+      rule.detection = (scope) => original(scope) && !excluded(scope);
+      ruleSet.filtersApplied++;
+    }
+  }
 }
 
 /** Registers ids and names; a duplicate is rejected where it appears the second time. */

@@ -128,6 +128,7 @@ export class SigmaStage implements DetectionStage {
       rules_loaded: this.ruleSet.rules.length,
       correlations_loaded: this.ruleSet.correlations.length,
       rules_unmapped_logsource: this.ruleSet.unmappedRules,
+      filters_applied: this.ruleSet.filtersApplied,
       correlation_groups: this.windows.reduce((sum, windows) => sum + windows.groupCount, 0),
       correlation_hits_dropped: this.windows.reduce((sum, windows) => sum + windows.droppedHits, 0),
     };

@@ -15,6 +15,7 @@ import type {
   CorrelationType,
   DetectionRule,
   FieldItem,
+  FilterDocument,
   HolterRuleOptions,
   Logsource,
   RuleReference,
@@ -42,6 +43,7 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
 
 export interface ValidateResult {
   document?: SigmaDocument;
+  filter?: FilterDocument;
   errors: HolterError[];
 }
 
@@ -110,9 +112,10 @@ export function validateDocument(source: SourceDocument): ValidateResult {
     check.unsupported(root as Node, 'action', "Multi-document rules with 'action: global' (Sigma 1.0 collections) are not supported. Write each rule as a complete document.");
     return { errors: check.errors };
   }
-  if (keys.has('filter')) {
-    check.unsupported(root as Node, 'filter', 'Sigma filter documents are not supported. Put the exclusion into the rule as a filter selection.');
-    return { errors: check.errors };
+  if (keys.has('filter') && !keys.has('detection')) {
+    const filter = readFilter(check, root);
+    if (check.errors.length > 0) return { errors: check.errors };
+    return { filter, errors: [] };
   }
 
   const document = keys.has('correlation') ? readCorrelation(check, root) : readDetectionRule(check, root);
@@ -196,6 +199,48 @@ function readDetectionRule(check: DocumentCheck, root: YAMLMap<unknown, unknown>
     check.invalid(detectionEntry.keyNode, 'detection.condition', "Missing 'detection.condition'. Add a condition such as 'selection and not filter'.");
   }
   return { kind: 'rule', ...common, logsource, searches, conditions };
+}
+
+function readFilter(check: DocumentCheck, root: YAMLMap<unknown, unknown>): FilterDocument {
+  const location = check.at(mapEntries(root)[0]?.keyNode);
+  const title = check.string(root, 'title', true) ?? '';
+  const logsource = readLogsource(check, root);
+  const filterEntry = mapEntries(root).find((entry) => entry.key === 'filter');
+  const filter: FilterDocument = {
+    kind: 'filter',
+    title,
+    id: check.string(root, 'id', false),
+    description: check.string(root, 'description', false),
+    logsource,
+    rules: [],
+    searches: new Map(),
+    conditions: [],
+    location,
+  };
+  if (!filterEntry || !isMap(filterEntry.value)) {
+    check.invalid(filterEntry?.value ?? (root as Node), 'filter', "'filter' must be a map with 'rules', search identifiers and a 'condition'.");
+    return filter;
+  }
+
+  for (const entry of mapEntries(filterEntry.value)) {
+    if (entry.key === 'rules') {
+      const references = isSeq(entry.value) ? entry.value.items : [entry.value];
+      for (const item of references) {
+        if (isScalar(item) && typeof item.value === 'string') filter.rules.push({ reference: item.value, location: check.at(item as Node) });
+        else check.invalid(item as Node, 'filter.rules', "Every entry of 'filter.rules' must be a rule id or name.");
+      }
+      continue;
+    }
+    if (entry.key === 'condition') {
+      filter.conditions.push(...readConditions(check, entry.value));
+      continue;
+    }
+    const search = readSearchIdentifier(check, entry.key, entry.keyNode, entry.value);
+    if (search) filter.searches.set(entry.key, search);
+  }
+  if (filter.rules.length === 0) check.invalid(filterEntry.keyNode, 'filter.rules', "Missing 'filter.rules': list the ids or names of the rules the filter applies to.");
+  if (filter.conditions.length === 0) check.invalid(filterEntry.keyNode, 'filter.condition', "Missing 'filter.condition'. Add a condition such as 'selection'.");
+  return filter;
 }
 
 function readLogsource(check: DocumentCheck, root: YAMLMap<unknown, unknown>): Logsource {

@@ -160,3 +160,54 @@ test('oversized rule file is rejected', () => {
   assert.equal(result.stats.rules_loaded, 0);
   assert.match(result.errors[0]?.describe() ?? '', /^rules\/huge\.yml:1:1: The rule file is larger than 1048576 bytes/);
 });
+
+const FILTERED_RULE = `title: Whoami
+id: 00000000-0000-4000-8000-0000000000f1
+name: whoami
+logsource:
+    category: process_creation
+    product: windows
+detection:
+    selection:
+        Image|endswith: '\\whoami.exe'
+    condition: selection
+`;
+
+const OTHER_RULE = FILTERED_RULE.replace('0000000000f1', '0000000000f2').replace('name: whoami', 'name: whoami-too').replace('title: Whoami', 'title: Whoami too');
+
+const FILTER = `title: Ignore admin accounts
+logsource:
+    category: process_creation
+    product: windows
+filter:
+    rules:
+        - whoami
+    selection:
+        User|startswith: 'adm_'
+    condition: selection
+`;
+
+test('filter suppresses the rules it names', () => {
+  const result = compileTexts([
+    { file: 'rules/whoami.yml', text: FILTERED_RULE },
+    { file: 'rules/other.yml', text: OTHER_RULE },
+    { file: 'rules/mf_admins.yml', text: FILTER },
+  ]);
+  assert.deepEqual(result.errors.map((error) => error.describe()), []);
+  assert.equal(result.stage.stats().filters_applied, 1);
+
+  const admin = processEvent({ Image: 'C:\\Windows\\System32\\whoami.exe', User: 'adm_jdoe' });
+  const nurse = processEvent({ Image: 'C:\\Windows\\System32\\whoami.exe', User: 'jdoe' });
+  const fired = (event: typeof admin): string[] => result.stage.process(event, Number.NEGATIVE_INFINITY).map((detection) => detection.rule.id).sort();
+  assert.deepEqual(fired(admin), ['whoami-too']);
+  assert.deepEqual(fired(nurse), ['whoami', 'whoami-too']);
+});
+
+test('filter naming an unknown rule is rejected', () => {
+  const result = compileTexts([
+    { file: 'rules/whoami.yml', text: FILTERED_RULE },
+    { file: 'rules/mf_typo.yml', text: FILTER.replace('- whoami', '- whoamii') },
+  ]);
+  assert.equal(result.errors.length, 1);
+  assert.match(result.errors[0]?.describe() ?? '', /^rules\/mf_typo\.yml:7:11: Filter 'Ignore admin accounts' refers to 'whoamii', but no loaded detection rule/);
+});
