@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { PACKAGE_ROOT } from '../paths.js';
 import { SEVERITIES } from '../config/schema.js';
 import { isHolterError } from '../errors.js';
 import { runAlerts } from './alerts.js';
@@ -27,6 +30,7 @@ export async function main(argv: string[]): Promise<number> {
 function buildProgram(): Command {
   const program = new Command('holter')
     .description('Watches hospital security telemetry and raises explained alerts.')
+    .version(packageVersion(), '-V, --version', 'print the Holter version')
     .showHelpAfterError('(run with --help for usage)');
 
   program
@@ -142,6 +146,11 @@ function buildProgram(): Command {
 /** Collects a repeatable option's values, so `--rules a --rules b` gives both. */
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
+  return manifest.version;
 }
 
 function parseSeeds(value: string): number[] {
