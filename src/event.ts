@@ -112,39 +112,96 @@ export interface HolterEvent {
 /**
  * Reads a field by dotted path (`winlog.event_data.Image`). A literal key that itself
  * contains dots (`"a.b"` inside an object) is found too, as ECS documents written flat are.
+ * Readers are compiled once per path and cached (see compileFieldPath).
  */
 export function getField(event: unknown, path: string): unknown {
-  // Fast path: walk the nested objects segment by segment without allocating.
-  let node: unknown = event;
-  let start = 0;
-  while (node !== null && typeof node === 'object') {
-    const dot = path.indexOf('.', start);
-    let key: string;
-    if (dot >= 0) key = path.slice(start, dot);
-    else key = start === 0 ? path : path.slice(start);
-    const next = (node as Record<string, unknown>)[key];
-    if (next === undefined) break;
-    if (dot < 0) return next;
-    node = next;
-    start = dot + 1;
+  let reader = compiledReaders.get(path);
+  if (reader === undefined) {
+    if (compiledReaders.size >= MAX_CACHED_READERS) compiledReaders.clear();
+    reader = compileFieldPath(path);
+    compiledReaders.set(path, reader);
   }
-  return path.indexOf('.') < 0 ? undefined : getFieldWithDottedKeys(event, path);
+  return reader(event);
 }
 
-/** Tries every split of the path into a literal key and a rest: the slow path of getField. */
-function getFieldWithDottedKeys(event: unknown, path: string): unknown {
-  if (event === null || typeof event !== 'object') return undefined;
-  const record = event as Record<string, unknown>;
-  if (path in record) return record[path];
+/** Reads one field of an event; made by compileFieldPath. */
+export type FieldReader = (event: unknown) => unknown;
 
-  let prefixEnd = path.indexOf('.');
-  while (prefixEnd > 0) {
-    const head = path.slice(0, prefixEnd);
-    if (head in record) {
-      const found = getFieldWithDottedKeys(record[head], path.slice(prefixEnd + 1));
-      if (found !== undefined) return found;
+/**
+ * Paths are few (they come from rules, detectors and mappings), so the cache rarely fills;
+ * the bound only keeps a caller that builds paths from data from growing it without end.
+ */
+const MAX_CACHED_READERS = 10_000;
+const compiledReaders = new Map<string, FieldReader>();
+
+/**
+ * Compiles a dotted path into a reader that returns what getField returns for that path. The
+ * path is split and its literal-key fallbacks are prepared once, so reading builds no strings:
+ * use it where one path is read from every event.
+ */
+export function compileFieldPath(path: string): FieldReader {
+  const segments = path.split('.');
+  if (segments.length === 1) {
+    return (event) => (event !== null && typeof event === 'object' ? (event as Record<string, unknown>)[path] : undefined);
+  }
+
+  const fallback = compileDottedKeyLookup(path);
+  const lastIndex = segments.length - 1;
+  const last = segments[lastIndex] as string;
+  return (event) => {
+    let node = event;
+    for (let index = 0; index < lastIndex; index++) {
+      if (node === null || typeof node !== 'object') return lookUpDottedKeys(fallback, event);
+      node = (node as Record<string, unknown>)[segments[index] as string];
+      if (node === undefined) return lookUpDottedKeys(fallback, event);
     }
-    prefixEnd = path.indexOf('.', prefixEnd + 1);
+    if (node === null || typeof node !== 'object') return lookUpDottedKeys(fallback, event);
+    const value = (node as Record<string, unknown>)[last];
+    return value === undefined ? lookUpDottedKeys(fallback, event) : value;
+  };
+}
+
+/**
+ * One path and every split of it into a literal key (`head`) and the path left after it. The
+ * nodes for the rest are shared by suffix, so a path with k dots makes k + 1 nodes.
+ */
+interface DottedKeyLookup {
+  path: string;
+  splits: Array<{ head: string; rest: DottedKeyLookup }>;
+}
+
+function compileDottedKeyLookup(path: string): DottedKeyLookup {
+  const bySuffixStart = new Map<number, DottedKeyLookup>();
+  const build = (start: number): DottedKeyLookup => {
+    const known = bySuffixStart.get(start);
+    if (known !== undefined) return known;
+    const suffix = path.slice(start);
+    const node: DottedKeyLookup = { path: suffix, splits: [] };
+    // A suffix that starts with a dot has no split, as in the recursive search this replaces.
+    let prefixEnd = suffix.indexOf('.');
+    while (prefixEnd > 0) {
+      node.splits.push({ head: suffix.slice(0, prefixEnd), rest: build(start + prefixEnd + 1) });
+      prefixEnd = suffix.indexOf('.', prefixEnd + 1);
+    }
+    bySuffixStart.set(start, node);
+    return node;
+  };
+  return build(0);
+}
+
+/**
+ * The slow path of a reader, taken when the nested walk finds nothing: tries the whole path as
+ * one literal key, then every split into a literal key and a rest, shortest key first.
+ */
+function lookUpDottedKeys(lookup: DottedKeyLookup, value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return undefined;
+  const record = value as Record<string, unknown>;
+  if (lookup.path in record) return record[lookup.path];
+
+  for (const { head, rest } of lookup.splits) {
+    if (!(head in record)) continue;
+    const found = lookUpDottedKeys(rest, record[head]);
+    if (found !== undefined) return found;
   }
   return undefined;
 }

@@ -33,7 +33,60 @@ export function parseIsoInstant(value: unknown): string | undefined {
 
   const ms = parseCommonInstant(value) ?? Date.parse(value);
   if (Number.isNaN(ms)) return undefined;
-  return new Date(ms).toISOString();
+  return formatIsoUtc(ms);
+}
+
+const TWO_DIGITS = Array.from({ length: 100 }, (_, value) => String(value).padStart(2, '0'));
+const THREE_DIGITS = Array.from({ length: 1000 }, (_, value) => String(value).padStart(3, '0'));
+/** Epoch ms of 0000-01-01 and of 10000-01-01 (UTC): toISOString writes the years between them with four digits. */
+const FOUR_DIGIT_YEARS_START_MS = -62_167_219_200_000;
+const FOUR_DIGIT_YEARS_END_MS = 253_402_300_800_000;
+
+/**
+ * Formats epoch milliseconds as toISOString does (`2026-10-05T10:54:25.682Z`) without a Date
+ * object: parseIsoInstant took about 270 ns instead of 700 ns per value in one microbenchmark
+ * (Node 20.20). Years outside 0000-9999 and non-integer or invalid times go to toISOString,
+ * which writes six-digit years or throws. A test compares the two.
+ */
+export function formatIsoUtc(ms: number): string {
+  if (!Number.isInteger(ms) || ms < FOUR_DIGIT_YEARS_START_MS || ms >= FOUR_DIGIT_YEARS_END_MS) return new Date(ms).toISOString();
+
+  const days = Math.floor(ms / MS_PER_DAY);
+  let rest = ms - days * MS_PER_DAY;
+  const hour = Math.floor(rest / 3_600_000);
+  rest -= hour * 3_600_000;
+  const minute = Math.floor(rest / MS_PER_MINUTE);
+  rest -= minute * MS_PER_MINUTE;
+  const second = Math.floor(rest / 1000);
+  const millisecond = rest - second * 1000;
+  const { year, month, day } = civilDate(days);
+
+  return (
+    `${TWO_DIGITS[Math.floor(year / 100)]}${TWO_DIGITS[year % 100]}-${TWO_DIGITS[month]}-${TWO_DIGITS[day]}` +
+    `T${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[second]}.${THREE_DIGITS[millisecond]}Z`
+  );
+}
+
+/**
+ * Converts days since 1970-01-01 to a proleptic Gregorian date. The count is shifted to start on
+ * 0000-03-01, so that the leap day ends each 400-year cycle, each century and each four-year
+ * group. The months then run March to February.
+ */
+function civilDate(daysSinceEpoch: number): { year: number; month: number; day: number } {
+  const DAYS_1970_AFTER_0000_03_01 = 719_468;
+  const DAYS_PER_400_YEARS = 146_097;
+  const shifted = daysSinceEpoch + DAYS_1970_AFTER_0000_03_01;
+  const cycle = Math.floor(shifted / DAYS_PER_400_YEARS);
+  const dayOfCycle = shifted - cycle * DAYS_PER_400_YEARS;
+  // Years into the cycle: subtract the leap days of every 4th year, add back every 100th, subtract the 400th.
+  const yearOfCycle = Math.floor((dayOfCycle - Math.floor(dayOfCycle / 1460) + Math.floor(dayOfCycle / 36_524) - Math.floor(dayOfCycle / 146_096)) / 365);
+  const dayOfYear = dayOfCycle - (365 * yearOfCycle + Math.floor(yearOfCycle / 4) - Math.floor(yearOfCycle / 100));
+  // Months from March have 31, 30, 31, 30, 31 days, repeating: 153 days per five months.
+  const monthFromMarch = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthFromMarch + 2) / 5) + 1;
+  const month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9;
+  const year = yearOfCycle + cycle * 400 + (month <= 2 ? 1 : 0);
+  return { year, month, day };
 }
 
 /**
@@ -108,7 +161,7 @@ export function parseEpochMillis(value: unknown): string | undefined {
 
 function isoFromMillis(ms: number): string | undefined {
   const date = new Date(ms);
-  return Number.isNaN(date.getTime()) ? undefined : date.toISOString();
+  return Number.isNaN(date.getTime()) ? undefined : formatIsoUtc(date.getTime());
 }
 
 /**
@@ -256,7 +309,7 @@ export function localToEpochMillis(parts: LocalDateTime, zoneName: string): numb
 
 /** Converts a local wall-clock time in `zoneName` to ISO 8601 UTC. */
 export function localToIso(parts: LocalDateTime, zoneName: string): string {
-  return new Date(localToEpochMillis(parts, zoneName)).toISOString();
+  return formatIsoUtc(localToEpochMillis(parts, zoneName));
 }
 
 /** Parses a zone-less local date-time string in `zoneName`; undefined when it is not one. */

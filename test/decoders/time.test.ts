@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { localToIso, parseIsoInstant, parseLocalDateTime, parseLocalIso } from '../../src/decoders/time.js';
+import { formatIsoUtc, localToIso, parseIsoInstant, parseLocalDateTime, parseLocalIso } from '../../src/decoders/time.js';
 
 const NEW_YORK = 'America/New_York';
 
@@ -82,5 +82,39 @@ describe('local times in a zone', () => {
 
   it('rejects an unknown zone', () => {
     assert.throws(() => parseLocalIso('2024-01-01 00:00:00', 'Mars/Olympus'), /not a valid IANA zone/);
+  });
+});
+
+describe('formatIsoUtc', () => {
+  const DAY_MS = 86_400_000;
+  const asToIsoString = (ms: number): string => new Date(ms).toISOString();
+
+  it('matches toISOString on calendar edges', () => {
+    const edges: number[] = [0, -1, 1, Date.UTC(2000, 1, 29, 23, 59, 59, 999), Date.UTC(1900, 1, 28), Date.UTC(2100, 2, 1)];
+    for (let year = 0; year <= 9999; year += 7) {
+      for (const [month, day] of [[0, 1], [1, 28], [1, 29], [2, 1], [11, 31]] as const) {
+        const date = new Date(0);
+        date.setUTCFullYear(year, month, day);
+        edges.push(date.getTime(), date.getTime() + DAY_MS - 1);
+      }
+    }
+    for (const ms of edges) assert.equal(formatIsoUtc(ms), asToIsoString(ms), `ms ${ms}`);
+  });
+
+  it('matches toISOString on spread instants', () => {
+    let seed = 12_345;
+    for (let index = 0; index < 100_000; index++) {
+      seed = (seed * 48_271) % 2_147_483_647;
+      const ms = Math.floor((seed / 2_147_483_647 - 0.5) * 5.2e14);
+      assert.equal(formatIsoUtc(ms), asToIsoString(ms), `ms ${ms}`);
+    }
+  });
+
+  it('hands other years to toISOString', () => {
+    assert.equal(formatIsoUtc(-62_167_219_200_001), '-000001-12-31T23:59:59.999Z');
+    assert.equal(formatIsoUtc(253_402_300_800_000), '+010000-01-01T00:00:00.000Z');
+    assert.equal(formatIsoUtc(-62_167_219_200_000), '0000-01-01T00:00:00.000Z');
+    assert.equal(formatIsoUtc(253_402_300_799_999), '9999-12-31T23:59:59.999Z');
+    assert.throws(() => formatIsoUtc(Number.NaN), RangeError);
   });
 });

@@ -1,5 +1,5 @@
 import { getField } from '../../event.js';
-import type { HolterEvent } from '../../event.js';
+import type { FieldReader, HolterEvent } from '../../event.js';
 import type { Detection, RuleInfo } from '../types.js';
 
 /** One loaded behavioural detector, driven by BaselineStage. */
@@ -22,16 +22,29 @@ export interface BaselineDetector {
 }
 
 /** Reads the entity a detector groups by: a non-empty string or a finite number, else undefined. */
-export function entityOf(event: HolterEvent, field: string): string | undefined {
-  const value = getField(event, field);
+export function entityOf(event: HolterEvent, field: string | FieldReader): string | undefined {
+  const value = typeof field === 'string' ? getField(event, field) : field(event);
   if (typeof value === 'string') return value === '' ? undefined : value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return undefined;
 }
 
+/**
+ * The last `@timestamp` parsed and its value. Every detector reads the time of the same event
+ * in turn, so one entry saves all parses but the first.
+ */
+let lastTimestamp: string | undefined;
+let lastTimestampMs = Number.NaN;
+
 /** Parses `@timestamp` to epoch ms, or NaN. */
 export function eventTimeMs(event: HolterEvent): number {
-  return Date.parse(event['@timestamp']);
+  const timestamp = event['@timestamp'];
+  if (typeof timestamp !== 'string') return Date.parse(timestamp);
+  if (timestamp !== lastTimestamp) {
+    lastTimestampMs = Date.parse(timestamp);
+    lastTimestamp = timestamp;
+  }
+  return lastTimestampMs;
 }
 
 /** Counters every detector keeps for events it cannot use. */
@@ -44,7 +57,11 @@ export interface SkippedEventCounters {
  * Reads the entity and the event time a detector needs, or counts why the event is skipped and
  * returns undefined.
  */
-export function readEntityAndTime(event: HolterEvent, field: string, counters: SkippedEventCounters): { entity: string; ms: number } | undefined {
+export function readEntityAndTime(
+  event: HolterEvent,
+  field: string | FieldReader,
+  counters: SkippedEventCounters,
+): { entity: string; ms: number } | undefined {
   const entity = entityOf(event, field);
   if (entity === undefined) {
     counters.events_missing_entity += 1;

@@ -3,9 +3,16 @@
  * their last event. Past the bound, the entity seen least recently is evicted, and it learns
  * again from scratch if it comes back. This bounds memory when a source sends many distinct
  * account names.
+ *
+ * The order is a doubly linked list beside the map, so marking an entity as seen moves two
+ * links instead of deleting and re-inserting its map entry on every event.
  */
 export class EntityMap<State> {
-  private readonly entries = new Map<string, State>();
+  private readonly entries = new Map<string, EntityNode<State>>();
+  /** Least recently seen; `null` when empty. */
+  private oldest: EntityNode<State> | null = null;
+  /** Most recently seen; `null` when empty. */
+  private newest: EntityNode<State> | null = null;
   private readonly maxEntities: number;
   private readonly onEvict: ((key: string, state: State) => void) | undefined;
   evicted = 0;
@@ -20,37 +27,76 @@ export class EntityMap<State> {
   }
 
   get(key: string): State | undefined {
-    return this.entries.get(key);
+    return this.entries.get(key)?.state;
   }
 
   /** Returns the entity's state, creating it, and marks the entity as seen most recently. */
   touch(key: string, create: () => State): State {
-    let state = this.entries.get(key);
-    if (state !== undefined) {
-      this.entries.delete(key);
-    } else {
-      state = create();
-    }
-    this.entries.set(key, state);
+    let node = this.entries.get(key);
+    if (node !== undefined) this.moveToNewest(node);
+    else node = this.append(key, create());
 
+    // Checked on every touch, because restore's set() can leave more entities than the bound.
     if (this.entries.size > this.maxEntities) {
-      const [oldestKey, oldestState] = this.entries.entries().next().value as [string, State];
-      this.entries.delete(oldestKey);
+      const oldest = this.oldest as EntityNode<State>;
+      this.unlink(oldest);
+      this.entries.delete(oldest.key);
       this.evicted += 1;
-      this.onEvict?.(oldestKey, oldestState);
+      this.onEvict?.(oldest.key, oldest.state);
     }
-    return state;
+    return node.state;
   }
 
+  /** Sets an entity's state without evicting. A new entity becomes the most recent; a known one keeps its place. */
   set(key: string, state: State): void {
-    this.entries.set(key, state);
+    const node = this.entries.get(key);
+    if (node !== undefined) node.state = state;
+    else this.append(key, state);
   }
 
   clear(): void {
     this.entries.clear();
+    this.oldest = null;
+    this.newest = null;
   }
 
-  [Symbol.iterator](): IterableIterator<[string, State]> {
-    return this.entries.entries();
+  /** Entities from the least to the most recently seen. */
+  *[Symbol.iterator](): IterableIterator<[string, State]> {
+    for (let node = this.oldest; node !== null; node = node.newer) yield [node.key, node.state];
   }
+
+  private append(key: string, state: State): EntityNode<State> {
+    const node: EntityNode<State> = { key, state, older: this.newest, newer: null };
+    if (this.newest === null) this.oldest = node;
+    else this.newest.newer = node;
+    this.newest = node;
+    this.entries.set(key, node);
+    return node;
+  }
+
+  private moveToNewest(node: EntityNode<State>): void {
+    if (node === this.newest) return;
+    this.unlink(node);
+    node.older = this.newest;
+    node.newer = null;
+    if (this.newest === null) this.oldest = node;
+    else this.newest.newer = node;
+    this.newest = node;
+  }
+
+  private unlink(node: EntityNode<State>): void {
+    if (node.older === null) this.oldest = node.newer;
+    else node.older.newer = node.newer;
+    if (node.newer === null) this.newest = node.older;
+    else node.newer.older = node.older;
+    node.older = null;
+    node.newer = null;
+  }
+}
+
+interface EntityNode<State> {
+  readonly key: string;
+  state: State;
+  older: EntityNode<State> | null;
+  newer: EntityNode<State> | null;
 }

@@ -1,5 +1,5 @@
-import { getField } from '../../event.js';
-import type { HolterEvent } from '../../event.js';
+import { compileFieldPath } from '../../event.js';
+import type { FieldReader, HolterEvent } from '../../event.js';
 import type { Detection, RuleInfo } from '../types.js';
 import { readEntityAndTime, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
@@ -80,9 +80,14 @@ export class HighSumDetector implements BaselineDetector {
   private readonly halfLifeMs: number;
   private readonly evidenceLimit: number;
   private readonly alsoFields: string[];
+  private readonly readEntity: FieldReader;
+  private readonly readValue: FieldReader;
+  private readonly readAlso: FieldReader[];
   private readonly entities: EntityMap<EntityState>;
   /** Entities with events not yet evaluated. */
   private readonly pending = new Set<string>();
+  /** No unevaluated event of a pending entity is older than this. */
+  private nextDueMs = Number.POSITIVE_INFINITY;
   private readonly counters = {
     events_matched: 0,
     events_late: 0,
@@ -101,6 +106,9 @@ export class HighSumDetector implements BaselineDetector {
     this.halfLifeMs = config.learning.half_life_days * DAY_MS;
     this.evidenceLimit = config.evidence_limit ?? DEFAULTS.evidence_limit;
     this.alsoFields = config.also_sum ?? [];
+    this.readEntity = compileFieldPath(config.by);
+    this.readValue = compileFieldPath(config.field);
+    this.readAlso = this.alsoFields.map((field) => compileFieldPath(field));
     this.entities = new EntityMap(config.max_entities ?? DEFAULTS.max_entities, (key) => this.pending.delete(key));
   }
 
@@ -110,7 +118,11 @@ export class HighSumDetector implements BaselineDetector {
   }
 
   advance(watermarkMs: number): Detection[] {
+    // Until the watermark reaches an unevaluated event, a pass would evaluate nothing: add() has
+    // already dropped what such a pass would drop.
+    if (this.pending.size === 0 || watermarkMs < this.nextDueMs) return [];
     const detections: Detection[] = [];
+    let nextDueMs = Number.POSITIVE_INFINITY;
     for (const key of [...this.pending].sort()) {
       const state = this.entities.get(key);
       if (state === undefined) {
@@ -118,8 +130,11 @@ export class HighSumDetector implements BaselineDetector {
         continue;
       }
       detections.push(...this.evaluate(key, state, watermarkMs));
-      if (state.entries.every((entry) => entry.evaluated)) this.pending.delete(key);
+      const firstUnevaluated = state.entries.find((entry) => !entry.evaluated);
+      if (firstUnevaluated === undefined) this.pending.delete(key);
+      else nextDueMs = Math.min(nextDueMs, firstUnevaluated.ms);
     }
+    this.nextDueMs = nextDueMs;
     this.counters.detections += detections.length;
     return detections;
   }
@@ -133,10 +148,10 @@ export class HighSumDetector implements BaselineDetector {
   }
 
   private add(event: HolterEvent): void {
-    const read = readEntityAndTime(event, this.config.by, this.counters);
+    const read = readEntityAndTime(event, this.readEntity, this.counters);
     if (read === undefined) return;
     const { entity, ms } = read;
-    const value = getField(event, this.config.field);
+    const value = this.readValue(event);
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       this.counters.events_invalid_value += 1;
       return;
@@ -148,8 +163,8 @@ export class HighSumDetector implements BaselineDetector {
     if (late) this.counters.events_late += 1;
     if (ms < state.consumedBeforeMs) return;
 
-    const also = this.alsoFields.map((field) => {
-      const extra = getField(event, field);
+    const also = this.readAlso.map((readExtra) => {
+      const extra = readExtra(event);
       return typeof extra === 'number' && Number.isFinite(extra) ? extra : 0;
     });
     insertSorted(state.entries, { ms, value, also, id: event.event.id, evaluated: late, event });
@@ -157,7 +172,12 @@ export class HighSumDetector implements BaselineDetector {
       mergeOldest(state.entries);
       this.counters.entries_merged += 1;
     }
-    if (!late) this.pending.add(entity);
+    if (!late) {
+      this.pending.add(entity);
+      this.nextDueMs = Math.min(this.nextDueMs, ms);
+    }
+    // advance() skips its pass until an event is due, but the pass would drop these entries now.
+    if (this.pending.has(entity)) dropUnreachable(state, this.windowMs);
   }
 
   private evaluate(entity: string, state: EntityState, upToMs: number): Detection[] {
@@ -189,11 +209,7 @@ export class HighSumDetector implements BaselineDetector {
       state.heldSums.push([end.ms, total]);
     }
 
-    // Windows still to be evaluated end at or after evaluatedMs, so older entries are no longer needed.
-    const keepAfterMs = state.evaluatedMs - this.windowMs;
-    const firstKept = state.entries.findIndex((entry) => entry.ms > keepAfterMs || !entry.evaluated);
-    if (firstKept > 0) state.entries.splice(0, firstKept);
-    else if (firstKept < 0) state.entries.length = 0;
+    dropUnreachable(state, this.windowMs);
     return detections;
   }
 
@@ -280,6 +296,8 @@ export class HighSumDetector implements BaselineDetector {
     const state = snapshot as HighSumSnapshot;
     this.entities.clear();
     this.pending.clear();
+    // The next pass evaluates every restored entity, and sets the due time again.
+    this.nextDueMs = Number.NEGATIVE_INFINITY;
     for (const [key, entity] of state.entities) {
       const restored: EntityState = {
         ...entity,
@@ -334,6 +352,14 @@ function learn(state: EntityState, ms: number, total: number, halfLifeMs: number
   state.learnedEvents += 1;
   state.firstMs = Number.isNaN(state.firstMs) ? ms : Math.min(state.firstMs, ms);
   state.lastMs = Number.isNaN(state.lastMs) ? ms : Math.max(state.lastMs, ms);
+}
+
+/** Drops the entries before the oldest window still to be evaluated, which ends at or after evaluatedMs. */
+function dropUnreachable(state: EntityState, windowMs: number): void {
+  const keepAfterMs = state.evaluatedMs - windowMs;
+  const firstKept = state.entries.findIndex((entry) => entry.ms > keepAfterMs || !entry.evaluated);
+  if (firstKept > 0) state.entries.splice(0, firstKept);
+  else if (firstKept < 0) state.entries.length = 0;
 }
 
 function insertSorted(entries: Entry[], entry: Entry): void {

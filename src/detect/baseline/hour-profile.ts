@@ -8,8 +8,9 @@ import type { LocalHour } from './local-time.js';
  * in event time so that old behaviour fades.
  *
  * Size: 168 float64 weights (1,344 bytes), nine numbers and the active-day counts (about 300
- * bytes), about 1.8 KB per profile including object overhead (an estimate from the field sizes,
- * not a heap measurement).
+ * bytes), about 1.8 KB per profile including object overhead. A profile that has been judged
+ * also keeps its weekday and weekend pools (48 float64, about 0.5 KB). Both are estimates from
+ * the field sizes, not heap measurements.
  *
  * Events of the current local hour are held back and added when a later hour begins. A burst of
  * unusual events therefore cannot make its own hour look usual while it is still being judged.
@@ -66,6 +67,8 @@ export class HourProfile {
   events = 0;
   private pending: PendingHour | null = null;
   private activeDays: ActiveDays;
+  /** Pools for shareOf, made on first use. */
+  private pooled: PooledDays | null = null;
 
   constructor(halfLifeMs: number) {
     this.halfLifeMs = halfLifeMs;
@@ -121,25 +124,34 @@ export class HourProfile {
    * undefined when the profile is empty.
    */
   shareOf(hour: LocalHour, smoothing: number): HourShare | undefined {
-    const weekdays = this.pooledDay(0, 5);
-    const weekends = this.pooledDay(5, 7);
-    const weekdayTotal = sum(weekdays);
-    const weekendTotal = sum(weekends);
+    const pooled = this.pooledDays();
+    const { weekdays, weekends, weekdayTotal, weekendTotal } = pooled;
     const total = weekdayTotal + weekendTotal;
     if (total < EMPTY_WEIGHT) return undefined;
 
-    let day = hour.weekend ? weekends : weekdays;
+    const before = (hour.hour + 23) % 24;
+    const after = (hour.hour + 25) % 24;
     let dayTotal = hour.weekend ? weekendTotal : weekdayTotal;
     let dayType: DayType = hour.weekend ? 'weekends' : 'weekdays';
+    let weightBefore: number;
+    let weightAt: number;
+    let weightAfter: number;
     if (dayTotal < MIN_DAY_TYPE_FRACTION * total) {
-      day = weekdays.map((weight, index) => weight + (weekends[index] as number));
+      weightBefore = (weekdays[before] as number) + (weekends[before] as number);
+      weightAt = (weekdays[hour.hour] as number) + (weekends[hour.hour] as number);
+      weightAfter = (weekdays[after] as number) + (weekends[after] as number);
       dayTotal = total;
       dayType = 'all days';
+    } else {
+      const day = hour.weekend ? weekends : weekdays;
+      weightBefore = day[before] as number;
+      weightAt = day[hour.hour] as number;
+      weightAfter = day[after] as number;
     }
 
-    const at = (offset: number): number => (day[(hour.hour + offset + 24) % 24] as number) / dayTotal;
-    const share = (smoothing * at(-1) + at(0) + smoothing * at(1)) / (1 + 2 * smoothing);
-    return { share, seen: at(0) * dayTotal > EMPTY_WEIGHT, dayType };
+    const at = weightAt / dayTotal;
+    const share = (smoothing * (weightBefore / dayTotal) + at + smoothing * (weightAfter / dayTotal)) / (1 + 2 * smoothing);
+    return { share, seen: at * dayTotal > EMPTY_WEIGHT, dayType };
   }
 
   snapshot(): HourProfileSnapshot {
@@ -184,26 +196,58 @@ export class HourProfile {
     }
     const weight = count * Math.pow(2, -(this.referenceMs - ms) / this.halfLifeMs);
     this.weights[hourOfWeek] = (this.weights[hourOfWeek] as number) + weight;
+    if (this.pooled !== null) this.pooled.stale = true;
 
     this.events += count;
     this.firstMs = Number.isNaN(this.firstMs) ? ms : Math.min(this.firstMs, ms);
     this.lastMs = Number.isNaN(this.lastMs) ? ms : Math.max(this.lastMs, ms);
   }
 
-  /** Sums days [fromDay, toDay) into one 24-hour profile. */
-  private pooledDay(fromDay: number, toDay: number): number[] {
-    const pooled = new Array<number>(24).fill(0);
-    for (let day = fromDay; day < toDay; day += 1) {
-      for (let hour = 0; hour < 24; hour += 1) {
-        pooled[hour] = (pooled[hour] as number) + (this.weights[day * 24 + hour] as number);
-      }
+  /**
+   * Returns the weights pooled into weekdays and weekends, summed again only after `add` changed
+   * the weights: a user's many events within one hour are judged against the same pools.
+   */
+  private pooledDays(): PooledDays {
+    let pooled = this.pooled;
+    if (pooled === null) {
+      pooled = { weekdays: new Float64Array(24), weekends: new Float64Array(24), weekdayTotal: 0, weekendTotal: 0, stale: true };
+      this.pooled = pooled;
     }
+    if (!pooled.stale) return pooled;
+
+    poolDays(this.weights, 0, 5, pooled.weekdays);
+    poolDays(this.weights, 5, 7, pooled.weekends);
+    pooled.weekdayTotal = sum(pooled.weekdays);
+    pooled.weekendTotal = sum(pooled.weekends);
+    pooled.stale = false;
     return pooled;
   }
 }
 
-function sum(values: number[]): number {
-  return values.reduce((total, value) => total + value, 0);
+/** Weights of a profile summed over weekdays and over weekend days, hour by hour. */
+interface PooledDays {
+  weekdays: Float64Array;
+  weekends: Float64Array;
+  weekdayTotal: number;
+  weekendTotal: number;
+  /** True when the weights changed after the pools were summed. */
+  stale: boolean;
+}
+
+/** Sums days [fromDay, toDay) of hour-of-week weights into one 24-hour profile. */
+function poolDays(weights: Float64Array, fromDay: number, toDay: number, pooled: Float64Array): void {
+  pooled.fill(0);
+  for (let day = fromDay; day < toDay; day += 1) {
+    for (let hour = 0; hour < 24; hour += 1) {
+      pooled[hour] = (pooled[hour] as number) + (weights[day * 24 + hour] as number);
+    }
+  }
+}
+
+function sum(values: Float64Array): number {
+  let total = 0;
+  for (const value of values) total += value;
+  return total;
 }
 
 function nullable(value: number): number | null {

@@ -32,7 +32,13 @@ const SLOT_MS = 15 * 60_000;
  */
 export class LocalClock {
   private readonly zones = new Map<string, IANAZone | null>();
-  private readonly offsets = new Map<string, number>();
+  /** Zone name -> 15-minute slot (ms / SLOT_MS) -> offset in minutes. */
+  private readonly offsets = new Map<string, Map<number, number>>();
+  private cachedOffsets = 0;
+  /** The last slot looked up: consecutive events mostly share a zone and a quarter hour. */
+  private lastZoneName: string | undefined;
+  private lastSlot = Number.NaN;
+  private lastOffset = 0;
 
   isValidZone(zone: string): boolean {
     return this.zone(zone) !== null;
@@ -43,28 +49,45 @@ export class LocalClock {
     const offsetMs = this.offsetMinutes(ms, zone) * 60_000;
     const localMs = ms + offsetMs;
     const localHourStart = Math.floor(localMs / HOUR_MS) * HOUR_MS;
-    const date = new Date(localHourStart);
-    const hour = date.getUTCHours();
-    const weekday = (date.getUTCDay() + 6) % 7;
+    // Calendar fields by arithmetic, as getUTCHours and getUTCDay would give them: 1970-01-01 was a Thursday.
+    const hour = positiveModulo(Math.floor(localHourStart / HOUR_MS), 24);
+    const day = Math.floor(localHourStart / DAY_MS);
+    const weekday = positiveModulo(day + 3, 7);
     return {
       startMs: localHourStart - offsetMs,
       hourOfWeek: weekday * 24 + hour,
       hour,
       weekend: weekday >= 5,
-      day: Math.floor(localHourStart / DAY_MS),
+      day,
     };
   }
 
   private offsetMinutes(ms: number, zoneName: string): number {
-    const key = `${zoneName}|${Math.floor(ms / SLOT_MS)}`;
-    const cached = this.offsets.get(key);
-    if (cached !== undefined) return cached;
+    const slot = Math.floor(ms / SLOT_MS);
+    if (slot === this.lastSlot && zoneName === this.lastZoneName) return this.lastOffset;
 
-    const zone = this.zone(zoneName);
-    if (zone === null) throw new RangeError(`invalid time zone ${zoneName}`);
-    const offset = zone.offset(Math.floor(ms / SLOT_MS) * SLOT_MS);
-    if (this.offsets.size >= OFFSET_CACHE_MAX_ENTRIES) this.offsets.clear();
-    this.offsets.set(key, offset);
+    let byZone = this.offsets.get(zoneName);
+    let offset = byZone?.get(slot);
+    if (offset === undefined) {
+      const zone = this.zone(zoneName);
+      if (zone === null) throw new RangeError(`invalid time zone ${zoneName}`);
+      offset = zone.offset(slot * SLOT_MS);
+      if (this.cachedOffsets >= OFFSET_CACHE_MAX_ENTRIES) {
+        this.offsets.clear();
+        this.cachedOffsets = 0;
+        byZone = undefined;
+      }
+      if (byZone === undefined) {
+        byZone = new Map();
+        this.offsets.set(zoneName, byZone);
+      }
+      byZone.set(slot, offset);
+      this.cachedOffsets += 1;
+    }
+
+    this.lastZoneName = zoneName;
+    this.lastSlot = slot;
+    this.lastOffset = offset;
     return offset;
   }
 
@@ -76,6 +99,11 @@ export class LocalClock {
     }
     return zone;
   }
+}
+
+function positiveModulo(value: number, divisor: number): number {
+  const remainder = value % divisor;
+  return remainder < 0 ? remainder + divisor : remainder;
 }
 
 /** Formats an hour of the day as `02:00`. */

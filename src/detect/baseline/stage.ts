@@ -37,9 +37,13 @@ export class BaselineStage implements DetectionStage {
   }
 
   process(event: HolterEvent, watermarkMs: number): Detection[] {
-    const detections: Detection[] = [];
-    for (const detector of this.detectors) detections.push(...detector.process(event, watermarkMs));
-    return detections;
+    // Most events raise nothing, so the result array is made only when a detector returns some.
+    let detections: Detection[] | undefined;
+    for (const detector of this.detectors) {
+      const found = detector.process(event, watermarkMs);
+      if (found.length > 0) (detections ??= []).push(...found);
+    }
+    return detections ?? [];
   }
 
   /** Closes windows that the watermark has passed, when no event arrives (e.g. an idle input). */

@@ -1,5 +1,5 @@
-import { getField } from '../../event.js';
-import type { HolterEvent } from '../../event.js';
+import { compileFieldPath } from '../../event.js';
+import type { FieldReader, HolterEvent } from '../../event.js';
 import type { Detection, RuleInfo } from '../types.js';
 import { formatPercent, readEntityAndTime, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
@@ -30,6 +30,8 @@ import type { EventFilter } from './where.js';
 /** Distinct values counted per window; more are not counted, so the actual can be capped here. */
 const MAX_DISTINCT_PER_WINDOW = 10_000;
 const DAY_MS = 86_400_000;
+/** Peer group labels kept for reuse; the cache is cleared when it reaches this size. */
+const MAX_CACHED_PEER_LABELS = 10_000;
 
 interface Judgement {
   basis: 'own' | 'peer_group';
@@ -78,7 +80,11 @@ export class TimeOfDayDetector implements BaselineDetector {
   private readonly halfLifeMs: number;
   private readonly smoothing: number;
   private readonly evidenceLimit: number;
-  private readonly timeZoneField: string;
+  private readonly readEntity: FieldReader;
+  private readonly readValue: FieldReader;
+  private readonly readTimeZone: FieldReader;
+  private readonly readPeerGroup: FieldReader[];
+  private readonly pairLabels = new PairLabels();
   private readonly users: EntityMap<HourProfile>;
   private readonly peers: EntityMap<HourProfile>;
   private readonly windows = new Map<string, OpenWindow>();
@@ -105,7 +111,10 @@ export class TimeOfDayDetector implements BaselineDetector {
     this.halfLifeMs = config.learning.half_life_days * DAY_MS;
     this.smoothing = config.thresholds.smoothing ?? DEFAULTS.smoothing;
     this.evidenceLimit = config.evidence_limit ?? DEFAULTS.evidence_limit;
-    this.timeZoneField = config.time_zone_field ?? DEFAULTS.time_zone_field;
+    this.readEntity = compileFieldPath(config.by);
+    this.readValue = compileFieldPath(config.field);
+    this.readTimeZone = compileFieldPath(config.time_zone_field ?? DEFAULTS.time_zone_field);
+    this.readPeerGroup = (config.learning.peer_group ?? []).map((field) => compileFieldPath(field));
     const maxEntities = config.max_entities ?? DEFAULTS.max_entities;
     this.users = new EntityMap(maxEntities);
     this.peers = new EntityMap(maxEntities);
@@ -130,7 +139,7 @@ export class TimeOfDayDetector implements BaselineDetector {
   }
 
   private handle(event: HolterEvent, watermarkMs: number): void {
-    const read = readEntityAndTime(event, this.config.by, this.counters);
+    const read = readEntityAndTime(event, this.readEntity, this.counters);
     if (read === undefined) return;
     const { entity, ms } = read;
     this.counters.events_matched += 1;
@@ -202,7 +211,7 @@ export class TimeOfDayDetector implements BaselineDetector {
     window.unusualEvents += 1;
     window.trigger = event;
     window.evidence.add(ms, event.event.id);
-    const value = getField(event, this.config.field);
+    const value = this.readValue(event);
     if ((typeof value === 'string' || typeof value === 'number') && window.values.size < MAX_DISTINCT_PER_WINDOW) {
       window.values.add(String(value));
     }
@@ -233,7 +242,7 @@ export class TimeOfDayDetector implements BaselineDetector {
   }
 
   private zoneOf(event: HolterEvent): string {
-    const zone = getField(event, this.timeZoneField);
+    const zone = this.readTimeZone(event);
     if (typeof zone !== 'string' || zone === '') return this.defaultTimeZone;
     if (this.clock.isValidZone(zone)) return zone;
     this.counters.events_invalid_time_zone += 1;
@@ -242,15 +251,22 @@ export class TimeOfDayDetector implements BaselineDetector {
 
   /** `billing-clerk in billing` for role and department; values joined by `, ` for other field lists. */
   private peerLabelOf(event: HolterEvent): string | undefined {
-    const fields = this.config.learning.peer_group ?? [];
-    if (fields.length === 0) return undefined;
+    const readers = this.readPeerGroup;
+    if (readers.length === 0) return undefined;
+    if (readers.length === 2) {
+      const role = (readers[0] as FieldReader)(event);
+      if (typeof role !== 'string' || role === '') return undefined;
+      const department = (readers[1] as FieldReader)(event);
+      if (typeof department !== 'string' || department === '') return undefined;
+      return this.pairLabels.get(role, department);
+    }
     const values: string[] = [];
-    for (const field of fields) {
-      const value = getField(event, field);
+    for (const read of readers) {
+      const value = read(event);
       if (typeof value !== 'string' || value === '') return undefined;
       values.push(value);
     }
-    return values.length === 2 ? `${values[0]} in ${values[1]}` : values.join(', ');
+    return values.join(', ');
   }
 
   private close(isDue: (window: OpenWindow) => boolean): Detection[] {
@@ -391,6 +407,32 @@ export class TimeOfDayDetector implements BaselineDetector {
       this.nextCloseMs = Math.min(this.nextCloseMs, window.startMs + HOUR_MS);
     }
     Object.assign(this.counters, state.counters);
+  }
+}
+
+/** Labels per pair of values, so the peer group label is built once per pair instead of per event. */
+class PairLabels {
+  private readonly labels = new Map<string, Map<string, string>>();
+  private size = 0;
+
+  get(first: string, second: string): string {
+    let bySecond = this.labels.get(first);
+    const known = bySecond?.get(second);
+    if (known !== undefined) return known;
+
+    if (this.size >= MAX_CACHED_PEER_LABELS) {
+      this.labels.clear();
+      this.size = 0;
+      bySecond = undefined;
+    }
+    if (bySecond === undefined) {
+      bySecond = new Map();
+      this.labels.set(first, bySecond);
+    }
+    const label = `${first} in ${second}`;
+    bySecond.set(second, label);
+    this.size += 1;
+    return label;
   }
 }
 

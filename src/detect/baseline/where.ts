@@ -1,5 +1,5 @@
-import { getField } from '../../event.js';
-import type { HolterEvent } from '../../event.js';
+import { compileFieldPath } from '../../event.js';
+import type { FieldReader, HolterEvent } from '../../event.js';
 import type { WhereClause } from './schema.js';
 
 /** Decides whether an event counts for a detector. */
@@ -17,21 +17,21 @@ type Scalar = string | number | boolean;
 export function compileWhere(where: WhereClause | undefined): EventFilter {
   if (where === undefined) return () => true;
 
-  const exists = where.exists ?? [];
-  const equals: Array<{ field: string; values: Set<Scalar> }> = [];
+  const exists = (where.exists ?? []).map((field) => compileFieldPath(field));
+  const equals: Array<{ read: FieldReader; values: Set<Scalar> }> = [];
   for (const [field, expected] of Object.entries(where)) {
     if (field === 'exists') continue;
     const list = (Array.isArray(expected) ? expected : [expected]) as Scalar[];
-    equals.push({ field, values: new Set(list.map(normalise)) });
+    equals.push({ read: compileFieldPath(field), values: new Set(list.map(normalise)) });
   }
 
   return (event: HolterEvent): boolean => {
-    for (const field of exists) {
-      const value = getField(event, field);
+    for (const read of exists) {
+      const value = read(event);
       if (value === undefined || value === null || value === '') return false;
     }
     for (const condition of equals) {
-      if (!matchesAny(getField(event, condition.field), condition.values)) return false;
+      if (!matchesAny(condition.read(event), condition.values)) return false;
     }
     return true;
   };

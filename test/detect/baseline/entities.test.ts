@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { EntityMap } from '../../../src/detect/baseline/entities.js';
+
+const keysOf = (map: EntityMap<number>): string[] => [...map].map(([key]) => key);
+
+describe('EntityMap', () => {
+  it('orders entities by last touch', () => {
+    const map = new EntityMap<number>(10);
+    for (const key of ['a', 'b', 'c']) map.touch(key, () => 0);
+    map.touch('a', () => 99);
+    assert.deepEqual(keysOf(map), ['b', 'c', 'a']);
+    map.touch('a', () => 99);
+    assert.deepEqual(keysOf(map), ['b', 'c', 'a']);
+    map.touch('b', () => 99);
+    assert.deepEqual(keysOf(map), ['c', 'a', 'b']);
+  });
+
+  it('keeps state across touches', () => {
+    const map = new EntityMap<{ count: number }>(10);
+    map.touch('a', () => ({ count: 0 })).count += 1;
+    map.touch('a', () => ({ count: 0 })).count += 1;
+    assert.equal(map.get('a')?.count, 2);
+    assert.equal(map.size, 1);
+  });
+
+  it('evicts the least recently touched', () => {
+    const evicted: Array<[string, number]> = [];
+    const map = new EntityMap<number>(2, (key, state) => evicted.push([key, state]));
+    map.touch('a', () => 1);
+    map.touch('b', () => 2);
+    map.touch('a', () => 0);
+    map.touch('c', () => 3);
+    assert.deepEqual(evicted, [['b', 2]]);
+    assert.deepEqual(keysOf(map), ['a', 'c']);
+    assert.equal(map.evicted, 1);
+    assert.equal(map.get('b'), undefined);
+  });
+
+  it('set keeps the place of a known entity', () => {
+    const map = new EntityMap<number>(10);
+    map.set('a', 1);
+    map.set('b', 2);
+    map.set('a', 3);
+    assert.deepEqual([...map], [['a', 3], ['b', 2]]);
+  });
+
+  it('trims restored excess one per touch', () => {
+    const map = new EntityMap<number>(2);
+    for (const key of ['a', 'b', 'c', 'd']) map.set(key, 0);
+    assert.equal(map.size, 4);
+    map.touch('c', () => 0);
+    assert.deepEqual(keysOf(map), ['b', 'd', 'c']);
+    map.touch('e', () => 0);
+    assert.deepEqual(keysOf(map), ['d', 'c', 'e']);
+    assert.equal(map.evicted, 2);
+  });
+
+  it('clear empties it', () => {
+    const map = new EntityMap<number>(3);
+    map.touch('a', () => 1);
+    map.clear();
+    assert.equal(map.size, 0);
+    assert.deepEqual(keysOf(map), []);
+    map.touch('b', () => 2);
+    assert.deepEqual(keysOf(map), ['b']);
+  });
+});
