@@ -1,4 +1,5 @@
 import type { Alert } from '../alerts/types.js';
+import { SIGNAL_TAG } from '../detect/risk/index.js';
 import type { Label } from '../sim/labels.js';
 
 export type { Label };
@@ -18,13 +19,16 @@ export interface Scorecard {
   incidents: number;
   trapsClean: number;
   traps: number;
+  /** Alerts of rules tagged holter.signal: kept for risk and investigation, never paged, so not scored. */
+  signals: number;
 }
 
 /** How long after an incident ends its alert may still come (correlation windows close later). */
 const LATE_ALERT_SLACK_MS = 2 * 60 * 60 * 1000;
 
 /** Matches alerts against labels: every incident caught on the right entity, no trap alerting. */
-export function scoreAlerts(labels: readonly Label[], alerts: readonly Alert[]): Scorecard {
+export function scoreAlerts(labels: readonly Label[], allAlerts: readonly Alert[]): Scorecard {
+  const alerts = allAlerts.filter((alert) => !alert.tags?.includes(SIGNAL_TAG));
   const explained = new Set<Alert>();
   const results: LabelResult[] = [];
 
@@ -32,9 +36,10 @@ export function scoreAlerts(labels: readonly Label[], alerts: readonly Alert[]):
     if (label.kind === 'incident') {
       const hits = alerts.filter((alert) => label.expect.includes(alert.rule.id) && onEntity(alert, label) && inRange(alert, label, LATE_ALERT_SLACK_MS));
       for (const hit of hits) explained.add(hit);
-      // A risk alert built from the incident's own detections is explained by it too, but does not count as the catch.
+      // Other alerts on the incident's entity during the incident (a risk alert it built up, a
+      // second rule it also tripped) are explained by it too, but do not count as the catch.
       for (const alert of alerts) {
-        if (alert.rule.id.startsWith('risk-') && onEntity(alert, label) && inRange(alert, label, LATE_ALERT_SLACK_MS)) explained.add(alert);
+        if (onEntity(alert, label) && inRange(alert, label, LATE_ALERT_SLACK_MS)) explained.add(alert);
       }
       results.push({ label, passed: hits.length > 0, alerts: hits });
     } else {
@@ -52,6 +57,7 @@ export function scoreAlerts(labels: readonly Label[], alerts: readonly Alert[]):
     incidents: incidents.length,
     trapsClean: traps.filter((result) => result.passed).length,
     traps: traps.length,
+    signals: allAlerts.length - alerts.length,
   };
 }
 
@@ -74,5 +80,6 @@ export function formatScorecard(scorecard: Scorecard): string {
     lines.push(`  ${mark} ${result.label.kind.padEnd(8)} ${result.label.name.padEnd(34)} ${result.label.userId.padEnd(10)} ${what}`);
   }
   lines.push(`  incidents caught ${scorecard.incidentsCaught}/${scorecard.incidents}, traps clean ${scorecard.trapsClean}/${scorecard.traps}, unexplained alerts ${scorecard.unexplained.length}`);
+  if (scorecard.signals > 0) lines.push(`  signals kept for risk and not scored: ${scorecard.signals}`);
   return `${lines.join('\n')}\n`;
 }

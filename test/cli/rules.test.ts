@@ -115,7 +115,7 @@ describe('rules validate', () => {
   test('shipped rules and detectors are clean', async () => {
     const { code, output } = await validate([RULES_DIR, DETECTORS_DIR]);
 
-    assert.equal(output, '0 errors, 0 warnings in 7 files\n');
+    assert.match(output, /^0 errors, 0 warnings in \d+ files\n$/);
     assert.equal(code, 0);
   });
 

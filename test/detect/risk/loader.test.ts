@@ -36,7 +36,7 @@ describe('loadRiskConfig', () => {
       ['24h', 100, 50],
       ['7d', 180, 90],
     ]);
-    assert.deepEqual(config?.weights, { user: 1, source: 0.8, host: 0.5 });
+    assert.deepEqual(config?.weights, { user: 1, source: 0.8 }, 'a weight of 0 turns the entity type off');
   });
 
   it('applies defaults', () => {

@@ -151,7 +151,8 @@ describe('RiskStage pages', () => {
   });
 
   it('scores hosts by their weight', async () => {
-    const stage = new RiskStage(await shippedConfig());
+    const shipped = await shippedConfig();
+    const stage = new RiskStage({ ...shipped, weights: { ...shipped.weights, host: 0.5 } });
     const hourly = [0, 1, 2, 3, 4].map((hour) => detection({ ruleId: 'r', atMs: T0 + hour * HOUR_MS, host: 'ws-ccu-04', severity: 'high' }));
     const raised = run(stage, hourly);
 
@@ -159,6 +160,12 @@ describe('RiskStage pages', () => {
     // is above the re-arm level of 50, so the fourth does not page again.
     assert.deepEqual(raised.map((page) => [page.rule.id, page.groupKey['host.name']]), [['risk-host', 'ws-ccu-04']]);
     assert.equal(raised[0]?.trigger['@timestamp'], new Date(T0 + 2 * HOUR_MS).toISOString());
+  });
+
+  it('ignores hosts by default', async () => {
+    const stage = new RiskStage(await shippedConfig());
+    const hourly = [0, 1, 2, 3, 4].map((hour) => detection({ ruleId: 'r', atMs: T0 + hour * HOUR_MS, host: 'pacs01', severity: 'high' }));
+    assert.deepEqual(run(stage, hourly), []);
   });
 
   it('re-arms at the threshold when asked', () => {
