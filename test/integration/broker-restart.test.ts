@@ -50,7 +50,11 @@ describe('kafka broker restart mid-run', { skip: INTEGRATION_SKIP }, () => {
 
     await createTopic(topic, PARTITIONS);
     await setupDataStream(configFile);
-    await produce(topic, texts.map((text, index) => ({ key: `record-${index}`, value: text })));
+    // Half the records go in before the restart and half after, so the broker is always down
+    // before the last alert, however fast the first half went through.
+    const messages = texts.map((text, index) => ({ key: `record-${index}`, value: text }));
+    const half = Math.floor(messages.length / 2);
+    await produce(topic, messages.slice(0, half));
 
     const holter = new HolterProcess(configFile);
     processes.push(holter);
@@ -65,6 +69,7 @@ describe('kafka broker restart mid-run', { skip: INTEGRATION_SKIP }, () => {
     assert.ok(holter.running, `holter keeps running while the broker is down:\n${holter.stderr.slice(-3000)}`);
 
     await services('start', 'kafka');
+    await produce(topic, messages.slice(half));
     await pollUntil('the group to commit every record after the restart', async () => ((await groupLag(settings.groupId, topic)) === 0 ? true : undefined), 120_000);
     assert.equal(await holter.stop('SIGTERM'), 0, holter.stderr.slice(-3000));
 

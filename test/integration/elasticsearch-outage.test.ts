@@ -59,7 +59,11 @@ describe('elasticsearch outage mid-run', { skip: INTEGRATION_SKIP }, () => {
 
     await createTopic(topic, PARTITIONS);
     await setupDataStream(configFile);
-    await produce(topic, texts.map((text, index) => ({ key: `record-${index}`, value: text })));
+    // Half the records go in before the outage and half during it, so alerts are always waiting for
+    // Elasticsearch while it is down, however fast the first half went through.
+    const messages = texts.map((text, index) => ({ key: `record-${index}`, value: text }));
+    const half = Math.floor(messages.length / 2);
+    await produce(topic, messages.slice(0, half));
 
     const holter = new HolterProcess(configFile);
     processes.push(holter);
@@ -69,6 +73,7 @@ describe('elasticsearch outage mid-run', { skip: INTEGRATION_SKIP }, () => {
     });
 
     await services('stop', 'elasticsearch');
+    await produce(topic, messages.slice(half));
     await pollUntil('holter to retry the bulk request', async () => (holter.stderr.includes('elasticsearch bulk request failed; retrying') ? true : undefined));
 
     // Back-pressure: with every alert write pending, no further offset is committed and memory stays bounded.

@@ -195,6 +195,9 @@ export function writeConfig(settings: TestConfig): string {
     },
     dead_letter: { path: path.join(directory, 'dead-letter.ndjson') },
     log: { level: 'info' },
+    // Risk keeps per-entity state, which is not yet checkpointed across a crash or a rebalance, so
+    // the exact-set comparisons of these tests run without it (the NOTE in docs/kafka.md).
+    risk: { enabled: false },
   };
   if (settings.rules !== undefined) config.rules = { paths: settings.rules };
   if (settings.detectors !== undefined) config.detectors = { paths: settings.detectors };
