@@ -78,14 +78,13 @@ describe('two members in one group', { skip: INTEGRATION_SKIP }, () => {
     assert.deepEqual(new Set(afterFirstPhase.ids), firstPhase.ids);
 
     // The last records are produced only once the member has left, so they are always left for
-    // the other member, however fast the earlier ones went through.
+    // the other member, however fast the earlier ones went through. (Their lag is not sampled here:
+    // the staying member may commit them before the sample is taken.)
     const lastPhase = messages.length - Math.floor((messages.length - FIRST_PHASE_RECORDS) / 2);
     await produce(topic, messages.slice(FIRST_PHASE_RECORDS, lastPhase));
     await pollUntil('some alerts of the later records', async () => ((await storedAlerts(settings.dataStream)).total >= firstPhase.ids.size + 100 ? true : undefined));
     assert.equal(await leaving.stop('SIGTERM'), 0, leaving.stderr.slice(-3000));
     await produce(topic, messages.slice(lastPhase));
-    const lagAtTakeover = await groupLag(settings.groupId, topic);
-    assert.ok((lagAtTakeover ?? 0) > 0, `records were left for the other member (lag ${String(lagAtTakeover)})`);
 
     await pollUntil('the other member to own every partition', async () => (JSON.stringify(latestAssignment(staying.stderr, topic)) === JSON.stringify(ALL_PARTITIONS) ? true : undefined));
     await pollUntil('the group to commit every record', async () => ((await groupLag(settings.groupId, topic)) === 0 ? true : undefined), 120_000);
