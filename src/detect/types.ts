@@ -73,4 +73,15 @@ export interface DetectionStage {
   flush(watermarkMs: number): Detection[];
   /** Counters for the run summary (e.g. late events, rules loaded). */
   stats(): Record<string, number>;
+  /**
+   * The stage's state (open windows, learned profiles) as versioned plain JSON data, for a
+   * checkpoint. Stages without state leave it out.
+   */
+  snapshot?(): unknown;
+  /**
+   * Replaces the state with one taken by `snapshot` of a stage of the same kind, possibly from an
+   * older Holter or before the rules changed. State of rules or detectors whose logic changed is
+   * dropped; an unreadable version throws HOLTER_STATE_VERSION.
+   */
+  restore?(state: unknown): void;
 }
