@@ -1,0 +1,133 @@
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { HolterError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { createMetrics, type MetricsSnapshot } from './metrics.js';
+import { findToken, roleAllows, type ApiRole, type ApiToken } from './tokens.js';
+
+/** The outcome of a reload of rules and detectors, as the API returns it. */
+export interface ReloadOutcome {
+  /** `reloaded` when the new set is running; `rejected` when a file was broken and the running set stays. */
+  outcome: 'reloaded' | 'rejected';
+  rulesLoaded: number;
+  detectorsLoaded: number;
+  /** Each problem as `file:line:column code message`; empty when reloaded. */
+  errors: string[];
+}
+
+/** What the process behind the API offers. Endpoints whose handler is missing return 404. */
+export interface ApiHandlers {
+  /** True once the process consumes its input; readiness probes wait for it. */
+  isReady(): boolean;
+  metrics(): MetricsSnapshot;
+  reload?(): Promise<ReloadOutcome>;
+  /** A user's learned profile as plain data, or undefined when no detector has seen the user. */
+  baseline?(user: string): unknown;
+}
+
+export interface ApiServerOptions {
+  /** `host:port`; port 0 picks a free one. */
+  listen: string;
+  /** Clients allowed to call the /api routes. Without any, those routes reject every call. */
+  tokens: readonly ApiToken[];
+  handlers: ApiHandlers;
+  logger: Logger;
+}
+
+export interface ApiServer {
+  /** The address it listens on, as `http://host:port`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the HTTP API: /healthz and /readyz for probes, /metrics for Prometheus (both without a
+ * token, as probes and scrapers usually run without one), and the /api routes behind bearer tokens
+ * with roles.
+ */
+export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
+  const { host, port } = parseListen(options.listen);
+  const app = buildApiApp(options);
+  try {
+    await app.listen({ host, port });
+  } catch (error) {
+    throw new HolterError('HOLTER_CONFIG_INVALID', `The HTTP API could not listen on ${options.listen}: ${(error as Error).message}. Pick a free port in api.listen.`, {
+      cause: error,
+      path: 'api.listen',
+    });
+  }
+
+  const address = app.server.address();
+  const boundPort = typeof address === 'object' && address !== null ? address.port : port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+  options.logger.info({ url }, 'http api listening');
+  return { url, close: () => app.close() };
+}
+
+/** Builds the routes without listening, so tests can inject requests. */
+export function buildApiApp(options: ApiServerOptions): FastifyInstance {
+  const { handlers, tokens, logger } = options;
+  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const metrics = createMetrics(() => handlers.metrics());
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    if (handlers.isReady()) return { status: 'ready' };
+    return reply.code(503).send({ status: 'starting' });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const text = await metrics.scrape();
+    return reply.type(metrics.registry.contentType).send(text);
+  });
+
+  const authorize = (role: ApiRole) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const denial = checkBearer(request, tokens, role);
+    if (denial === undefined) return;
+    logger.warn({ route: request.routeOptions.url, status: denial.status }, 'http api request denied');
+    return reply.code(denial.status).header('www-authenticate', 'Bearer').send({ error: denial.message });
+  };
+
+  const reload = handlers.reload;
+  if (reload !== undefined) {
+    app.post('/api/v1/reload', { preHandler: authorize('operator') }, async (_request, reply) => {
+      const outcome = await reload();
+      return reply.code(outcome.outcome === 'reloaded' ? 200 : 422).send(outcome);
+    });
+  }
+
+  const baseline = handlers.baseline;
+  if (baseline !== undefined) {
+    app.get<{ Params: { user: string } }>('/api/v1/baseline/:user', { preHandler: authorize('analyst') }, async (request, reply) => {
+      const profile = baseline(request.params.user);
+      if (profile === undefined) return reply.code(404).send({ error: 'No detector has a baseline for this user yet.' });
+      return profile;
+    });
+  }
+
+  return app;
+}
+
+function checkBearer(request: FastifyRequest, tokens: readonly ApiToken[], role: ApiRole): { status: number; message: string } | undefined {
+  if (tokens.length === 0) {
+    return { status: 401, message: 'No API tokens are configured, so /api routes are closed. Set api.tokens_file.' };
+  }
+  const header = request.headers.authorization;
+  const match = header === undefined ? null : /^Bearer\s+(\S+)$/i.exec(header);
+  if (match === null) return { status: 401, message: 'Send the token as Authorization: Bearer TOKEN.' };
+
+  const token = findToken(tokens, match[1]!);
+  if (token === undefined) return { status: 401, message: 'Unknown token.' };
+  if (!roleAllows(token.role, role)) return { status: 403, message: `This route needs the ${role} role; token ${token.name} has ${token.role}.` };
+  return undefined;
+}
+
+/** Splits `host:port` (or `[v6]:port`); rejects anything else with the value and an example. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(listen);
+  const port = match === null ? Number.NaN : Number(match[3]);
+  if (match === null || port > 65535) {
+    throw new HolterError('HOLTER_CONFIG_INVALID', `Invalid api.listen ${JSON.stringify(listen)}. Write host:port, e.g. 127.0.0.1:9464.`, { path: 'api.listen' });
+  }
+  return { host: (match[1] ?? match[2])!, port };
+}

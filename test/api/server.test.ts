@@ -1,0 +1,209 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { MetricsSnapshot } from '../../src/api/metrics.js';
+import { parseListen, startApiServer, type ApiServer, type ReloadOutcome } from '../../src/api/server.js';
+import { loadApiTokens } from '../../src/api/tokens.js';
+import { HolterError } from '../../src/errors.js';
+import { silentLogger } from '../../src/log.js';
+import type { RunSummary } from '../../src/pipeline.js';
+
+const ANALYST_TOKEN = 'analyst-secret-7f3a';
+const OPERATOR_TOKEN = 'operator-secret-91c2';
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function writeTokens(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'holter-api-')), 'tokens.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+function summary(): RunSummary {
+  return {
+    recordsRead: 120,
+    eventsDecoded: 117,
+    deadLettered: 3,
+    deadLetteredByReason: { invalid: 2, too_large: 1 },
+    alerts: 4,
+    alertsByRule: { 'ehr-break-glass-vip': 3, 'holter.risk': 1 },
+    duplicateAlerts: 1,
+    deliveryFailures: { webhook: 2 },
+    deliveryOutcomes: { elasticsearch: { delivered: 4, duplicate: 1, filtered: 0, queued: 0 } },
+    sinkStats: {},
+    stageStats: {},
+  };
+}
+
+describe('api server', () => {
+  let server: ApiServer;
+  let ready = false;
+  const reloads: ReloadOutcome[] = [];
+  let nextReload: ReloadOutcome = { outcome: 'reloaded', rulesLoaded: 29, detectorsLoaded: 2, errors: [] };
+
+  before(async () => {
+    const tokensFile = writeTokens(
+      ['tokens:', `  - name: soc-console`, `    role: analyst`, `    sha256: ${sha256(ANALYST_TOKEN)}`, `  - name: platform`, `    role: operator`, `    sha256: ${sha256(OPERATOR_TOKEN)}`, ''].join('\n'),
+    );
+    server = await startApiServer({
+      listen: '127.0.0.1:0',
+      tokens: loadApiTokens(tokensFile),
+      logger: silentLogger,
+      handlers: {
+        isReady: () => ready,
+        metrics: (): MetricsSnapshot => ({ summary: summary(), stageStats: { sigma: { rules_loaded: 29, events_late: 5 } }, sourceStats: { recordsFetched: 120 }, reloads: { succeeded: 2, failed: 1 } }),
+        reload: async () => {
+          reloads.push(nextReload);
+          return nextReload;
+        },
+        baseline: (user) => (user === 'dr.house' ? { user, detectors: { 'after-hours-record-access': { hours: [8, 9, 10] } } } : undefined),
+      },
+    });
+  });
+
+  after(() => server.close());
+
+  const call = (path: string, init: RequestInit = {}, token?: string): Promise<Response> =>
+    fetch(`${server.url}${path}`, { ...init, headers: token === undefined ? {} : { authorization: `Bearer ${token}` } });
+
+  it('health answers without a token', async () => {
+    const response = await call('/healthz');
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { status: 'ok' });
+  });
+
+  it('readiness follows the process', async () => {
+    assert.equal((await call('/readyz')).status, 503);
+    ready = true;
+    assert.equal((await call('/readyz')).status, 200);
+  });
+
+  it('metrics exposes the run counters', async () => {
+    const response = await call('/metrics');
+    const text = await response.text();
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /text\/plain/);
+    assert.match(text, /^holter_records_read_total 120$/m);
+    assert.match(text, /^holter_dead_letter_total\{reason="too_large"\} 1$/m);
+    assert.match(text, /^holter_alerts_total\{rule_id="ehr-break-glass-vip"\} 3$/m);
+    assert.match(text, /^holter_sink_deliveries_total\{sink="elasticsearch",outcome="duplicate"\} 1$/m);
+    assert.match(text, /^holter_sink_failures_total\{sink="webhook"\} 2$/m);
+    assert.match(text, /^holter_rule_reloads_total\{outcome="failed"\} 1$/m);
+    assert.match(text, /^holter_stage_stat\{stage="sigma",name="events_late"\} 5$/m);
+    assert.match(text, /^holter_source_stat\{name="recordsFetched"\} 120$/m);
+    assert.match(text, /^holter_process_cpu_seconds_total /m);
+  });
+
+  it('metrics repeat the same totals', async () => {
+    await call('/metrics');
+    const text = await (await call('/metrics')).text();
+    assert.match(text, /^holter_records_read_total 120$/m);
+  });
+
+  it('api rejects a call without a token', async () => {
+    const response = await call('/api/v1/baseline/dr.house');
+    assert.equal(response.status, 401);
+    assert.equal(response.headers.get('www-authenticate'), 'Bearer');
+  });
+
+  it('api rejects an unknown token', async () => {
+    const response = await call('/api/v1/baseline/dr.house', {}, 'not-a-token');
+    assert.equal(response.status, 401);
+  });
+
+  it('baseline answers an analyst', async () => {
+    const response = await call('/api/v1/baseline/dr.house', {}, ANALYST_TOKEN);
+    assert.equal(response.status, 200);
+    assert.deepEqual(await response.json(), { user: 'dr.house', detectors: { 'after-hours-record-access': { hours: [8, 9, 10] } } });
+  });
+
+  it('baseline of an unknown user is 404', async () => {
+    const response = await call('/api/v1/baseline/nobody', {}, ANALYST_TOKEN);
+    assert.equal(response.status, 404);
+  });
+
+  it('reload needs the operator role', async () => {
+    const response = await call('/api/v1/reload', { method: 'POST' }, ANALYST_TOKEN);
+    assert.equal(response.status, 403);
+    assert.match(((await response.json()) as { error: string }).error, /operator role/);
+    assert.equal(reloads.length, 0);
+  });
+
+  it('reload by an operator runs it', async () => {
+    const response = await call('/api/v1/reload', { method: 'POST' }, OPERATOR_TOKEN);
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as ReloadOutcome).rulesLoaded, 29);
+    assert.equal(reloads.length, 1);
+  });
+
+  it('rejected reload answers 422', async () => {
+    nextReload = { outcome: 'rejected', rulesLoaded: 29, detectorsLoaded: 2, errors: ['rules/bad.yml:3:5 HOLTER_RULE_INVALID condition is missing'] };
+    const response = await call('/api/v1/reload', { method: 'POST' }, OPERATOR_TOKEN);
+    assert.equal(response.status, 422);
+    assert.deepEqual(((await response.json()) as ReloadOutcome).errors, nextReload.errors);
+  });
+});
+
+describe('api without tokens', () => {
+  it('closes the api routes', async () => {
+    const server = await startApiServer({
+      listen: '127.0.0.1:0',
+      tokens: [],
+      logger: silentLogger,
+      handlers: { isReady: () => true, metrics: () => ({ summary: summary(), stageStats: {}, reloads: { succeeded: 0, failed: 0 } }), baseline: () => ({}) },
+    });
+    try {
+      const response = await fetch(`${server.url}/api/v1/baseline/dr.house`, { headers: { authorization: `Bearer ${ANALYST_TOKEN}` } });
+      assert.equal(response.status, 401);
+      assert.match(((await response.json()) as { error: string }).error, /api\.tokens_file/);
+      assert.equal((await fetch(`${server.url}/api/v1/reload`, { method: 'POST' })).status, 404);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('api tokens file', () => {
+  it('rejects an unknown role with its line', () => {
+    const file = writeTokens(['tokens:', '  - name: soc', '    role: admin', `    sha256: ${sha256('x')}`, ''].join('\n'));
+    assert.throws(
+      () => loadApiTokens(file),
+      (error: unknown) => error instanceof HolterError && error.location?.line === 3 && /Invalid role "admin"/.test(error.message),
+    );
+  });
+
+  it('rejects a token kept in clear', () => {
+    const file = writeTokens(['tokens:', '  - name: soc', '    role: analyst', '    sha256: hunter2', ''].join('\n'));
+    assert.throws(
+      () => loadApiTokens(file),
+      (error: unknown) => error instanceof HolterError && error.location?.line === 4 && !error.message.includes('hunter2'),
+    );
+  });
+
+  it('rejects a name used twice', () => {
+    const entry = (role: string) => ['  - name: soc', `    role: ${role}`, `    sha256: ${sha256(role)}`];
+    const file = writeTokens(['tokens:', ...entry('analyst'), ...entry('operator'), ''].join('\n'));
+    assert.throws(() => loadApiTokens(file), /used twice/);
+  });
+
+  it('rejects a missing file', () => {
+    assert.throws(() => loadApiTokens('/nonexistent/tokens.yaml'), /not found/);
+  });
+});
+
+describe('api listen address', () => {
+  it('reads host and port', () => {
+    assert.deepEqual(parseListen('127.0.0.1:9464'), { host: '127.0.0.1', port: 9464 });
+    assert.deepEqual(parseListen('[::1]:0'), { host: '::1', port: 0 });
+  });
+
+  it('rejects a value without a port', () => {
+    assert.throws(() => parseListen('localhost'), /Invalid api\.listen "localhost"/);
+    assert.throws(() => parseListen('127.0.0.1:70000'), /Invalid api\.listen/);
+  });
+});
