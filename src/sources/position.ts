@@ -1,0 +1,30 @@
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { InputPosition } from '../state/local-store.js';
+
+/** Bytes hashed to recognise a file again; enough to cover the first records of any format. */
+const FINGERPRINT_MAX_BYTES = 4096;
+
+/** Hashes the first bytes of a file (fewer when the file is shorter), for an InputPosition. */
+export async function fingerprintFile(path: string, maxBytes = FINGERPRINT_MAX_BYTES): Promise<{ fingerprint: string; fingerprintBytes: number }> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(maxBytes);
+    const { bytesRead } = await handle.read(buffer, 0, maxBytes, 0);
+    return { fingerprint: createHash('sha256').update(buffer.subarray(0, bytesRead)).digest('hex'), fingerprintBytes: bytesRead };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Returns the offset of the last record already processed from `path`, or undefined when the file
+ * must be read from its start: no position saved, or the file no longer begins with the bytes it
+ * began with then (rotated or replaced). A file that only grew keeps its position.
+ */
+export async function resumeOffset(path: string, saved: InputPosition | undefined): Promise<number | undefined> {
+  if (saved === undefined) return undefined;
+  const current = await fingerprintFile(path, saved.fingerprintBytes);
+  if (current.fingerprintBytes !== saved.fingerprintBytes || current.fingerprint !== saved.fingerprint) return undefined;
+  return saved.lastOffset;
+}

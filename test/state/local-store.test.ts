@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { HolterError } from '../../src/errors.js';
+import { fingerprintFile, resumeOffset } from '../../src/sources/position.js';
+import { LOCAL_CHECKPOINT_VERSION, LocalStateStore, type LocalCheckpoint } from '../../src/state/local-store.js';
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'holter-state-'));
+}
+
+const checkpoint: LocalCheckpoint = {
+  positions: [{ input: 'audit.ndjson', fingerprint: 'ab'.repeat(32), fingerprintBytes: 4096, lastOffset: 81_920 }],
+  state: { maxEventTimeMs: 1_733_300_000_000, stages: { detectors: { version: 2, detectors: { 'after-hours-record-access': { entities: [['u-1042', [1, 2, 3]]] } } } } },
+  savedAt: '2026-12-04T22:40:00.000Z',
+};
+
+describe('local state store', () => {
+  it('returns undefined for a new job', () => {
+    const store = LocalStateStore.open(join(tempDir(), 'state.db'));
+    assert.equal(store.load('replay'), undefined);
+    store.close();
+  });
+
+  it('keeps a checkpoint across reopen', () => {
+    const path = join(tempDir(), 'nested', 'state.db');
+    const first = LocalStateStore.open(path);
+    first.save('replay', checkpoint);
+    first.close();
+
+    const second = LocalStateStore.open(path);
+    assert.deepEqual(second.load('replay'), checkpoint);
+    assert.deepEqual(second.jobs(), ['replay']);
+    second.close();
+  });
+
+  it('replaces the previous checkpoint', () => {
+    const store = LocalStateStore.open(join(tempDir(), 'state.db'));
+    store.save('replay', checkpoint);
+    const newer = { ...checkpoint, positions: [{ ...checkpoint.positions[0]!, lastOffset: 99_000 }], savedAt: '2026-12-04T23:00:00.000Z' };
+    store.save('replay', newer);
+    assert.deepEqual(store.load('replay'), newer);
+    store.close();
+  });
+
+  it('keeps jobs apart', () => {
+    const store = LocalStateStore.open(join(tempDir(), 'state.db'));
+    store.save('a', checkpoint);
+    assert.equal(store.load('b'), undefined);
+    store.close();
+  });
+
+  it('rejects another checkpoint version', () => {
+    const path = join(tempDir(), 'state.db');
+    LocalStateStore.open(path).close();
+    const db = new Database(path);
+    db.prepare('INSERT INTO checkpoint (job, version, saved_at, positions, state) VALUES (?, ?, ?, ?, ?)').run('replay', LOCAL_CHECKPOINT_VERSION + 1, 'x', '[]', Buffer.alloc(0));
+    db.close();
+
+    const store = LocalStateStore.open(path);
+    assert.throws(
+      () => store.load('replay'),
+      (error: unknown) => error instanceof HolterError && error.code === 'HOLTER_STATE_VERSION' && /version 2/.test(error.message) && /delete the file/.test(error.message),
+    );
+    store.close();
+  });
+
+  it('reports a damaged checkpoint', () => {
+    const path = join(tempDir(), 'state.db');
+    LocalStateStore.open(path).close();
+    const db = new Database(path);
+    db.prepare('INSERT INTO checkpoint (job, version, saved_at, positions, state) VALUES (?, ?, ?, ?, ?)').run('replay', LOCAL_CHECKPOINT_VERSION, 'x', '[]', Buffer.from('not gzip'));
+    db.close();
+
+    const store = LocalStateStore.open(path);
+    assert.throws(() => store.load('replay'), (error: unknown) => error instanceof HolterError && error.code === 'HOLTER_STORE_FAILED');
+    store.close();
+  });
+
+  it('reports a path that is not a database', () => {
+    const path = join(tempDir(), 'state.db');
+    writeFileSync(path, 'plain text, not SQLite '.repeat(100));
+    assert.throws(() => LocalStateStore.open(path), (error: unknown) => error instanceof HolterError && error.code === 'HOLTER_STORE_FAILED' && error.message.includes(path));
+  });
+});
+
+describe('input positions', () => {
+  it('resumes a file that grew', async () => {
+    const file = join(tempDir(), 'audit.log');
+    writeFileSync(file, 'line one\nline two\n');
+    const saved = { input: file, ...(await fingerprintFile(file)), lastOffset: 9 };
+    appendFileSync(file, 'line three\n');
+    assert.equal(await resumeOffset(file, saved), 9);
+  });
+
+  it('restarts a replaced file', async () => {
+    const file = join(tempDir(), 'audit.log');
+    writeFileSync(file, 'line one\nline two\n');
+    const saved = { input: file, ...(await fingerprintFile(file)), lastOffset: 9 };
+    writeFileSync(file, 'rotated one\nrotated two\nrotated three\n');
+    assert.equal(await resumeOffset(file, saved), undefined);
+  });
+
+  it('restarts a truncated file', async () => {
+    const file = join(tempDir(), 'audit.log');
+    writeFileSync(file, 'line one\nline two\n');
+    const saved = { input: file, ...(await fingerprintFile(file)), lastOffset: 9 };
+    writeFileSync(file, 'line one\n');
+    assert.equal(await resumeOffset(file, saved), undefined);
+  });
+
+  it('hashes at most the first 4096 bytes', async () => {
+    const file = join(tempDir(), 'big.log');
+    writeFileSync(file, 'x'.repeat(10_000));
+    const first = await fingerprintFile(file);
+    appendFileSync(file, 'more');
+    assert.equal(first.fingerprintBytes, 4096);
+    assert.deepEqual(await fingerprintFile(file), first);
+  });
+
+  it('starts without a saved position', async () => {
+    const file = join(tempDir(), 'audit.log');
+    writeFileSync(file, 'line\n');
+    assert.equal(await resumeOffset(file, undefined), undefined);
+  });
+});
