@@ -77,10 +77,10 @@ detection:
 title: Unmapped log source
 id: 5b1f0c2e-2d9a-4a51-8f3e-111111111111
 name: test-duplicate
-description: Reads Linux events, which the mapping does not cover.
+description: Reads AWS CloudTrail events, which the mapping does not cover.
 level: low
 logsource:
-    product: linux
+    product: aws
 detection:
     selection:
         foo: bar

@@ -8,6 +8,7 @@ import { expandQuantifier, parseCondition } from './condition.js';
 import type { ConditionNode } from './condition.js';
 import { candidatesAccessor, pathAccessor } from './fields.js';
 import type { FieldAccessor } from './fields.js';
+import { detectionFingerprint } from './fingerprint.js';
 import { describeLogsource, logsourceEntries, resolveFieldPaths } from './mapping.js';
 import type { LogsourceMapping, SigmaMapping } from './mapping.js';
 import type { DetectionRule, FieldItem, SigmaDocument } from './model.js';
@@ -31,11 +32,15 @@ export interface CompiledRule {
   logsource?: CompiledLogsource;
   /** Reads a Sigma field name as this rule's log source maps it (used for group-by and aliases). */
   accessor(field: string): FieldAccessor;
+  /** Fingerprint of the rule's logic, with the filters applied to it (see fingerprint.ts). */
+  fingerprint: string;
 }
 
 export interface CompileOptions {
   mapping: SigmaMapping;
   placeholders: Record<string, string[]>;
+  /** IANA time zone in which time modifiers (hour, day...) read dates: the facility's. */
+  timeZone: string;
 }
 
 const ALWAYS: EventPredicate = () => true;
@@ -74,7 +79,7 @@ export function compileDetectionRule(
     }
     return found;
   };
-  const context: ItemContext = { accessor, placeholders: options.placeholders, errors };
+  const context: ItemContext = { accessor, placeholders: options.placeholders, timeZone: options.timeZone, errors };
 
   const searches = new Map<string, EventPredicate>();
   for (const [name, search] of rule.searches) {
@@ -97,7 +102,8 @@ export function compileDetectionRule(
   const logsource = compileLogsource(rule, options, logsourceCache, errors);
   if (errors.length > 0) return { errors };
 
-  const compiled: CompiledRule = { rule, info: ruleInfo(rule), detection, accessor };
+  const fingerprint = detectionFingerprint(rule, { timeZone: options.timeZone, placeholders: options.placeholders });
+  const compiled: CompiledRule = { rule, info: ruleInfo(rule), detection, accessor, fingerprint };
   if (logsource) compiled.logsource = logsource;
   return { compiled, errors };
 }
@@ -186,7 +192,7 @@ function compileLogsource(
     return undefined;
   }
 
-  const context: ItemContext = { accessor: pathAccessor, placeholders: {}, errors };
+  const context: ItemContext = { accessor: pathAccessor, placeholders: {}, timeZone: options.timeZone, errors };
   const predicates = entries
     .filter((entry) => entry.alternatives.length > 0)
     .map((entry) => compileAlternatives(entry.alternatives, context));

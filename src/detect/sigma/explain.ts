@@ -194,6 +194,10 @@ function explainCorrelation(rule: CorrelationRule, referenceTitles: string[], fi
       unit = field;
       summary = `Average of ${field} is ${actual}${group} within ${span} (threshold: ${threshold})`;
       break;
+    case 'value_percentile':
+      unit = 'percent';
+      summary = `${field} '${firing.value ?? ''}' is ${actual}% of ${firing.total ?? 0} events${group} within ${span} (threshold: ${threshold} percent)`;
+      break;
     case 'temporal':
       unit = 'rules';
       summary = `${actual} of ${referenceTitles.length} rules (${referenceTitles.join(', ')}) matched${group} within ${span} (threshold: ${threshold})`;
@@ -213,5 +217,6 @@ function explainCorrelation(rule: CorrelationRule, referenceTitles: string[], fi
   const limit = firstThreshold(rule);
   if (limit !== undefined) explanation.threshold = limit;
   explanation.details = { timespan: rule.timespanText, correlation_type: rule.type };
+  if (firing.value !== undefined) explanation.details = { ...explanation.details, value: firing.value, events: firing.total };
   return explanation;
 }

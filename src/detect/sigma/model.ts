@@ -71,13 +71,14 @@ export type CorrelationType =
   | 'temporal'
   | 'temporal_ordered'
   | 'value_sum'
-  | 'value_avg';
+  | 'value_avg'
+  | 'value_percentile';
 
 export type ComparisonOperator = 'gt' | 'gte' | 'lt' | 'lte' | 'eq' | 'neq';
 
 export interface CorrelationCondition {
   comparisons: { operator: ComparisonOperator; value: number }[];
-  /** Field counted or aggregated, for value_count, value_sum and value_avg. */
+  /** Field counted or aggregated, for value_count, value_sum, value_avg and value_percentile. */
   field?: string;
 }
 

@@ -15,6 +15,8 @@ import { ruleError } from './parse.js';
 import { ANY_SEQUENCE, compilePattern, DASH, isLiteral, literalText, parseSigmaString, WINDASH_CHARACTERS } from './pattern.js';
 import type { PatternPart, StringTest } from './pattern.js';
 import { compileRegex } from './regex.js';
+import { cachedPartReader, TIME_PART_RANGES, TIME_PARTS } from './time-parts.js';
+import type { TimePart } from './time-parts.js';
 import { valueStrings } from './scope.js';
 import type { EventPredicate, MatchScope, ValueEntry } from './scope.js';
 
@@ -40,19 +42,22 @@ const REGEX_FLAGS: Record<string, 'ignoreCase' | 'multiline' | 'dotAll'> = {
   s: 'dotAll',
   dotall: 'dotAll',
 };
-const TIME_MODIFIERS = new Set(['minute', 'hour', 'day', 'week', 'month', 'year']);
 const PLAIN_DECIMAL = /^[-+]?(\d+(\.\d*)?|\.\d+)$/;
 
 export interface ItemContext {
   /** Resolves a Sigma field name to the event path(s) it reads. */
   accessor(field: string): FieldAccessor;
   placeholders: Record<string, string[]>;
+  /** IANA time zone in which time modifiers read dates. */
+  timeZone: string;
   errors: HolterError[];
 }
 
 interface ModifierPlan {
   transformations: string[];
   typeModifier?: string;
+  /** A time modifier: the item compares this part of a date, with `typeModifier` lt/lte/gt/gte or equality. */
+  timePart?: TimePart;
   regexFlags: { ignoreCase: boolean; multiline: boolean; dotAll: boolean };
   all: boolean;
   cased: boolean;
@@ -68,6 +73,7 @@ export function compileFieldItem(item: FieldItem, context: ItemContext): EventPr
 
   const accessor = item.field === null ? undefined : context.accessor(item.field);
   const read = accessor ? (scope: MatchScope) => scope.fieldEntries(accessor) : undefined;
+  if (plan.timePart !== undefined) return withNegation(plan, read, compileTimePart(item, plan.timePart, plan.typeModifier, context));
 
   switch (plan.typeModifier) {
     case 'exists':
@@ -126,14 +132,18 @@ function planModifiers(item: FieldItem, context: ItemContext): ModifierPlan | un
       plan.cased = true;
     } else if (modifier === 'neq') {
       plan.neq = true;
-    } else if (TIME_MODIFIERS.has(modifier)) {
-      return fail(context, item, 'HOLTER_RULE_UNSUPPORTED', `The time modifier '${raw}' in '${describe(item)}' is not supported. Compare the time with a correlation or a detector instead.`);
+    } else if (TIME_PARTS.has(modifier)) {
+      if (plan.timePart !== undefined) {
+        return fail(context, item, 'HOLTER_RULE_INVALID', `'${describe(item)}' has two time modifiers, '${plan.timePart}' and '${modifier}'. Compare each part in its own selection item.`);
+      }
+      plan.timePart = modifier as TimePart;
     } else {
       return fail(context, item, 'HOLTER_RULE_INVALID', `Unknown modifier '${raw}' in '${describe(item)}'. See docs/rules.md for the supported modifiers.`);
     }
   }
 
   const typeModifier = plan.typeModifier;
+  if (plan.timePart !== undefined) return checkTimePlan(item, plan, context);
   if (typeModifier !== undefined && plan.transformations.some((name) => name !== 'expand')) {
     return fail(context, item, 'HOLTER_RULE_UNSUPPORTED', `'${describe(item)}' combines '${typeModifier}' with value transformations (${plan.transformations.join(', ')}), which Holter does not support.`);
   }
@@ -143,8 +153,46 @@ function planModifiers(item: FieldItem, context: ItemContext): ModifierPlan | un
   return plan;
 }
 
+/** Checks that a time modifier has a field and combines only with lt, lte, gt, gte, neq and all. */
+function checkTimePlan(item: FieldItem, plan: ModifierPlan, context: ItemContext): ModifierPlan | undefined {
+  const part = plan.timePart as TimePart;
+  if (item.field === null) {
+    return fail(context, item, 'HOLTER_RULE_INVALID', `Time modifier '${part}' needs a field that contains a date, e.g. '@timestamp|${part}'.`);
+  }
+  const typeModifier = plan.typeModifier;
+  if (plan.transformations.length > 0 || (typeModifier !== undefined && !['lt', 'lte', 'gt', 'gte'].includes(typeModifier))) {
+    const others = [...plan.transformations, ...(typeModifier === undefined ? [] : [typeModifier])];
+    return fail(context, item, 'HOLTER_RULE_UNSUPPORTED', `'${describe(item)}' combines the time modifier '${part}' with ${others.join(', ')}. A time modifier combines only with lt, lte, gt, gte, neq and all.`);
+  }
+  return plan;
+}
+
+/** Tests that read a part of each date value, in the facility time zone, and compare it with the rule's numbers. */
+function compileTimePart(item: FieldItem, part: TimePart, operator: string | undefined, context: ItemContext): ValueTest[] | undefined {
+  const [minimum, maximum] = TIME_PART_RANGES[part];
+  const readPart = cachedPartReader(part, context.timeZone);
+  const tests: ValueTest[] = [];
+  for (const value of item.values) {
+    const number = value.number;
+    if (number === undefined || !Number.isInteger(number) || number < minimum || number > maximum) {
+      const range = part === 'year' ? 'a whole number' : `a whole number from ${minimum} to ${maximum}`;
+      return fail(context, item, 'HOLTER_RULE_INVALID', `'${describe(item)}' compares the ${part} of a date, so '${value.text}' must be ${range}.`);
+    }
+    tests.push((text) => {
+      const actual = readPart(text);
+      if (actual === undefined) return false;
+      if (operator === 'lt') return actual < number;
+      if (operator === 'lte') return actual <= number;
+      if (operator === 'gt') return actual > number;
+      if (operator === 'gte') return actual >= number;
+      return actual === number;
+    });
+  }
+  return tests;
+}
+
 function compileNull(item: FieldItem, plan: ModifierPlan, context: ItemContext): EventPredicate | undefined {
-  if (item.values.length > 1 || plan.typeModifier !== undefined || plan.transformations.length > 0 || plan.all) {
+  if (item.values.length > 1 || plan.typeModifier !== undefined || plan.timePart !== undefined || plan.transformations.length > 0 || plan.all) {
     return fail(context, item, 'HOLTER_RULE_INVALID', `'${describe(item)}' mixes null with other values or modifiers. Put 'field: null' in its own selection.`);
   }
   if (item.field === null) return fail(context, item, 'HOLTER_RULE_INVALID', 'A keyword search cannot be null.');

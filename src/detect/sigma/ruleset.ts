@@ -3,13 +3,16 @@
  * references resolved (by id or name, across files), and the log source index built.
  * One bad rule never stops the others: its errors are collected and loading goes on.
  */
-import type { HolterError, SourceLocation } from '../../errors.js';
+import { HolterError } from '../../errors.js';
+import type { SourceLocation } from '../../errors.js';
 import type { RuleInfo } from '../types.js';
 import { compileDetectionRule, indexKey, ruleInfo } from './compile.js';
+import { correlationFingerprint, filteredFingerprint } from './fingerprint.js';
 import type { CompiledLogsource, CompiledRule } from './compile.js';
 import type { SigmaMapping } from './mapping.js';
 import type { CorrelationRule, DetectionRule, FilterDocument, SigmaDocument } from './model.js';
 import { parseRuleText, ruleError } from './parse.js';
+import { isValidTimeZone } from './time-parts.js';
 import { validateDocument } from './validate.js';
 
 export interface RuleSource {
@@ -29,6 +32,8 @@ export interface CompiledCorrelation {
   groupFields: string[][];
   /** Per reference: the field of `condition.field` (aliases applied). */
   valueFields: (string | undefined)[];
+  /** Fingerprint of the correlation's logic and of the rules it refers to (see fingerprint.ts). */
+  fingerprint: string;
 }
 
 export interface RuleSetWarning {
@@ -65,6 +70,8 @@ export interface BuildResult {
 export interface BuildOptions {
   mapping: SigmaMapping;
   placeholders?: Record<string, string[]>;
+  /** IANA time zone for time modifiers; UTC when absent. */
+  timeZone?: string;
 }
 
 interface Registered {
@@ -105,7 +112,12 @@ export function buildRuleSet(sources: RuleSource[], options: BuildOptions): Buil
   };
 
   const logsourceCache = new Map<string, CompiledLogsource | null>();
-  const compileOptions = { mapping: options.mapping, placeholders: options.placeholders ?? {} };
+  let timeZone = options.timeZone ?? 'UTC';
+  if (!isValidTimeZone(timeZone)) {
+    errors.push(new HolterError('HOLTER_CONFIG_INVALID', `Invalid time zone '${timeZone}' for Sigma time modifiers; they read dates in UTC instead. Set facility.time_zone to an IANA name such as America/New_York.`, { path: 'facility.time_zone' }));
+    timeZone = 'UTC';
+  }
+  const compileOptions = { mapping: options.mapping, placeholders: options.placeholders ?? {}, timeZone };
   for (const entry of registry.entries) {
     if (entry.document.kind !== 'rule') continue;
     const result = compileDetectionRule(entry.document, compileOptions, logsourceCache);
@@ -168,6 +180,7 @@ function applyFilters(
       if (rule === undefined) continue;
       const original = rule.detection;
       rule.detection = (scope) => original(scope) && !excluded(scope);
+      rule.fingerprint = filteredFingerprint(rule.fingerprint, filter, context.compileOptions);
       ruleSet.filtersApplied++;
     }
   }
@@ -243,6 +256,9 @@ function resolveCorrelations(registry: ReturnType<typeof registerDocuments>, rul
       return field;
     };
 
+    const referencedFingerprints = targets.map((target) =>
+      target.kind === 'rule' ? (ruleSet.rules[target.index] as CompiledRule).fingerprint : (ruleSet.correlations[target.index] as CompiledCorrelation).fingerprint,
+    );
     entry.compiledIndex = ruleSet.correlations.length;
     ruleSet.correlations.push({
       rule,
@@ -251,6 +267,7 @@ function resolveCorrelations(registry: ReturnType<typeof registerDocuments>, rul
       referenceTitles: referenced.map((target) => target.document.title),
       groupFields: referenced.map((target) => rule.groupBy.map((field) => aliasFor(field, target))),
       valueFields: referenced.map((target) => (rule.condition?.field === undefined ? undefined : aliasFor(rule.condition.field, target))),
+      fingerprint: correlationFingerprint(rule, referencedFingerprints),
     });
     state.set(entry, 'done');
     return true;

@@ -2,61 +2,37 @@
  * The Sigma detection stage: tests each event against the detection rules of its log
  * source, feeds matches into correlation windows (in event time) and returns detections.
  */
-import { existsSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-import { HolterError } from '../../errors.js';
 import type { HolterEvent } from '../../event.js';
 import type { Detection, DetectionStage } from '../types.js';
 import { correlationDetection, singleEventDetection } from './explain.js';
-import { parseMapping } from './mapping.js';
-import type { SigmaMapping } from './mapping.js';
-import { buildRuleSet } from './ruleset.js';
-import type { CompiledCorrelation, RuleSet, RuleSetWarning, RuleSource } from './ruleset.js';
+import type { CompiledCorrelation, RuleSet } from './ruleset.js';
 import { MatchScope, valueStrings } from './scope.js';
+import { readSnapshot, writeSnapshot } from './state.js';
+import type { SigmaSnapshot } from './state.js';
 import { CorrelationWindows } from './windows.js';
-import type { Firing, Hit } from './windows.js';
+import type { Firing, Hit, WindowsState } from './windows.js';
 
 /** Allowed lateness when the options set none: events up to a minute behind the newest are placed in their windows. */
 export const DEFAULT_ALLOWED_LATENESS_MS = 60_000;
 
-export interface SigmaOptions {
-  /** Path of the field and log source mapping; defaults to mappings/sigma.yml of this repository. */
-  mappingFile?: string;
-  /** Values for `%name%` placeholders used with the expand modifier. */
-  placeholders?: Record<string, string[]>;
-  allowedLatenessMs?: number;
-}
-
-export interface SigmaLoadStats {
-  files: number;
-  rules_loaded: number;
-  correlations_loaded: number;
-  /** Rule files with at least one rejected document (their other documents may still load). */
-  files_with_errors: number;
-  rules_unmapped_logsource: number;
-}
-
-export interface SigmaLoadResult {
-  stage: SigmaStage;
-  errors: HolterError[];
-  warnings: RuleSetWarning[];
-  stats: SigmaLoadStats;
-}
+// The loaders live in load.ts and are re-exported for callers that import them from this module.
+export { compileRuleSet, defaultMappingFile, loadMapping, loadSigmaRules } from './load.js';
+export type { SigmaLoadResult, SigmaLoadStats, SigmaOptions } from './load.js';
 
 export class SigmaStage implements DetectionStage {
   readonly name = 'sigma';
-  private readonly windows: CorrelationWindows[];
+  private currentRuleSet: RuleSet;
+  private windows: CorrelationWindows[] = [];
   private readonly allowedLatenessMs: number;
   private maxEventTimeMs = Number.NEGATIVE_INFINITY;
   private sequence = 0;
   /** Index field -> lower-cased value -> rule indexes, split from the rule set's `path\0value` keys once. */
-  private readonly indexLookup: { parts: string[]; buckets: Map<string, number[]> }[];
+  private indexLookup: { parts: string[]; buckets: Map<string, number[]> }[] = [];
   /** Per rule, the number of the last event whose candidate list took it: marks rules already added without a Set per event. */
-  private readonly candidateMarks: Uint32Array;
+  private candidateMarks = new Uint32Array(0);
   private candidateStamp = 0;
+  /** Hits dropped by windows that a rule replacement or restore has since discarded. */
+  private retiredDroppedHits = 0;
   /** Reused for every event: process() reads it before the next call to candidates(). */
   private readonly candidateList: number[] = [];
   private readonly counters = {
@@ -67,16 +43,77 @@ export class SigmaStage implements DetectionStage {
     hits_without_group_key: 0,
     detections: 0,
     rule_matches: 0,
+    /** Correlations that got their windows back from a restore or a rule replacement. */
+    correlation_states_kept: 0,
+    /** Saved or previous correlation windows discarded because no correlation has their fingerprint any more. */
+    correlation_states_dropped: 0,
   };
 
-  constructor(
-    readonly ruleSet: RuleSet,
-    options: { allowedLatenessMs?: number } = {},
-  ) {
-    this.windows = ruleSet.correlations.map((correlation) => new CorrelationWindows(correlation.rule));
+  constructor(ruleSet: RuleSet, options: { allowedLatenessMs?: number } = {}) {
+    this.currentRuleSet = ruleSet;
     this.allowedLatenessMs = options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS;
-    this.indexLookup = splitIndex(ruleSet);
-    this.candidateMarks = new Uint32Array(ruleSet.rules.length);
+    this.install(ruleSet, new Map());
+  }
+
+  get ruleSet(): RuleSet {
+    return this.currentRuleSet;
+  }
+
+  /** Returns the correlation windows and the stage clock as versioned plain JSON (see state.ts). */
+  snapshot(): SigmaSnapshot {
+    const states = this.windows.map((windows) => windows.state());
+    return writeSnapshot(this.ruleSet, states, { maxEventTimeMs: this.maxEventTimeMs, sequence: this.sequence });
+  }
+
+  /**
+   * Replaces the correlation state with a snapshot's. Correlations whose fingerprint the snapshot
+   * contains get their windows back; the others start empty. Throws HOLTER_STATE_VERSION, leaving the
+   * stage unchanged, when the snapshot has another version or is malformed.
+   */
+  restore(state: unknown): void {
+    const restored = readSnapshot(state);
+    this.install(this.ruleSet, restored.windows);
+    this.maxEventTimeMs = restored.maxEventTimeMs;
+    this.sequence = Math.max(this.sequence, restored.sequence);
+  }
+
+  /**
+   * Swaps in a new rule set for hot reload. Correlations whose fingerprint did not change keep
+   * their open windows; the others start empty. The watermark and the counters carry on.
+   */
+  replaceRuleSet(ruleSet: RuleSet): void {
+    const previous = new Map<string, WindowsState>();
+    this.ruleSet.correlations.forEach((correlation, index) => {
+      if (!previous.has(correlation.fingerprint)) previous.set(correlation.fingerprint, (this.windows[index] as CorrelationWindows).state());
+    });
+    this.install(ruleSet, previous);
+  }
+
+  /**
+   * Builds every per-rule-set structure first and assigns them last, so a stage never runs with a
+   * rule set and windows that do not belong together.
+   */
+  private install(ruleSet: RuleSet, states: Map<string, WindowsState>): void {
+    const adopted = new Set<string>();
+    const windows = ruleSet.correlations.map((correlation) => {
+      const state = states.get(correlation.fingerprint);
+      if (state === undefined) return new CorrelationWindows(correlation.rule);
+      // Two correlations with the same logic must not share mutable groups.
+      const own = adopted.has(correlation.fingerprint) ? copyState(state) : state;
+      adopted.add(correlation.fingerprint);
+      return CorrelationWindows.withState(correlation.rule, own);
+    });
+    const indexLookup = splitIndex(ruleSet);
+    const candidateMarks = new Uint32Array(ruleSet.rules.length);
+
+    this.retiredDroppedHits += this.windows.reduce((sum, previous) => sum + previous.droppedHits, 0);
+    this.counters.correlation_states_kept += [...ruleSet.correlations].filter((correlation) => states.has(correlation.fingerprint)).length;
+    this.counters.correlation_states_dropped += [...states.keys()].filter((fingerprint) => !adopted.has(fingerprint)).length;
+    this.currentRuleSet = ruleSet;
+    this.windows = windows;
+    this.indexLookup = indexLookup;
+    this.candidateMarks = candidateMarks;
+    this.candidateStamp = 0;
   }
 
   process(event: HolterEvent, watermarkMs: number): Detection[] {
@@ -130,7 +167,7 @@ export class SigmaStage implements DetectionStage {
       rules_unmapped_logsource: this.ruleSet.unmappedRules,
       filters_applied: this.ruleSet.filtersApplied,
       correlation_groups: this.windows.reduce((sum, windows) => sum + windows.groupCount, 0),
-      correlation_hits_dropped: this.windows.reduce((sum, windows) => sum + windows.droppedHits, 0),
+      correlation_hits_dropped: this.retiredDroppedHits + this.windows.reduce((sum, windows) => sum + windows.droppedHits, 0),
     };
   }
 
@@ -207,6 +244,9 @@ export class SigmaStage implements DetectionStage {
       const trigger = firing.trigger;
       const forwarded = { timeMs: trigger.timeMs, evidence: detection.evidence, event: trigger.event, accessor: trigger.accessor };
       for (const consumer of this.ruleSet.correlationConsumers[correlationIndex] ?? []) {
+        // NOTE: a close-evaluated correlation (upper bound, value_avg, value_percentile) fires after
+        // the watermark passed its window, so its trigger is always late here and correlations
+        // built on it are fed only at flush.
         if (trigger.timeMs < watermark && Number.isFinite(watermark)) {
           this.counters.late_correlation_hits++;
           continue;
@@ -227,6 +267,12 @@ export class SigmaStage implements DetectionStage {
     }
     return detections ?? [];
   }
+}
+
+/** Copies a state's groups so that a second owner's changes do not reach the first. */
+function copyState(state: WindowsState): WindowsState {
+  const groups = new Map([...state.groups].map(([id, group]) => [id, { ...group, hits: [...group.hits] }]));
+  return { groups, nextSweepMs: state.nextSweepMs };
 }
 
 function readPath(event: HolterEvent, parts: string[]): unknown {
@@ -271,96 +317,7 @@ function groupOf(correlation: CompiledCorrelation, reference: number, hit: Omit<
 function hitValue(correlation: CompiledCorrelation, hit: Omit<Hit, 'reference' | 'sequence'>, field: string): string | number | undefined {
   const strings = valueStrings(hit.accessor(field)(hit.event));
   if (strings === undefined || strings.length === 0) return undefined;
-  if (correlation.rule.type === 'value_count') return strings.join(',');
+  if (correlation.rule.type === 'value_count' || correlation.rule.type === 'value_percentile') return strings.join(',');
   const number = Number(strings[0]);
   return Number.isFinite(number) ? number : undefined;
-}
-
-/** Path of the mapping shipped with Holter: mappings/sigma.yml above this module. */
-export function defaultMappingFile(): string {
-  let directory = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = path.join(directory, 'mappings', 'sigma.yml');
-    if (existsSync(candidate)) return candidate;
-    const parent = path.dirname(directory);
-    if (parent === directory) throw new HolterError('HOLTER_CONFIG_NOT_FOUND', 'mappings/sigma.yml was not found above the Holter installation. Pass mappingFile.');
-    directory = parent;
-  }
-}
-
-/** Compiles rule texts with an already parsed mapping: for tests and for hot reload. */
-export function compileRuleSet(
-  sources: RuleSource[],
-  options: { mapping: SigmaMapping; placeholders?: Record<string, string[]>; allowedLatenessMs?: number },
-): SigmaLoadResult {
-  const built = buildRuleSet(sources, { mapping: options.mapping, placeholders: options.placeholders });
-  const stageOptions = options.allowedLatenessMs === undefined ? {} : { allowedLatenessMs: options.allowedLatenessMs };
-  const stage = new SigmaStage(built.ruleSet, stageOptions);
-  return {
-    stage,
-    errors: built.errors,
-    warnings: built.warnings,
-    stats: {
-      files: new Set(sources.map((source) => source.file)).size,
-      rules_loaded: built.ruleSet.rules.length,
-      correlations_loaded: built.ruleSet.correlations.length,
-      files_with_errors: countFilesWithErrors(built.errors),
-      rules_unmapped_logsource: built.ruleSet.unmappedRules,
-    },
-  };
-}
-
-function countFilesWithErrors(errors: HolterError[]): number {
-  return new Set(errors.map((error) => error.location?.file ?? '')).size;
-}
-
-export async function loadMapping(file: string): Promise<{ mapping: SigmaMapping; errors: HolterError[] }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (cause) {
-    const error = new HolterError('HOLTER_CONFIG_NOT_FOUND', `Sigma mapping file '${file}' could not be read. Check the path in mappingFile.`, { cause, location: { file } });
-    return { mapping: { file, indexFields: [], fields: [], logsources: [] }, errors: [error] };
-  }
-  return parseMapping(text, file);
-}
-
-/** Loads rules from files and folders (walked recursively for .yml and .yaml). */
-export async function loadSigmaRules(paths: string[], options: SigmaOptions = {}): Promise<SigmaLoadResult> {
-  const mappingFile = options.mappingFile ?? defaultMappingFile();
-  const { mapping, errors: mappingErrors } = await loadMapping(mappingFile);
-
-  const errors: HolterError[] = [...mappingErrors];
-  const sources: RuleSource[] = [];
-  for (const file of await collectRuleFiles(paths, errors)) {
-    sources.push({ file, text: await readFile(file, 'utf8') });
-  }
-
-  const result = compileRuleSet(sources, { mapping, placeholders: options.placeholders, allowedLatenessMs: options.allowedLatenessMs });
-  return { ...result, errors: [...errors, ...result.errors] };
-}
-
-async function collectRuleFiles(paths: string[], errors: HolterError[]): Promise<string[]> {
-  const files: string[] = [];
-  const walk = async (target: string): Promise<void> => {
-    const info = await stat(target).catch(() => undefined);
-    if (info === undefined) {
-      errors.push(new HolterError('HOLTER_INPUT_NOT_FOUND', `Rule path '${target}' does not exist. Check the rules path.`, { location: { file: target } }));
-      return;
-    }
-    if (info.isFile()) {
-      files.push(target);
-      return;
-    }
-    const entries = await readdir(target, { withFileTypes: true });
-    entries.sort((a, b) => a.name.localeCompare(b.name));
-    for (const entry of entries) {
-      const child = path.join(target, entry.name);
-      if (entry.isDirectory()) await walk(child);
-      else if (/\.ya?ml$/i.test(entry.name)) files.push(child);
-    }
-  };
-  for (const target of paths) await walk(target);
-  // A file named twice (directly and through its folder) is loaded once.
-  return [...new Set(files.map((file) => path.resolve(file)))];
 }

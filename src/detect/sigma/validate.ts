@@ -34,6 +34,7 @@ const CORRELATION_TYPES: readonly CorrelationType[] = [
   'temporal_ordered',
   'value_sum',
   'value_avg',
+  'value_percentile',
 ];
 
 const OPERATORS: readonly ComparisonOperator[] = ['gt', 'gte', 'lt', 'lte', 'eq', 'neq'];
@@ -372,9 +373,7 @@ function readCorrelation(check: DocumentCheck, root: YAMLMap<unknown, unknown>):
 
   const typeText = check.string(body, 'type', true);
   const typeNode = mapEntries(body).find((item) => item.key === 'type')?.value;
-  if (typeText === 'value_percentile') {
-    check.unsupported(typeNode, 'correlation.type', "Correlation type 'value_percentile' is not supported. Use event_count, value_count, temporal, temporal_ordered, value_sum or value_avg.");
-  } else if (typeText !== undefined && !(CORRELATION_TYPES as readonly string[]).includes(typeText)) {
+  if (typeText !== undefined && !(CORRELATION_TYPES as readonly string[]).includes(typeText)) {
     check.invalid(typeNode, 'correlation.type', `Unknown correlation type '${typeText}'. Use one of: ${CORRELATION_TYPES.join(', ')}.`);
   } else if (typeText !== undefined) {
     correlation.type = typeText as CorrelationType;
@@ -426,7 +425,7 @@ function readCorrelationCondition(
   type: CorrelationType,
 ): CorrelationCondition | undefined {
   const entry = mapEntries(body).find((item) => item.key === 'condition');
-  const needsField = type === 'value_count' || type === 'value_sum' || type === 'value_avg';
+  const needsField = type === 'value_count' || type === 'value_sum' || type === 'value_avg' || type === 'value_percentile';
   const temporal = type === 'temporal' || type === 'temporal_ordered';
   if (!entry) {
     if (!temporal) check.invalid(body as Node, 'correlation.condition', `Correlation type '${type}' requires a condition, e.g. 'condition: {gte: 10}'.`);
@@ -453,6 +452,10 @@ function readCorrelationCondition(
     if (!scalar || scalar.number === undefined || !Number.isFinite(scalar.number)) {
       check.invalid(item.value, path, `Condition '${item.key}' needs a number, got '${scalar?.text ?? 'a map or list'}'.`);
       continue;
+    }
+    if (type === 'value_percentile' && (scalar.number < 0 || scalar.number > 100)) {
+      // Still recorded below, so the rule is not also reported as having no comparison.
+      check.invalid(item.value, path, `value_percentile compares the share of a value in percent, so '${item.key}' must be between 0 and 100, got ${scalar.text}.`);
     }
     condition.comparisons.push({ operator: item.key as ComparisonOperator, value: scalar.number });
   }

@@ -6,10 +6,10 @@
  * and lasts the correlation's timespan.
  *
  * Conditions with only lower bounds (gt, gte) fire as soon as they hold. Conditions with
- * an upper bound (lt, lte, eq, neq, ranges) and value_avg are evaluated once the watermark
- * passes the window's end, or at flush. Those windows follow one another: the next starts
- * at the first hit after the previous window, so the sparse tail of a busy stream does not
- * count as "fewer than N".
+ * an upper bound (lt, lte, eq, neq, ranges), value_avg and value_percentile are evaluated
+ * once the watermark passes the window's end, or at flush. Those windows follow one another:
+ * the next starts at the first hit after the previous window, so the sparse tail of a busy
+ * stream does not count as "fewer than N".
  *
  * After a group fires, it cannot fire again until the fired window has ended.
  * NOTE: windows that fire at once depend on arrival order when events arrive out of order:
@@ -30,7 +30,7 @@ export interface Hit {
   event: HolterEvent;
   /** Reads Sigma field names as the originating detection rule maps them. */
   accessor(field: string): FieldAccessor;
-  /** Value of `condition.field` for value_count, value_sum and value_avg. */
+  /** Value of `condition.field` for value_count, value_sum, value_avg and value_percentile. */
   value?: string | number;
 }
 
@@ -43,9 +43,22 @@ export interface Firing {
   /** The measured number the condition was checked against. */
   actual: number;
   trigger: Hit;
+  /** value_percentile: the value whose share of the window met the condition. */
+  value?: string;
+  /** value_percentile: the number of events in the window, the base of the share. */
+  total?: number;
 }
 
-interface GroupState {
+/** A window whose condition holds: the measured number and the hits that make it. */
+interface Measurement {
+  actual: number;
+  hits: Hit[];
+  value?: string;
+  total?: number;
+}
+
+/** Window state of one group. Hits keep their events and accessors; snapshots project them (state.ts). */
+export interface GroupState {
   key: Record<string, string>;
   hits: Hit[];
   /** End of the last window that fired; no window may start before it. */
@@ -57,6 +70,14 @@ interface GroupState {
 /** Hits kept per group at most; beyond it the oldest hit is dropped and counted. */
 export const MAX_HITS_PER_GROUP = 10_000;
 
+/** The state of one correlation's windows: what a snapshot saves and a rule replacement keeps. */
+export interface WindowsState {
+  /** Group id (the JSON array of group-by values) -> state. */
+  groups: Map<string, GroupState>;
+  /** Watermark below which `advance` does not sweep again. */
+  nextSweepMs: number;
+}
+
 export class CorrelationWindows {
   private readonly groups = new Map<string, GroupState>();
   private readonly immediate: boolean;
@@ -66,11 +87,24 @@ export class CorrelationWindows {
   constructor(readonly rule: CorrelationRule) {
     const comparisons = rule.condition?.comparisons ?? [];
     const lowerBoundsOnly = comparisons.every((comparison) => comparison.operator === 'gt' || comparison.operator === 'gte');
-    this.immediate = lowerBoundsOnly && rule.type !== 'value_avg';
+    this.immediate = lowerBoundsOnly && rule.type !== 'value_avg' && rule.type !== 'value_percentile';
+  }
+
+  /** Builds the windows of a correlation from saved or carried-over state of one with the same fingerprint. */
+  static withState(rule: CorrelationRule, state: WindowsState): CorrelationWindows {
+    const windows = new CorrelationWindows(rule);
+    for (const [id, group] of state.groups) windows.groups.set(id, group);
+    windows.nextSweepMs = state.nextSweepMs;
+    return windows;
   }
 
   get groupCount(): number {
     return this.groups.size;
+  }
+
+  /** Returns the live state (not a copy): callers read it to snapshot, or hand it to withState. */
+  state(): WindowsState {
+    return { groups: this.groups, nextSweepMs: this.nextSweepMs };
   }
 
   /** Adds a hit that is not late; returns the window it completed, if any. */
@@ -124,11 +158,10 @@ export class CorrelationWindows {
       if (anchor.timeMs > hit.timeMs) break;
       if (anchor.timeMs < group.firedUntilMs || !this.isAnchor(anchor)) continue;
 
-      const window = this.windowFrom(hits, index);
-      const actual = this.measure(window);
-      if (!this.holds(actual)) continue;
+      const measurement = this.evaluate(this.windowFrom(hits, index));
+      if (measurement === undefined) continue;
       group.firedUntilMs = anchor.timeMs + span;
-      return { groupKey: group.key, startMs: anchor.timeMs, endMs: anchor.timeMs + span, hits: window, actual, trigger: hit };
+      return { groupKey: group.key, startMs: anchor.timeMs, endMs: anchor.timeMs + span, ...measurement, trigger: hit };
     }
     return undefined;
   }
@@ -143,12 +176,11 @@ export class CorrelationWindows {
       if (anchor.timeMs < group.nextAnchorMs || anchor.timeMs < group.firedUntilMs || !this.isAnchor(anchor)) continue;
 
       group.nextAnchorMs = anchor.timeMs + span;
-      const window = this.windowFrom(group.hits, index);
-      const actual = this.measure(window);
-      if (!this.holds(actual)) continue;
+      const measurement = this.evaluate(this.windowFrom(group.hits, index));
+      if (measurement === undefined) continue;
       group.firedUntilMs = anchor.timeMs + span;
-      const trigger = window[window.length - 1] as Hit;
-      firings.push({ groupKey: group.key, startMs: anchor.timeMs, endMs: anchor.timeMs + span, hits: window, actual, trigger });
+      const trigger = measurement.hits[measurement.hits.length - 1] as Hit;
+      firings.push({ groupKey: group.key, startMs: anchor.timeMs, endMs: anchor.timeMs + span, ...measurement, trigger });
     }
     return firings;
   }
@@ -163,6 +195,30 @@ export class CorrelationWindows {
     let last = anchorIndex;
     while (last < hits.length && (hits[last] as Hit).timeMs < end) last++;
     return hits.slice(first, last);
+  }
+
+  /** Returns the measurement of a window when its condition holds. */
+  private evaluate(window: Hit[]): Measurement | undefined {
+    if (this.rule.type === 'value_percentile') return this.rarestShare(window);
+    const actual = this.measure(window);
+    return this.holds(actual) ? { actual, hits: window } : undefined;
+  }
+
+  /**
+   * value_percentile: the share, in percent, of the window's events that carry each value of
+   * the field. Returns the smallest share that meets the condition (the first seen on a tie),
+   * with the hits of that value.
+   */
+  private rarestShare(window: Hit[]): Measurement | undefined {
+    const byValue = hitsByValue(window);
+    const total = window.length;
+    let rarest: Measurement | undefined;
+    for (const [value, hits] of byValue) {
+      const share = (100 * hits.length) / total;
+      if (!this.holds(share)) continue;
+      if (rarest === undefined || share < rarest.actual) rarest = { actual: share, hits, value, total };
+    }
+    return rarest;
   }
 
   /** Computes the number the condition is checked against, per correlation type. */
@@ -182,6 +238,11 @@ export class CorrelationWindows {
         return new Set(window.map((hit) => hit.reference)).size;
       case 'temporal_ordered':
         return orderedPrefixLength(window, this.rule.rules.length);
+      case 'value_percentile': {
+        // The smallest share of any value; rarestShare checks every value against the condition.
+        const counts = [...hitsByValue(window).values()].map((hits) => hits.length);
+        return counts.length === 0 ? Number.NaN : (100 * Math.min(...counts)) / window.length;
+      }
     }
   }
 
@@ -222,6 +283,18 @@ function orderedPrefixLength(window: Hit[], ruleCount: number): number {
     if (next === ruleCount) break;
   }
   return next;
+}
+
+/** Groups a window's hits by value (hits without a value are never added to value windows). */
+function hitsByValue(window: Hit[]): Map<string, Hit[]> {
+  const byValue = new Map<string, Hit[]>();
+  for (const hit of window) {
+    const key = String(hit.value);
+    const hits = byValue.get(key);
+    if (hits === undefined) byValue.set(key, [hit]);
+    else hits.push(hit);
+  }
+  return byValue;
 }
 
 function insertSorted(hits: Hit[], hit: Hit): void {

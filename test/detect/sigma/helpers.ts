@@ -102,7 +102,7 @@ export function holterEvent(options: HolterEventOptions): HolterEvent {
 /** Compiles inline rule texts; file names are `inline-<n>.yml` unless given. */
 export function compileTexts(
   texts: (string | { file: string; text: string })[],
-  options: { placeholders?: Record<string, string[]>; allowedLatenessMs?: number } = {},
+  options: { placeholders?: Record<string, string[]>; allowedLatenessMs?: number; timeZone?: string } = {},
 ): SigmaLoadResult {
   const sources = texts.map((entry, index) => (typeof entry === 'string' ? { file: `inline-${index + 1}.yml`, text: entry } : entry));
   return compileRuleSet(sources, { mapping: shippedMapping(), ...options });

@@ -81,7 +81,7 @@ ${HEADER}correlation:
 });
 
 test('unmapped log source skips field checks', () => {
-  const text = `title: Linux\n${HEADER}logsource: { product: linux }\ndetection:\n    selection: { Anything: x }\n    condition: selection\n`;
+  const text = `title: AWS\n${HEADER}logsource: { product: aws }\ndetection:\n    selection: { Anything: x }\n    condition: selection\n`;
   assert.deepEqual(lint(text), []);
 });
 

@@ -304,12 +304,6 @@ describe('numeric and field modifiers', () => {
     assert.equal(result.errors[0]?.code, 'HOLTER_RULE_INVALID');
     assert.match(result.errors[0]?.message ?? '', /Unknown modifier 'sounds_like'/);
   });
-
-  test('time modifier is unsupported', () => {
-    const result = compileTexts([processRule("    selection:\n        UtcTime|hour: 3")]);
-    assert.equal(result.errors[0]?.code, 'HOLTER_RULE_UNSUPPORTED');
-    assert.match(result.errors[0]?.message ?? '', /time modifier 'hour'/);
-  });
 });
 
 describe('keywords', () => {
@@ -382,14 +376,14 @@ detection:
   });
 
   test('unmapped log source loads with a warning', () => {
-    const result = compileTexts([`title: Linux rule
+    const result = compileTexts([`title: AWS rule
 id: 00000000-0000-4000-8000-000000000009
 logsource:
-    product: linux
-    service: auditd
+    product: aws
+    service: cloudtrail
 detection:
     selection:
-        type: EXECVE
+        eventName: ConsoleLogin
     condition: selection
 `]);
     assert.deepEqual(result.errors, []);
