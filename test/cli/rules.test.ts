@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -318,120 +318,35 @@ describe('rules test', () => {
   });
 });
 
-/**
- * Inline tests for the shipped detectors. The detector loader's schema does not accept the
- * `holter` key yet, so these blocks run on copies of the shipped files.
- */
-const DETECTOR_TESTS: Record<string, string> = {
-  'mass-image-pull.yaml': `
-holter:
-  tests:
-    - name: pull reaching the ceiling fires at once
-      events:
-        - repeat: 5
-          every: 5m
-          event: { holter.user.id: u-2001, holter.dicom: { study_count: 50, instance_count: 1000, bytes: 5000000 } }
-      expect:
-        - group: { holter.user.id: u-2001 }
-          count: 200
-    - name: usual work below the floor is quiet
-      events:
-        - repeat: 10
-          every: 1h
-          event: { holter.user.id: u-2001, holter.dicom: { study_count: 4 } }
-      expect: []
-    - name: burst against own history fires
-      events:
-        - repeat: 8
-          every: 1d
-          events:
-            - repeat: 3
-              every: 20m
-              event: { holter.user.id: u-2001, holter.dicom: { study_count: 10 } }
-        - at: 8d2h
-          repeat: 6
-          every: 5m
-          event: { holter.user.id: u-2001, holter.dicom: { study_count: 10 } }
-      expect:
-        - group: { holter.user.id: u-2001 }
-          count: 50
-`,
-  'after-hours-record-access.yaml': `
-holter:
-  tests:
-    - name: day worker at 02:00 fires
-      start: 2024-05-01T09:00:00Z
-      events:
-        - repeat: 15
-          every: 1d
-          events:
-            - repeat: 8
-              every: 1h
-              event: &record-read { event.category: [database], event.outcome: success, holter.user.id: u-1042, holter.patient.token: 'tok-{n}' }
-        - at: 2024-05-16T02:00:00Z
-          repeat: 6
-          every: 5m
-          event: *record-read
-      expect:
-        - group: { holter.user.id: u-1042 }
-          count: 6
-    - name: four records at night are quiet
-      start: 2024-05-01T09:00:00Z
-      events:
-        - repeat: 15
-          every: 1d
-          events:
-            - repeat: 8
-              every: 1h
-              event: *record-read
-        - at: 2024-05-16T02:00:00Z
-          repeat: 4
-          every: 5m
-          event: *record-read
-      expect: []
-    - name: day worker at a usual hour is quiet
-      start: 2024-05-01T09:00:00Z
-      events:
-        - repeat: 15
-          every: 1d
-          events:
-            - repeat: 8
-              every: 1h
-              event: *record-read
-        - at: 2024-05-16T10:00:00Z
-          repeat: 6
-          every: 5m
-          event: *record-read
-      expect: []
-`,
-};
-
 describe('rules test on detectors', () => {
-  function detectorsWithTests(change: (text: string) => string = (text) => text): string {
+  /** Copies the shipped detector files that carry inline tests, changed by `change`, into a new folder. */
+  function changedDetectors(change: (text: string) => string): string {
     const dir = folder({});
-    for (const [name, block] of Object.entries(DETECTOR_TESTS)) {
-      copyFileSync(path.join(DETECTORS_DIR, name), path.join(dir, name));
-      writeFileSync(path.join(dir, name), change(readFileSync(path.join(dir, name), 'utf8') + block));
+    for (const name of ['after-hours-record-access.yaml', 'mass-image-pull.yaml']) {
+      writeFileSync(path.join(dir, name), change(readFileSync(path.join(DETECTORS_DIR, name), 'utf8')));
     }
     return dir;
   }
 
   test('shipped detectors pass inline tests', async () => {
-    const { code, output } = await runTests([detectorsWithTests()]);
+    const { code, output } = await runTests([DETECTORS_DIR]);
 
     assert.equal(code, 0, output);
-    assert.equal(output.trimEnd().split('\n').at(-1), '6 passed, 0 failed (2 rules and detectors)');
+    assert.match(output.trimEnd().split('\n').at(-1) ?? '', /^(\d+) passed, 0 failed \(\d+ rules and detectors\)$/);
+    assert.match(output, /pass +after-hours-record-access +day worker at 02:00 fires/);
+    assert.match(output, /pass +mass-image-pull +burst against own history fires/);
   });
 
+
   test('wrong detector count fails', async () => {
-    const { code, output } = await runTests([detectorsWithTests((text) => text.replace('count: 6', 'count: 7'))]);
+    const { code, output } = await runTests([changedDetectors((text) => text.replace('count: 6', 'count: 7'))]);
 
     assert.equal(code, 1);
     assert.match(output, /FAIL +after-hours-record-access +day worker at 02:00 fires .*\n +detection 1 of after-hours-record-access: expected count 7, got 6\n/);
   });
 
   test('detector that does not load fails its cases', async () => {
-    const { code, output } = await runTests([detectorsWithTests((text) => text.replace('risk_score: 70', 'risk_score: 700'))]);
+    const { code, output } = await runTests([changedDetectors((text) => text.replace('risk_score: 70', 'risk_score: 700'))]);
 
     assert.equal(code, 1);
     assert.match(output, /FAIL +mass-image-pull +pull reaching the ceiling fires at once .*\n +detector mass-image-pull did not load: .*risk_score must be <= 100, got 700/);

@@ -5,6 +5,11 @@ import type { Detection, RuleInfo } from '../types.js';
 /** One loaded behavioural detector, driven by BaselineStage. */
 export interface BaselineDetector {
   readonly rule: RuleInfo;
+  /**
+   * Hash of the definition's keys that decide what the detector learns and judges, set by the
+   * loader. replaceDetectors keeps the state of a detector whose id and fingerprint are unchanged.
+   */
+  fingerprint?: string;
   /** Judges and learns from one event, and closes what the watermark has passed. */
   process(event: HolterEvent, watermarkMs: number): Detection[];
   /** Closes what the watermark has passed, without a new event. */
@@ -12,6 +17,8 @@ export interface BaselineDetector {
   /** Closes everything still open: end of input. */
   flush(watermarkMs: number): Detection[];
   stats(): Record<string, number>;
+  /** Returns what the detector learned about one entity as plain data, or undefined when nothing. */
+  describe(entity: string): Record<string, unknown> | undefined;
   snapshot(): unknown;
   restore(snapshot: unknown): void;
   /**
@@ -23,10 +30,30 @@ export interface BaselineDetector {
 
 /** Reads the entity a detector groups by: a non-empty string or a finite number, else undefined. */
 export function entityOf(event: HolterEvent, field: string | FieldReader): string | undefined {
-  const value = typeof field === 'string' ? getField(event, field) : field(event);
+  return scalarText(typeof field === 'string' ? getField(event, field) : field(event));
+}
+
+/** A non-empty string, or a finite number as text; undefined for anything else. */
+export function scalarText(value: unknown): string | undefined {
   if (typeof value === 'string') return value === '' ? undefined : value;
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   return undefined;
+}
+
+/** Names a bucket span for an explanation: `hour`, `day`, `30 minutes`, `2 hours`. */
+export function spanText(spanMs: number): string {
+  const minutes = spanMs / 60_000;
+  if (minutes === 60) return 'hour';
+  if (minutes === 1440) return 'day';
+  if (minutes % 1440 === 0) return `${minutes / 1440} days`;
+  if (minutes % 60 === 0) return `${minutes / 60} hours`;
+  return minutes === 1 ? 'minute' : `${minutes} minutes`;
+}
+
+/** Orders strings by UTF-16 code units, independent of the locale. */
+export function compareCodeUnits(a: string, b: string): number {
+  if (a < b) return -1;
+  return a > b ? 1 : 0;
 }
 
 /**

@@ -147,6 +147,27 @@ export class HighSumDetector implements BaselineDetector {
     return { ...this.counters, entities: this.entities.size, entities_evicted: this.entities.evicted };
   }
 
+  /** Returns the entity's typical window sum and the threshold it would meet now, as plain data. */
+  describe(entity: string): Record<string, unknown> | undefined {
+    const state = this.entities.get(entity);
+    if (state === undefined) return undefined;
+    const atMs = Number.isNaN(state.lastMs) ? Number.NaN : state.lastMs;
+    const threshold = this.thresholdAt(state, atMs);
+    return {
+      function: 'high_sum',
+      field: this.config.field,
+      unit: this.config.unit ?? DEFAULTS.unit,
+      window_minutes: this.windowMs / 60_000,
+      learned: threshold.typical !== undefined,
+      ...(threshold.typical === undefined ? {} : { typical: roundTo(threshold.typical, 2) }),
+      threshold: roundTo(threshold.value, 2),
+      threshold_source: threshold.source,
+      history_days: Math.floor(Number.isNaN(state.firstMs) ? 0 : (state.lastMs - state.firstMs) / DAY_MS),
+      history_events: state.learnedEvents,
+      buffered_events: state.entries.length,
+    };
+  }
+
   private add(event: HolterEvent): void {
     const read = readEntityAndTime(event, this.readEntity, this.counters);
     if (read === undefined) return;

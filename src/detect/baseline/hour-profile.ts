@@ -26,7 +26,11 @@ const MIN_DAY_TYPE_FRACTION = 0.1;
 /** Below this total weight a profile is treated as empty (decay never reaches exactly 0). */
 const EMPTY_WEIGHT = 1e-9;
 
-export type DayType = 'weekdays' | 'weekends' | 'all days';
+/** Days whose hours an hour is judged against; a weekday's name for `time_of_week`. */
+export type DayType = 'weekdays' | 'weekends' | 'all days' | (typeof WEEKDAY_NAMES)[number];
+
+/** Plural names of the days of the week, Monday first as in the hour-of-week index. */
+const WEEKDAY_NAMES = ['Mondays', 'Tuesdays', 'Wednesdays', 'Thursdays', 'Fridays', 'Saturdays', 'Sundays'] as const;
 
 export interface HourShare {
   /** Smoothed share of activity in this local hour, 0 to 1. */
@@ -65,6 +69,8 @@ export class HourProfile {
   lastMs = Number.NaN;
   /** Events added so far (not decayed). */
   events = 0;
+  /** Peer group of the latest event, for describe; not part of the snapshot. */
+  peer: string | undefined;
   private pending: PendingHour | null = null;
   private activeDays: ActiveDays;
   /** Pools for shareOf, made on first use. */
@@ -99,6 +105,18 @@ export class HourProfile {
    */
   activeDaysAt(hour: LocalHour, ms: number): number {
     return this.activeDays.countAt(hour.hour, ms);
+  }
+
+  /** Decayed active dates at hour `hour` of the day, as seen at `ms`. */
+  activeDaysAtHour(hour: number, ms: number): number {
+    return this.activeDays.countAt(hour, ms);
+  }
+
+  /** Share of the decayed weight in each hour of the week, without the held-back hour. */
+  hourOfWeekShares(): number[] {
+    let total = 0;
+    for (const weight of this.weights) total += weight;
+    return Array.from(this.weights, (weight) => (total > 0 ? weight / total : 0));
   }
 
   /** Records one event. Call after judging it. */
@@ -152,6 +170,21 @@ export class HourProfile {
     const at = weightAt / dayTotal;
     const share = (smoothing * (weightBefore / dayTotal) + at + smoothing * (weightAfter / dayTotal)) / (1 + 2 * smoothing);
     return { share, seen: at * dayTotal > EMPTY_WEIGHT, dayType };
+  }
+
+  /**
+   * Returns the share of the week's activity in this hour of the week, smoothed with the hours
+   * before and after it (across midnight too), for `time_of_week`. Returns undefined when the
+   * profile is empty.
+   */
+  weekShareOf(hour: LocalHour, smoothing: number): HourShare | undefined {
+    const total = sum(this.weights);
+    if (total < EMPTY_WEIGHT) return undefined;
+    const at = (this.weights[hour.hourOfWeek] as number) / total;
+    const before = (this.weights[(hour.hourOfWeek + HOURS_PER_WEEK - 1) % HOURS_PER_WEEK] as number) / total;
+    const after = (this.weights[(hour.hourOfWeek + 1) % HOURS_PER_WEEK] as number) / total;
+    const share = (smoothing * before + at + smoothing * after) / (1 + 2 * smoothing);
+    return { share, seen: at * total > EMPTY_WEIGHT, dayType: WEEKDAY_NAMES[Math.floor(hour.hourOfWeek / 24)] as DayType };
   }
 
   snapshot(): HourProfileSnapshot {

@@ -1,12 +1,14 @@
 export type { BaselineDetector } from './detector.js';
+export { BucketDetector } from './bucket-detector.js';
 export { HighSumDetector } from './high-sum.js';
 export { HourProfile } from './hour-profile.js';
 export { LocalClock } from './local-time.js';
-export { loadDetectors, parseDetector } from './loader.js';
+export { fingerprintOf, loadDetectors, parseDetector } from './loader.js';
 export type { LoadDetectorsOptions } from './loader.js';
-export { DEFAULTS, PLANNED_FUNCTIONS, SUPPORTED_FUNCTIONS, durationMs } from './schema.js';
-export type { DetectorConfig, HighSumConfig, TimeOfDayConfig, WhereClause } from './schema.js';
+export { COUNT_FUNCTIONS, DEFAULTS, NEW_VALUE_FUNCTIONS, PLANNED_FUNCTIONS, SUPPORTED_FUNCTIONS, durationMs } from './schema.js';
+export type { CountConfig, DetectorConfig, HighSumConfig, NewValueConfig, TimeOfDayConfig, WhereClause } from './schema.js';
 export { BASELINE_STATE_VERSION, BaselineStage } from './stage.js';
-export type { BaselineSnapshot } from './stage.js';
+export type { BaselineSnapshot, DetectorReplacement } from './stage.js';
+export { NewValueDetector } from './new-values.js';
 export { TimeOfDayDetector } from './time-of-day.js';
 export { compileWhere } from './where.js';

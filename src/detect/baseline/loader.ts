@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { IANAZone } from 'luxon';
@@ -8,8 +9,11 @@ import type { BaselineDetector } from './detector.js';
 import { HighSumDetector } from './high-sum.js';
 import { LocalClock } from './local-time.js';
 import { locatePath } from './locate.js';
-import { PLANNED_FUNCTIONS, SUPPORTED_FUNCTIONS } from './schema.js';
-import type { DetectorConfig, DetectorFunction, HighSumConfig, TimeOfDayConfig } from './schema.js';
+import { BucketDetector } from './bucket-detector.js';
+import { Exclusions, parseExclusion } from './exclusions.js';
+import { NewValueDetector } from './new-values.js';
+import { COUNT_FUNCTIONS, PLANNED_FUNCTIONS, SUPPORTED_FUNCTIONS } from './schema.js';
+import type { CountConfig, DetectorConfig, DetectorFunction, NewValueConfig, TimeOfDayConfig } from './schema.js';
 import { BaselineStage } from './stage.js';
 import { TimeOfDayDetector } from './time-of-day.js';
 import { located, validateDetector } from './validate.js';
@@ -125,12 +129,31 @@ export function parseDetector(
   if (errors.length > 0) return { errors };
 
   const config = data as unknown as DetectorConfig;
-  const rule = ruleInfo(config, context);
-  const detector =
-    config.function === 'time_of_day'
-      ? new TimeOfDayDetector(config as TimeOfDayConfig, rule, { defaultTimeZone: options.defaultTimeZone, clock: options.clock })
-      : new HighSumDetector(config as HighSumConfig, rule);
+  const exclusions = readExclusions(config, options.defaultTimeZone, context);
+  if (exclusions instanceof Array) return { errors: exclusions };
+  const detector = createDetector(config, ruleInfo(config, context), { ...options, exclusions });
+  detector.fingerprint = fingerprintOf(config, options.defaultTimeZone);
   return { detector, errors: [] };
+}
+
+function createDetector(config: DetectorConfig, rule: RuleInfo, options: LoadDetectorsOptions & { clock?: LocalClock; exclusions: Exclusions }): BaselineDetector {
+  if (config.function === 'time_of_day' || config.function === 'time_of_week') return new TimeOfDayDetector(config as TimeOfDayConfig, rule, { defaultTimeZone: options.defaultTimeZone, clock: options.clock });
+  if (config.function === 'high_sum') return new HighSumDetector(config, rule);
+  if (config.function === 'first_seen' || config.function === 'rare') return new NewValueDetector(config as NewValueConfig, rule, { exclusions: options.exclusions });
+  return new BucketDetector(config as CountConfig, rule, { exclusions: options.exclusions });
+}
+
+/** Parses the `exclude` periods in the facility's zone; returns the errors when any is invalid. */
+function readExclusions(config: DetectorConfig, zone: string, context: DocumentContext): Exclusions | HolterError[] {
+  const entries = 'exclude' in config ? (config.exclude ?? []) : [];
+  const ranges: Array<[number, number]> = [];
+  const errors: HolterError[] = [];
+  entries.forEach((entry, index) => {
+    const parsed = parseExclusion(entry, zone);
+    if (Array.isArray(parsed)) ranges.push(parsed);
+    else errors.push(located(context, ['exclude', String(index), parsed.key], 'value', parsed.message));
+  });
+  return errors.length > 0 ? errors : new Exclusions(ranges);
 }
 
 function checkFunction(value: unknown, context: DocumentContext): DetectorFunction | HolterError {
@@ -155,6 +178,7 @@ function checkSemantics(config: DetectorConfig, context: DocumentContext): Holte
       errors.push(located(context, ['where', field], 'key', `where key '${field}' must be a dotted field path such as event.category`));
     }
   }
+  errors.push(...checkFunctionKeys(config, context));
   if (config.function === 'high_sum' && config.thresholds.floor >= config.thresholds.ceiling) {
     const message =
       `thresholds.floor (${config.thresholds.floor}) must be below thresholds.ceiling (${config.thresholds.ceiling}); ` +
@@ -162,6 +186,57 @@ function checkSemantics(config: DetectorConfig, context: DocumentContext): Holte
     errors.push(located(context, ['thresholds', 'floor'], 'value', message));
   }
   return errors;
+}
+
+/** Checks the keys a function needs or ignores, which one schema for a whole family cannot express. */
+function checkFunctionKeys(config: DetectorConfig, context: DocumentContext): HolterError[] {
+  const fn = config.function;
+  if ((COUNT_FUNCTIONS as readonly string[]).includes(fn)) {
+    const needsField = fn.includes('distinct') || fn.endsWith('sum');
+    if (needsField && config.field === undefined) {
+      return [located(context, [], 'value', `missing required key 'field': ${fn} reads the field it ${fn.endsWith('sum') ? 'sums' : 'counts distinct values of'}`, 'field')];
+    }
+    if (!needsField && config.field !== undefined) {
+      return [located(context, ['field'], 'key', `key 'field' has no effect for ${fn}, which counts events; remove it, or use distinct_count to count distinct values`)];
+    }
+  }
+  if (config.function === 'time_of_week' && config.thresholds.min_active_days !== undefined) {
+    const message = "key 'thresholds.min_active_days' has no effect for time_of_week, which judges each day of the week apart; remove it, or use time_of_day";
+    return [located(context, ['thresholds', 'min_active_days'], 'key', message)];
+  }
+  if (config.function === 'rare' && config.thresholds.max_share === undefined) {
+    return [located(context, ['thresholds'], 'value', "missing required key 'thresholds.max_share': rare needs the share below which a value is rare", 'thresholds.max_share')];
+  }
+  if (config.function === 'first_seen' && config.thresholds.max_share !== undefined) {
+    return [located(context, ['thresholds', 'max_share'], 'key', "key 'thresholds.max_share' has no effect for first_seen; remove it, or use function rare")];
+  }
+  return [];
+}
+
+/**
+ * Hashes the keys that decide what a detector learns and judges. Two loads of a detector with
+ * the same fingerprint can share learned state; names, descriptions, severity, risk score, tags
+ * and inline tests do not count.
+ */
+export function fingerprintOf(config: DetectorConfig, defaultTimeZone: string): string {
+  // The default zone decides local hours and the dates of `exclude`, so it is part of the logic.
+  const logic: Record<string, unknown> = { ...config, default_time_zone: defaultTimeZone };
+  for (const key of PRESENTATION_KEYS) delete logic[key];
+  return createHash('sha256').update(canonicalJson(logic)).digest('hex').slice(0, 16);
+}
+
+const PRESENTATION_KEYS = ['name', 'description', 'version', 'author', 'references', 'severity', 'risk_score', 'tags', 'holter'];
+
+/** JSON with the keys of every object sorted, so key order in the file does not change the hash. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.keys(value as Record<string, unknown>)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, unknown>)[key])}`);
+    return `{${entries.join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 function ruleInfo(config: DetectorConfig, context: DocumentContext): RuleInfo {

@@ -15,7 +15,7 @@ import { BaselineStage } from './stage.js';
 export interface DetectorSuite {
   file: string;
   detectorId: string;
-  /** The file's text with the `holter` block blanked out, so line numbers stay as written. */
+  /** The file's text, loaded afresh for each case. */
   detectorText: string;
   cases: RuleTestCase[];
 }
@@ -36,21 +36,7 @@ export function readDetectorSuite(file: string, text: string): { suite?: Detecto
   const { cases, errors } = readTestCases(source, node);
   const idNode = source.document.get('id');
   const detectorId = typeof idNode === 'string' ? idNode : file;
-  return { suite: { file, detectorId, detectorText: blankHolterBlock(text, source.document.contents), cases }, errors };
-}
-
-/**
- * Replaces the `holter` key and its value with spaces, keeping every newline. The detector
- * schema does not list `holter`, so the loader would reject the file with it.
- */
-function blankHolterBlock(text: string, root: unknown): string {
-  const pair = (root as { items?: { key?: { value?: unknown; range?: number[] }; value?: { range?: number[] } }[] } | null)?.items?.find(
-    (item) => item.key?.value === 'holter',
-  );
-  const start = pair?.key?.range?.[0];
-  const end = pair?.value?.range?.[2] ?? pair?.key?.range?.[2];
-  if (start === undefined || end === undefined) return text;
-  return text.slice(0, start) + text.slice(start, end).replace(/[^\n]/g, ' ') + text.slice(end);
+  return { suite: { file, detectorId, detectorText: text, cases }, errors };
 }
 
 /** Runs every case of a suite; a detector that does not load fails each of its cases. */

@@ -6,27 +6,23 @@ import type { Severity } from '../types.js';
  * JSON Schema of a detector file, one schema per `function`. docs/detectors.md is the reference;
  * test/detect/baseline/schema-docs.test.ts keeps the two in step.
  *
- * Keys shared by every function sit at the top level so that the functions planned next
- * (count, distinct_count, sum, rare, first_seen...) can be added without changing them.
+ * Keys shared by every function sit at the top level, so a new function adds only its own keys.
  */
 
+/** The bucket functions, judged by one engine (bucket-detector.ts). */
+export const COUNT_FUNCTIONS = ['count', 'high_count', 'low_count', 'distinct_count', 'high_distinct_count', 'sum', 'low_sum'] as const;
+export type CountFunction = (typeof COUNT_FUNCTIONS)[number];
+
+/** Functions that find values new or rare for an entity (new-values.ts). */
+export const NEW_VALUE_FUNCTIONS = ['first_seen', 'rare'] as const;
+export type NewValueFunction = (typeof NEW_VALUE_FUNCTIONS)[number];
+
 /** Functions implemented now. */
-export const SUPPORTED_FUNCTIONS = ['time_of_day', 'high_sum'] as const;
+export const SUPPORTED_FUNCTIONS = ['time_of_day', 'time_of_week', 'high_sum', ...COUNT_FUNCTIONS, ...NEW_VALUE_FUNCTIONS] as const;
 export type DetectorFunction = (typeof SUPPORTED_FUNCTIONS)[number];
 
 /** Functions reserved for later work: naming one gives HOLTER_RULE_UNSUPPORTED, not "unknown". */
-export const PLANNED_FUNCTIONS = [
-  'count',
-  'high_count',
-  'low_count',
-  'distinct_count',
-  'high_distinct_count',
-  'sum',
-  'low_sum',
-  'time_of_week',
-  'rare',
-  'first_seen',
-] as const;
+export const PLANNED_FUNCTIONS = [] as const;
 
 export const SEVERITIES: readonly Severity[] = ['informational', 'low', 'medium', 'high', 'critical'];
 
@@ -58,6 +54,9 @@ const common = {
   tags: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
   evidence_limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
   max_entities: Type.Optional(Type.Integer({ minimum: 1 })),
+  // Inline test cases, in the form of a Sigma rule's `holter.tests`. The loader only checks that
+  // they form a list: `holter rules test` and `holter rules validate` read each case.
+  holter: Type.Optional(Type.Object({ tests: Type.Optional(Type.Array(Type.Unknown())) }, { additionalProperties: false })),
 };
 
 const learningCommon = {
@@ -66,10 +65,12 @@ const learningCommon = {
   half_life_days: Type.Number({ exclusiveMinimum: 0 }),
 };
 
-export const TimeOfDaySchema = Type.Object(
+/** `time_of_day` and `time_of_week` have the same keys and differ in the share they judge. */
+function hourSchema<Name extends 'time_of_day' | 'time_of_week'>(name: Name) {
+  return Type.Object(
   {
     ...common,
-    function: Type.Literal('time_of_day'),
+    function: Type.Literal(name),
     field: FieldPath,
     time_zone_field: Type.Optional(FieldPath),
     bucket_span: Type.Optional(Type.Literal('1h')),
@@ -88,7 +89,10 @@ export const TimeOfDaySchema = Type.Object(
     ),
   },
   { additionalProperties: false },
-);
+  );
+}
+
+export const TimeOfDaySchema = hourSchema('time_of_day');
 
 export const HighSumSchema = Type.Object(
   {
@@ -111,15 +115,90 @@ export const HighSumSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type TimeOfDayConfig = Static<typeof TimeOfDaySchema>;
+/** A period left out of learning and judging, e.g. a planned system migration. */
+const Exclusion = Type.Object(
+  {
+    start: Type.String({ minLength: 1, hint: 'an ISO 8601 date or date-time such as 2026-12-24 or 2026-12-24T18:00' }),
+    end: Type.String({ minLength: 1, hint: 'an ISO 8601 date or date-time such as 2026-12-27' }),
+    reason: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+
+/** Keys of the bucket functions; `function` is added per function so each has its own schema. */
+const countKeys = {
+  ...common,
+  field: Type.Optional(FieldPath),
+  partition_field: Type.Optional(FieldPath),
+  over: Type.Optional(Type.Array(FieldPath, { minItems: 1 })),
+  bucket_span: Type.Optional(Duration),
+  unit: Type.Optional(Type.String({ minLength: 1 })),
+  influencers: Type.Optional(Type.Array(FieldPath, { minItems: 1, maxItems: 5 })),
+  exclude: Type.Optional(Type.Array(Exclusion)),
+  learning: Type.Object(learningCommon, { additionalProperties: false }),
+  thresholds: Type.Object(
+    {
+      min_score: Type.Number({ minimum: 0, maximum: 100 }),
+      min_actual: Type.Optional(Type.Number({ minimum: 0 })),
+      min_typical: Type.Optional(Type.Number({ minimum: 0 })),
+    },
+    { additionalProperties: false },
+  ),
+};
+
+function countSchema<Name extends CountFunction>(name: Name) {
+  return Type.Object({ ...countKeys, function: Type.Literal(name) }, { additionalProperties: false });
+}
+
+/** The schema of one bucket function; all share their keys. */
+export const CountSchema = countSchema('count');
+
+const newValueKeys = {
+  ...common,
+  field: FieldPath,
+  over: Type.Optional(Type.Array(FieldPath, { minItems: 1 })),
+  bucket_span: Type.Optional(Duration),
+  history: Type.Optional(Duration),
+  max_values: Type.Optional(Type.Integer({ minimum: 1, maximum: 10_000 })),
+  exclude: Type.Optional(Type.Array(Exclusion)),
+  learning: Type.Object(learningCommon, { additionalProperties: false }),
+  thresholds: Type.Object(
+    {
+      min_values: Type.Optional(Type.Integer({ minimum: 1 })),
+      max_share: Type.Optional(Type.Number({ exclusiveMinimum: 0, exclusiveMaximum: 1 })),
+    },
+    { additionalProperties: false },
+  ),
+};
+
+function newValueSchema<Name extends NewValueFunction>(name: Name) {
+  return Type.Object({ ...newValueKeys, function: Type.Literal(name) }, { additionalProperties: false });
+}
+
+/** The schema of `first_seen`; `rare` has the same keys. */
+export const NewValueSchema = newValueSchema('first_seen');
+
+export type TimeOfDayConfig = Omit<Static<typeof TimeOfDaySchema>, 'function'> & { function: 'time_of_day' | 'time_of_week' };
 export type HighSumConfig = Static<typeof HighSumSchema>;
-export type DetectorConfig = TimeOfDayConfig | HighSumConfig;
+export type CountConfig = Omit<Static<typeof CountSchema>, 'function'> & { function: CountFunction };
+export type NewValueConfig = Omit<Static<typeof NewValueSchema>, 'function'> & { function: NewValueFunction };
+export type ExclusionConfig = Static<typeof Exclusion>;
+export type DetectorConfig = TimeOfDayConfig | HighSumConfig | CountConfig | NewValueConfig;
 export type WhereClause = NonNullable<DetectorConfig['where']>;
 
 export const SCHEMAS: Record<DetectorFunction, TSchema> = {
   time_of_day: TimeOfDaySchema,
+  time_of_week: hourSchema('time_of_week'),
   high_sum: HighSumSchema,
+  ...schemasByName(COUNT_FUNCTIONS, countSchema),
+  ...schemasByName(NEW_VALUE_FUNCTIONS, newValueSchema),
 };
+
+function schemasByName<Name extends string>(names: readonly Name[], make: (name: Name) => TSchema): Record<Name, TSchema> {
+  const schemas = {} as Record<Name, TSchema>;
+  for (const name of names) schemas[name] = make(name);
+  return schemas;
+}
 
 /** Defaults for optional keys, applied after validation. */
 export const DEFAULTS = {
@@ -130,6 +209,9 @@ export const DEFAULTS = {
   smoothing: 0.5,
   window: '1h',
   unit: 'events',
+  history: '30d',
+  max_values: 200,
+  min_values: 1,
 } as const;
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

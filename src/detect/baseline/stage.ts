@@ -16,6 +16,16 @@ export interface BaselineSnapshot {
   detectors: Record<string, unknown>;
 }
 
+/** Detector ids by what replaceDetectors did with their state. */
+export interface DetectorReplacement {
+  /** Same id and fingerprint: state carried over. */
+  kept: string[];
+  /** Same id, different fingerprint: starts empty. */
+  changed: string[];
+  added: string[];
+  removed: string[];
+}
+
 /** Counters summed over detectors in stats(); each is also reported per detector. */
 const SUMMED_COUNTERS = ['detections', 'events_late', 'events_matched'];
 
@@ -25,7 +35,7 @@ const SUMMED_COUNTERS = ['detections', 'events_late', 'events_matched'];
  */
 export class BaselineStage implements DetectionStage {
   readonly name = 'detectors';
-  private readonly detectors: BaselineDetector[];
+  private detectors: BaselineDetector[];
 
   constructor(detectors: BaselineDetector[]) {
     this.detectors = detectors;
@@ -73,6 +83,44 @@ export class BaselineStage implements DetectionStage {
       }
     }
     return stats;
+  }
+
+  /**
+   * Swaps in a new detector set, e.g. after the detector files changed. A new detector with the id
+   * and the fingerprint of a running one takes over its state (profiles, open windows, counters);
+   * any other starts empty. Returns the ids by outcome.
+   */
+  replaceDetectors(next: BaselineDetector[]): DetectorReplacement {
+    const running = new Map(this.detectors.map((detector) => [detector.rule.id, detector]));
+    const replacement: DetectorReplacement = { kept: [], changed: [], added: [], removed: [] };
+    for (const detector of next) {
+      const old = running.get(detector.rule.id);
+      running.delete(detector.rule.id);
+      if (old === undefined) {
+        replacement.added.push(detector.rule.id);
+        continue;
+      }
+      if (old.fingerprint === undefined || old.fingerprint !== detector.fingerprint) {
+        replacement.changed.push(detector.rule.id);
+        continue;
+      }
+      // A JSON round trip, so the two detectors never share a mutable object.
+      detector.restore(JSON.parse(JSON.stringify(old.snapshot())));
+      replacement.kept.push(detector.rule.id);
+    }
+    replacement.removed.push(...running.keys());
+    this.detectors = next;
+    return replacement;
+  }
+
+  /** Returns what each detector learned about one entity (usually a user id), by detector id; detectors that know nothing of it are left out. */
+  describe(entity: string): Record<string, Record<string, unknown>> {
+    const profiles: Record<string, Record<string, unknown>> = {};
+    for (const detector of this.detectors) {
+      const profile = detector.describe(entity);
+      if (profile !== undefined) profiles[detector.rule.id] = profile;
+    }
+    return profiles;
   }
 
   /** Returns the learned profiles and open windows of every detector as plain JSON data. */

@@ -1,7 +1,7 @@
 import { compileFieldPath } from '../../event.js';
 import type { FieldReader, HolterEvent } from '../../event.js';
 import type { Detection, RuleInfo } from '../types.js';
-import { formatPercent, readEntityAndTime, roundTo } from './detector.js';
+import { compareCodeUnits, formatPercent, readEntityAndTime, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { ActiveDays } from './active-days.js';
 import { EntityMap } from './entities.js';
@@ -9,6 +9,7 @@ import { Evidence } from './evidence.js';
 import { HourProfile } from './hour-profile.js';
 import type { HourProfileSnapshot, HourShare } from './hour-profile.js';
 import { HOUR_MS, LocalClock, formatHour } from './local-time.js';
+import { PeerGroupReader } from './peer-group.js';
 import type { LocalHour } from './local-time.js';
 import { DEFAULTS } from './schema.js';
 import type { TimeOfDayConfig } from './schema.js';
@@ -30,8 +31,6 @@ import type { EventFilter } from './where.js';
 /** Distinct values counted per window; more are not counted, so the actual can be capped here. */
 const MAX_DISTINCT_PER_WINDOW = 10_000;
 const DAY_MS = 86_400_000;
-/** Peer group labels kept for reuse; the cache is cleared when it reaches this size. */
-const MAX_CACHED_PEER_LABELS = 10_000;
 
 interface Judgement {
   basis: 'own' | 'peer_group';
@@ -83,8 +82,7 @@ export class TimeOfDayDetector implements BaselineDetector {
   private readonly readEntity: FieldReader;
   private readonly readValue: FieldReader;
   private readonly readTimeZone: FieldReader;
-  private readonly readPeerGroup: FieldReader[];
-  private readonly pairLabels = new PairLabels();
+  private readonly peerGroup: PeerGroupReader;
   private readonly users: EntityMap<HourProfile>;
   private readonly peers: EntityMap<HourProfile>;
   private readonly windows = new Map<string, OpenWindow>();
@@ -114,7 +112,7 @@ export class TimeOfDayDetector implements BaselineDetector {
     this.readEntity = compileFieldPath(config.by);
     this.readValue = compileFieldPath(config.field);
     this.readTimeZone = compileFieldPath(config.time_zone_field ?? DEFAULTS.time_zone_field);
-    this.readPeerGroup = (config.learning.peer_group ?? []).map((field) => compileFieldPath(field));
+    this.peerGroup = new PeerGroupReader(config.learning.peer_group ?? []);
     const maxEntities = config.max_entities ?? DEFAULTS.max_entities;
     this.users = new EntityMap(maxEntities);
     this.peers = new EntityMap(maxEntities);
@@ -138,6 +136,25 @@ export class TimeOfDayDetector implements BaselineDetector {
     return { ...this.counters, entities: this.users.size, entities_evicted: this.users.evicted, open_windows: this.windows.size };
   }
 
+  /**
+   * Returns the entity's learned hours as plain data: the share of activity in each local hour of
+   * the week (Monday 00:00 first), the decayed active dates per hour of the day, and its peer group.
+   */
+  describe(entity: string): Record<string, unknown> | undefined {
+    const user = this.users.get(entity);
+    if (user === undefined) return undefined;
+    const { min_days: minDays, min_events: minEvents } = this.config.learning;
+    return {
+      function: this.config.function,
+      learned: user.isLearned(minDays, minEvents),
+      history_days: Math.floor(user.historyDays()),
+      history_events: user.events,
+      hour_of_week_percent: user.hourOfWeekShares().map((share) => roundTo(share * 100, 2)),
+      active_days_by_hour: Number.isNaN(user.lastMs) ? [] : Array.from({ length: 24 }, (_, hour) => roundTo(user.activeDaysAtHour(hour, user.lastMs), 2)),
+      ...(user.peer === undefined ? {} : { peer_group: user.peer }),
+    };
+  }
+
   private handle(event: HolterEvent, watermarkMs: number): void {
     const read = readEntityAndTime(event, this.readEntity, this.counters);
     if (read === undefined) return;
@@ -148,8 +165,9 @@ export class TimeOfDayDetector implements BaselineDetector {
     const hour = this.clock.localHour(ms, zone);
     const halfLifeMs = this.halfLifeMs;
     const user = this.users.touch(entity, () => new HourProfile(halfLifeMs));
-    const peerLabel = this.peerLabelOf(event);
+    const peerLabel = this.peerGroup.labelOf(event);
     const peer = peerLabel === undefined ? undefined : this.peers.touch(peerLabel, () => new HourProfile(halfLifeMs));
+    if (peerLabel !== undefined) user.peer = peerLabel;
     user.settleBefore(hour);
     peer?.settleBefore(hour);
 
@@ -222,13 +240,14 @@ export class TimeOfDayDetector implements BaselineDetector {
     const own = { ownDays: user.historyDays(), ownEvents: user.events };
 
     if (user.isLearned(minDays, minEvents)) {
-      const share = user.shareOf(hour, this.smoothing);
-      const activeDays = user.activeDaysAt(hour, ms);
+      const share = this.shareAt(user, hour);
+      // Active dates are pooled over all days of the week, which time_of_week keeps apart.
+      const activeDays = this.config.function === 'time_of_day' ? user.activeDaysAt(hour, ms) : undefined;
       if (share !== undefined) return { basis: 'own', share, historyDays: own.ownDays, historyEvents: own.ownEvents, ...own, activeDays };
     }
     // A peer group is active at most hours on most dates, so only its share is judged.
     if (peer !== undefined && peer.isLearned(minDays, minEvents)) {
-      const share = peer.shareOf(hour, this.smoothing);
+      const share = this.shareAt(peer, hour);
       if (share !== undefined) {
         return { basis: 'peer_group', share, historyDays: peer.historyDays(), historyEvents: peer.events, ...own, activeDays: undefined };
       }
@@ -236,9 +255,14 @@ export class TimeOfDayDetector implements BaselineDetector {
     return undefined;
   }
 
+  /** Returns the share `time_of_day` judges (hour of the day, weekdays and weekends apart), or the hour-of-week share for `time_of_week`. */
+  private shareAt(profile: HourProfile, hour: LocalHour): HourShare | undefined {
+    return this.config.function === 'time_of_week' ? profile.weekShareOf(hour, this.smoothing) : profile.shareOf(hour, this.smoothing);
+  }
+
   private peerView(peer: HourProfile, label: string, hour: LocalHour): PeerView {
     const learned = peer.isLearned(this.config.learning.min_days, this.config.learning.min_events);
-    return { label, learned, share: learned ? peer.shareOf(hour, this.smoothing) : undefined };
+    return { label, learned, share: learned ? this.shareAt(peer, hour) : undefined };
   }
 
   private zoneOf(event: HolterEvent): string {
@@ -247,26 +271,6 @@ export class TimeOfDayDetector implements BaselineDetector {
     if (this.clock.isValidZone(zone)) return zone;
     this.counters.events_invalid_time_zone += 1;
     return this.defaultTimeZone;
-  }
-
-  /** `billing-clerk in billing` for role and department; values joined by `, ` for other field lists. */
-  private peerLabelOf(event: HolterEvent): string | undefined {
-    const readers = this.readPeerGroup;
-    if (readers.length === 0) return undefined;
-    if (readers.length === 2) {
-      const role = (readers[0] as FieldReader)(event);
-      if (typeof role !== 'string' || role === '') return undefined;
-      const department = (readers[1] as FieldReader)(event);
-      if (typeof department !== 'string' || department === '') return undefined;
-      return this.pairLabels.get(role, department);
-    }
-    const values: string[] = [];
-    for (const read of readers) {
-      const value = read(event);
-      if (typeof value !== 'string' || value === '') return undefined;
-      values.push(value);
-    }
-    return values.join(', ');
   }
 
   private close(isDue: (window: OpenWindow) => boolean): Detection[] {
@@ -296,7 +300,9 @@ export class TimeOfDayDetector implements BaselineDetector {
     const { judgement, entity } = window;
     const hours = `${formatHour(window.hour)} and ${formatHour(window.hour + 1)}`;
     const records = window.values.size;
+    // The share is of a day's activity for time_of_day and of a week's for time_of_week.
     const eventsPerDay = judgement.historyEvents / Math.max(1, judgement.historyDays);
+    const eventsPerPeriod = this.config.function === 'time_of_week' ? eventsPerDay * 7 : eventsPerDay;
     const summary =
       `${entity} opened ${records} distinct patient records between ${hours} (${window.zone}); ` +
       `${this.describeBasis(window)}${this.describePeer(window)}`;
@@ -310,7 +316,7 @@ export class TimeOfDayDetector implements BaselineDetector {
       explanation: {
         summary,
         actual: records,
-        typical: roundTo(judgement.share.share * eventsPerDay, 1),
+        typical: roundTo(judgement.share.share * eventsPerPeriod, 1),
         threshold: this.config.thresholds.min_distinct,
         unit: 'distinct patient records',
         details: {
@@ -410,34 +416,3 @@ export class TimeOfDayDetector implements BaselineDetector {
   }
 }
 
-/** Labels per pair of values, so the peer group label is built once per pair instead of per event. */
-class PairLabels {
-  private readonly labels = new Map<string, Map<string, string>>();
-  private size = 0;
-
-  get(first: string, second: string): string {
-    let bySecond = this.labels.get(first);
-    const known = bySecond?.get(second);
-    if (known !== undefined) return known;
-
-    if (this.size >= MAX_CACHED_PEER_LABELS) {
-      this.labels.clear();
-      this.size = 0;
-      bySecond = undefined;
-    }
-    if (bySecond === undefined) {
-      bySecond = new Map();
-      this.labels.set(first, bySecond);
-    }
-    const label = `${first} in ${second}`;
-    bySecond.set(second, label);
-    this.size += 1;
-    return label;
-  }
-}
-
-/** Orders strings by UTF-16 code units, independent of the locale. */
-function compareCodeUnits(a: string, b: string): number {
-  if (a < b) return -1;
-  return a > b ? 1 : 0;
-}

@@ -129,16 +129,16 @@ describe('parseDetector', () => {
     assert.equal(errors[0]?.location?.column, 1);
   });
 
-  it('marks planned functions unsupported', () => {
-    const errors = errorsOf(VALID.replace('function: high_sum', 'function: distinct_count'));
-    assert.equal(errors[0]?.code, 'HOLTER_RULE_UNSUPPORTED');
-    assert.deepEqual(located(errors), [[3, 11, 'function']]);
+  it('checks a function by its own schema', () => {
+    const errors = errorsOf(VALID.replace('function: high_sum', 'function: time_of_week'));
+    assert.equal(errors[0]?.code, 'HOLTER_RULE_INVALID');
+    assert.match(errors.map((error) => error.message).join('\n'), /unknown key 'window'/);
   });
 
   it('rejects an unknown function', () => {
     const errors = errorsOf(VALID.replace('function: high_sum', 'function: magic'));
     assert.equal(errors[0]?.code, 'HOLTER_RULE_INVALID');
-    assert.match(errors[0]?.message ?? '', /function "magic" is unknown; use one of time_of_day, high_sum/);
+    assert.match(errors[0]?.message ?? '', /function "magic" is unknown; use one of time_of_day, time_of_week, high_sum, count, /);
   });
 
   it('rejects a floor at the ceiling', () => {

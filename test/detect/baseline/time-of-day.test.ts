@@ -267,3 +267,36 @@ describe('after-hours record access', () => {
     assert.deepEqual(stage.flush(Number.POSITIVE_INFINITY), []);
   });
 });
+
+describe('time_of_week', () => {
+  /** Monday to Friday, 09:00 to 17:00, for four weeks from Monday 2025-01-06. */
+  function weekdayWork(): ReturnType<typeof shiftEvents> {
+    return shiftEvents(dayWorker, '2025-01-06', 28, { startHour: 9, hours: 8 }).filter(
+      (event) => DateTime.fromISO(event['@timestamp']).setZone(ZONE).weekday <= 5,
+    );
+  }
+
+  const saturdayMorning = (): ReturnType<typeof snooping> => snooping(dayWorker, local('2025-02-08T10:00'), 6);
+
+  it('raises on a weekday worker on Saturday', () => {
+    const stage = variant({ 'function: time_of_day': 'function: time_of_week', 'min_share: 0.01': 'min_share: 0.002', '  min_active_days: 1.25\n': '' });
+    feed(stage, weekdayWork());
+    const detections = feed(stage, saturdayMorning()).concat(stage.flush(Number.POSITIVE_INFINITY));
+
+    assert.equal(detections.length, 1);
+    assert.equal(detections[0]?.explanation.details?.day_type, 'Saturdays');
+    assert.match(detections[0]?.explanation.summary ?? '', /u-1042 has never worked at that hour on Saturdays in \d+ days of history/);
+  });
+
+  it('time_of_day pools the thin weekend', () => {
+    const stage = variant({});
+    feed(stage, weekdayWork());
+    assert.deepEqual(feed(stage, saturdayMorning()).concat(stage.flush(Number.POSITIVE_INFINITY)), []);
+  });
+
+  it('rejects min_active_days', () => {
+    const text = readFileSync(path.join(DETECTORS_DIR, FILE), 'utf8').replace('function: time_of_day', 'function: time_of_week');
+    const { errors } = parseDetector(text, FILE, { defaultTimeZone: ZONE });
+    assert.match(errors.map((error) => error.message).join('\n'), /'thresholds\.min_active_days' has no effect for time_of_week/);
+  });
+});

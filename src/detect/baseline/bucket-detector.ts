@@ -1,0 +1,383 @@
+import { compileFieldPath } from '../../event.js';
+import type { FieldReader, HolterEvent } from '../../event.js';
+import type { Detection, RuleInfo } from '../types.js';
+import { countInfluencer, historyDays, isLearned, learnBucket, MAX_DISTINCT_PER_BUCKET, newHistory, newSeries, openBucket, restoreHistory, restoreSeries, snapshotHistory, snapshotSeries } from './buckets.js';
+import type { History, HistorySnapshot, OpenBucket, Series, SeriesSnapshot } from './buckets.js';
+import { bucketDetection } from './bucket-explain.js';
+import type { BucketJudgement } from './bucket-explain.js';
+import { compareCodeUnits, readEntityAndTime, roundTo, scalarText } from './detector.js';
+import type { BaselineDetector } from './detector.js';
+import { EntityMap } from './entities.js';
+import { Exclusions } from './exclusions.js';
+import { PeerGroupReader } from './peer-group.js';
+import { DEFAULTS, durationMs } from './schema.js';
+import type { CountConfig, CountFunction } from './schema.js';
+import { judgeValue } from './stats.js';
+import type { Side } from './stats.js';
+import { compileWhere } from './where.js';
+import type { EventFilter } from './where.js';
+
+/**
+ * The bucket functions in one engine: `count`, `high_count` and `low_count` count events,
+ * `distinct_count` and `high_distinct_count` count distinct values of `field`, `sum` and `low_sum`
+ * sum it. Each bucket of `bucket_span` (aligned to the epoch, in event time) per series (the `by`
+ * entity, and the `partition_field` value when set) gets one value. When the watermark passes the
+ * bucket's end, the value is judged against the series' decayed mean and variance of earlier
+ * buckets (or its peer group's while the series is still learning), then learned.
+ *
+ * Empty buckets are values of 0 and are learned too, in one step per gap. A function that judges
+ * the low side also judges the first empty bucket after activity, because silence is what it
+ * looks for. Every series is then visited at each bucket boundary the watermark passes. After a
+ * low detection, further low buckets of the series raise nothing until a bucket is usual again.
+ *
+ * A bucket that raised a detection is learned at a quarter of the weight, so a lasting change of
+ * behaviour is learned in a few buckets while one burst barely moves the typical value.
+ */
+
+const DAY_MS = 86_400_000;
+const ANOMALY_WEIGHT = 0.25;
+
+const SIDES: Record<CountFunction, readonly Side[]> = {
+  count: ['high', 'low'],
+  high_count: ['high'],
+  low_count: ['low'],
+  distinct_count: ['high', 'low'],
+  high_distinct_count: ['high'],
+  sum: ['high', 'low'],
+  low_sum: ['low'],
+};
+
+type Aggregate = 'count' | 'distinct' | 'sum';
+
+function aggregateOf(fn: CountFunction): Aggregate {
+  if (fn === 'distinct_count' || fn === 'high_distinct_count') return 'distinct';
+  if (fn === 'sum' || fn === 'low_sum') return 'sum';
+  return 'count';
+}
+
+interface BucketSnapshot {
+  series: Array<[string, SeriesSnapshot]>;
+  peers: Array<[string, HistorySnapshot]>;
+  scannedUntilMs: number | null;
+  counters: Record<string, number>;
+}
+
+export class BucketDetector implements BaselineDetector {
+  readonly rule: RuleInfo;
+  readonly config: CountConfig;
+  private readonly filter: EventFilter;
+  private readonly spanMs: number;
+  private readonly halfLifeMs: number;
+  private readonly evidenceLimit: number;
+  private readonly sides: readonly Side[];
+  private readonly judgesLow: boolean;
+  private readonly aggregate: Aggregate;
+  private readonly exclusions: Exclusions;
+  private readonly readEntity: FieldReader;
+  private readonly readValue: FieldReader | undefined;
+  private readonly readPartition: FieldReader | undefined;
+  private readonly readInfluencers: FieldReader[];
+  private readonly peerGroup: PeerGroupReader | undefined;
+  private readonly bucketOptions: { distinct: boolean; evidenceLimit: number };
+  private readonly series: EntityMap<Series>;
+  private readonly peers: EntityMap<History>;
+  /** Series with open buckets. */
+  private readonly pending = new Set<string>();
+  /** No open bucket of a pending series ends before this. */
+  private nextDueMs = Number.POSITIVE_INFINITY;
+  /** Bucket boundary up to which every series was visited for empty buckets (low side only). */
+  private scannedUntilMs = Number.NEGATIVE_INFINITY;
+  private readonly counters = {
+    events_matched: 0,
+    events_late: 0,
+    events_missing_entity: 0,
+    events_missing_partition: 0,
+    events_invalid_timestamp: 0,
+    events_invalid_value: 0,
+    buckets_judged: 0,
+    buckets_learning: 0,
+    buckets_excluded: 0,
+    buckets_low_suppressed: 0,
+    detections: 0,
+  };
+
+  constructor(config: CountConfig, rule: RuleInfo, options: { exclusions?: Exclusions } = {}) {
+    this.config = config;
+    this.rule = rule;
+    this.filter = compileWhere(config.where);
+    this.spanMs = durationMs(config.bucket_span ?? DEFAULTS.bucket_span);
+    this.halfLifeMs = config.learning.half_life_days * DAY_MS;
+    this.evidenceLimit = config.evidence_limit ?? DEFAULTS.evidence_limit;
+    this.sides = SIDES[config.function];
+    this.judgesLow = this.sides.includes('low');
+    this.aggregate = aggregateOf(config.function);
+    this.exclusions = options.exclusions ?? new Exclusions([]);
+    this.readEntity = compileFieldPath(config.by);
+    this.readValue = config.field === undefined ? undefined : compileFieldPath(config.field);
+    this.readPartition = config.partition_field === undefined ? undefined : compileFieldPath(config.partition_field);
+    this.readInfluencers = (config.influencers ?? []).map((field) => compileFieldPath(field));
+    this.peerGroup = config.over === undefined ? undefined : new PeerGroupReader(config.over);
+    this.bucketOptions = { distinct: this.aggregate === 'distinct', evidenceLimit: this.evidenceLimit };
+    const maxEntities = config.max_entities ?? DEFAULTS.max_entities;
+    this.series = new EntityMap(maxEntities, (key) => this.pending.delete(key));
+    this.peers = new EntityMap(maxEntities);
+  }
+
+  process(event: HolterEvent, watermarkMs: number): Detection[] {
+    if (this.filter(event)) this.add(event);
+    return this.advance(watermarkMs);
+  }
+
+  advance(watermarkMs: number): Detection[] {
+    const boundaryMs = Math.floor(watermarkMs / this.spanMs) * this.spanMs;
+    if (this.judgesLow && boundaryMs > this.scannedUntilMs) {
+      this.scannedUntilMs = boundaryMs;
+      return this.close([...this.series].map(([key]) => key), watermarkMs, true);
+    }
+    if (this.pending.size === 0 || watermarkMs < this.nextDueMs) return [];
+    return this.close([...this.pending], watermarkMs, false);
+  }
+
+  flush(_watermarkMs: number): Detection[] {
+    return this.close([...this.pending], Number.POSITIVE_INFINITY, false);
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.counters, entities: this.series.size, entities_evicted: this.series.evicted, peer_groups: this.peers.size };
+  }
+
+  private add(event: HolterEvent): void {
+    const read = readEntityAndTime(event, this.readEntity, this.counters);
+    if (read === undefined) return;
+    const { entity, ms } = read;
+
+    let partition: string | undefined;
+    if (this.readPartition !== undefined) {
+      partition = scalarText(this.readPartition(event));
+      if (partition === undefined) {
+        this.counters.events_missing_partition += 1;
+        return;
+      }
+    }
+    const value = this.valueOf(event);
+    if (value === undefined) {
+      this.counters.events_invalid_value += 1;
+      return;
+    }
+    this.counters.events_matched += 1;
+
+    const key = partition === undefined ? entity : `${entity}\u0000${partition}`;
+    const series = this.series.touch(key, () => newSeries(entity, partition));
+    const peer = this.peerGroup?.labelOf(event);
+    if (peer !== undefined) series.peer = peer;
+
+    const startMs = Math.floor(ms / this.spanMs) * this.spanMs;
+    if (startMs < series.closedUntilMs) {
+      this.counters.events_late += 1;
+      return;
+    }
+    const bucket = openBucket(series, startMs, event, ms, this.bucketOptions);
+    this.addToBucket(bucket, event, ms, value);
+    this.pending.add(key);
+    this.nextDueMs = Math.min(this.nextDueMs, startMs + this.spanMs);
+  }
+
+  /** Returns what the event adds to its bucket: 1, the summed number, or the distinct value as text. */
+  private valueOf(event: HolterEvent): number | string | undefined {
+    if (this.aggregate === 'count') return 1;
+    const raw = (this.readValue as FieldReader)(event);
+    if (this.aggregate === 'distinct') return scalarText(raw);
+    return typeof raw === 'number' && Number.isFinite(raw) && raw >= 0 ? raw : undefined;
+  }
+
+  private addToBucket(bucket: OpenBucket, event: HolterEvent, ms: number, value: number | string): void {
+    bucket.events += 1;
+    if (typeof value === 'number') bucket.value += value;
+    else if (bucket.distinct !== null && bucket.distinct.size < MAX_DISTINCT_PER_BUCKET) bucket.distinct.add(value);
+    bucket.evidence.add(ms, event.event.id);
+    if (ms >= bucket.triggerMs) {
+      bucket.trigger = event;
+      bucket.triggerMs = ms;
+    }
+    for (let index = 0; index < this.readInfluencers.length; index += 1) {
+      const influencer = scalarText((this.readInfluencers[index] as FieldReader)(event));
+      if (influencer === undefined) continue;
+      bucket.influencers ??= this.readInfluencers.map(() => new Map<string, number>());
+      countInfluencer(bucket.influencers[index] as Map<string, number>, influencer);
+    }
+  }
+
+  /** Closes the buckets of `keys` that end at or before the watermark, and fills empty buckets when `fillEmpty`. */
+  private close(keys: string[], watermarkMs: number, fillEmpty: boolean): Detection[] {
+    const detections: Detection[] = [];
+    for (const key of keys) {
+      const series = this.series.get(key);
+      if (series === undefined) {
+        this.pending.delete(key);
+        continue;
+      }
+      while (series.open.length > 0 && (series.open[0] as OpenBucket).startMs + this.spanMs <= watermarkMs) {
+        const bucket = series.open.shift() as OpenBucket;
+        this.fillEmptyBuckets(series, bucket.startMs, detections);
+        this.closeBucket(series, bucket, detections);
+      }
+      if (fillEmpty) this.fillEmptyBuckets(series, Math.floor(watermarkMs / this.spanMs) * this.spanMs, detections);
+
+      if (series.open.length === 0) this.pending.delete(key);
+    }
+    this.nextDueMs = Number.POSITIVE_INFINITY;
+    for (const key of this.pending) {
+      const first = this.series.get(key)?.open[0];
+      if (first !== undefined) this.nextDueMs = Math.min(this.nextDueMs, first.startMs + this.spanMs);
+    }
+
+    detections.sort((a, b) => compareCodeUnits(a.window.start, b.window.start) || compareCodeUnits(groupText(a), groupText(b)));
+    this.counters.detections += detections.length;
+    return detections;
+  }
+
+  /**
+   * Learns the empty buckets between the series' last closed bucket and `untilMs`. On the low
+   * side the first of them is judged, unless a low detection is still standing.
+   */
+  private fillEmptyBuckets(series: Series, untilMs: number, detections: Detection[]): void {
+    let fromMs = series.closedUntilMs;
+    if (!Number.isFinite(fromMs) || untilMs <= fromMs) return;
+
+    if (this.judgesLow && !series.lowRaised) {
+      this.closeBucket(series, { startMs: fromMs, value: 0, events: 0 }, detections);
+      fromMs += this.spanMs;
+    }
+    const excluded = this.exclusions.isEmpty ? 0 : this.exclusions.countBuckets(fromMs, untilMs, this.spanMs);
+    const empty = (untilMs - fromMs) / this.spanMs - excluded;
+    const lastMs = untilMs - this.spanMs;
+    series.stats.addZeros(lastMs, empty, this.spanMs, this.halfLifeMs);
+    const peer = this.peerOf(series);
+    peer?.stats.addZeros(lastMs, empty, this.spanMs, this.halfLifeMs);
+    series.closedUntilMs = untilMs;
+  }
+
+  private peerOf(series: Series): History | undefined {
+    if (series.peer === undefined) return undefined;
+    const key = series.partition === undefined ? series.peer : `${series.peer}\u0000${series.partition}`;
+    return this.peers.touch(key, newHistory);
+  }
+
+  /** Judges one closed bucket (an open bucket, or an empty one without events), then learns it. */
+  private closeBucket(series: Series, bucket: Pick<OpenBucket, 'startMs' | 'value' | 'events'> & Partial<OpenBucket>, detections: Detection[]): void {
+    const { startMs } = bucket;
+    series.closedUntilMs = startMs + this.spanMs;
+    if (!this.exclusions.isEmpty && this.exclusions.overlaps(startMs, startMs + this.spanMs)) {
+      this.counters.buckets_excluded += 1;
+      return;
+    }
+
+    const value = bucket.distinct != null ? bucket.distinct.size : bucket.value;
+    const peer = this.peerOf(series);
+    const judgement = this.judge(series, peer, value, startMs);
+    let weight = 1;
+    if (judgement === undefined) {
+      this.counters.buckets_learning += 1;
+    } else {
+      this.counters.buckets_judged += 1;
+      const lowStanding = judgement.raise && judgement.side === 'low' && series.lowRaised;
+      if (lowStanding) this.counters.buckets_low_suppressed += 1;
+      else if (judgement.raise) detections.push(bucketDetection(this, series, bucket, value, judgement));
+      if (judgement.raise) weight = ANOMALY_WEIGHT;
+      series.lowRaised = judgement.raise && judgement.side === 'low';
+    }
+    learnBucket(series, startMs, value, bucket.events, this.halfLifeMs, weight);
+    if (peer !== undefined) learnBucket(peer, startMs, value, bucket.events, this.halfLifeMs, weight);
+  }
+
+  private judge(series: Series, peer: History | undefined, value: number, startMs: number): BucketJudgement | undefined {
+    const { min_days: minDays, min_events: minEvents } = this.config.learning;
+    let basis: BucketJudgement['basis'];
+    let history: History;
+    if (isLearned(series, minDays, minEvents)) {
+      basis = 'own';
+      history = series;
+    } else if (peer !== undefined && isLearned(peer, minDays, minEvents)) {
+      basis = 'peer_group';
+      history = peer;
+    } else {
+      return undefined;
+    }
+
+    const mean = history.stats.mean;
+    const variance = this.varianceFloor(history.stats.variance(), mean);
+    const peerTypical = basis === 'own' && peer !== undefined && isLearned(peer, minDays, minEvents) ? peer.stats.mean : undefined;
+    const base = { basis, mean, variance, historyDays: historyDays(history), historyEvents: history.learnedEvents, weight: history.stats.weightAt(startMs, this.halfLifeMs), peerTypical };
+    const { min_actual: minActual = 1, min_typical: minTypical = 1, min_score: minScore } = this.config.thresholds;
+
+    for (const side of this.sides) {
+      if (side === 'high' && (value <= mean || value < minActual)) continue;
+      if (side === 'low' && (value >= mean || mean < minTypical)) continue;
+      const judged = judgeValue(value, mean, variance, side, this.aggregate !== 'sum');
+      return { ...base, side, ...judged, raise: judged.score >= minScore };
+    }
+    return { ...base, side: undefined, probability: 1, score: 0, raise: false };
+  }
+
+  /**
+   * Counts vary at least as much as a Poisson count of the same mean, and at least by 1, so a
+   * series that always had the same count does not alert on one more. Sums vary by at least a
+   * tenth of their mean.
+   */
+  private varianceFloor(variance: number, mean: number): number {
+    if (this.aggregate === 'sum') return Math.max(variance, (0.1 * mean) ** 2, Number.MIN_VALUE);
+    return Math.max(variance, mean, 1);
+  }
+
+  /** Returns the learned profile of every series of `entity` (one per partition value) as plain data. */
+  describe(entity: string): Record<string, unknown> | undefined {
+    const profiles: Array<Record<string, unknown>> = [];
+    for (const [, series] of this.series) {
+      if (series.entity !== entity) continue;
+      const peer = series.peer === undefined ? undefined : this.peers.get(series.partition === undefined ? series.peer : `${series.peer}\u0000${series.partition}`);
+      profiles.push({
+        ...(series.partition === undefined ? {} : { partition: series.partition }),
+        typical: roundTo(series.stats.mean, 3),
+        typical_sd: roundTo(Math.sqrt(series.stats.variance()), 3),
+        learned: isLearned(series, this.config.learning.min_days, this.config.learning.min_events),
+        history_days: Math.floor(historyDays(series)),
+        history_events: series.learnedEvents,
+        ...(series.peer === undefined ? {} : { peer_group: series.peer }),
+        ...(peer === undefined ? {} : { peer_typical: roundTo(peer.stats.mean, 3), peer_typical_sd: roundTo(Math.sqrt(peer.stats.variance()), 3) }),
+      });
+    }
+    if (profiles.length === 0) return undefined;
+    return { function: this.config.function, unit: this.config.unit ?? DEFAULTS.unit, bucket_span: this.config.bucket_span ?? DEFAULTS.bucket_span, series: profiles };
+  }
+
+  snapshot(): BucketSnapshot {
+    return {
+      series: [...this.series].map(([key, series]) => [key, snapshotSeries(series)]),
+      peers: [...this.peers].map(([key, history]) => [key, snapshotHistory(history)]),
+      scannedUntilMs: Number.isFinite(this.scannedUntilMs) ? this.scannedUntilMs : null,
+      counters: { ...this.counters },
+    };
+  }
+
+  restore(snapshot: unknown): void {
+    const state = snapshot as BucketSnapshot;
+    this.series.clear();
+    this.peers.clear();
+    this.pending.clear();
+    for (const [key, series] of state.series) {
+      const restored = restoreSeries(series, this.evidenceLimit);
+      this.series.set(key, restored);
+      if (restored.open.length > 0) this.pending.add(key);
+    }
+    for (const [key, history] of state.peers) this.peers.set(key, restoreHistory(history));
+    this.scannedUntilMs = state.scannedUntilMs ?? Number.NEGATIVE_INFINITY;
+    // The next pass visits every restored series and sets the due time again.
+    this.nextDueMs = Number.NEGATIVE_INFINITY;
+    Object.assign(this.counters, state.counters);
+  }
+}
+
+function groupText(detection: Detection): string {
+  return Object.values(detection.groupKey).join('\u0000');
+}
+
