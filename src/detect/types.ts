@@ -10,8 +10,11 @@ export interface RuleInfo {
   uuid?: string;
   name: string;
   description?: string;
-  /** `sigma` for Sigma rules (and correlations), `detector` for behavioural detectors. */
-  ruleset: 'sigma' | 'detector';
+  /**
+   * `sigma` for Sigma rules (and correlations), `detector` for behavioural detectors, `holter` for
+   * alerts Holter raises about itself for operators (a rejected rules reload).
+   */
+  ruleset: 'sigma' | 'detector' | 'holter';
   version?: string;
   author?: string;
   references?: string[];

@@ -46,6 +46,11 @@ export class BaselineStage implements DetectionStage {
     return this.detectors.map((detector) => detector.rule.id);
   }
 
+  /** The running detectors, for handing a freshly loaded set to another stage's replaceDetectors. */
+  get loadedDetectors(): readonly BaselineDetector[] {
+    return this.detectors;
+  }
+
   process(event: HolterEvent, watermarkMs: number): Detection[] {
     // Most events raise nothing, so the result array is made only when a detector returns some.
     let detections: Detection[] | undefined;
