@@ -204,7 +204,15 @@ class CaseReader {
 
     let eventNode = entries.get('event')?.value;
     // An alias (`*name`) lets cases share one event written once with an anchor (`&name`).
-    if (isAlias(eventNode)) eventNode = eventNode.resolve(this.source.document) as Node | undefined;
+    if (isAlias(eventNode)) {
+      const alias = eventNode;
+      eventNode = alias.resolve(this.source.document) as Node | undefined;
+      if (eventNode === undefined) {
+        // YAML anchors do not reach past `---`, so the alias would silently become an empty event.
+        this.invalid(alias, `${path}.event`, `Alias *${alias.source} at ${path}.event has no anchor &${alias.source} earlier in this document. Anchors do not carry across '---': define the event in this document.`);
+        return undefined;
+      }
+    }
     if (eventNode !== undefined) {
       if (!isMap(eventNode)) this.invalid(eventNode, `${path}.event`, `'${path}.event' must be a map of event fields, e.g. { event.outcome: failure }.`);
       else item.event = eventNode.toJSON();

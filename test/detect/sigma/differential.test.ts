@@ -167,7 +167,7 @@ holter:
           match: false
 `;
 
-  test('alias across documents is rejected', { todo: 'src/detect/sigma/rule-tests.ts accepts it: readItem should reject an alias that resolves to nothing' }, () => {
+  test('alias across documents is rejected', () => {
     const { errors } = readSigmaSuites([{ file: 'anchors.yml', text }]);
     assert.equal(errors.length, 1);
     assert.match(errors[0]?.message ?? '', /failure/);
