@@ -65,10 +65,20 @@ export function outcomeFromCode(code: string | undefined): 'success' | 'failure'
   return 'unknown';
 }
 
+/** Display names and codes repeat from event to event, so their slugs are cached. The bound guards against unusual sources. */
+const MAX_CACHED_SLUGS = 1_000;
+const slugs = new Map<string, string>();
+
 /** Lower-case, hyphen-separated form of a display name, for `event.action`. */
 export function slugify(text: string): string {
-  return text
+  let slug = slugs.get(text);
+  if (slug !== undefined) return slug;
+
+  slug = text
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-+|-+$/g, '');
+  if (slugs.size >= MAX_CACHED_SLUGS) slugs.clear();
+  slugs.set(text, slug);
+  return slug;
 }

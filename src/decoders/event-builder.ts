@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { isIP } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 import type { HolterEvent, Outcome } from '../event.js';
 import type { RawRecord } from './types.js';
 
@@ -70,7 +70,10 @@ export function addRelatedUser(event: HolterEvent, name: unknown): void {
 /** Adds an IP address to `related.ip` once; anything that is not an IP address is skipped. */
 export function addRelatedIp(event: HolterEvent, address: unknown): void {
   const ip = normaliseIp(address);
-  if (ip === undefined) return;
+  if (ip !== undefined) addNormalisedIp(event, ip);
+}
+
+function addNormalisedIp(event: HolterEvent, ip: string): void {
   event.related ??= {};
   const ips = (event.related.ip ??= []);
   if (!ips.includes(ip)) ips.push(ip);
@@ -92,6 +95,8 @@ export function normaliseIp(address: unknown): string | undefined {
   if (typeof address !== 'string') return undefined;
   let text = address.trim();
   if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
+  // Every IPv6 form has a colon, so a text without one skips the long IPv6 pattern of isIP.
+  if (!text.includes(':')) return isIPv4(text) ? text : undefined;
   const lower = text.toLowerCase();
   if (lower.startsWith('::ffff:') && isIP(text.slice(7)) === 4) return text.slice(7);
   return isIP(text) === 0 ? undefined : text;
@@ -106,7 +111,7 @@ export function setSourceAddress(event: HolterEvent, address: unknown): void {
   const ip = normaliseIp(address);
   if (ip !== undefined) {
     event.source = { ...event.source, ip };
-    addRelatedIp(event, ip);
+    addNormalisedIp(event, ip);
     return;
   }
   if (isHostName(address)) event.source = { ...event.source, domain: address };

@@ -294,6 +294,8 @@ function isPatientEntity(entity: JsonObject): boolean {
   return (typeCode === '1' && roleCode === '1') || roleCode === 'patient';
 }
 
+const RESOURCE_TYPE = /^[A-Z][A-Za-z]+$/;
+
 /**
  * Splits a FHIR reference (`Patient/123`, `Patient/123/_history/2`, or an absolute URL
  * ending in `Type/id`) into resource type and id. Returns undefined for other shapes.
@@ -301,11 +303,14 @@ function isPatientEntity(entity: JsonObject): boolean {
 export function parseReference(reference: string | undefined): { type: string; id: string } | undefined {
   if (reference === undefined) return undefined;
   const history = reference.indexOf('/_history/');
-  const path = history >= 0 ? reference.slice(0, history) : reference;
-  const segments = path.split('/');
-  const id = segments[segments.length - 1];
-  const type = segments[segments.length - 2];
-  if (!id || !type || !/^[A-Z][A-Za-z]+$/.test(type)) return undefined;
+  const end = history >= 0 ? history : reference.length;
+
+  // The last two `/`-separated segments before `end`, found without splitting the whole URL.
+  const idSlash = end > 0 ? reference.lastIndexOf('/', end - 1) : -1;
+  if (idSlash <= 0) return undefined;
+  const id = reference.slice(idSlash + 1, end);
+  const type = reference.slice(reference.lastIndexOf('/', idSlash - 1) + 1, idSlash);
+  if (id === '' || !RESOURCE_TYPE.test(type)) return undefined;
   return { type, id };
 }
 

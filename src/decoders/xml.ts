@@ -86,7 +86,7 @@ export function rootElementName(text: string): string | undefined {
 /** Returns an attribute value of a parsed element. */
 export function attr(element: unknown, name: string): string | undefined {
   if (!isObject(element)) return undefined;
-  const value = element[ATTR + name];
+  const value = element[attributeKey(name)];
   return typeof value === 'string' ? value : undefined;
 }
 
@@ -100,4 +100,23 @@ export function textOf(element: unknown): string | undefined {
 /** Returns the child elements of a name as an array, whether the parser gave one or many. */
 export function children(element: unknown, name: string): unknown[] {
   return isObject(element) ? asArray(element[name]) : [];
+}
+
+/** Attribute names are few per format, so the cache stays small. The bound guards against generated names. */
+const MAX_ATTRIBUTE_KEYS = 10_000;
+const attributeKeys = new Map<string, string>();
+
+/**
+ * Returns the key of an attribute in a parsed element: `@_` and the name. The keys are cached,
+ * because a key built per read is a new string that V8 must look up before it can be
+ * used as a property name.
+ */
+function attributeKey(name: string): string {
+  let key = attributeKeys.get(name);
+  if (key === undefined) {
+    if (attributeKeys.size >= MAX_ATTRIBUTE_KEYS) attributeKeys.clear();
+    key = ATTR + name;
+    attributeKeys.set(name, key);
+  }
+  return key;
 }

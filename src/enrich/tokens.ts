@@ -94,8 +94,11 @@ const SCRATCH_MESSAGE_BYTES = 1024;
 /**
  * Returns HMAC-SHA256 (RFC 2104) of a message under a fixed key, in hex. The padded key
  * blocks are prepared once, so each call is two one-shot SHA-256 hashes (Node 20.12+) with no
- * Hmac object and no key handle per call: about 20% faster than createHmac on Node 20.20, and
- * less garbage. A test checks the result against createHmac.
+ * Hmac object and no key handle per call. The inner digest comes back as a 32-character latin1
+ * string, because a Buffer result costs more to allocate than the hash of a short message. In a
+ * microbenchmark on Node 20.20 (11-character ids, shared 2-core machine), a call took 0.9 µs of
+ * CPU time, against 1.5 µs with a Buffer inner digest and 1.9 µs with createHmac. A test checks
+ * the result against createHmac.
  *
  * The message bytes are zeroed after hashing, so the reused buffer never keeps a clear identifier.
  */
@@ -114,17 +117,18 @@ function createHmacSha256(key: Buffer): (message: string) => string {
   const innerViews: Buffer[] = [];
 
   return (message: string): string => {
-    let innerDigest: Buffer;
+    let innerDigest: string;
     // A UTF-16 code unit takes at most 3 UTF-8 bytes, so most messages need no byte count.
     if (message.length * 3 <= SCRATCH_MESSAGE_BYTES || Buffer.byteLength(message, 'utf8') <= SCRATCH_MESSAGE_BYTES) {
       const length = inner.write(message, SHA256_BLOCK_BYTES, 'utf8');
       const view = (innerViews[length] ??= inner.subarray(0, SHA256_BLOCK_BYTES + length));
-      innerDigest = hash('sha256', view, 'buffer');
+      innerDigest = hash('sha256', view, 'binary');
       inner.fill(0, SHA256_BLOCK_BYTES, SHA256_BLOCK_BYTES + length);
     } else {
-      innerDigest = hash('sha256', Buffer.concat([inner.subarray(0, SHA256_BLOCK_BYTES), Buffer.from(message, 'utf8')]), 'buffer');
+      innerDigest = hash('sha256', Buffer.concat([inner.subarray(0, SHA256_BLOCK_BYTES), Buffer.from(message, 'utf8')]), 'binary');
     }
-    innerDigest.copy(outer, SHA256_BLOCK_BYTES);
+    // `binary` is Node's name for latin1, which maps each byte value to one character and back.
+    outer.write(innerDigest, SHA256_BLOCK_BYTES, 'latin1');
     return hash('sha256', outer, 'hex');
   };
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseReference } from '../../src/decoders/fhir.js';
 import { decodeFile, decodeOk, decodeText, samplePath } from './helpers.js';
 
 describe('FHIR AuditEvent decoder', () => {
@@ -106,5 +107,25 @@ describe('FHIR AuditEvent decoder', () => {
   it('rejects other resource types', () => {
     const result = decodeText(JSON.stringify({ resourceType: 'Observation', id: 'o1' }));
     assert.equal(result.ok ? '' : result.reason, 'unsupported_resource');
+  });
+});
+
+describe('parseReference', () => {
+  it('splits relative and absolute references', () => {
+    assert.deepEqual(parseReference('Patient/MRN0001'), { type: 'Patient', id: 'MRN0001' });
+    assert.deepEqual(parseReference('https://fhir.example.org/r4/Patient/123'), { type: 'Patient', id: '123' });
+    assert.deepEqual(parseReference('Observation/o-1/_history/2'), { type: 'Observation', id: 'o-1' });
+    assert.deepEqual(parseReference('https://h.example.org/Patient/7/_history/3'), { type: 'Patient', id: '7' });
+  });
+
+  it('rejects references without a type and id', () => {
+    const rejected = [undefined, '', 'Patient', 'Patient/', '/123', '//123', '/_history/2', 'Patient/_history/2', 'patient/123', 'P/123', 'Pa1ient/123', 'urn:uuid:1234', '#contained'];
+    for (const reference of rejected) assert.equal(parseReference(reference), undefined, JSON.stringify(reference));
+  });
+
+  it('reads the last two segments only', () => {
+    assert.deepEqual(parseReference('a/b/Device/d/1'), undefined);
+    assert.deepEqual(parseReference('x//Device/d1'), { type: 'Device', id: 'd1' });
+    assert.deepEqual(parseReference('Patient/1/_history/2/_history/3'), { type: 'Patient', id: '1' });
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isDecodeError } from '../../src/decoders/decode-error.js';
-import { parseXml } from '../../src/decoders/xml.js';
+import { attr, parseXml } from '../../src/decoders/xml.js';
 
 /** Returns the DecodeError message parseXml throws for a text, or fails when it parses. */
 function parseError(text: string, options: { keepWhitespace?: boolean } = {}): string {
@@ -58,6 +58,25 @@ describe('parseXml shape', () => {
     assert.deepEqual(root.toString, ['c', 'd']);
   });
 
+  it('keeps attribute order, last twin wins', () => {
+    const document = parseXml('<Root b="2" a="1" x:c="3" y:c="4" xmlns:x="urn:x" xmlns:y="urn:y"><Leaf z="9" xmlns="urn:d"/><Bare xmlns="urn:d"/></Root>');
+    const root = document.Root as Record<string, unknown>;
+    assert.deepEqual(Object.keys(root), ['@_b', '@_a', '@_c', 'Leaf', 'Bare']);
+    assert.equal(root['@_c'], '4');
+    assert.deepEqual(root.Leaf, { '@_z': '9' });
+    assert.equal(root.Bare, '');
+  });
+
+  it('gives attributes to their own element', () => {
+    const document = parseXml('<Root r="0"><A a="1"><B/><C c="3">t</C></A><D/></Root>');
+    assert.deepEqual(document, { Root: { '@_r': '0', A: { '@_a': '1', B: '', C: { '@_c': '3', '#text': 't' } }, D: '' } });
+  });
+
+  it('parses attributes after a duplicate-attribute failure', () => {
+    parseError('<Root><Item a="1" b="2" a="3"/></Root>');
+    assert.deepEqual(parseXml('<Root><Item c="4"/></Root>'), { Root: { Item: { '@_c': '4' } } });
+  });
+
   it('parses again after a failed document', () => {
     parseError('<Root><Open></Root>');
     assert.deepEqual(parseXml('<Root>ok</Root>'), { Root: 'ok' });
@@ -87,5 +106,17 @@ describe('parseXml errors', () => {
     for (const text of ['<!DOCTYPE r><r/>', '<!doctype r><r/>', '<!DOCTYPE r [<!ENTITY e "x">', `<!-- ${'c'.repeat(5000)} --><!DOCTYPE r><r/>`]) {
       assert.match(parseError(text), /DOCTYPE/, text.slice(0, 30));
     }
+  });
+});
+
+describe('attr', () => {
+  it('reads string attributes only', () => {
+    const root = parseXml('<Root EventDateTime="2025-01-15T07:30:00Z" empty=""><Child/></Root>').Root;
+    assert.equal(attr(root, 'EventDateTime'), '2025-01-15T07:30:00Z');
+    assert.equal(attr(root, 'empty'), '');
+    assert.equal(attr(root, 'missing'), undefined);
+    assert.equal(attr({ '@_n': 7 }, 'n'), undefined);
+    assert.equal(attr('text', 'EventDateTime'), undefined);
+    assert.equal(attr(undefined, 'EventDateTime'), undefined);
   });
 });

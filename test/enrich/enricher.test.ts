@@ -128,6 +128,33 @@ describe('createEnricher', () => {
     assert.deepEqual(event.holter.patient, {});
   });
 
+  it('keeps other patient fields in order', () => {
+    const enrich = createEnricher({ tokenKey: KEY });
+    const event = accessEvent({ name: 'jdoe' });
+    event.holter.patient = { vip: true, id: 'MRN-1', employee: false };
+    const enriched = enrich(event);
+    assert.deepEqual(Object.keys(enriched.holter.patient ?? {}), ['vip', 'employee', 'token']);
+    assert.equal(enriched.holter.patient?.token, createPatientTokenizer(KEY)('MRN-1'));
+    assert.equal(enriched.holter.patient?.vip, true);
+  });
+
+  it('replaces an earlier token in place', () => {
+    const enrich = createEnricher({ tokenKey: KEY });
+    const event = accessEvent({ name: 'jdoe' });
+    event.holter.patient = { token: 'pt_stale', id: 'MRN-1' };
+    const enriched = enrich(event);
+    assert.deepEqual(enriched.holter.patient, { token: createPatientTokenizer(KEY)('MRN-1') });
+  });
+
+  it('leaves a patient without an id alone', () => {
+    const enrich = createEnricher({ tokenKey: KEY });
+    const event = accessEvent({ name: 'jdoe' });
+    const patient = { token: 'pt_given' };
+    event.holter.patient = patient;
+    assert.equal(enrich(event).holter.patient, patient);
+    assert.equal(enrich(event).holter.patient?.token, 'pt_given');
+  });
+
   it('rejects a roster tokenised with another key', async () => {
     const roster = await loadRoster(writeTempFile('roster.csv', ROSTER), 'another-key-0123456789abcdef0123');
     assert.throws(() => createEnricher({ roster, tokenKey: KEY }), (error: unknown) => {
