@@ -34,6 +34,11 @@ const RECORDS = positiveInteger('HOLTER_BENCH_E2E_RECORDS', 40_000);
 const EVERY_EVENT_RECORDS = positiveInteger('HOLTER_BENCH_E2E_ALERT_RECORDS', 3000);
 const OFFERED_EVENTS_PER_SECOND = positiveInteger('HOLTER_BENCH_E2E_RATE', 100);
 const OFFERED_SECONDS = positiveInteger('HOLTER_BENCH_E2E_SECONDS', 10);
+/**
+ * `kafka.checkpoint_interval_ms` of the runs. Offsets are committed only with checkpoints, and the
+ * figures below are read from commits, so they include up to one interval of waiting.
+ */
+const CHECKPOINT_INTERVAL_MS = positiveInteger('HOLTER_BENCH_E2E_CHECKPOINT_MS', 1000);
 /** How often the committed offsets are read; the resolution of the throughput and latency figures. */
 const LAG_POLL_MS = 20;
 
@@ -123,7 +128,7 @@ async function holterRate(label: string, texts: string[], rules?: string[]): Pro
   const topic = await topicWith('bench-holter', texts);
   const groupId = uniqueName('bench-group');
   const dataStream = `logs-holter.alerts-${uniqueName('bench').replaceAll('-', '')}`;
-  const settings = { topic, groupId, dataStream, deadLetterTopic: `${topic}.dead-letter`, ...(rules === undefined ? {} : { rules, detectors: [emptyFolder()] }) };
+  const settings = { topic, groupId, dataStream, deadLetterTopic: `${topic}.dead-letter`, checkpointIntervalMs: CHECKPOINT_INTERVAL_MS, ...(rules === undefined ? {} : { rules, detectors: [emptyFolder()] }) };
   const configFile = writeConfig(settings);
   await setupDataStream(configFile);
 
@@ -171,7 +176,7 @@ async function latencyAtFixedLoad(texts: string[], rules: string[]): Promise<Lat
   await createTopic(topic, 1);
   const groupId = uniqueName('bench-group');
   const dataStream = `logs-holter.alerts-${uniqueName('benchlat').replaceAll('-', '')}`;
-  const configFile = writeConfig({ topic, groupId, dataStream, deadLetterTopic: `${topic}.dead-letter`, rules, detectors: [emptyFolder()] });
+  const configFile = writeConfig({ topic, groupId, dataStream, deadLetterTopic: `${topic}.dead-letter`, rules, detectors: [emptyFolder()], checkpointIntervalMs: CHECKPOINT_INTERVAL_MS });
   await setupDataStream(configFile);
   const holter = new HolterProcess(configFile);
   await pollUntil('holter to join the group', async () => ((latestAssignment(holter.stderr, topic)?.length ?? 0) > 0 ? true : undefined), 60_000);
@@ -235,7 +240,7 @@ async function main(): Promise<void> {
   rows.push(await holterRate('holter run, one alert per successful event', texts.slice(0, EVERY_EVENT_RECORDS), everyEventRule));
 
   const reference = rows[0]?.eventsPerSecond ?? 1;
-  console.log(`\nKafka topic to Elasticsearch, one partition, simulated hospital records (${RECORDS} records; ${EVERY_EVENT_RECORDS} for the last row)\n`);
+  console.log(`\nKafka topic to Elasticsearch, one partition, simulated hospital records (${RECORDS} records; ${EVERY_EVENT_RECORDS} for the last row), checkpoint interval ${CHECKPOINT_INTERVAL_MS} ms\n`);
   console.log('| consumer | records timed | events/s | vs Java | alerts raised |');
   console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const row of rows) {

@@ -28,6 +28,8 @@ export const ERROR_CODES = {
   HOLTER_ELASTICSEARCH_SETUP: 'A step of `holter setup elasticsearch` failed.',
   HOLTER_STORE_FAILED: 'The embedded alert store could not be opened or written.',
   HOLTER_STATE_VERSION: 'A saved state file was written by an incompatible version.',
+  HOLTER_STATE_CORRUPT: 'A checkpoint in the changelog topic cannot be read: a chunk is missing or does not match its manifest.',
+  HOLTER_STATE_CHANGELOG: 'The changelog topic of detection state could not be created, read or written.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

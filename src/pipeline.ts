@@ -8,6 +8,7 @@ import type { HolterEvent } from './event.js';
 import type { Logger } from './log.js';
 import type { DeadLetterSink } from './sinks/dead-letter/writer.js';
 import type { AlertSink, SinkOutcome } from './sinks/types.js';
+import { addStageStats, DetectionTask, type TaskStages } from './state/task.js';
 
 const MAX_REMEMBERED_ALERT_IDS = 100_000;
 
@@ -19,9 +20,12 @@ export interface PipelineOptions {
   decodeContext: DecodeContext;
   /** The enrich stage: identity resolution and patient tokens. Runs before any detection. */
   enrich: (event: HolterEvent) => HolterEvent;
+  /** Stages of the default task, which `push` feeds when no task is given. */
   stages: DetectionStage[];
   /** Entity risk: every detection adds risk to its user, source and host; enough risk raises a risk alert. */
   risk?: RiskStage;
+  /** Builds a fresh set of detection stages for another task (see `createTask`). */
+  createStages?: () => Promise<TaskStages>;
   sinks: AlertSink[];
   deadLetter: DeadLetterSink;
   allowedLatenessMs: number;
@@ -54,8 +58,9 @@ export interface RunSummary {
 
 /**
  * The stream: decode -> enrich -> detect -> alert -> sinks, one record at a time, in event time.
- * The watermark is the newest event time seen minus the allowed lateness; detection stages use it
- * to close windows and to recognise late events.
+ * Detection runs in tasks: each task has its own stages and its own watermark (the newest event
+ * time it has seen minus the allowed lateness), which its stages use to close windows and to
+ * recognise late events. Decoding, enrichment, alert building and the sinks are shared.
  */
 export class Pipeline {
   private readonly summary: RunSummary = {
@@ -73,31 +78,52 @@ export class Pipeline {
   };
   private maxEventTimeMs = Number.NEGATIVE_INFINITY;
   private minEventTimeMs = Number.POSITIVE_INFINITY;
+  private readonly defaultTask: DetectionTask;
+  /** Tasks made by createTask and not retired yet. */
+  private readonly tasks = new Set<DetectionTask>();
+  /** Counters of retired tasks, so the summary still counts what they did. */
+  private readonly retiredStageStats: Record<string, Record<string, number>> = {};
   /**
    * Recent alert ids raised in this run, so a detection repeated by two stages or a re-fire pages
    * once. Bounded: the oldest ids are forgotten first; the store and Elasticsearch still dedupe by id.
    */
   private readonly raisedIds = new Set<string>();
   private readonly now: () => Date;
-  private riskAdvancedMs = Number.NEGATIVE_INFINITY;
   private readonly pendingDeliveries = new Set<Promise<void>>();
   private readonly maxPendingDeliveries: number;
 
   constructor(private readonly options: PipelineOptions) {
     this.now = options.now ?? (() => new Date());
     this.maxPendingDeliveries = options.maxPendingDeliveries ?? DEFAULT_MAX_PENDING_DELIVERIES;
+    this.defaultTask = new DetectionTask({ stages: options.stages, risk: options.risk }, options.allowedLatenessMs);
   }
 
+  /** Watermark of the default task. */
   get watermarkMs(): number {
-    return this.maxEventTimeMs - this.options.allowedLatenessMs;
+    return this.defaultTask.watermarkMs;
+  }
+
+  /** Starts a task with fresh detection stages from the `createStages` option; its state starts empty. */
+  async createTask(): Promise<DetectionTask> {
+    if (this.options.createStages === undefined) throw new Error('Pipeline.createTask needs the createStages option.');
+    const task = new DetectionTask(await this.options.createStages(), this.options.allowedLatenessMs);
+    this.tasks.add(task);
+    return task;
+  }
+
+  /** Ends a task without closing its windows (its state lives on in a checkpoint), keeping its counters. */
+  retireTask(task: DetectionTask): void {
+    if (!this.tasks.delete(task)) return;
+    addStageStats(this.retiredStageStats, task.stats());
   }
 
   /**
-   * Decodes, enriches and detects one record. Resolves once detection is done; the alerts it raised
-   * may still be on their way to the sinks until `drain` (or `finish`) resolves.
+   * Decodes, enriches and detects one record, in `task` or else the default task. Resolves once
+   * detection is done; the alerts it raised may still be on their way to the sinks until `drain`
+   * (or `finish`) resolves.
    */
-  async push(record: RawRecord): Promise<void> {
-    await this.pushDecoded(record, this.decode(record));
+  async push(record: RawRecord, task?: DetectionTask): Promise<void> {
+    await this.pushDecoded(record, this.decode(record), task);
   }
 
   /**
@@ -113,8 +139,8 @@ export class Pipeline {
     }
   }
 
-  /** Enriches and detects a record that `decode` has decoded, or dead-letters it. */
-  async pushDecoded(record: RawRecord, result: DecodeResult): Promise<void> {
+  /** Enriches a record that `decode` has decoded and detects it in `task` (else the default task), or dead-letters it. */
+  async pushDecoded(record: RawRecord, result: DecodeResult, task: DetectionTask = this.defaultTask): Promise<void> {
     this.summary.recordsRead++;
     if (!result.ok) {
       await this.deadLetter(record, result.reason, result.message);
@@ -123,23 +149,48 @@ export class Pipeline {
 
     for (const decoded of result.events) {
       this.summary.eventsDecoded++;
-      const event = this.options.enrich(decoded);
-      const eventTimeMs = Date.parse(event['@timestamp']);
-      if (eventTimeMs > this.maxEventTimeMs) this.maxEventTimeMs = eventTimeMs;
-      if (eventTimeMs < this.minEventTimeMs) this.minEventTimeMs = eventTimeMs;
-
-      const watermark = this.watermarkMs;
-      for (const stage of this.options.stages) {
-        const detections = stage.process(event, watermark);
-        if (detections.length > 0) await this.raise(this.withRisk(detections, watermark));
-      }
-      await this.advanceRisk(watermark);
+      await this.detect(this.options.enrich(decoded), task);
     }
   }
 
+  /**
+   * Detects an event that is already decoded and enriched, in `task` (else the default task). The
+   * stage that re-keys events through a repartition topic enriches first and detects later.
+   */
+  async detect(event: HolterEvent, task: DetectionTask = this.defaultTask): Promise<void> {
+    const eventTimeMs = Date.parse(event['@timestamp']);
+    if (eventTimeMs > this.maxEventTimeMs) this.maxEventTimeMs = eventTimeMs;
+    if (eventTimeMs < this.minEventTimeMs) this.minEventTimeMs = eventTimeMs;
+    task.observeEventTime(eventTimeMs);
+
+    const watermark = task.watermarkMs;
+    for (const stage of task.stages) {
+      const detections = stage.process(event, watermark);
+      if (detections.length > 0) await this.raise(this.withRisk(task, detections, watermark));
+    }
+    await this.advanceRisk(task, watermark);
+  }
+
+  /** Enriches a decoded event; exposed for the repartition step, which detects it elsewhere. */
+  enrich(event: HolterEvent): HolterEvent {
+    return this.options.enrich(event);
+  }
+
+  /** Counts a record whose events go to detection later, through a repartition topic. */
+  countForwarded(events: number): void {
+    this.summary.recordsRead++;
+    this.summary.eventsDecoded += events;
+  }
+
+  /** Dead-letters a record that could not be decoded, as pushDecoded does. */
+  async reject(record: RawRecord, reason: Parameters<DeadLetterSink['write']>[1], message: string): Promise<void> {
+    this.summary.recordsRead++;
+    await this.deadLetter(record, reason, message);
+  }
+
   /** Marks signal detections and adds the risk alerts they complete. */
-  private withRisk(detections: Detection[], watermarkMs: number): Detection[] {
-    const risk = this.options.risk;
+  private withRisk(task: DetectionTask, detections: Detection[], watermarkMs: number): Detection[] {
+    const risk = task.risk;
     if (risk === undefined) return detections;
     const marked = detections.map((detection) => risk.markSignal(detection));
     return [...marked, ...marked.flatMap((detection) => risk.observe(detection, watermarkMs))];
@@ -149,30 +200,37 @@ export class Pipeline {
    * Lets the risk stage apply the detections the watermark has reached. It holds them until then so
    * that late detections are applied in event time; once per second of event time is often enough.
    */
-  private async advanceRisk(watermarkMs: number): Promise<void> {
-    if (this.options.risk === undefined || watermarkMs < this.riskAdvancedMs + 1000) return;
-    this.riskAdvancedMs = watermarkMs;
-    const detections = this.options.risk.advance(watermarkMs);
+  private async advanceRisk(task: DetectionTask, watermarkMs: number): Promise<void> {
+    if (task.risk === undefined || watermarkMs < task.riskAdvancedMs + 1000) return;
+    task.riskAdvancedMs = watermarkMs;
+    const detections = task.risk.advance(watermarkMs);
     if (detections.length > 0) await this.raise(detections);
   }
 
-  /** Ends the run: closes every open window, delivers what that raises, and returns the summary. */
-  async finish(): Promise<RunSummary> {
-    const endOfInput = Number.isFinite(this.maxEventTimeMs) ? this.maxEventTimeMs + this.options.allowedLatenessMs + 1 : Number.POSITIVE_INFINITY;
-    for (const stage of this.options.stages) {
-      await this.raise(this.withRisk(stage.flush(endOfInput), endOfInput));
-      this.summary.stageStats[stage.name] = stage.stats();
+  /**
+   * Ends the run and returns the summary. By default it closes every open window of every task and
+   * delivers what that raises, as at the end of a file. `holter run` passes `closeWindows: false`:
+   * its windows live on in checkpoints, and the next owner of each partition closes them.
+   */
+  async finish(options: { closeWindows?: boolean } = {}): Promise<RunSummary> {
+    const stageStats: Record<string, Record<string, number>> = structuredClone(this.retiredStageStats);
+    for (const task of [this.defaultTask, ...this.tasks]) {
+      if (options.closeWindows ?? true) await this.closeWindows(task);
+      addStageStats(stageStats, task.stats());
     }
-    if (this.options.risk !== undefined) {
-      await this.raise(this.options.risk.flush(endOfInput));
-      this.summary.stageStats.risk = this.options.risk.stats();
-    }
+    this.summary.stageStats = stageStats;
     if (Number.isFinite(this.minEventTimeMs)) {
       this.summary.firstEventTime = new Date(this.minEventTimeMs).toISOString();
       this.summary.lastEventTime = new Date(this.maxEventTimeMs).toISOString();
     }
     await this.drain();
     return this.summary;
+  }
+
+  private async closeWindows(task: DetectionTask): Promise<void> {
+    const endOfInput = task.endOfInputMs;
+    for (const stage of task.stages) await this.raise(this.withRisk(task, stage.flush(endOfInput), endOfInput));
+    if (task.risk !== undefined) await this.raise(task.risk.flush(endOfInput));
   }
 
   /** Closes sinks and the dead-letter file, and adds the sinks' own counters to the summary. Call once, after finish. */

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import type { Alert } from '../src/alerts/types.js';
 import { decodeRecord } from '../src/decoders/index.js';
 import type { DecodeContext, RawRecord } from '../src/decoders/types.js';
-import { loadSigmaRules } from '../src/detect/sigma/index.js';
+import { loadSigmaRules, SigmaStage } from '../src/detect/sigma/index.js';
 import { createEnricher } from '../src/enrich/index.js';
 import { silentLogger } from '../src/log.js';
 import { Pipeline } from '../src/pipeline.js';
@@ -124,4 +124,42 @@ test('pipeline counts a failing sink and still delivers to others', async () => 
   assert.equal(sink.alerts.length, 1);
   assert.equal(summary.deliveryFailures.ndjson, 1);
   assert.equal(summary.deliveryOutcomes.collector?.delivered, 1);
+});
+
+test('pipeline tasks keep separate windows and watermarks', async () => {
+  const sink = collector();
+  const rules = await holterRules();
+  const pipeline = new Pipeline({
+    decode: decodeRecord,
+    decodeContext: CONTEXT,
+    enrich: createEnricher({ tokenKey: 'pipeline-test-key-0123456789' }),
+    stages: [],
+    createStages: async () => ({ stages: [new SigmaStage(rules.ruleSet, { allowedLatenessMs: 60_000 })] }),
+    sinks: [sink],
+    deadLetter: new DeadLetterMemory(),
+    allowedLatenessMs: 60_000,
+    logger: silentLogger,
+  });
+  const first = await pipeline.createTask();
+  const second = await pipeline.createTask();
+
+  // Six failures in each task: ten would fire in one task, but each task counts only its own.
+  for (let i = 0; i < 6; i++) await pipeline.push(oktaFailure(at(20, i * 10), 'jdoe@example.org', i), first);
+  for (let i = 0; i < 6; i++) await pipeline.push(oktaFailure(at(0, i * 10), 'jdoe@example.org', 10 + i), second);
+  await pipeline.drain();
+  assert.equal(sink.alerts.length, 0);
+  assert.equal(first.watermarkMs, Date.parse(at(20, 50)) - 60_000);
+  assert.equal(second.watermarkMs, Date.parse(at(0, 50)) - 60_000, 'twenty minutes behind the first task, and not late there');
+
+  const restored = await pipeline.createTask();
+  restored.restore(first.snapshot());
+  pipeline.retireTask(first);
+  for (let i = 6; i < 10; i++) await pipeline.push(oktaFailure(at(21, i), 'jdoe@example.org', 20 + i), restored);
+  await pipeline.drain();
+  assert.equal(sink.alerts.length, 1, 'the restored task continues the six failures of the first');
+
+  const summary = await pipeline.finish({ closeWindows: false });
+  assert.equal(summary.alerts, 1);
+  assert.equal(summary.stageStats.sigma?.late_events, 0);
+  assert.equal(summary.stageStats.sigma?.events, 16, 'the retired task still counts');
 });

@@ -6,7 +6,7 @@ import { decodeRecord } from '../decoders/index.js';
 import type { DecodeContext, GenericMapping } from '../decoders/types.js';
 import { loadDetectors } from '../detect/baseline/index.js';
 import { loadRiskConfig, RiskStage } from '../detect/risk/index.js';
-import { loadSigmaRules } from '../detect/sigma/index.js';
+import { loadSigmaRules, SigmaStage } from '../detect/sigma/index.js';
 import type { DetectionStage } from '../detect/types.js';
 import { createEnricher, loadDirectory, loadRoster } from '../enrich/index.js';
 import { HolterError } from '../errors.js';
@@ -21,6 +21,7 @@ import { AlertStore } from '../sinks/store/sink.js';
 import type { AlertSink } from '../sinks/types.js';
 import { WebhookSink } from '../sinks/webhook/sink.js';
 import type { Alert } from '../alerts/types.js';
+import type { TaskStages } from '../state/task.js';
 
 /** Problems found while loading rules and detectors; the good ones still run. */
 export interface LoadReport {
@@ -67,6 +68,16 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
 
   const stages: DetectionStage[] = [rules.stage, detectors.stage];
   const risk = await loadRisk(config, logger);
+
+  // Each further task (holter run: one per partition) gets stages of its own. The compiled Sigma
+  // rules are shared; detectors are loaded again, because a detector object contains its state.
+  const allowedLatenessMs = config.detection.allowed_lateness_seconds * 1000;
+  const createStages = async (): Promise<TaskStages> => {
+    const taskDetectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone });
+    const taskStages: TaskStages = { stages: [new SigmaStage(rules.stage.ruleSet, { allowedLatenessMs }), taskDetectors.stage] };
+    if (risk.stage !== undefined) taskStages.risk = new RiskStage(risk.stage.config);
+    return taskStages;
+  };
   const { sinks, store } = buildSinks(config, logger);
 
   const decodeContext: DecodeContext = {
@@ -81,9 +92,10 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     enrich,
     stages,
     risk: risk.stage,
+    createStages,
     sinks,
     deadLetter: options.deadLetter ?? new DeadLetterFile(config.dead_letter.path),
-    allowedLatenessMs: config.detection.allowed_lateness_seconds * 1000,
+    allowedLatenessMs,
     logger,
     onAlert: options.onAlert,
   });

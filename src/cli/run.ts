@@ -2,11 +2,17 @@ import { loadConfig } from '../config/load.js';
 import type { HolterConfig } from '../config/schema.js';
 import { HolterError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
-import type { KafkaClient } from '../sources/kafka/client.js';
+import type { RawRecord } from '../decoders/types.js';
+import type { Pipeline } from '../pipeline.js';
+import type { KafkaClient, KafkaProducerClient } from '../sources/kafka/client.js';
+import { FORWARDED_EVENT_FORMAT, readForwardedEvent, Repartitioner } from '../sources/kafka/repartition.js';
+import type { DetectionTask } from '../state/task.js';
 import { DeadLetterTopic } from '../sources/kafka/dead-letter-topic.js';
 import { createKafkajsClient } from '../sources/kafka/kafkajs-client.js';
 import { kafkaConnectionSettings } from '../sources/kafka/settings.js';
 import { KafkaSource } from '../sources/kafka/source.js';
+import { PartitionTasks } from '../sources/kafka/tasks.js';
+import { KafkaChangelog } from '../state/changelog.js';
 import { assemblePipeline } from './assemble.js';
 import { formatSummary } from './summary.js';
 
@@ -19,14 +25,13 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 
 /**
  * `holter run`: consumes the configured Kafka topics in a consumer group until SIGTERM or SIGINT.
- * The first signal stops fetching, lets the batch in hand finish and commit, closes the open
- * windows and delivers what they raise, then leaves the group. A second signal exits at once;
- * records after the last commit are then processed again on the next start.
- *
- * NOTE: detection state (open windows, baselines) is not checkpointed or handed over yet. After a
- * crash, or a rebalance that moves a partition to another member, a window that spans the move
- * starts empty on the new owner, so a correlation whose events straddle it can be missed.
- * Single-event rules and windows that closed before the move are not affected.
+ * Each assigned partition (of the repartition topic, with `kafka.repartition_by`) gets its own
+ * detection task. Task state is checkpointed to the changelog topic, offsets are committed only
+ * after a checkpoint that reflects them, and a partition's task is restored from its latest
+ * checkpoint when the partition is assigned (docs/kafka.md). The first signal stops fetching, lets
+ * the batch in hand finish, checkpoints and commits, then leaves the group without closing open
+ * windows: the next owner of each partition continues them. A second signal exits at once; the
+ * records since the last checkpoint are then processed again on the next start.
  */
 export async function runStream(options: RunOptions): Promise<number> {
   const config = loadConfig(options.config);
@@ -58,6 +63,37 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger)
   const deadLetter = new DeadLetterTopic(producer, config.kafka.dead_letter_topic, logger);
   const { pipeline, report } = await assemblePipeline(config, { logger, deadLetter });
 
+  const repartitioner = await createRepartitioner(config, kafka, producer, pipeline);
+  const topics = [...config.kafka.topics];
+  if (repartitioner !== undefined) topics.push({ name: repartitioner.topic, format: FORWARDED_EVENT_FORMAT });
+
+  const changelog = new KafkaChangelog({
+    client: kafka,
+    producer,
+    topic: changelogTopic(config),
+    groupId: config.kafka.group_id,
+    partitions: await maxPartitionCount(kafka, topics.map((topic) => topic.name)),
+    sessionTimeoutMs: config.kafka.session_timeout_ms,
+    logger,
+  });
+  try {
+    await changelog.start();
+  } catch (error) {
+    await changelog.stop();
+    await pipeline.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the pipeline after a failure failed'));
+    throw error;
+  }
+  const tasks = new PartitionTasks(
+    {
+      createTask: () => pipeline.createTask(),
+      retireTask: (task) => pipeline.retireTask(task),
+      push: (record, task) => (record.format === FORWARDED_EVENT_FORMAT ? detectForwarded(pipeline, record, task) : pipeline.push(record, task)),
+      drain: () => pipeline.drain(),
+    },
+    changelog,
+    logger,
+  );
+
   const source = new KafkaSource({
     consumer: kafka.consumer({
       groupId: config.kafka.group_id,
@@ -65,11 +101,12 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger)
       maxBytesPerPartition: config.kafka.max_bytes_per_partition,
     }),
     groupId: config.kafka.group_id,
-    topics: config.kafka.topics,
+    topics,
     fromBeginning: config.kafka.auto_offset_reset === 'earliest',
     maxRecordBytes: config.decode.max_record_bytes,
-    push: (record) => pipeline.push(record),
-    drain: () => pipeline.drain(),
+    tasks,
+    checkpointIntervalMs: config.kafka.checkpoint_interval_ms,
+    repartitioner,
     remember: (record, original) => deadLetter.originals.set(record, original),
     heartbeatIntervalMs: Math.max(1000, Math.floor(config.kafka.session_timeout_ms / 5)),
     logger,
@@ -80,22 +117,88 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger)
     await source.run();
   } catch (error) {
     await pipeline.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the pipeline after a failure failed'));
+    await changelog.stop();
     throw error;
   } finally {
     removeHandlers();
   }
 
-  const summary = await pipeline.finish();
+  // Open windows are not closed here: their state is in the checkpoints, and the next owner of
+  // each partition closes them when its watermark passes them.
+  const summary = await pipeline.finish({ closeWindows: false });
   await pipeline.close();
+  await changelog.stop();
   process.stderr.write(formatSummary(summary, report));
   for (const [sink, outcomes] of Object.entries(summary.deliveryOutcomes)) {
     const failures = summary.deliveryFailures[sink] ?? 0;
     process.stderr.write(`  sink ${sink.padEnd(14)} delivered ${outcomes.delivered}, duplicate ${outcomes.duplicate}, filtered ${outcomes.filtered}, failed ${failures}\n`);
   }
   process.stderr.write(`  kafka records       ${source.stats.recordsFetched} (${source.stats.oversizedRecords} oversized, ${source.stats.tombstonesSkipped} tombstones skipped, ${source.stats.commits} commits, ${source.stats.commitRetries} commit retries)\n`);
+  if (repartitioner !== undefined) {
+    process.stderr.write(`  repartition         ${repartitioner.eventsForwarded} events forwarded to ${repartitioner.topic} (${repartitioner.eventsWithoutKey} without ${repartitioner.field}), ${tasks.stats.forwardedDuplicates} repeats dropped\n`);
+  }
+  process.stderr.write(`  checkpoints         ${tasks.stats.checkpoints} written, ${tasks.stats.restores} restored, ${tasks.stats.restoredEmpty} partitions started empty, ${source.stats.seeks} seeks, ${source.stats.checkpointRetries} write retries\n`);
 
   const failed = Object.values(summary.deliveryFailures).reduce((total, count) => total + count, 0);
   return failed > 0 ? 1 : 0;
+}
+
+/**
+ * With `kafka.repartition_by`, creates the repartition topic when missing and returns the first
+ * step that forwards events to it. Without it, detection runs on the source partitions.
+ */
+async function createRepartitioner(config: HolterConfig, kafka: KafkaClient, producer: KafkaProducerClient, pipeline: Pipeline): Promise<Repartitioner | undefined> {
+  const field = config.kafka.repartition_by;
+  if (field === undefined) return undefined;
+  const topic = config.kafka.repartition_topic ?? `${config.kafka.group_id}-repartition`;
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    await admin.createTopics([{ name: topic, partitions: config.kafka.repartition_partitions }]);
+  } catch (error) {
+    throw new HolterError('HOLTER_KAFKA_CONNECT', `Creating the repartition topic ${topic} failed: ${(error as Error).message}. Create it yourself with kafka.repartition_partitions partitions, or let Holter create topics.`, { cause: error, retriable: true });
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  return new Repartitioner(producer, topic, field, {
+    decode: (record) => pipeline.decode(record),
+    enrich: (event) => pipeline.enrich(event),
+    reject: (record, reason, message) => pipeline.reject(record, reason, message),
+    countForwarded: (events) => pipeline.countForwarded(events),
+  });
+}
+
+/** Detects an event read from the repartition topic; a record that is not one is dead-lettered. */
+async function detectForwarded(pipeline: Pipeline, record: RawRecord, task: DetectionTask): Promise<void> {
+  let event;
+  try {
+    event = readForwardedEvent(record);
+  } catch (error) {
+    await pipeline.reject(record, 'invalid_record', (error as Error).message);
+    return;
+  }
+  await pipeline.detect(event, task);
+}
+
+/** Returns the changelog topic: `kafka.changelog_topic`, else `<group_id>-state-changelog`. */
+export function changelogTopic(config: HolterConfig): string {
+  return config.kafka.changelog_topic ?? `${config.kafka.group_id}-state-changelog`;
+}
+
+/** Returns the maximum partition count of the topics, or 1 when none can be read yet; the changelog gets as many. */
+async function maxPartitionCount(kafka: KafkaClient, topics: string[]): Promise<number> {
+  const admin = kafka.admin();
+  let max = 1;
+  try {
+    await admin.connect();
+    for (const topic of topics) {
+      const offsets = await admin.fetchEndOffsets(topic).catch(() => []);
+      max = Math.max(max, offsets.length);
+    }
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+  return max;
 }
 
 /** First SIGTERM or SIGINT: graceful stop. Second: exit at once without committing the batch in hand. */

@@ -59,6 +59,29 @@ const KafkaSection = Type.Object(
       default: 'holter.dead-letter',
       description: 'Topic that receives records that cannot be decoded, with headers naming the reason, source topic, partition and offset.',
     }),
+    changelog_topic: Type.Optional(
+      Type.String({
+        minLength: 1,
+        pattern: '^[A-Za-z0-9._-]+$',
+        description: 'Compacted topic that keeps a checkpoint of the detection state of every partition. Default `<group_id>-state-changelog`; created when missing.',
+      }),
+    ),
+    checkpoint_interval_ms: Type.Integer({
+      minimum: 100,
+      default: 5000,
+      description: 'How often detection state is checkpointed to the changelog topic and the offsets it reflects are committed, in milliseconds. After a crash, records since the last checkpoint are processed again.',
+    }),
+    repartition_by: Type.Optional(
+      Type.String({
+        minLength: 1,
+        pattern: '^[A-Za-z@_][A-Za-z0-9@_.-]*$',
+        description: 'Event field (e.g. `user.name`) to re-key events by, through the repartition topic, before detection. Without it, detection runs on the source partitions, so rules must group by the topic\'s key.',
+      }),
+    ),
+    repartition_topic: Type.Optional(
+      Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$', description: 'Internal topic of re-keyed events when `repartition_by` is set. Default `<group_id>-repartition`; created when missing.' }),
+    ),
+    repartition_partitions: Type.Integer({ minimum: 1, default: 6, description: 'Partitions of the repartition topic when Holter creates it; the most members that share detection.' }),
     session_timeout_ms: Type.Integer({ minimum: 6000, default: 30000, description: 'Consumer group session timeout, in milliseconds.' }),
     max_bytes_per_partition: Type.Integer({ minimum: 1024, default: 1048576, description: 'Bytes fetched per partition per request. A larger record is still fetched whole.' }),
     connection_timeout_ms: Type.Integer({ minimum: 100, default: 10000, description: 'Timeout of one broker connection attempt, in milliseconds.' }),

@@ -70,7 +70,9 @@ describe('kafka broker restart mid-run', { skip: INTEGRATION_SKIP }, () => {
 
     await services('start', 'kafka');
     await produce(topic, messages.slice(half));
-    await pollUntil('the group to commit every record after the restart', async () => ((await groupLag(settings.groupId, topic)) === 0 ? true : undefined), 120_000);
+    await pollUntil('the group to commit every record after the restart', async () => ((await groupLag(settings.groupId, topic)) === 0 ? true : undefined), 120_000).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}\nholter run output:\n${holter.stderr.slice(-6000)}`);
+    });
     assert.equal(await holter.stop('SIGTERM'), 0, holter.stderr.slice(-3000));
 
     const stored = await storedAlerts(settings.dataStream);

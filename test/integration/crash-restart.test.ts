@@ -30,8 +30,8 @@ describe('kafka restart after crash', { skip: INTEGRATION_SKIP }, () => {
     for (const holter of processes) await holter.stop('SIGKILL');
   });
 
-  // NOTE: the rule here is stateless on purpose. Detection state is not checkpointed yet, so a
-  // correlation or baseline window that spans the crash restarts empty; that case is not covered.
+  // The rule here is stateless, so every record raises its own alert and the exact set shows any
+  // record lost or processed twice. state-crash-restart.test.ts covers windows open during a crash.
   test('sigkill mid-stream loses and duplicates nothing', async () => {
     const topic = uniqueName('it-crash');
     const settings = {

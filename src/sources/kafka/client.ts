@@ -79,6 +79,11 @@ export interface KafkaConsumerClient {
    */
   run(handler: BatchHandler, events: ConsumerEvents): Promise<void>;
   /**
+   * Makes the next fetch of a partition this member owns start at `offset`. The batch in hand of that
+   * partition becomes stale: its handler should stop and leave the rest of it.
+   */
+  seek(topic: string, partition: number, offset: string): void;
+  /**
    * Commits offsets for this member's generation. Call it from the batch handler before `stop`:
    * once stopping, a client may skip the commit without an error (kafkajs 2.2.4 does).
    */
@@ -92,7 +97,8 @@ export interface KafkaConsumerClient {
 
 export interface OutgoingMessage {
   key?: string | Buffer | null;
-  value: string | Buffer;
+  /** Null writes a tombstone, which removes the key from a compacted topic. */
+  value: string | Buffer | null;
   headers?: Record<string, string>;
   partition?: number;
 }
@@ -106,8 +112,11 @@ export interface KafkaProducerClient {
 
 export interface KafkaAdminClient {
   connect(): Promise<void>;
-  /** Creates the topics that do not exist yet; existing ones are left as they are. */
-  createTopics(topics: { name: string; partitions: number }[]): Promise<void>;
+  /**
+   * Creates the topics that do not exist yet, with the given topic configuration (such as
+   * `cleanup.policy`); existing ones are left as they are.
+   */
+  createTopics(topics: { name: string; partitions: number; config?: Record<string, string> }[]): Promise<void>;
   /** Committed offsets of a group, by partition; `-1` where the group has committed nothing. */
   fetchCommittedOffsets(groupId: string, topic: string): Promise<{ partition: number; offset: string }[]>;
   /** Offset of the next record to be written to each partition (the high watermark). */

@@ -17,6 +17,9 @@ import type { KafkaConnectionSettings } from './settings.js';
 
 const { Kafka, logLevel, Partitioners } = kafkajs;
 
+/** Error type of a commit made while the consumer has no group generation (kafkajs restarting it). */
+export const NOT_JOINED_ERROR = 'GROUP_NOT_JOINED';
+
 /**
  * The Kafka seam implemented with kafkajs 2.2.4. docs/kafka.md records what was checked against
  * Kafka 4.4: the APIs used here (metadata, produce, fetch, the classic consumer group protocol,
@@ -118,8 +121,21 @@ class KafkajsConsumer implements KafkaConsumerClient {
     });
   }
 
-  commit(offsets: TopicPartitionOffset[]): Promise<void> {
-    return this.consumer.commitOffsets(offsets);
+  seek(topic: string, partition: number, offset: string): void {
+    this.consumer.seek({ topic, partition, offset });
+  }
+
+  async commit(offsets: TopicPartitionOffset[]): Promise<void> {
+    try {
+      await this.consumer.commitOffsets(offsets);
+    } catch (error) {
+      // While kafkajs restarts a crashed consumer (after a broker outage, for example), it has no
+      // group generation and rejects commits with this untyped error.
+      if (error instanceof Error && error.name === 'KafkaJSNonRetriableError' && /not initialized/.test(error.message)) {
+        throw Object.assign(new Error(`The consumer is not in the group while it restarts: ${error.message}`, { cause: error }), { type: NOT_JOINED_ERROR, retriable: false });
+      }
+      throw error;
+    }
   }
 
   describeError(error: unknown): KafkaErrorInfo {
@@ -187,8 +203,15 @@ class KafkajsAdmin implements KafkaAdminClient {
     return this.admin.connect();
   }
 
-  async createTopics(topics: { name: string; partitions: number }[]): Promise<void> {
-    await this.admin.createTopics({ topics: topics.map((topic) => ({ topic: topic.name, numPartitions: topic.partitions })), waitForLeaders: true });
+  async createTopics(topics: { name: string; partitions: number; config?: Record<string, string> }[]): Promise<void> {
+    await this.admin.createTopics({
+      topics: topics.map((topic) => ({
+        topic: topic.name,
+        numPartitions: topic.partitions,
+        configEntries: Object.entries(topic.config ?? {}).map(([name, value]) => ({ name, value })),
+      })),
+      waitForLeaders: true,
+    });
   }
 
   async fetchCommittedOffsets(groupId: string, topic: string): Promise<{ partition: number; offset: string }[]> {

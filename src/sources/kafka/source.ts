@@ -1,8 +1,10 @@
 import type { SizedRawRecord } from '../../decoders/index.js';
-import { HolterError } from '../../errors.js';
+import { HolterError, isHolterError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { BatchControl, ConsumedBatch, ConsumedMessage, KafkaConsumerClient, PartitionAssignment } from './client.js';
+import type { BatchControl, ConsumedBatch, ConsumedMessage, KafkaConsumerClient, PartitionAssignment, TopicPartitionOffset } from './client.js';
 import type { OriginalRecord } from './dead-letter-topic.js';
+import { sourcePositionOf, type Repartitioner } from './repartition.js';
+import type { PartitionTasks } from './tasks.js';
 
 export interface KafkaSourceOptions {
   consumer: KafkaConsumerClient;
@@ -12,10 +14,15 @@ export interface KafkaSourceOptions {
   fromBeginning: boolean;
   /** Values above this size are cut and flagged `oversizeBytes`, so the pipeline dead-letters them as too_large. */
   maxRecordBytes: number;
-  /** The pipeline's push: resolves once the record is detected; its alerts may still be in delivery. */
-  push: (record: SizedRawRecord) => Promise<void>;
-  /** Resolves once every alert raised so far was given to every sink; awaited before each commit. */
-  drain: () => Promise<void>;
+  /** Detection tasks of the assigned partitions; their checkpoints decide which offsets are committed. */
+  tasks: PartitionTasks;
+  /** How often the tasks are checkpointed and their offsets committed, in milliseconds. */
+  checkpointIntervalMs: number;
+  /**
+   * With repartitioning, records of every topic but the repartition topic go to it instead of to
+   * a task, and their offsets are committed once the repartition topic acknowledged their events.
+   */
+  repartitioner?: Repartitioner;
   /** Called with each record and the bytes it came from, before it is pushed (the dead-letter topic keeps them). */
   remember?: (record: SizedRawRecord, original: OriginalRecord) => void;
   /** How often to heartbeat while one record waits on a slow sink; below the session timeout. */
@@ -36,33 +43,48 @@ export interface KafkaSourceStats {
   commits: number;
   /** Commit attempts that failed on a retriable error and were tried again. */
   commitRetries: number;
+  /** Batches dropped because the restored state of their partition starts at another offset. */
+  seeks: number;
+  /** Checkpoint writes that failed on a retriable error and were tried again. */
+  checkpointRetries: number;
 }
 
 /**
  * Kafka error types that mean this member's generation ended: a rebalance moved or may move the
  * partition, so retrying the commit cannot succeed. NOT_COORDINATOR is not here, because the
  * coordinator moving (a broker restart) leaves the generation valid and a retry can succeed.
+ * GROUP_NOT_JOINED is the client's own: the consumer restarts and will join a new generation.
  */
-const GENERATION_ENDED_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID']);
+const GENERATION_ENDED_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID', 'GROUP_NOT_JOINED']);
 
 const DEFAULT_COMMIT_INITIAL_BACKOFF_MS = 500;
 const DEFAULT_COMMIT_MAX_BACKOFF_MS = 5000;
 
 /**
- * Consumes topics in a consumer group and pushes each record through the pipeline, one at a time.
- * After each batch it commits, per partition, the offset after the last record whose push
- * resolved, so a committed offset never runs ahead of the alerts delivered. A slow sink blocks the
- * handler, and so the fetching, of the whole consumer. That is the back-pressure.
+ * Consumes topics in a consumer group and pushes each record into the detection task of its
+ * partition, one at a time. Every `checkpointIntervalMs` it checkpoints, at the end of the batch
+ * in hand or while idle. It waits for the alerts raised so far to be delivered, writes a checkpoint
+ * of every task that changed, and only then commits the offsets those checkpoints reflect. It does
+ * the same when it stops and when it notices a rebalance. A slow sink blocks the handler, and so the
+ * fetching, of the whole consumer. That is the back-pressure.
  */
 export class KafkaSource {
-  readonly stats: KafkaSourceStats = { recordsFetched: 0, tombstonesSkipped: 0, oversizedRecords: 0, commits: 0, commitRetries: 0 };
+  readonly stats: KafkaSourceStats = { recordsFetched: 0, tombstonesSkipped: 0, oversizedRecords: 0, commits: 0, commitRetries: 0, seeks: 0, checkpointRetries: 0 };
   private readonly formats: Map<string, string | undefined>;
   private readonly sleep: (ms: number) => Promise<void>;
   private failure: HolterError | undefined;
   /** Set by `stop` before the client stops, so the batch in hand ends and commits while the client still commits. */
   private stopRequested = false;
-  /** The batch handler in progress, if any. */
-  private handling: Promise<void> | undefined;
+  /**
+   * Batch handlers, checkpoints and assignments run one at a time, in order: each waits for this
+   * chain. kafkajs calls one handler at a time, but the idle checkpoint timer and the assignment
+   * event come from outside the handler.
+   */
+  private exclusive: Promise<void> = Promise.resolve();
+  /** A heartbeat reported a rebalance in progress: the batch in hand ends and checkpoints. */
+  private rebalanceNoticed = false;
+  private lastCheckpointAt = Date.now();
+  private idleTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private resolveStopped: () => void = () => {};
   private readonly stopped = new Promise<void>((resolve) => {
@@ -86,25 +108,28 @@ export class KafkaSource {
       throw connectError(error, topics);
     }
 
-    await consumer.run((batch, control) => this.trackHandling(this.handleBatch(batch, control)), {
+    await consumer.run((batch, control) => this.runExclusive(() => this.handleBatch(batch, control)), {
       onCrash: (error) =>
         this.fail(new HolterError('HOLTER_KAFKA_CONSUME', `The Kafka consumer of group ${groupId} crashed: ${error.message}. Restart holter run; uncommitted records are processed again.`, { cause: error, retriable: true })),
-      onAssignment: (assignment) => this.logAssignment(assignment),
+      onAssignment: (assignment) => this.onAssignment(assignment),
     });
     logger.info({ groupId, topics }, 'kafka source started');
+    this.idleTimer = setInterval(() => this.checkpointWhileIdle(), Math.max(100, Math.floor(this.options.checkpointIntervalMs / 2)));
 
     await this.stopped;
     if (this.failure !== undefined) throw this.failure;
   }
 
-  /** Stops fetching, lets the batch in hand commit what it processed, and leaves the group. */
+  /** Stops fetching, lets the batch in hand finish, checkpoints and commits what was processed, and leaves the group. */
   stop(): Promise<void> {
     this.stopRequested = true;
+    clearInterval(this.idleTimer);
     this.stopping ??= (async () => {
       try {
-        // The batch in hand commits before the client stops: kafkajs skips commits once stopping.
-        // A failure stops from inside the handler, which must not wait for itself.
-        if (this.failure === undefined) await this.handling;
+        // The last checkpoint and commit run before the client stops: kafkajs skips commits once
+        // stopping. A failure stops from inside the handler, which must not wait for itself, and
+        // writes no checkpoint, because the record that failed may be half in the state.
+        if (this.failure === undefined) await this.runExclusive(() => this.checkpointAndCommit(undefined));
         await this.options.consumer.stop();
         await this.options.consumer.disconnect();
         this.options.logger.info({ groupId: this.options.groupId, ...this.stats }, 'kafka source stopped');
@@ -115,56 +140,112 @@ export class KafkaSource {
     return this.stopping;
   }
 
-  private trackHandling(handling: Promise<void>): Promise<void> {
-    this.handling = handling;
-    return handling;
+  private runExclusive(work: () => Promise<void>): Promise<void> {
+    const run = this.exclusive.then(work);
+    this.exclusive = run.catch(() => undefined);
+    return run;
   }
 
-  private logAssignment(assignment: PartitionAssignment): void {
+  private onAssignment(assignment: PartitionAssignment): void {
+    this.rebalanceNoticed = false;
     this.options.logger.info({ groupId: this.options.groupId, assignment }, 'kafka partitions assigned');
+    void this.runExclusive(async () => this.options.tasks.assign(assignment));
+  }
+
+  /** Checkpoints and commits when no batch arrives for a while, so an idle partition's offsets are committed too. */
+  private checkpointWhileIdle(): void {
+    if (this.stopRequested || this.failure !== undefined || !this.checkpointDue()) return;
+    void this.runExclusive(async () => {
+      if (this.stopRequested || this.failure !== undefined || !this.checkpointDue()) return;
+      await this.checkpointAndCommit(undefined);
+    });
+  }
+
+  private checkpointDue(): boolean {
+    return this.options.tasks.dirty && Date.now() - this.lastCheckpointAt >= this.options.checkpointIntervalMs;
   }
 
   private async handleBatch(batch: ConsumedBatch, control: BatchControl): Promise<void> {
-    if (this.failure !== undefined || this.stopRequested) return;
-    const input = `${batch.topic}/${batch.partition}`;
-    const format = this.formats.get(batch.topic);
-    const heartbeat = setInterval(() => {
-      control.heartbeat().catch((error: unknown) => this.options.logger.debug({ topic: batch.topic, partition: batch.partition, err: error }, 'heartbeat failed'));
-    }, this.options.heartbeatIntervalMs);
+    const repartitioner = this.options.repartitioner;
+    if (repartitioner !== undefined && batch.topic !== repartitioner.topic) return this.forwardBatch(batch, control, repartitioner);
+    return this.detectBatch(batch, control);
+  }
+
+  private async detectBatch(batch: ConsumedBatch, control: BatchControl): Promise<void> {
+    const first = batch.messages[0];
+    if (this.failure !== undefined || this.stopRequested || first === undefined) return;
+    const { topic, partition } = batch;
+    const input = `${topic}/${partition}`;
+    const format = this.formats.get(topic);
+    const heartbeat = setInterval(() => this.heartbeat(control, topic, partition), this.options.heartbeatIntervalMs);
 
     let lastProcessed: string | undefined;
     try {
+      const outcome = await this.options.tasks.prepare(topic, partition, first.offset);
+      if (outcome.action === 'seek') {
+        this.stats.seeks++;
+        this.options.consumer.seek(topic, partition, outcome.offset);
+        clearInterval(heartbeat);
+        return;
+      }
       for (const message of batch.messages) {
-        if (this.stopRequested || !control.isRunning() || control.isStale()) break;
-        await this.process(message, input, format);
+        if (this.stopRequested || this.rebalanceNoticed || !control.isRunning() || control.isStale()) break;
+        if (!this.options.tasks.contains(topic, partition, message.offset)) {
+          if (this.isRepeatedForward(message, topic, partition)) await this.options.tasks.push(topic, partition, message.offset, undefined);
+          else await this.process(message, input, format, topic, partition);
+        }
         control.resolveOffset(message.offset);
         lastProcessed = message.offset;
       }
     } catch (error) {
+      clearInterval(heartbeat);
       this.fail(
-        new HolterError('HOLTER_KAFKA_CONSUME', `Processing ${input} failed after offset ${lastProcessed ?? 'none'}: ${(error as Error).message}. Later records are not committed and are processed again on restart.`, {
-          cause: error,
-          retriable: true,
-        }),
+        isHolterError(error) && error.code.startsWith('HOLTER_STATE_')
+          ? error
+          : new HolterError('HOLTER_KAFKA_CONSUME', `Processing ${input} failed after offset ${lastProcessed ?? 'none'}: ${(error as Error).message}. Later records are not committed and are processed again on restart.`, {
+              cause: error,
+              retriable: true,
+            }),
       );
+      return;
     }
 
-    // Heartbeats go on while the batch's alerts are delivered, which can take long in an outage.
+    // Heartbeats go on while the alerts are delivered and the checkpoint written, which can take
+    // long in an outage.
     try {
-      if (lastProcessed !== undefined) {
-        await this.options.drain();
-        await this.commit(batch.topic, batch.partition, lastProcessed, control);
-      }
+      const ending = this.stopRequested || this.rebalanceNoticed || control.isStale();
+      if (ending || this.checkpointDue()) await this.checkpointAndCommit(control);
     } finally {
       clearInterval(heartbeat);
     }
   }
 
-  private async process(message: ConsumedMessage, input: string, format: string | undefined): Promise<void> {
+  private heartbeat(control: BatchControl, topic: string, partition: number): void {
+    control.heartbeat().catch((error: unknown) => {
+      // kafkajs rejoins after the handler returns; ending the batch now lets the checkpoint and
+      // commit of this generation go out before the partitions move.
+      if (this.options.consumer.describeError(error).type === 'REBALANCE_IN_PROGRESS') this.rebalanceNoticed = true;
+      this.options.logger.debug({ topic, partition, err: error }, 'heartbeat failed');
+    });
+  }
+
+  /** Returns true for an event of the repartition topic that its task's state already contains. */
+  private isRepeatedForward(message: ConsumedMessage, topic: string, partition: number): boolean {
+    if (topic !== this.options.repartitioner?.topic) return false;
+    const position = sourcePositionOf(message.headers);
+    return position !== undefined && !this.options.tasks.acceptForwarded(topic, partition, position);
+  }
+
+  private async process(message: ConsumedMessage, input: string, format: string | undefined, topic: string, partition: number): Promise<void> {
+    await this.options.tasks.push(topic, partition, message.offset, this.toRecord(message, input, format));
+  }
+
+  /** Makes the raw record of a Kafka record, or returns undefined for a tombstone. */
+  private toRecord(message: ConsumedMessage, input: string, format: string | undefined): SizedRawRecord | undefined {
     this.stats.recordsFetched++;
     if (message.value === null) {
       this.stats.tombstonesSkipped++;
-      return;
+      return undefined;
     }
 
     const record: SizedRawRecord = { input, offset: Number(message.offset), text: '' };
@@ -178,45 +259,122 @@ export class KafkaSource {
       record.text = message.value.toString('utf8');
     }
     this.options.remember?.(record, { key: message.key, value: message.value });
-    await this.options.push(record);
+    return record;
   }
 
   /**
-   * Commits the offset after `lastProcessed`. A retriable failure, such as the broker restarting,
-   * is tried again with backoff while the partition stays ours: the handler waits meanwhile, so
-   * fetching waits too. After a stop request one more failure ends the attempts, because the
-   * records are only processed again, never lost, when the commit does not happen.
+   * Forwards a source batch's events to the repartition topic (the first step of repartitioning),
+   * then commits the offset after the last record forwarded, once the broker acknowledged its events.
    */
-  private async commit(topic: string, partition: number, lastProcessed: string, control: BatchControl): Promise<void> {
-    const next = (BigInt(lastProcessed) + 1n).toString();
+  private async forwardBatch(batch: ConsumedBatch, control: BatchControl, repartitioner: Repartitioner): Promise<void> {
+    if (this.failure !== undefined || this.stopRequested) return;
+    const { topic, partition } = batch;
+    const input = `${topic}/${partition}`;
+    const format = this.formats.get(topic);
+    const heartbeat = setInterval(() => this.heartbeat(control, topic, partition), this.options.heartbeatIntervalMs);
+
+    let lastProcessed: string | undefined;
+    try {
+      for (const message of batch.messages) {
+        if (this.stopRequested || this.rebalanceNoticed || !control.isRunning() || control.isStale()) break;
+        const record = this.toRecord(message, input, format);
+        if (record !== undefined) await repartitioner.add(record);
+        control.resolveOffset(message.offset);
+        lastProcessed = message.offset;
+      }
+      await repartitioner.flush();
+    } catch (error) {
+      clearInterval(heartbeat);
+      this.fail(
+        isHolterError(error)
+          ? error
+          : new HolterError('HOLTER_KAFKA_CONSUME', `Forwarding ${input} failed after offset ${lastProcessed ?? 'none'}: ${(error as Error).message}. Later records are not committed and are processed again on restart.`, {
+              cause: error,
+              retriable: true,
+            }),
+      );
+      return;
+    }
+
+    try {
+      if (lastProcessed !== undefined) await this.commit([{ topic, partition, offset: (BigInt(lastProcessed) + 1n).toString() }], control);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /**
+   * Checkpoints every task with new records and commits the offsets the checkpoints reflect. A
+   * write that failed on a retriable error (the broker restarting) is tried again with backoff, as
+   * commits are, while the handler waits. Any other failure stops the run, and nothing past the
+   * previous checkpoint is committed.
+   */
+  private async checkpointAndCommit(control: BatchControl | undefined): Promise<void> {
+    if (this.failure !== undefined) return;
     const initialMs = this.options.commitInitialBackoffMs ?? DEFAULT_COMMIT_INITIAL_BACKOFF_MS;
     const maxMs = this.options.commitMaxBackoffMs ?? DEFAULT_COMMIT_MAX_BACKOFF_MS;
-
-    for (let attempt = 1; ; attempt++) {
+    let positions: TopicPartitionOffset[] | undefined;
+    for (let attempt = 1; positions === undefined; attempt++) {
       try {
-        await this.options.consumer.commit([{ topic, partition, offset: next }]);
-        this.stats.commits++;
-        if (attempt > 1) this.options.logger.info({ topic, partition, offset: next, attempt }, 'offset commit succeeded after retries');
-        return;
+        positions = await this.options.tasks.checkpoint();
       } catch (error) {
-        const info = this.options.consumer.describeError(error);
-        if (control.isStale() || (info.type !== undefined && GENERATION_ENDED_ERRORS.has(info.type))) {
-          // The partition moved to another member, which resumes from the previous commit. The alerts
-          // raised again there carry the same ids, so the sinks report them as duplicates.
-          this.options.logger.warn({ topic, partition, offset: next, err: error }, 'offset commit rejected after a rebalance; records since the last commit will be processed again');
-          return;
-        }
-        if (!info.retriable) {
-          this.fail(new HolterError('HOLTER_KAFKA_CONSUME', `Committing offset ${next} of ${topic}/${partition} failed: ${(error as Error).message}. Restart holter run; uncommitted records are processed again.`, { cause: error }));
+        const holterError = isHolterError(error) ? error : new HolterError('HOLTER_STATE_CHANGELOG', `Writing checkpoints failed: ${(error as Error).message}. Restart holter run; records after the last checkpoint are processed again.`, { cause: error });
+        const retriable = holterError.code === 'HOLTER_STATE_CHANGELOG' && this.options.consumer.describeError(holterError.cause).retriable;
+        if (!retriable) {
+          this.fail(holterError);
           return;
         }
         if (this.stopRequested) {
-          this.options.logger.warn({ topic, partition, offset: next, attempt, err: error }, 'offset commit failed while stopping; records since the last commit will be processed again');
+          this.options.logger.warn({ attempt, err: error }, 'checkpoint write failed while stopping; the next owner starts from the previous checkpoint');
+          return;
+        }
+        const delayMs = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 20));
+        if ((attempt & (attempt - 1)) === 0) this.options.logger.warn({ attempt, delayMs, err: error }, 'checkpoint write failed; retrying');
+        this.stats.checkpointRetries++;
+        await this.sleep(delayMs);
+      }
+    }
+    this.lastCheckpointAt = Date.now();
+    if (positions.length > 0) await this.commit(positions, control);
+  }
+
+  /**
+   * Commits offsets that a checkpoint reflects. A retriable failure, such as the broker restarting,
+   * is tried again with backoff while the partitions stay ours: the handler waits meanwhile, so
+   * fetching waits too. After a stop request one more failure ends the attempts, because the
+   * records are only processed again, never lost, when the commit does not happen: the next owner
+   * starts from the checkpoint.
+   */
+  private async commit(positions: TopicPartitionOffset[], control: BatchControl | undefined): Promise<void> {
+    const initialMs = this.options.commitInitialBackoffMs ?? DEFAULT_COMMIT_INITIAL_BACKOFF_MS;
+    const maxMs = this.options.commitMaxBackoffMs ?? DEFAULT_COMMIT_MAX_BACKOFF_MS;
+    const offsets = positions.map((position) => `${position.topic}/${position.partition}@${position.offset}`).join(', ');
+
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.consumer.commit(positions);
+        this.stats.commits++;
+        if (attempt > 1) this.options.logger.info({ offsets, attempt }, 'offset commit succeeded after retries');
+        return;
+      } catch (error) {
+        const info = this.options.consumer.describeError(error);
+        if (control?.isStale() === true || (info.type !== undefined && GENERATION_ENDED_ERRORS.has(info.type))) {
+          // The partitions moved to another member, which restores the checkpoint just written and
+          // starts from its offset, so the rejected commit loses and repeats nothing.
+          this.options.logger.warn({ offsets, err: error }, 'offset commit rejected after a rebalance; the next owner starts from the checkpoint');
+          return;
+        }
+        if (!info.retriable) {
+          this.fail(new HolterError('HOLTER_KAFKA_CONSUME', `Committing offsets ${offsets} failed: ${(error as Error).message}. Restart holter run; it resumes from the checkpoints.`, { cause: error }));
+          return;
+        }
+        if (this.stopRequested) {
+          this.options.logger.warn({ offsets, attempt, err: error }, 'offset commit failed while stopping; the next owner starts from the checkpoint');
           return;
         }
         const delayMs = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 20));
         if ((attempt & (attempt - 1)) === 0) {
-          this.options.logger.warn({ topic, partition, offset: next, attempt, delayMs, err: error }, 'offset commit failed; retrying');
+          this.options.logger.warn({ offsets, attempt, delayMs, err: error }, 'offset commit failed; retrying');
         }
         this.stats.commitRetries++;
         await this.sleep(delayMs);
@@ -227,6 +385,7 @@ export class KafkaSource {
   private fail(error: HolterError): void {
     if (this.failure !== undefined) return;
     this.failure = error;
+    clearInterval(this.idleTimer);
     this.options.logger.error({ groupId: this.options.groupId, code: error.code, err: error }, 'kafka source failed; stopping');
     // Not awaited: stop() waits for the batch handler, which may be the caller.
     void this.stop();

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { assemblePipeline } from '../../src/cli/assemble.js';
+import { loadConfig } from '../../src/config/load.js';
+import { silentLogger } from '../../src/log.js';
+import { DeadLetterMemory } from '../../src/sinks/dead-letter/writer.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+
+test('assembled tasks get stages of their own', async () => {
+  const config = loadConfig();
+  config.rules.paths = [path.join(REPO_ROOT, 'rules')];
+  config.rules.mapping = path.join(REPO_ROOT, 'mappings', 'sigma.yml');
+  config.detectors.paths = [path.join(REPO_ROOT, 'detectors')];
+  config.risk.file = path.join(REPO_ROOT, 'config', 'risk.yaml');
+  config.identity.token_key = 'assemble-test-key-0123456789';
+  config.sinks.console.enabled = false;
+  config.dead_letter.path = path.join(mkdtempSync(path.join(tmpdir(), 'holter-assemble-')), 'dead-letter.ndjson');
+
+  const { pipeline, report } = await assemblePipeline(config, { logger: silentLogger, deadLetter: new DeadLetterMemory() });
+  const first = await pipeline.createTask();
+  const second = await pipeline.createTask();
+
+  assert.deepEqual(first.stages.map((stage) => stage.name), ['sigma', 'detectors']);
+  for (const [index, stage] of first.stages.entries()) assert.notEqual(stage, second.stages[index], `${stage.name} stage is not shared`);
+  assert.ok(first.risk !== undefined, 'risk scoring is on');
+  assert.ok(second.risk !== undefined, 'risk scoring is on');
+  assert.notEqual(first.risk, second.risk);
+  assert.equal(first.stages[0]?.stats().rules_loaded, report.rulesLoaded);
+  assert.equal(first.stages[1]?.stats().detectors_loaded, report.detectorsLoaded);
+  await pipeline.close();
+});
