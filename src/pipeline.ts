@@ -103,6 +103,28 @@ export class Pipeline {
     return this.defaultTask.watermarkMs;
   }
 
+  /** The task that `push` uses when given none: the only one in `holter replay` and `holter demo`. */
+  get mainTask(): DetectionTask {
+    return this.defaultTask;
+  }
+
+  /** Detection stages of every live task, the default task first: what a rules reload replaces. */
+  taskStages(): DetectionStage[][] {
+    return [this.defaultTask, ...this.tasks].map((task) => task.stages);
+  }
+
+  /** The counters so far, with every live task's stage counters, for metrics while the run goes on. */
+  currentSummary(): RunSummary {
+    const stageStats: Record<string, Record<string, number>> = structuredClone(this.retiredStageStats);
+    for (const task of [this.defaultTask, ...this.tasks]) addStageStats(stageStats, task.stats());
+    return { ...this.summary, stageStats };
+  }
+
+  /** Raises an alert that no event produced, such as Holter's own operator alerts, through every sink. */
+  async raiseDetection(detection: Detection): Promise<void> {
+    await this.raise([detection]);
+  }
+
   /** Starts a task with fresh detection stages from the `createStages` option; its state starts empty. */
   async createTask(): Promise<DetectionTask> {
     if (this.options.createStages === undefined) throw new Error('Pipeline.createTask needs the createStages option.');

@@ -1,18 +1,9 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { ReloadOutcome } from '../detect/reload.js';
 import { HolterError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { createMetrics, type MetricsSnapshot } from './metrics.js';
 import { findToken, roleAllows, type ApiRole, type ApiToken } from './tokens.js';
-
-/** The outcome of a reload of rules and detectors, as the API returns it. */
-export interface ReloadOutcome {
-  /** `reloaded` when the new set is running; `rejected` when a file was broken and the running set stays. */
-  outcome: 'reloaded' | 'rejected';
-  rulesLoaded: number;
-  detectorsLoaded: number;
-  /** Each problem as `file:line:column code message`; empty when reloaded. */
-  errors: string[];
-}
 
 /** What the process behind the API offers. Endpoints whose handler is missing return 404. */
 export interface ApiHandlers {

@@ -60,6 +60,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     mappingFile: config.rules.mapping,
     placeholders: config.rules.placeholders,
     allowedLatenessMs: config.detection.allowed_lateness_seconds * 1000,
+    timeZone: config.facility.time_zone,
   });
   for (const error of rules.errors) logger.error({ code: error.code, location: error.location }, error.describe());
 
@@ -70,7 +71,10 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
   const risk = await loadRisk(config, logger);
 
   // Each further task (holter run: one per partition) gets stages of its own. The compiled Sigma
-  // rules are shared; detectors are loaded again, because a detector object contains its state.
+  // rules are shared, read from the default task's stage so a task made after a reload gets the
+  // reloaded set. Detectors are loaded again, because a detector object contains its state.
+  // NOTE: after a rejected reload, a task made later loads the detector files as they are on disk,
+  // so its detectors can differ from the running tasks' until the files are fixed.
   const allowedLatenessMs = config.detection.allowed_lateness_seconds * 1000;
   const createStages = async (): Promise<TaskStages> => {
     const taskDetectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone });

@@ -5,6 +5,7 @@ import { PACKAGE_ROOT } from '../paths.js';
 import { SEVERITIES } from '../config/schema.js';
 import { isHolterError } from '../errors.js';
 import { runAlerts } from './alerts.js';
+import { runBaselineShow } from './baseline.js';
 import { runDemo } from './demo.js';
 import { runEval } from './eval.js';
 import { runReplay } from './replay.js';
@@ -81,9 +82,23 @@ function buildProgram(): Command {
     .option('--no-progress', 'do not show the progress bar')
     .option('--summary-json <file>', 'write the run summary as JSON to this file')
     .option('--preview', 'after the run, print what each rule raised: alerts per day, top entities, examples (backtesting)')
+    .option('--state <file>', 'embedded state store (SQLite): resume detection state and input positions from it, and save them at the end')
     .option('--log-level <level>', 'operational log level on standard error')
     .action(async (files: string[], options) => {
       process.exitCode = await runReplay(files, options);
+    });
+
+  program
+    .command('baseline')
+    .description('Show what the behavioural detectors have learned.')
+    .command('show')
+    .description("Print a user's learned profile from the state store that `holter replay --state` keeps: hours of the week, typical volumes, known values, peer group.")
+    .argument('<user>', 'user id as the detectors key it (holter.user.id, e.g. u-1042)')
+    .option('-c, --config <file>', 'configuration file (YAML); its detectors are restored from the store')
+    .option('--state <file>', 'embedded state store (default: state.path of the configuration)')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (user: string, options) => {
+      process.exitCode = await runBaselineShow(user, options);
     });
 
   program

@@ -1,4 +1,5 @@
 import { existsSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Alert } from '../alerts/types.js';
 import { loadConfig } from '../config/load.js';
@@ -6,8 +7,12 @@ import { listFormats } from '../decoders/index.js';
 import type { DecodeContext } from '../decoders/types.js';
 import { HolterError } from '../errors.js';
 import { createLogger } from '../log.js';
+import type { Pipeline } from '../pipeline.js';
 import { readRecords } from '../sources/file.js';
 import { decodedRecord, mergeByEventTime, type DecodedRecord } from '../sources/merge.js';
+import { fingerprintFile, resumeOffset } from '../sources/position.js';
+import { LocalStateStore, type InputPosition } from '../state/local-store.js';
+import type { TaskState } from '../state/task.js';
 import { assemblePipeline } from './assemble.js';
 import { applyOverrides, type CommandLineOverrides } from './overrides.js';
 import { formatPreview } from './preview.js';
@@ -19,7 +24,12 @@ export interface ReplayOptions extends CommandLineOverrides {
   progress: boolean;
   summaryJson?: string;
   preview?: boolean;
+  /** Embedded state store to resume from and save to; overrides `state.path`. */
+  state?: string;
 }
+
+/** Job name under which `holter replay` keeps its checkpoint in the state store. */
+export const REPLAY_JOB = 'replay';
 
 /** Inputs smaller than this finish too fast for a progress bar to help. */
 const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;
@@ -44,6 +54,9 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   const raised: Alert[] = [];
   const { pipeline, report } = await assemblePipeline(config, { logger, onAlert: options.preview ? (alert) => raised.push(alert) : undefined });
 
+  const statePath = options.state !== undefined ? path.resolve(options.state) : config.state.path;
+  const checkpoints = statePath === undefined ? undefined : await openCheckpoints(statePath, files, pipeline, config.state.checkpoint_interval_seconds * 1000);
+
   const totalBytes = files.reduce((sum, file) => sum + (file === '-' ? 0 : statSync(file).size), 0);
   const bar = options.progress && process.stderr.isTTY && totalBytes >= PROGRESS_MIN_BYTES ? createProgressBar(totalBytes) : undefined;
 
@@ -52,14 +65,20 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   let shownBytes = 0;
   const decodedInput = async function* (file: string, index: number): AsyncGenerator<DecodedRecord> {
     logger.info({ input: file }, 'replay input opened');
+    const resumeAfter = checkpoints?.resumeOffsets.get(file);
     for await (const record of readRecords(file, { format: options.format, maxRecordBytes: config.decode.max_record_bytes })) {
       readBytes[index] = record.offset ?? 0;
+      if (resumeAfter !== undefined && (record.offset ?? 0) <= resumeAfter) {
+        checkpoints!.skipped++;
+        continue;
+      }
       yield decodedRecord(record, pipeline.decode(record));
     }
   };
 
   for await (const { record, result } of mergeByEventTime(files.map((file, index) => decodedInput(file, index)))) {
     await pipeline.pushDecoded(record, result);
+    if (checkpoints !== undefined) await checkpoints.processed(record.input, record.offset);
     if (bar === undefined) continue;
     const done = readBytes.reduce((sum, bytes) => sum + bytes, 0);
     if (done - shownBytes > 65_536) {
@@ -70,9 +89,15 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   bar?.update(totalBytes);
   bar?.stop();
 
-  const summary = await pipeline.finish();
+  // With a state store the input may grow later, so open windows are saved rather than closed.
+  if (checkpoints !== undefined) {
+    await checkpoints.save();
+    checkpoints.close();
+  }
+  const summary = await pipeline.finish({ closeWindows: checkpoints === undefined });
   await pipeline.close();
   process.stderr.write(formatSummary(summary, report));
+  if (checkpoints !== undefined) process.stderr.write(checkpoints.describe());
   if (options.preview) process.stdout.write(formatPreview(raised));
   if (summary.deadLettered > 0) process.stderr.write(`Dead-lettered records are in ${config.dead_letter.path}\n`);
   if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, rulesRejected: report.ruleErrors.length }, null, 2)}\n`);
@@ -87,4 +112,64 @@ function createProgressBar(totalBytes: number): cliProgress.SingleBar {
   );
   bar.start(totalBytes, 0);
   return bar;
+}
+
+interface Checkpoints {
+  /** Files with a saved position to continue after: input name -> offset of the last record processed. */
+  resumeOffsets: Map<string, number>;
+  /** Records skipped because an earlier replay processed them. */
+  skipped: number;
+  /** Records the position of a processed record, and saves a checkpoint when the interval has passed. */
+  processed(input: string, offset: number | undefined): Promise<void>;
+  /** Waits for every alert to reach the sinks, then saves state and positions together. */
+  save(): Promise<void>;
+  describe(): string;
+  close(): void;
+}
+
+/**
+ * Restores the replay's detection state from the store and works out where each input resumes. A
+ * file that only grew since the last replay continues after its last processed record; a file that
+ * changed at its start is read again from the beginning. Standard input has no position.
+ */
+async function openCheckpoints(statePath: string, files: string[], pipeline: Pipeline, intervalMs: number): Promise<Checkpoints> {
+  const store = LocalStateStore.open(statePath);
+  const saved = store.load(REPLAY_JOB);
+  if (saved !== undefined) pipeline.mainTask.restore(saved.state as TaskState);
+
+  // Positions are kept by absolute path, so a later replay from another folder finds them.
+  const positions = new Map<string, InputPosition>((saved?.positions ?? []).map((position) => [position.input, position]));
+  const resumeOffsets = new Map<string, number>();
+  for (const file of files) {
+    if (file === '-') continue;
+    const offset = await resumeOffset(file, positions.get(path.resolve(file)));
+    if (offset !== undefined) resumeOffsets.set(file, offset);
+  }
+
+  const lastOffsets = new Map<string, number>();
+  let lastSaveMs = Date.now();
+  const checkpoints: Checkpoints = {
+    resumeOffsets,
+    skipped: 0,
+    async processed(input, offset) {
+      if (input !== 'stdin' && offset !== undefined) lastOffsets.set(input, offset);
+      if (Date.now() - lastSaveMs >= intervalMs) await checkpoints.save();
+    },
+    async save() {
+      await pipeline.drain();
+      for (const [input, lastOffset] of lastOffsets) {
+        positions.set(path.resolve(input), { input: path.resolve(input), ...(await fingerprintFile(input)), lastOffset });
+      }
+      store.save(REPLAY_JOB, { positions: [...positions.values()], state: pipeline.mainTask.snapshot(), savedAt: new Date().toISOString() });
+      lastSaveMs = Date.now();
+    },
+    describe() {
+      const resumed = saved === undefined ? 'no earlier checkpoint' : `resumed from the checkpoint of ${saved.savedAt}, skipping ${checkpoints.skipped} records already processed`;
+      return `  state               ${statePath}: ${resumed}; open windows saved for the next replay\n`;
+    },
+    close() {
+      store.close();
+    },
+  };
+  return checkpoints;
 }

@@ -124,7 +124,7 @@ async function loadFiles(paths: string[], options: RulesOptions): Promise<Loaded
   const mappingFile = options.mapping ?? config.rules.mapping;
   const { mapping, errors: mappingErrors } = await loadMapping(mappingFile);
   errors.push(...mappingErrors);
-  const rules = compileRuleSet(ruleSources, { mapping, placeholders: config.rules.placeholders, allowedLatenessMs: config.detection.allowed_lateness_seconds * 1000 });
+  const rules = compileRuleSet(ruleSources, { mapping, placeholders: config.rules.placeholders, allowedLatenessMs: config.detection.allowed_lateness_seconds * 1000, timeZone: config.facility.time_zone });
   return { config, ruleSources, detectorSources, mapping, rules, errors };
 }
 

@@ -1,4 +1,9 @@
+import { startApiServer, type ApiHandlers, type ApiServer } from '../api/server.js';
+import { loadApiTokens } from '../api/tokens.js';
 import { loadConfig } from '../config/load.js';
+import { BaselineStage } from '../detect/baseline/index.js';
+import { DetectionReloader } from '../detect/reload.js';
+import type { DetectionStage } from '../detect/types.js';
 import type { HolterConfig } from '../config/schema.js';
 import { HolterError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
@@ -112,7 +117,19 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger)
     logger,
   });
 
-  const removeHandlers = handleShutdownSignals(() => source.stop(), logger);
+  const reloader = new DetectionReloader({ config, stages: () => pipeline.taskStages(), raise: (detection) => pipeline.raiseDetection(detection), logger });
+  const stopWatching = config.reload.watch ? reloader.watchFiles() : () => undefined;
+  const api = await startApi(config, logger, {
+    isReady: () => source.joined,
+    metrics: () => {
+      const summary = pipeline.currentSummary();
+      return { summary, stageStats: summary.stageStats, sourceStats: { ...source.stats, ...tasks.stats }, reloads: reloader.counts };
+    },
+    reload: () => reloader.reload('api'),
+    baseline: (user) => describeUser(pipeline.taskStages(), user),
+  });
+
+  const removeHandlers = handleShutdownSignals(() => source.stop(), () => reloader.reload('signal'), logger);
   try {
     await source.run();
   } catch (error) {
@@ -121,6 +138,8 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger)
     throw error;
   } finally {
     removeHandlers();
+    stopWatching();
+    await api?.close();
   }
 
   // Open windows are not closed here: their state is in the checkpoints, and the next owner of
@@ -201,8 +220,37 @@ async function maxPartitionCount(kafka: KafkaClient, topics: string[]): Promise<
   return max;
 }
 
-/** First SIGTERM or SIGINT: graceful stop. Second: exit at once without committing the batch in hand. */
-function handleShutdownSignals(stop: () => Promise<void>, logger: Logger): () => void {
+/** Starts the HTTP API when `api.listen` is set. */
+async function startApi(config: HolterConfig, logger: Logger, handlers: ApiHandlers): Promise<ApiServer | undefined> {
+  if (config.api.listen === undefined) return undefined;
+  const tokens = config.api.tokens_file === undefined ? [] : loadApiTokens(config.api.tokens_file);
+  if (tokens.length === 0) logger.warn('no api.tokens_file configured; the /api routes reject every call');
+  return startApiServer({ listen: config.api.listen, tokens, handlers, logger });
+}
+
+/**
+ * Collects a user's learned profile from every task's detectors. With input keyed by user (or
+ * re-keyed through the repartition topic), one task has the user. Otherwise `detectors` is a list
+ * with one entry per task that saw the user.
+ */
+function describeUser(taskStages: DetectionStage[][], user: string): Record<string, unknown> | undefined {
+  const found: Record<string, unknown>[] = [];
+  for (const stages of taskStages) {
+    for (const stage of stages) {
+      if (!(stage instanceof BaselineStage)) continue;
+      const profiles = stage.describe(user);
+      if (Object.keys(profiles).length > 0) found.push(profiles);
+    }
+  }
+  if (found.length === 0) return undefined;
+  return { user, detectors: found.length === 1 ? found[0] : found };
+}
+
+/**
+ * SIGHUP reloads rules and detectors. First SIGTERM or SIGINT: graceful stop. Second: exit at once
+ * without committing the batch in hand.
+ */
+function handleShutdownSignals(stop: () => Promise<void>, reload: () => Promise<unknown>, logger: Logger): () => void {
   let received = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     received++;
@@ -214,10 +262,16 @@ function handleShutdownSignals(stop: () => Promise<void>, logger: Logger): () =>
     logger.warn({ signal }, 'second shutdown signal; exiting without committing the batch in hand');
     process.exit(130);
   };
+  const onHangup = (): void => {
+    logger.info({ signal: 'SIGHUP' }, 'rules reload requested');
+    reload().catch((error: unknown) => logger.error({ err: error }, 'rules reload failed'));
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGHUP', onHangup);
   return () => {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onHangup);
   };
 }

@@ -45,6 +45,8 @@ const USER_PATH_KEYS: readonly (readonly string[])[] = [
   ['kafka', 'tls', 'key_file'],
   ['kafka', 'sasl', 'password_file'],
   ['dead_letter', 'path'],
+  ['state', 'path'],
+  ['api', 'tokens_file'],
 ];
 
 /**

@@ -157,6 +157,38 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    reload: Type.Object(
+      {
+        watch: Type.Boolean({
+          default: true,
+          description: '`holter run` reloads rules and detectors when their files change. SIGHUP and `POST /api/v1/reload` reload them whatever this says.',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    state: Type.Object(
+      {
+        path: Type.Optional(
+          Type.String({
+            description:
+              'Embedded state store (a SQLite file) for `holter replay`: detection state and input positions are restored at start and saved at the end, so a later replay of grown files continues where this one stopped. `holter run` keeps its state in the Kafka changelog instead.',
+          }),
+        ),
+        checkpoint_interval_seconds: Type.Integer({ minimum: 1, default: 30, description: 'How often a long replay saves a checkpoint while it runs, in seconds of processing time.' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    api: Type.Object(
+      {
+        listen: Type.Optional(
+          Type.String({ description: 'Address of the HTTP API of `holter run` as host:port, e.g. `127.0.0.1:9464`. Off when absent. See docs/api.md.' }),
+        ),
+        tokens_file: Type.Optional(
+          Type.String({ description: 'YAML file of API clients with their role and the SHA-256 of their bearer token. Without it the /api routes are closed.' }),
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     risk: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: 'Add every detection to its entities\' risk and raise a risk alert when enough builds up.' }),

@@ -69,6 +69,7 @@ const DEFAULT_COMMIT_MAX_BACKOFF_MS = 5000;
  * fetching, of the whole consumer. That is the back-pressure.
  */
 export class KafkaSource {
+  private joinedGroup = false;
   readonly stats: KafkaSourceStats = { recordsFetched: 0, tombstonesSkipped: 0, oversizedRecords: 0, commits: 0, commitRetries: 0, seeks: 0, checkpointRetries: 0 };
   private readonly formats: Map<string, string | undefined>;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -146,7 +147,13 @@ export class KafkaSource {
     return run;
   }
 
+  /** True once this member has joined the group and received its partitions: the readiness probe. */
+  get joined(): boolean {
+    return this.joinedGroup;
+  }
+
   private onAssignment(assignment: PartitionAssignment): void {
+    this.joinedGroup = true;
     this.rebalanceNoticed = false;
     this.options.logger.info({ groupId: this.options.groupId, assignment }, 'kafka partitions assigned');
     void this.runExclusive(async () => this.options.tasks.assign(assignment));

@@ -1,0 +1,96 @@
+import { loadConfig } from '../config/load.js';
+import { loadDetectors } from '../detect/baseline/index.js';
+import { HolterError } from '../errors.js';
+import { LocalStateStore } from '../state/local-store.js';
+import type { TaskState } from '../state/task.js';
+import { REPLAY_JOB } from './replay.js';
+
+export interface BaselineShowOptions {
+  config?: string;
+  /** The state store written by `holter replay --state`; defaults to `state.path` of the config. */
+  state?: string;
+  format: 'text' | 'json';
+}
+
+const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
+/**
+ * `holter baseline show USER`: restores the detectors from the state store and prints what each
+ * has learned about the user. Exit code 1 when no detector has a baseline for the user.
+ */
+export async function runBaselineShow(user: string, options: BaselineShowOptions): Promise<number> {
+  const config = loadConfig(options.config);
+  const statePath = options.state ?? config.state.path;
+  if (statePath === undefined) {
+    throw new HolterError('HOLTER_CONFIG_INVALID', 'No state store to read. Pass --state FILE, or set state.path, and fill it with holter replay --state FILE.', { path: 'state.path' });
+  }
+
+  const store = LocalStateStore.open(statePath);
+  let checkpoint;
+  try {
+    checkpoint = store.load(REPLAY_JOB);
+  } finally {
+    store.close();
+  }
+  if (checkpoint === undefined) {
+    throw new HolterError('HOLTER_INPUT_NOT_FOUND', `The state store ${statePath} has no checkpoint yet. Run holter replay --state ${statePath} FILES first.`);
+  }
+
+  const detectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone });
+  const saved = (checkpoint.state as TaskState).stages?.detectors;
+  if (saved !== undefined) detectors.stage.restore(saved as Parameters<typeof detectors.stage.restore>[0]);
+  const profiles = detectors.stage.describe(user);
+
+  if (options.format === 'json') {
+    process.stdout.write(`${JSON.stringify({ user, savedAt: checkpoint.savedAt, detectors: profiles }, null, 2)}\n`);
+  } else {
+    process.stdout.write(formatBaseline(user, checkpoint.savedAt, profiles));
+  }
+  if (Object.keys(profiles).length > 0) return 0;
+
+  process.stderr.write(`No detector has a baseline for ${user} in ${statePath}. Detectors key users by holter.user.id (e.g. u-1042).\n`);
+  return 1;
+}
+
+/** Renders profiles for a terminal: one block per detector, hours of the week as a grid. */
+export function formatBaseline(user: string, savedAt: string, profiles: Record<string, Record<string, unknown>>): string {
+  const lines = [`Baseline of ${user} (state saved ${savedAt})`];
+  for (const [detector, profile] of Object.entries(profiles)) {
+    lines.push('', `${detector} (${String(profile.function)})`);
+    for (const [key, value] of Object.entries(profile)) {
+      if (key === 'function') continue;
+      if (key === 'hour_of_week_percent' && Array.isArray(value)) {
+        lines.push(...hourOfWeekGrid(value as number[]));
+        continue;
+      }
+      lines.push(`  ${key.replaceAll('_', ' ')}: ${formatValue(value)}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Draws the share of activity per local hour of the week: blank for none, `.` under 0.5%, `+`
+ * under 2%, `#` from 2%. Rows are Monday to Sunday, columns hours 00 to 23.
+ */
+function hourOfWeekGrid(percent: number[]): string[] {
+  const rows = ['  activity by local hour (. under 0.5%, + under 2%, # 2% or more of the week):', '        0         1         2   ', '        012345678901234567890123'];
+  for (let day = 0; day < 7; day++) {
+    const cells = percent.slice(day * 24, day * 24 + 24).map(shareSymbol);
+    rows.push(`    ${WEEKDAYS[day]} ${cells.join('')}`);
+  }
+  return rows;
+}
+
+function shareSymbol(percent: number): string {
+  if (percent <= 0) return ' ';
+  if (percent < 0.5) return '.';
+  if (percent < 2) return '+';
+  return '#';
+}
+
+function formatValue(value: unknown): string {
+  if (Array.isArray(value) && value.every((item) => typeof item !== 'object' || item === null)) return value.join(', ');
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return String(value);
+}

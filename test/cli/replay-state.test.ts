@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { simulateHospital } from '../../src/sim/index.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+
+const HOLTER = path.join(REPO_ROOT, 'bin', 'holter.js');
+
+function holter(args: string[], cwd: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(process.execPath, [HOLTER, ...args], { cwd, encoding: 'utf8', env: { ...process.env, HOLTER_WEBHOOK_SECRET: undefined } });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function failedLogins(from: number, to: number): string {
+  const lines: string[] = [];
+  for (let index = from; index < to; index++) {
+    lines.push(`Mar  1 10:00:${String(10 + index * 4).padStart(2, '0')} host sshd[100]: Failed password for jdoe from 203.0.113.9 port ${40000 + index} ssh2`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function alertRules(file: string): string[] {
+  const text = readFileSync(file, 'utf8').trim();
+  return text === '' ? [] : text.split('\n').map((line) => (JSON.parse(line) as { rule: { id: string } }).rule.id);
+}
+
+test('replay state continues a window', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 6));
+
+  const first = holter(['replay', '--quiet', '--state', 'state.db', '--out', 'first.ndjson', 'auth.log'], cwd);
+  assert.equal(first.status, 0, first.stderr);
+  assert.deepEqual(alertRules(path.join(cwd, 'first.ndjson')), []);
+  assert.match(first.stderr, /no earlier checkpoint; open windows saved/);
+
+  appendFileSync(path.join(cwd, 'auth.log'), failedLogins(6, 10));
+  const second = holter(['replay', '--quiet', '--state', 'state.db', '--out', 'second.ndjson', 'auth.log'], cwd);
+  assert.equal(second.status, 0, second.stderr);
+  assert.deepEqual(alertRules(path.join(cwd, 'second.ndjson')), ['holter-failed-login-burst']);
+  assert.match(second.stderr, /skipping 6 records already processed/);
+  assert.match(readFileSync(path.join(cwd, 'second.ndjson'), 'utf8'), /10 failed logins/);
+
+  const third = holter(['replay', '--quiet', '--state', 'state.db', '--out', 'third.ndjson', 'auth.log'], cwd);
+  assert.equal(third.status, 0, third.stderr);
+  assert.deepEqual(alertRules(path.join(cwd, 'third.ndjson')), []);
+  assert.match(third.stderr, /skipping 10 records already processed/);
+});
+
+test('replay state rereads a replaced file', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 6));
+  assert.equal(holter(['replay', '--quiet', '--state', 'state.db', 'auth.log'], cwd).status, 0);
+
+  writeFileSync(path.join(cwd, 'auth.log'), `Mar  1 11:00:00 host sshd[101]: Accepted password for jdoe from 203.0.113.9 port 40100 ssh2\n${failedLogins(0, 2)}`);
+  const result = holter(['replay', '--quiet', '--state', 'state.db', 'auth.log'], cwd);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stderr, /skipping 0 records/);
+  assert.match(result.stderr, /records read\s+3/);
+});
+
+test('without state a replay closes its windows', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 10));
+  const result = holter(['replay', '--quiet', '--out', 'alerts.ndjson', 'auth.log'], cwd);
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(alertRules(path.join(cwd, 'alerts.ndjson')), ['holter-failed-login-burst']);
+  assert.doesNotMatch(result.stderr, /state\s{2,}/);
+});
+
+test('baseline show prints a learned profile', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const hospital = simulateHospital({ staff: 30, days: 8, seed: 7, incidents: false, traps: false });
+  writeFileSync(path.join(cwd, 'directory.csv'), hospital.directoryCsv());
+  writeFileSync(path.join(cwd, 'records.log'), [...hospital.records()].map((record) => record.text.replace(/\n/g, ' ')).join('\n') + '\n');
+
+  const replay = holter(['replay', '--quiet', '--state', 'state.db', '--directory', 'directory.csv', '--time-zone', hospital.timeZone, 'records.log'], cwd);
+  assert.equal(replay.status, 0, replay.stderr);
+
+  const user = hospital.directory[0]!.user_id;
+  const text = holter(['baseline', 'show', user, '--state', 'state.db'], cwd);
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, new RegExp(`^Baseline of ${user} `, 'm'));
+  assert.match(text.stdout, /^after-hours-record-access \(time_of_day\)$/m);
+  assert.match(text.stdout, /^\s+Mon [ .+#]{24}$/m);
+
+  const json = holter(['baseline', 'show', user, '--state', 'state.db', '--format', 'json'], cwd);
+  const profile = JSON.parse(json.stdout) as { user: string; detectors: Record<string, { hour_of_week_percent?: number[] }> };
+  assert.equal(profile.user, user);
+  assert.equal(profile.detectors['after-hours-record-access']?.hour_of_week_percent?.length, 168);
+
+  const unknown = holter(['baseline', 'show', 'u-nobody', '--state', 'state.db'], cwd);
+  assert.equal(unknown.status, 1);
+  assert.match(unknown.stderr, /No detector has a baseline for u-nobody/);
+});
+
+test('baseline show needs a state store', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const result = holter(['baseline', 'show', 'u-1042'], cwd);
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /Pass --state FILE, or set state\.path/);
+
+  const empty = holter(['baseline', 'show', 'u-1042', '--state', 'empty.db'], cwd);
+  assert.equal(empty.status, 2);
+  assert.match(empty.stderr, /has no checkpoint yet/);
+});
