@@ -244,17 +244,19 @@ export async function expectedAlerts(configFile: string, texts: string[]): Promi
 export interface StoredAlerts {
   total: number;
   ids: string[];
+  /** `rule.id` of each stored alert, in the order of `ids`. */
+  ruleIds: string[];
 }
 
 /** Fetches the alert documents of a data stream after a refresh. Empty when the data stream does not exist yet. */
 export async function storedAlerts(dataStream: string): Promise<StoredAlerts> {
   try {
     await elasticsearch.indices.refresh({ index: dataStream });
-    const response = await elasticsearch.search<Alert>({ index: dataStream, size: 10_000, track_total_hits: true, _source: ['event.id'], query: { match_all: {} } });
+    const response = await elasticsearch.search<Alert>({ index: dataStream, size: 10_000, track_total_hits: true, _source: ['event.id', 'rule.id'], query: { match_all: {} } });
     const total = typeof response.hits.total === 'number' ? response.hits.total : (response.hits.total?.value ?? 0);
-    return { total, ids: response.hits.hits.map((hit) => hit._id as string) };
+    return { total, ids: response.hits.hits.map((hit) => hit._id as string), ruleIds: response.hits.hits.map((hit) => hit._source?.rule.id ?? '') };
   } catch (error) {
-    if ((error as { meta?: { statusCode?: number } }).meta?.statusCode === 404) return { total: 0, ids: [] };
+    if ((error as { meta?: { statusCode?: number } }).meta?.statusCode === 404) return { total: 0, ids: [], ruleIds: [] };
     throw error;
   }
 }
@@ -284,6 +286,11 @@ export class HolterProcess {
 
   get running(): boolean {
     return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Sends a signal without waiting, e.g. SIGHUP to reload rules. */
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
   }
 
   /** Sends the signal and waits for the exit code (null when the signal killed it). */
