@@ -12,6 +12,7 @@ import type { Enricher } from '../src/enrich/index.js';
 import type { HolterEvent } from '../src/event.js';
 import { loadSigmaRules, SigmaStage } from '../src/detect/sigma/index.js';
 import type { SigmaLoadResult } from '../src/detect/sigma/index.js';
+import { splitJsonDocuments } from '../src/sources/json-documents.js';
 
 /** Passes over the events per rule set; the fastest is reported, because the machines are shared. */
 const ROUNDS = 3;
@@ -150,27 +151,3 @@ function fastestRates(ruleSets: SigmaLoadResult[], events: HolterEvent[]): numbe
   return best;
 }
 
-/** Splits text holding several concatenated JSON documents, as some regression samples do. */
-function splitJsonDocuments(text: string): string[] {
-  const documents: string[] = [];
-  let depth = 0;
-  let start = -1;
-  let inString = false;
-  for (let index = 0; index < text.length; index++) {
-    const char = text[index];
-    if (inString) {
-      if (char === '\\') index++;
-      else if (char === '"') inString = false;
-      continue;
-    }
-    if (char === '"') inString = true;
-    else if (char === '{') {
-      if (depth === 0) start = index;
-      depth++;
-    } else if (char === '}') {
-      depth--;
-      if (depth === 0 && start >= 0) documents.push(text.slice(start, index + 1));
-    }
-  }
-  return documents;
-}

@@ -23,6 +23,7 @@ import { MatchScope } from '../dist/src/detect/sigma/scope.js';
 import { loadSigmaRules, SigmaStage } from '../dist/src/detect/sigma/stage.js';
 import { explain, readKnownDifferences } from './sigma-diff-known.mjs';
 import { rsigmaEvent, rsigmaVersion, runRsigma } from './sigma-diff-rsigma.mjs';
+import { splitJsonDocuments } from '../dist/src/sources/json-documents.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SIGMA_DIR = path.resolve(REPO_ROOT, '..', 'shared', 'sigma');
@@ -98,30 +99,6 @@ function findFiles(directory, pattern) {
   return found.sort();
 }
 
-/** Splits text holding several concatenated JSON documents, as some regression samples do. */
-function splitJsonDocuments(text) {
-  const documents = [];
-  let depth = 0;
-  let start = -1;
-  let inString = false;
-  for (let index = 0; index < text.length; index++) {
-    const char = text[index];
-    if (inString) {
-      if (char === '\\') index++;
-      else if (char === '"') inString = false;
-      continue;
-    }
-    if (char === '"') inString = true;
-    else if (char === '{') {
-      if (depth === 0) start = index;
-      depth++;
-    } else if (char === '}') {
-      depth--;
-      if (depth === 0 && start >= 0) documents.push(text.slice(start, index + 1));
-    }
-  }
-  return documents;
-}
 
 /** Decodes the regression events with Holter's Windows decoder, each with a label for its case key. */
 function regressionEvents() {
