@@ -15,6 +15,8 @@ import type { DetectionRule, FieldItem, SigmaDocument } from './model.js';
 import { compileFieldItem } from './modifiers.js';
 import type { ItemContext } from './modifiers.js';
 import { ruleError } from './parse.js';
+import { requiredLiterals } from './prefilter.js';
+import type { Clause } from './prefilter.js';
 import type { EventPredicate } from './scope.js';
 
 export interface CompiledLogsource {
@@ -30,6 +32,8 @@ export interface CompiledRule {
   detection: EventPredicate;
   /** Undefined when the mapping has no entry for the rule's log source: the rule never matches. */
   logsource?: CompiledLogsource;
+  /** Clauses of required literals, each of which an event must pass for the rule to match; null when none is provably required (prefilter.ts). */
+  literals: Clause[] | null;
   /** Reads a Sigma field name as this rule's log source maps it (used for group-by and aliases). */
   accessor(field: string): FieldAccessor;
   /** Fingerprint of the rule's logic, with the filters applied to it (see fingerprint.ts). */
@@ -103,7 +107,8 @@ export function compileDetectionRule(
   if (errors.length > 0) return { errors };
 
   const fingerprint = detectionFingerprint(rule, { timeZone: options.timeZone, placeholders: options.placeholders });
-  const compiled: CompiledRule = { rule, info: ruleInfo(rule), detection, accessor, fingerprint };
+  const literals = requiredLiterals(rule, accessor);
+  const compiled: CompiledRule = { rule, info: ruleInfo(rule), detection, literals, accessor, fingerprint };
   if (logsource) compiled.logsource = logsource;
   return { compiled, errors };
 }

@@ -66,7 +66,7 @@ export function literalText(parts: PatternPart[]): string {
 }
 
 /** Merges neighbouring literal chunks so the shape tests below see one chunk. */
-function normalise(parts: PatternPart[]): PatternPart[] {
+export function normalise(parts: PatternPart[]): PatternPart[] {
   const merged: PatternPart[] = [];
   for (const part of parts) {
     const last = merged[merged.length - 1];

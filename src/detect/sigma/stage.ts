@@ -5,6 +5,7 @@
 import type { HolterEvent } from '../../event.js';
 import type { Detection, DetectionStage } from '../types.js';
 import { correlationDetection, singleEventDetection } from './explain.js';
+import { LiteralIndex } from './literal-index.js';
 import type { CompiledCorrelation, RuleSet } from './ruleset.js';
 import { MatchScope, valueStrings } from './scope.js';
 import { readSnapshot, writeSnapshot } from './state.js';
@@ -26,8 +27,12 @@ export class SigmaStage implements DetectionStage {
   private readonly allowedLatenessMs: number;
   private maxEventTimeMs = Number.NEGATIVE_INFINITY;
   private sequence = 0;
-  /** Index field -> lower-cased value -> rule indexes, split from the rule set's `path\0value` keys once. */
-  private indexLookup: { parts: string[]; buckets: Map<string, number[]> }[] = [];
+  /** Index field -> lower-cased value -> the literal index of the rules under that key, split from the rule set's `path\0value` keys once. */
+  private indexLookup: { parts: string[]; buckets: Map<string, LiteralIndex> }[] = [];
+  /** Literal index of the rules tested on events of every log source. */
+  private unindexed = new LiteralIndex([]);
+  /** False only for the reference path of the tests: every rule of the event's log source is then evaluated. */
+  private readonly prefilter: boolean;
   /** Per rule, the number of the last event whose candidate list took it: marks rules already added without a Set per event. */
   private candidateMarks = new Uint32Array(0);
   private candidateStamp = 0;
@@ -49,9 +54,10 @@ export class SigmaStage implements DetectionStage {
     correlation_states_dropped: 0,
   };
 
-  constructor(ruleSet: RuleSet, options: { allowedLatenessMs?: number } = {}) {
+  constructor(ruleSet: RuleSet, options: { allowedLatenessMs?: number; prefilter?: boolean } = {}) {
     this.currentRuleSet = ruleSet;
     this.allowedLatenessMs = options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS;
+    this.prefilter = options.prefilter ?? true;
     this.install(ruleSet, new Map());
   }
 
@@ -103,7 +109,10 @@ export class SigmaStage implements DetectionStage {
       adopted.add(correlation.fingerprint);
       return CorrelationWindows.withState(correlation.rule, own);
     });
-    const indexLookup = splitIndex(ruleSet);
+    const literalsOf = (rule: number): RuleSet['rules'][number]['literals'] => (this.prefilter ? (ruleSet.rules[rule]?.literals ?? null) : null);
+    const literalIndex = (rules: number[]): LiteralIndex => new LiteralIndex(rules.map((rule) => ({ rule, clauses: literalsOf(rule) })));
+    const indexLookup = splitIndex(ruleSet, literalIndex);
+    const unindexed = literalIndex(ruleSet.unindexed);
     const candidateMarks = new Uint32Array(ruleSet.rules.length);
 
     this.retiredDroppedHits += this.windows.reduce((sum, previous) => sum + previous.droppedHits, 0);
@@ -112,6 +121,7 @@ export class SigmaStage implements DetectionStage {
     this.currentRuleSet = ruleSet;
     this.windows = windows;
     this.indexLookup = indexLookup;
+    this.unindexed = unindexed;
     this.candidateMarks = candidateMarks;
     this.candidateStamp = 0;
   }
@@ -130,7 +140,7 @@ export class SigmaStage implements DetectionStage {
 
     const detections: Detection[] = [];
     const scope = new MatchScope(event);
-    for (const ruleIndex of this.candidates(event)) {
+    for (const ruleIndex of this.candidates(scope)) {
       const compiled = this.ruleSet.rules[ruleIndex];
       if (!compiled?.logsource?.predicate(scope) || !compiled.detection(scope)) continue;
       this.counters.rule_matches++;
@@ -143,7 +153,10 @@ export class SigmaStage implements DetectionStage {
         continue;
       }
       const hit = { timeMs, evidence: [event.event.id], event, accessor: compiled.accessor };
-      for (const consumer of consumers) detections.push(...this.feed(consumer.correlation, consumer.reference, hit, watermark));
+      for (const consumer of consumers) {
+        const fired = this.feed(consumer.correlation, consumer.reference, hit, watermark);
+        if (fired.length > 0) detections.push(...fired);
+      }
     }
 
     const closed = this.advance(watermark, false);
@@ -177,42 +190,44 @@ export class SigmaStage implements DetectionStage {
     return Number.isNaN(callerWatermarkMs) ? own : Math.max(callerWatermarkMs, own);
   }
 
-  /** Rules whose log source index keys the event carries, plus the unindexed rules; each once, in rule order. */
-  private candidates(event: HolterEvent): number[] {
+  /**
+   * Returns the rules whose log source index keys the event carries and the unindexed rules, each
+   * once and in rule order. Rules whose required literals the event does not pass are left out.
+   */
+  private candidates(scope: MatchScope): number[] {
     const found = this.candidateList;
     found.length = 0;
     if (++this.candidateStamp === 0xffffffff) {
       this.candidateMarks.fill(0);
       this.candidateStamp = 1;
     }
-    for (const rule of this.ruleSet.unindexed) this.addCandidate(rule);
+    this.unindexed.collect(scope, this.addCandidate);
     for (const { parts, buckets } of this.indexLookup) {
-      const value = readPath(event, parts);
-      if (value !== undefined && value !== null) this.addIndexed(buckets, value);
+      const value = readPath(scope.event, parts);
+      if (value !== undefined && value !== null) this.addIndexed(scope, buckets, value);
     }
     if (found.length > 1) found.sort(ascending);
     return found;
   }
 
   /** Adds the rules indexed under a value; array elements count one by one, as valueStrings reads them. */
-  private addIndexed(buckets: Map<string, number[]>, value: unknown): void {
+  private addIndexed(scope: MatchScope, buckets: Map<string, LiteralIndex>, value: unknown): void {
     if (Array.isArray(value)) {
-      for (const element of value) if (element !== undefined && element !== null) this.addIndexed(buckets, element);
+      for (const element of value) if (element !== undefined && element !== null) this.addIndexed(scope, buckets, element);
       return;
     }
     let text: string;
     if (typeof value === 'string') text = value;
     else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') text = String(value);
     else return;
-    const bucket = buckets.get(text.toLowerCase());
-    if (bucket) for (const rule of bucket) this.addCandidate(rule);
+    buckets.get(text.toLowerCase())?.collect(scope, this.addCandidate);
   }
 
-  private addCandidate(rule: number): void {
+  private readonly addCandidate = (rule: number): void => {
     if (this.candidateMarks[rule] === this.candidateStamp) return;
     this.candidateMarks[rule] = this.candidateStamp;
     this.candidateList.push(rule);
-  }
+  };
 
   private feed(correlationIndex: number, reference: number, source: Omit<Hit, 'reference' | 'sequence'>, watermark: number): Detection[] {
     const correlation = this.ruleSet.correlations[correlationIndex] as CompiledCorrelation;
@@ -222,7 +237,8 @@ export class SigmaStage implements DetectionStage {
       return [];
     }
 
-    const hit: Hit = { ...source, reference, sequence: ++this.sequence };
+    // A literal with every key, not a spread: hits are created per match and keep one shape.
+    const hit: Hit = { timeMs: source.timeMs, sequence: ++this.sequence, reference, evidence: source.evidence, event: source.event, accessor: source.accessor };
     const valueField = correlation.valueFields[reference];
     if (valueField !== undefined) {
       const value = hitValue(correlation, source, valueField);
@@ -230,7 +246,7 @@ export class SigmaStage implements DetectionStage {
       hit.value = value;
     }
     const firings = (this.windows[correlationIndex] as CorrelationWindows).add(hit, group.id, group.key, watermark);
-    return this.fire(correlationIndex, firings, watermark);
+    return firings.length === 0 ? NO_DETECTIONS : this.fire(correlationIndex, firings, watermark);
   }
 
   /** Detections for the firings, and the firings passed on to correlations that refer to this one. */
@@ -284,33 +300,36 @@ function readPath(event: HolterEvent, parts: string[]): unknown {
   return current;
 }
 
+/** Shared empty result of `feed`; callers only read it. */
+const NO_DETECTIONS: Detection[] = [];
+
 function ascending(a: number, b: number): number {
   return a - b;
 }
 
 /** Splits the rule set's `path\0value` index keys into one value map per index field, in index field order. */
-function splitIndex(ruleSet: RuleSet): { parts: string[]; buckets: Map<string, number[]> }[] {
-  const byField = new Map<string, Map<string, number[]>>(ruleSet.indexFields.map((field) => [field, new Map()]));
+function splitIndex(ruleSet: RuleSet, literalIndex: (rules: number[]) => LiteralIndex): { parts: string[]; buckets: Map<string, LiteralIndex> }[] {
+  const byField = new Map<string, Map<string, LiteralIndex>>(ruleSet.indexFields.map((field) => [field, new Map()]));
   for (const [key, rules] of ruleSet.index) {
     const separator = key.indexOf('\u0000');
     const buckets = byField.get(key.slice(0, separator));
-    if (buckets !== undefined) buckets.set(key.slice(separator + 1), rules);
+    if (buckets !== undefined) buckets.set(key.slice(separator + 1), literalIndex(rules));
   }
   return [...byField].map(([field, buckets]) => ({ parts: field.split('.'), buckets }));
 }
 
 function groupOf(correlation: CompiledCorrelation, reference: number, hit: Omit<Hit, 'reference' | 'sequence'>): { id: string; key: Record<string, string> } | undefined {
   const fields = correlation.groupFields[reference] ?? [];
+  const groupBy = correlation.rule.groupBy;
   const key: Record<string, string> = {};
   const values: string[] = [];
-  correlation.rule.groupBy.forEach((name, position) => {
+  for (let position = 0; position < groupBy.length; position++) {
     const strings = valueStrings(hit.accessor(fields[position] as string)(hit.event));
-    if (strings === undefined || strings.length === 0) return;
-    const value = strings.join(',');
-    key[name] = value;
+    if (strings === undefined || strings.length === 0) return undefined;
+    const value = strings.length === 1 ? (strings[0] as string) : strings.join(',');
+    key[groupBy[position] as string] = value;
     values.push(value);
-  });
-  if (values.length !== correlation.rule.groupBy.length) return undefined;
+  }
   return { id: JSON.stringify(values), key };
 }
 

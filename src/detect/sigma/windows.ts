@@ -148,20 +148,36 @@ export class CorrelationWindows {
     return this.rule.type !== 'temporal_ordered' || hit.reference === 0;
   }
 
-  /** Immediate types: the earliest window containing the new hit whose condition holds. */
+  /**
+   * Immediate types: the earliest window containing the new hit whose condition holds.
+   * Anchors are tried in time order, so each window's end only moves forward: the measure is
+   * kept for the current range as hits enter and leave it, and a window is copied out only
+   * when it fires. The result is the same as measuring a fresh copy of every window.
+   */
   private evaluateAround(group: GroupState, hit: Hit): Firing | undefined {
     const span = this.rule.timespanMs;
     const hits = group.hits;
-    for (let index = 0; index < hits.length; index++) {
+    const ordered = this.rule.type === 'temporal_ordered';
+    const range = new RangeMeasure(this.rule);
+    const start = firstAfter(hits, hit.timeMs - span);
+    let end = start;
+
+    for (let index = start; index < hits.length; index++) {
       const anchor = hits[index] as Hit;
-      if (anchor.timeMs <= hit.timeMs - span) continue;
       if (anchor.timeMs > hit.timeMs) break;
       if (anchor.timeMs < group.firedUntilMs || !this.isAnchor(anchor)) continue;
+      // Outside temporal_ordered, anchors with the same time have the same window, which the
+      // first of them was already tested with.
+      if (!ordered && index > start && (hits[index - 1] as Hit).timeMs === anchor.timeMs) continue;
 
-      const measurement = this.evaluate(this.windowFrom(hits, index));
-      if (measurement === undefined) continue;
-      group.firedUntilMs = anchor.timeMs + span;
-      return { groupKey: group.key, startMs: anchor.timeMs, endMs: anchor.timeMs + span, ...measurement, trigger: hit };
+      const windowEnd = anchor.timeMs + span;
+      if (end < index) end = index;
+      while (end < hits.length && (hits[end] as Hit).timeMs < windowEnd) end++;
+      const actual = range.measure(hits, index, end);
+      if (!this.holds(actual)) continue;
+
+      group.firedUntilMs = windowEnd;
+      return { groupKey: group.key, startMs: anchor.timeMs, endMs: windowEnd, actual, hits: hits.slice(index, end), trigger: hit };
     }
     return undefined;
   }
@@ -295,6 +311,83 @@ function hitsByValue(window: Hit[]): Map<string, Hit[]> {
     else hits.push(hit);
   }
   return byValue;
+}
+
+/** Index of the first hit later than `timeMs` (hits are in time order), or the length when none is. */
+function firstAfter(hits: Hit[], timeMs: number): number {
+  let low = 0;
+  let high = hits.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((hits[middle] as Hit).timeMs <= timeMs) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/**
+ * The measure of the immediate correlation types over a range of hits that only moves forward.
+ * Distinct counts (value_count, temporal) keep a count per key as hits enter and leave the range.
+ * The other measures are computed over the range in order, as `CorrelationWindows.measure` computes them over a window.
+ */
+class RangeMeasure {
+  private readonly counts = new Map<unknown, number>();
+  private low = 0;
+  private high = 0;
+
+  constructor(private readonly rule: CorrelationRule) {}
+
+  measure(hits: Hit[], from: number, to: number): number {
+    switch (this.rule.type) {
+      case 'event_count':
+        return to - from;
+      case 'value_count':
+      case 'temporal':
+        this.slide(hits, from, to);
+        return this.counts.size;
+      case 'value_sum': {
+        let sum = 0;
+        for (let index = from; index < to; index++) {
+          const value = (hits[index] as Hit).value;
+          sum += typeof value === 'number' ? value : 0;
+        }
+        return sum;
+      }
+      case 'temporal_ordered': {
+        let next = 0;
+        for (let index = from; index < to && next < this.rule.rules.length; index++) if ((hits[index] as Hit).reference === next) next++;
+        return next;
+      }
+      default:
+        throw new Error(`Correlation type ${this.rule.type} is evaluated when its window closes, not per hit`);
+    }
+  }
+
+  private slide(hits: Hit[], from: number, to: number): void {
+    if (from < this.low || to < this.high) throw new Error('RangeMeasure ranges must only move forward');
+    if (this.high <= from) {
+      // Every counted hit leaves the range, so counting starts afresh at `from`.
+      this.counts.clear();
+      this.low = from;
+      this.high = from;
+    }
+    for (; this.high < to; this.high++) {
+      const key = this.key(hits[this.high] as Hit);
+      if (key !== undefined) this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    }
+    for (; this.low < from; this.low++) {
+      const key = this.key(hits[this.low] as Hit);
+      if (key === undefined) continue;
+      const count = (this.counts.get(key) as number) - 1;
+      if (count === 0) this.counts.delete(key);
+      else this.counts.set(key, count);
+    }
+  }
+
+  private key(hit: Hit): unknown {
+    if (this.rule.type === 'temporal') return hit.reference;
+    return hit.value === undefined ? undefined : String(hit.value);
+  }
 }
 
 function insertSorted(hits: Hit[], hit: Hit): void {
