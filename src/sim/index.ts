@@ -5,6 +5,7 @@ import { facilityDomain, facilityHosts, type WriterContext } from './formats/con
 import { writeDicomTransfer } from './formats/dicom.js';
 import { writeFhirBreakGlass, writeFhirRest } from './formats/fhir.js';
 import { writeOkta } from './formats/okta.js';
+import { slowExfiltration } from './exfiltration.js';
 import { buildIncidents, buildPasswordSpray, type IncidentContext } from './incidents.js';
 import { shiftKey, type Injection, type Label } from './labels.js';
 import { INCIDENT_DAYS, resolveOptions, type ResolvedOptions, type SimulationOptions } from './options.js';
@@ -91,6 +92,7 @@ function buildInjection(options: ResolvedOptions, clock: ZoneClock, staff: Staff
 
   if (options.incidents) {
     const incidents = buildIncidents(context);
+    slowExfiltration(context, incidents);
     injection.labels.push(...incidents.labels);
     injection.actions.push(...incidents.actions);
   }

@@ -28,6 +28,7 @@ export const DETECTION_IDS = {
   selfLookup: 'holter-self-lookup',
   afterHours: 'after-hours-record-access',
   massImagePull: 'mass-image-pull',
+  dailyRecordVolume: 'daily-record-volume',
 } as const;
 
 /** Additions of incidents and traps to the normal activity. */

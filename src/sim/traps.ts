@@ -1,5 +1,6 @@
 import { findShift, takeStaff, type IncidentContext } from './incidents.js';
 import { shiftKey, type Injection, type Label } from './labels.js';
+import { onCallNights } from './on-call.js';
 import { shiftStartingOn } from './rota.js';
 import type { StaffMember } from './staff.js';
 
@@ -17,6 +18,7 @@ export function buildTraps(context: IncidentContext, injection: Injection): void
   passwordTypo(context, injection);
   heavyDay(context, injection);
   daylightSavingNight(context, injection);
+  onCallNights(context, injection);
 }
 
 function nightShiftWork(context: IncidentContext, injection: Injection): void {

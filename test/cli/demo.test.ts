@@ -39,7 +39,7 @@ test('demo catches every incident and no trap', async () => {
     server.close();
   }
 
-  assert.match(stderr, /incidents caught 6\/6, traps clean 6\/6/);
+  assert.match(stderr, /incidents caught 7\/7, traps clean 10\/10/);
   assert.match(stderr, /dead-lettered\s+0\n/);
   assert.doesNotMatch(stderr, /FAIL/);
 
@@ -73,5 +73,5 @@ test('eval prints precision and recall', () => {
   assert.equal(metrics.recall, 1);
   assert.equal(metrics.trapsClean, metrics.traps);
   assert.ok(metrics.falseAlertsPerThousandUserDays < 2);
-  assert.match(result.stderr, /seed 42: \d+ alerts, incidents caught 6\/6/);
+  assert.match(result.stderr, /seed 42: \d+ alerts, incidents caught 7\/7/);
 });

@@ -40,7 +40,7 @@ test('shipped detectors match the detector schema', () => {
   const validate = compile(DETECTOR_SCHEMA_FILE);
   const documents = documentsOf(path.join(REPO_ROOT, 'detectors'));
 
-  assert.equal(documents.length, 2);
+  assert.equal(documents.length, 3);
   for (const { name, value } of documents) assert.ok(validate(value), `${name}: ${JSON.stringify(validate.errors)}`);
 });
 

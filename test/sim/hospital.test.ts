@@ -55,7 +55,7 @@ describe('simulateHospital defaults', () => {
   it('labels every incident once', () => {
     const incidents = hospital.labels.filter((label) => label.kind === 'incident');
     assert.deepEqual(incidents.map((label) => label.name).sort(), [
-      'after-hours-record-access', 'break-glass-vip', 'credential-stuffing', 'mass-image-pull', 'password-spray', 'self-lookup',
+      'after-hours-record-access', 'break-glass-vip', 'credential-stuffing', 'mass-image-pull', 'password-spray', 'self-lookup', 'slow-exfiltration',
     ]);
     const expected: Record<string, string[]> = {
       'after-hours-record-access': ['after-hours-record-access'],
@@ -64,6 +64,7 @@ describe('simulateHospital defaults', () => {
       'mass-image-pull': ['mass-image-pull'],
       'password-spray': ['holter-password-spray'],
       'self-lookup': ['holter-self-lookup'],
+      'slow-exfiltration': ['daily-record-volume'],
     };
     for (const label of incidents) assert.deepEqual(label.expect, expected[label.name], label.name);
   });
@@ -71,7 +72,7 @@ describe('simulateHospital defaults', () => {
   it('labels every trap with nothing expected', () => {
     const traps = hospital.labels.filter((label) => label.kind === 'trap');
     const names = new Set(traps.map((label) => label.name));
-    assert.deepEqual([...names].sort(), ['daylight-saving-night', 'heavy-cath-lab-day', 'night-shift-work', 'password-typo']);
+    assert.deepEqual([...names].sort(), ['daylight-saving-night', 'heavy-cath-lab-day', 'night-shift-work', 'on-call-nights', 'password-typo']);
     for (const trap of traps) assert.deepEqual(trap.expect, [], trap.name);
   });
 
@@ -407,24 +408,30 @@ describe('other hospitals', () => {
     'night-shift-work': (entry) => entry.role === 'nurse' && entry.shift === 'night',
     'heavy-cath-lab-day': (entry) => entry.role === 'interventional-cardiologist',
     'daylight-saving-night': (entry) => entry.shift === 'night',
+    'slow-exfiltration': (entry) => entry.role === 'billing-clerk',
+    'on-call-nights': (entry) => entry.role === 'interventional-cardiologist',
   };
 
   for (const options of [{ seed: 1, staff: 30 }, { seed: 99, staff: 31 }, { seed: 5, staff: 120 }]) {
     it(`casts labels right with ${options.staff} staff`, () => {
       const hospital = simulateHospital(options);
       const labelled = new Set<string>();
+      const onCall = new Set<string>();
       for (const label of hospital.labels) {
         const entry = roleOf(hospital, label.userId);
         assert.ok(entry, `${label.name}: ${label.userId} is in the directory`);
         const check = required[label.name];
         if (check) assert.ok(check(entry), `${label.name}: ${entry.role} on ${entry.shift}`);
         if (label.name === 'daylight-saving-night') continue;
+        // One person's call nights are labelled one by one.
+        if (label.name === 'on-call-nights' && onCall.has(label.userId)) continue;
+        if (label.name === 'on-call-nights') onCall.add(label.userId);
         for (const user of label.targetUserIds ?? [label.userId]) {
           assert.ok(!labelled.has(user), `${user} is in two labels`);
           labelled.add(user);
         }
       }
-      assert.equal(new Set(hospital.labels.map((label) => label.name)).size, 10);
+      assert.equal(new Set(hospital.labels.map((label) => label.name)).size, 12);
     });
   }
 

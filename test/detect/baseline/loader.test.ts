@@ -45,8 +45,8 @@ describe('loadDetectors', () => {
   it('loads the shipped detectors', async () => {
     const { stage, errors } = await loadDetectors([DETECTORS_DIR], { defaultTimeZone: ZONE });
     assert.deepEqual(errors.map((error) => error.describe()), []);
-    assert.deepEqual(stage.detectorIds, ['after-hours-record-access', 'mass-image-pull']);
-    assert.equal(stage.stats().detectors_loaded, 2);
+    assert.deepEqual(stage.detectorIds, ['after-hours-record-access', 'daily-record-volume', 'mass-image-pull']);
+    assert.equal(stage.stats().detectors_loaded, 3);
   });
 
   it('rejects a bad file and keeps the rest', async () => {
