@@ -8,7 +8,7 @@ export interface MetricsSnapshot {
   stageStats: Record<string, Record<string, number>>;
   /** The source's own counters, e.g. Kafka's records fetched and commits. */
   sourceStats?: Record<string, number>;
-  reloads: { succeeded: number; failed: number };
+  reloads: { succeeded: number; rejected: number };
 }
 
 export interface HolterMetrics {
@@ -47,7 +47,7 @@ export function createMetrics(readSnapshot: () => MetricsSnapshot): HolterMetric
     const { reloads } = read();
     return [
       [{ outcome: 'succeeded' }, reloads.succeeded],
-      [{ outcome: 'failed' }, reloads.failed],
+      [{ outcome: 'rejected' }, reloads.rejected],
     ];
   });
   gauge(registry, 'holter_stage_stat', 'Counters of each detection stage (rules loaded, late events, matches...).', ['stage', 'name'], () =>

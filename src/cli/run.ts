@@ -1,5 +1,5 @@
-import { startApiServer, type ApiHandlers, type ApiServer } from '../api/server.js';
-import { loadApiTokens } from '../api/tokens.js';
+import { parseListen, startApiServer, type ApiHandlers, type ApiServer } from '../api/server.js';
+import { loadApiTokens, type ApiToken } from '../api/tokens.js';
 import { loadConfig } from '../config/load.js';
 import { BaselineStage } from '../detect/baseline/index.js';
 import { DetectionReloader } from '../detect/reload.js';
@@ -50,12 +50,14 @@ export async function runStream(options: RunOptions): Promise<number> {
     throw new HolterError('HOLTER_CONFIG_INVALID', 'kafka.topics is empty, so holter run has nothing to consume. List at least one topic under kafka.topics.', { path: 'kafka.topics' });
   }
 
+  // The API's settings are checked before anything touches Kafka, so a typo fails at once.
+  const apiTokens = readApiSettings(config);
   const logger = createLogger(config.log.level);
   const kafka = createKafkajsClient(kafkaConnectionSettings(config.kafka), logger);
-  return consume(config, kafka, logger);
+  return consume(config, kafka, logger, apiTokens);
 }
 
-async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger): Promise<number> {
+async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger, apiTokens: ApiToken[]): Promise<number> {
   const producer = kafka.producer();
   try {
     await producer.connect();
@@ -119,15 +121,25 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger)
 
   const reloader = new DetectionReloader({ config, stages: () => pipeline.taskStages(), raise: (detection) => pipeline.raiseDetection(detection), logger });
   const stopWatching = config.reload.watch ? reloader.watchFiles() : () => undefined;
-  const api = await startApi(config, logger, {
-    isReady: () => source.joined,
-    metrics: () => {
-      const summary = pipeline.currentSummary();
-      return { summary, stageStats: summary.stageStats, sourceStats: { ...source.stats, ...tasks.stats }, reloads: reloader.counts };
-    },
-    reload: () => reloader.reload('api'),
-    baseline: (user) => describeUser(pipeline.taskStages(), user),
-  });
+  let api: ApiServer | undefined;
+  try {
+    api = await startApi(config, apiTokens, logger, {
+      isReady: () => source.joined,
+      metrics: () => {
+        const summary = pipeline.currentSummary();
+        return { summary, stageStats: summary.stageStats, sourceStats: { ...source.stats, ...tasks.stats }, reloads: reloader.counts };
+      },
+      reload: () => reloader.reload('api'),
+      baseline: (user) => describeUser(pipeline.taskStages(), user),
+    });
+  } catch (error) {
+    // A port in use is found only here; without this cleanup the Kafka clients keep the process alive.
+    stopWatching();
+    await pipeline.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the pipeline after a failure failed'));
+    await changelog.stop();
+    await producer.disconnect().catch(() => undefined);
+    throw error;
+  }
 
   const removeHandlers = handleShutdownSignals(() => source.stop(), () => reloader.reload('signal'), logger);
   try {
@@ -220,10 +232,16 @@ async function maxPartitionCount(kafka: KafkaClient, topics: string[]): Promise<
   return max;
 }
 
+/** Checks `api.listen` and reads `api.tokens_file`; throws HOLTER_CONFIG_INVALID naming the setting. */
+function readApiSettings(config: HolterConfig): ApiToken[] {
+  if (config.api.listen === undefined) return [];
+  parseListen(config.api.listen);
+  return config.api.tokens_file === undefined ? [] : loadApiTokens(config.api.tokens_file);
+}
+
 /** Starts the HTTP API when `api.listen` is set. */
-async function startApi(config: HolterConfig, logger: Logger, handlers: ApiHandlers): Promise<ApiServer | undefined> {
+async function startApi(config: HolterConfig, tokens: ApiToken[], logger: Logger, handlers: ApiHandlers): Promise<ApiServer | undefined> {
   if (config.api.listen === undefined) return undefined;
-  const tokens = config.api.tokens_file === undefined ? [] : loadApiTokens(config.api.tokens_file);
   if (tokens.length === 0) logger.warn('no api.tokens_file configured; the /api routes reject every call');
   return startApiServer({ listen: config.api.listen, tokens, handlers, logger });
 }

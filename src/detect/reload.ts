@@ -1,4 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HolterConfig } from '../config/schema.js';
 import { formatLocation, HolterError } from '../errors.js';
 import type { HolterEvent } from '../event.js';
@@ -35,8 +36,8 @@ export interface ReloaderOptions {
 /** Rule id of the operator alert raised when a reload is rejected. */
 export const RELOAD_REJECTED_RULE_ID = 'holter-reload-rejected';
 
-/** File changes closer together than this make one reload, because editors write in several steps. */
-const WATCH_DEBOUNCE_MS = 500;
+/** How often `watchFiles` looks for changed rule and detector files. */
+const FILE_CHECK_INTERVAL_MS = 2000;
 
 /**
  * Reloads Sigma rules and detectors while the stream runs. The new set is loaded and checked in
@@ -45,11 +46,9 @@ const WATCH_DEBOUNCE_MS = 500;
  * rules. Correlations and detectors whose logic did not change keep their windows and profiles.
  */
 export class DetectionReloader {
-  readonly counts = { succeeded: 0, failed: 0 };
+  readonly counts = { succeeded: 0, rejected: 0 };
   private running: Promise<ReloadOutcome> | undefined;
   private again = false;
-  private watchers: FSWatcher[] = [];
-  private debounce: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ReloaderOptions) {}
 
@@ -69,31 +68,30 @@ export class DetectionReloader {
     return this.running;
   }
 
-  /** Watches the rule and detector paths and reloads on change; returns a function that stops watching. */
-  watchFiles(): () => void {
-    const paths = [...this.options.config.rules.paths, ...this.options.config.detectors.paths, this.options.config.rules.mapping];
-    for (const path of paths) {
+  /**
+   * Checks the rule and detector files every `intervalMs` and reloads when any was added, removed
+   * or changed (size or modification time); returns a function that stops checking. Polling
+   * rather than fs.watch, because editors that save by renaming a new file over the old one
+   * (sed -i, vim) made Node 20's recursive watch miss changes.
+   */
+  watchFiles(intervalMs = FILE_CHECK_INTERVAL_MS): () => void {
+    const { config, logger } = this.options;
+    const paths = [...config.rules.paths, ...config.detectors.paths, config.rules.mapping];
+    let last = filesSignature(paths);
+    const timer = setInterval(() => {
+      let current: string;
       try {
-        const watcher = watch(path, { recursive: true, persistent: false }, () => this.scheduleFileReload());
-        watcher.on('error', (error) => this.options.logger.warn({ path, err: error }, 'watching rules failed; reload with SIGHUP or the API'));
-        this.watchers.push(watcher);
+        current = filesSignature(paths);
       } catch (error) {
-        this.options.logger.warn({ path, err: error }, 'watching rules failed; reload with SIGHUP or the API');
+        logger.warn({ err: error }, 'checking rule files for changes failed; reload with SIGHUP or the API');
+        return;
       }
-    }
-    return () => {
-      clearTimeout(this.debounce);
-      for (const watcher of this.watchers) watcher.close();
-      this.watchers = [];
-    };
-  }
-
-  private scheduleFileReload(): void {
-    clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => {
-      this.reload('file').catch((error: unknown) => this.options.logger.error({ err: error }, 'rules reload failed'));
-    }, WATCH_DEBOUNCE_MS);
-    this.debounce.unref();
+      if (current === last) return;
+      last = current;
+      this.reload('file').catch((error: unknown) => logger.error({ err: error }, 'rules reload failed'));
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   private async reloadOnce(trigger: ReloadTrigger): Promise<ReloadOutcome> {
@@ -102,7 +100,7 @@ export class DetectionReloader {
     const loaded = await this.load(Math.max(1, taskStages.length));
 
     if (loaded.errors.length > 0) {
-      this.counts.failed++;
+      this.counts.rejected++;
       const outcome: ReloadOutcome = { outcome: 'rejected', rulesLoaded: loaded.rulesLoaded, detectorsLoaded: loaded.detectorsLoaded, errors: loaded.errors.map(describeError) };
       for (const error of loaded.errors) logger.error({ code: error.code, location: error.location, trigger }, `rules reload rejected: ${error.describe()}`);
       await this.options.raise(rejectedDetection(outcome, trigger, this.options.now?.() ?? new Date()));
@@ -141,6 +139,30 @@ export class DetectionReloader {
     }
     return { ruleSet: rules.stage.ruleSet, detectorSets, rulesLoaded: rules.stats.rules_loaded, detectorsLoaded: detectorSets[0]?.length ?? 0, errors };
   }
+}
+
+/** Names, sizes and modification times of every YAML file under `paths`, as one string to compare. */
+function filesSignature(paths: string[]): string {
+  const parts: string[] = [];
+  const visit = (target: string): void => {
+    let info;
+    try {
+      info = statSync(target);
+    } catch {
+      parts.push(`${target}:missing`);
+      return;
+    }
+    if (info.isDirectory()) {
+      for (const name of readdirSync(target).sort()) {
+        const child = join(target, name);
+        if (/\.ya?ml$/i.test(name) || statSync(child, { throwIfNoEntry: false })?.isDirectory()) visit(child);
+      }
+      return;
+    }
+    parts.push(`${target}:${info.size}:${info.mtimeMs}`);
+  };
+  for (const path of paths) visit(path);
+  return parts.join('\n');
 }
 
 function describeError(error: HolterError): string {

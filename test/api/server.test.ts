@@ -57,7 +57,7 @@ describe('api server', () => {
       logger: silentLogger,
       handlers: {
         isReady: () => ready,
-        metrics: (): MetricsSnapshot => ({ summary: summary(), stageStats: { sigma: { rules_loaded: 29, events_late: 5 } }, sourceStats: { recordsFetched: 120 }, reloads: { succeeded: 2, failed: 1 } }),
+        metrics: (): MetricsSnapshot => ({ summary: summary(), stageStats: { sigma: { rules_loaded: 29, events_late: 5 } }, sourceStats: { recordsFetched: 120 }, reloads: { succeeded: 2, rejected: 1 } }),
         reload: async () => {
           reloads.push(nextReload);
           return nextReload;
@@ -94,7 +94,7 @@ describe('api server', () => {
     assert.match(text, /^holter_alerts_total\{rule_id="ehr-break-glass-vip"\} 3$/m);
     assert.match(text, /^holter_sink_deliveries_total\{sink="elasticsearch",outcome="duplicate"\} 1$/m);
     assert.match(text, /^holter_sink_failures_total\{sink="webhook"\} 2$/m);
-    assert.match(text, /^holter_rule_reloads_total\{outcome="failed"\} 1$/m);
+    assert.match(text, /^holter_rule_reloads_total\{outcome="rejected"\} 1$/m);
     assert.match(text, /^holter_stage_stat\{stage="sigma",name="events_late"\} 5$/m);
     assert.match(text, /^holter_source_stat\{name="recordsFetched"\} 120$/m);
     assert.match(text, /^holter_process_cpu_seconds_total /m);
@@ -156,7 +156,7 @@ describe('api without tokens', () => {
       listen: '127.0.0.1:0',
       tokens: [],
       logger: silentLogger,
-      handlers: { isReady: () => true, metrics: () => ({ summary: summary(), stageStats: {}, reloads: { succeeded: 0, failed: 0 } }), baseline: () => ({}) },
+      handlers: { isReady: () => true, metrics: () => ({ summary: summary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0 } }), baseline: () => ({}) },
     });
     try {
       const response = await fetch(`${server.url}/api/v1/baseline/dr.house`, { headers: { authorization: `Bearer ${ANALYST_TOKEN}` } });

@@ -103,7 +103,7 @@ describe('detection reload', () => {
     assert.match(outcome.errors[0]!, /broken\.yml:\d+/);
     assert.equal(stages.sigma.ruleSet, before);
     assert.equal(failedLogins(stages.sigma, 4, 120).length, 1);
-    assert.deepEqual(reloader.counts, { succeeded: 0, failed: 1 });
+    assert.deepEqual(reloader.counts, { succeeded: 0, rejected: 1 });
   });
 
   it('raises one operator alert per rejection', async () => {

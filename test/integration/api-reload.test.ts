@@ -83,7 +83,7 @@ describe('rules reload while running', { skip: INTEGRATION_SKIP }, () => {
     await pollUntil('the file change to reload', async () => (metricValue(await metrics(), 'holter_rule_reloads_total{outcome="succeeded"}') >= 1 ? true : undefined));
 
     writeFileSync(brokenFile, 'title: Broken\nlogsource:\n    product: holter\ndetection:\n    selection:\n        event.outcome: failure\n');
-    await pollUntil('the broken file to be rejected', async () => (metricValue(await metrics(), 'holter_rule_reloads_total{outcome="failed"}') >= 1 ? true : undefined));
+    await pollUntil('the broken file to be rejected', async () => (metricValue(await metrics(), 'holter_rule_reloads_total{outcome="rejected"}') >= 1 ? true : undefined));
     const paged = await pollUntil('the operator alert in Elasticsearch', async () => {
       const stored = await storedAlerts(settings.dataStream);
       return stored.ruleIds.includes('holter-reload-rejected') ? stored : undefined;
