@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { loadDetectors } from '../detect/baseline/index.js';
 import { HolterError } from '../errors.js';
@@ -25,6 +26,9 @@ export async function runBaselineShow(user: string, options: BaselineShowOptions
     throw new HolterError('HOLTER_CONFIG_INVALID', 'No state store to read. Pass --state FILE, or set state.path, and fill it with holter replay --state FILE.', { path: 'state.path' });
   }
 
+  if (!existsSync(statePath)) {
+    throw new HolterError('HOLTER_INPUT_NOT_FOUND', `State store ${statePath} not found. Check the path, or fill it first with holter replay --state ${statePath} FILES.`);
+  }
   const store = LocalStateStore.open(statePath);
   let checkpoint;
   try {

@@ -10,7 +10,7 @@ import { createLogger } from '../log.js';
 import type { Pipeline } from '../pipeline.js';
 import { readRecords } from '../sources/file.js';
 import { decodedRecord, mergeByEventTime, type DecodedRecord } from '../sources/merge.js';
-import { fingerprintFile, resumeOffset } from '../sources/position.js';
+import { completeLength, fingerprintFile, resumeOffset } from '../sources/position.js';
 import { LocalStateStore, type InputPosition } from '../state/local-store.js';
 import type { TaskState } from '../state/task.js';
 import { assemblePipeline } from './assemble.js';
@@ -56,6 +56,12 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
 
   const statePath = options.state !== undefined ? path.resolve(options.state) : config.state.path;
   const checkpoints = statePath === undefined ? undefined : await openCheckpoints(statePath, files, pipeline, config.state.checkpoint_interval_seconds * 1000);
+  if (checkpoints !== undefined) {
+    if (files.includes('-')) process.stderr.write('Note: standard input has no saved position, so records given on it again are counted again.\n');
+    if (config.identity.token_key === undefined && config.identity.token_key_file === undefined) {
+      process.stderr.write('Note: identity.token_key is not set, so this run tokenises patients with a new random key and the saved state cannot recognise them. Set identity.token_key_file when you use --state.\n');
+    }
+  }
 
   const totalBytes = files.reduce((sum, file) => sum + (file === '-' ? 0 : statSync(file).size), 0);
   const bar = options.progress && process.stderr.isTTY && totalBytes >= PROGRESS_MIN_BYTES ? createProgressBar(totalBytes) : undefined;
@@ -66,10 +72,15 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   const decodedInput = async function* (file: string, index: number): AsyncGenerator<DecodedRecord> {
     logger.info({ input: file }, 'replay input opened');
     const resumeAfter = checkpoints?.resumeOffsets.get(file);
+    const completeBytes = checkpoints?.completeLengths.get(file);
     for await (const record of readRecords(file, { format: options.format, maxRecordBytes: config.decode.max_record_bytes })) {
       readBytes[index] = record.offset ?? 0;
       if (resumeAfter !== undefined && (record.offset ?? 0) <= resumeAfter) {
         checkpoints!.skipped++;
+        continue;
+      }
+      if (completeBytes !== undefined && (record.offset ?? 0) >= completeBytes) {
+        checkpoints!.heldBack++;
         continue;
       }
       yield decodedRecord(record, pipeline.decode(record));
@@ -97,7 +108,7 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   const summary = await pipeline.finish({ closeWindows: checkpoints === undefined });
   await pipeline.close();
   process.stderr.write(formatSummary(summary, report));
-  if (checkpoints !== undefined) process.stderr.write(checkpoints.describe());
+  if (checkpoints !== undefined) process.stderr.write(checkpoints.describe(Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0)));
   if (options.preview) process.stdout.write(formatPreview(raised));
   if (summary.deadLettered > 0) process.stderr.write(`Dead-lettered records are in ${config.dead_letter.path}\n`);
   if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, rulesRejected: report.ruleErrors.length }, null, 2)}\n`);
@@ -119,11 +130,16 @@ interface Checkpoints {
   resumeOffsets: Map<string, number>;
   /** Records skipped because an earlier replay processed them. */
   skipped: number;
+  /** Files that do not end with a newline: input name -> length up to the last newline. */
+  completeLengths: Map<string, number>;
+  /** Records after a file's last newline, left for the next replay because a writer may be mid-line. */
+  heldBack: number;
   /** Records the position of a processed record, and saves a checkpoint when the interval has passed. */
   processed(input: string, offset: number | undefined): Promise<void>;
   /** Waits for every alert to reach the sinks, then saves state and positions together. */
   save(): Promise<void>;
-  describe(): string;
+  /** The summary lines about the state; `lateEvents` warns when the saved watermark made input late. */
+  describe(lateEvents: number): string;
   close(): void;
 }
 
@@ -140,10 +156,13 @@ async function openCheckpoints(statePath: string, files: string[], pipeline: Pip
   // Positions are kept by absolute path, so a later replay from another folder finds them.
   const positions = new Map<string, InputPosition>((saved?.positions ?? []).map((position) => [position.input, position]));
   const resumeOffsets = new Map<string, number>();
+  const completeLengths = new Map<string, number>();
   for (const file of files) {
     if (file === '-') continue;
     const offset = await resumeOffset(file, positions.get(path.resolve(file)));
     if (offset !== undefined) resumeOffsets.set(file, offset);
+    const complete = await completeLength(file);
+    if (complete < statSync(file).size) completeLengths.set(file, complete);
   }
 
   const lastOffsets = new Map<string, number>();
@@ -151,6 +170,8 @@ async function openCheckpoints(statePath: string, files: string[], pipeline: Pip
   const checkpoints: Checkpoints = {
     resumeOffsets,
     skipped: 0,
+    completeLengths,
+    heldBack: 0,
     async processed(input, offset) {
       if (input !== 'stdin' && offset !== undefined) lastOffsets.set(input, offset);
       if (Date.now() - lastSaveMs >= intervalMs) await checkpoints.save();
@@ -163,9 +184,14 @@ async function openCheckpoints(statePath: string, files: string[], pipeline: Pip
       store.save(REPLAY_JOB, { positions: [...positions.values()], state: pipeline.mainTask.snapshot(), savedAt: new Date().toISOString() });
       lastSaveMs = Date.now();
     },
-    describe() {
+    describe(lateEvents) {
       const resumed = saved === undefined ? 'no earlier checkpoint' : `resumed from the checkpoint of ${saved.savedAt}, skipping ${checkpoints.skipped} records already processed`;
-      return `  state               ${statePath}: ${resumed}; open windows saved for the next replay\n`;
+      let text = `  state               ${statePath}: ${resumed}; open windows saved for the next replay\n`;
+      if (saved !== undefined && lateEvents > 0) {
+        text += `  late after restore  ${lateEvents} events were older than the saved state's watermark and were left out of windows. Replay older data without --state, or all inputs together.\n`;
+      }
+      if (checkpoints.heldBack > 0) text += `  held back           ${checkpoints.heldBack} record(s) after the last newline of a file, read once the line is complete\n`;
+      return text;
     },
     close() {
       store.close();

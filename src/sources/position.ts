@@ -28,3 +28,26 @@ export async function resumeOffset(path: string, saved: InputPosition | undefine
   if (current.fingerprintBytes !== saved.fingerprintBytes || current.fingerprint !== saved.fingerprint) return undefined;
   return saved.lastOffset;
 }
+
+/**
+ * Returns the length of the file up to and including its last newline: the part whose last record
+ * is complete. A writer may be in the middle of the line after it, so a resumable replay leaves
+ * that line for the next run.
+ */
+export async function completeLength(path: string): Promise<number> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let end = size; end > 0; ) {
+      const start = Math.max(0, end - chunk.length);
+      const { bytesRead } = await handle.read(chunk, 0, end - start, start);
+      const newline = chunk.subarray(0, bytesRead).lastIndexOf(0x0a);
+      if (newline >= 0) return start + newline + 1;
+      end = start;
+    }
+    return 0;
+  } finally {
+    await handle.close();
+  }
+}

@@ -104,5 +104,43 @@ test('baseline show needs a state store', () => {
 
   const empty = holter(['baseline', 'show', 'u-1042', '--state', 'empty.db'], cwd);
   assert.equal(empty.status, 2);
-  assert.match(empty.stderr, /has no checkpoint yet/);
+  assert.match(empty.stderr, /State store empty.db not found/);
+});
+
+test('replay state waits for a complete line', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const lines = failedLogins(0, 4);
+  const lastLine = failedLogins(4, 5);
+  writeFileSync(path.join(cwd, 'auth.log'), lines + lastLine.slice(0, 30));
+
+  const first = holter(['replay', '--quiet', '--state', 'state.db', 'auth.log'], cwd);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stderr, /records read\s+4/);
+  assert.match(first.stderr, /held back\s+1 record/);
+
+  appendFileSync(path.join(cwd, 'auth.log'), lastLine.slice(30));
+  const second = holter(['replay', '--quiet', '--state', 'state.db', 'auth.log'], cwd);
+  assert.equal(second.status, 0, second.stderr);
+  assert.match(second.stderr, /skipping 4 records already processed/);
+  assert.match(second.stderr, /records read\s+1\b/);
+  assert.match(second.stderr, /dead-lettered\s+0/);
+});
+
+test('replay state warns about late input', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  writeFileSync(path.join(cwd, 'later.log'), 'Mar  2 09:00:00 host sshd[101]: Accepted password for jdoe from 203.0.113.9 port 40100 ssh2\n');
+  writeFileSync(path.join(cwd, 'earlier.log'), failedLogins(0, 3));
+  assert.equal(holter(['replay', '--quiet', '--state', 'state.db', 'later.log'], cwd).status, 0);
+
+  const result = holter(['replay', '--quiet', '--state', 'state.db', 'earlier.log'], cwd);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stderr, /late after restore\s+3 events were older than the saved state's watermark/);
+});
+
+test('replay state notes standard input', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const result = spawnSync(process.execPath, [HOLTER, 'replay', '--quiet', '--state', 'state.db', '-'], { cwd, encoding: 'utf8', input: failedLogins(0, 2) });
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stderr, /standard input has no saved position/);
+  assert.match(result.stderr, /identity\.token_key is not set/);
 });
