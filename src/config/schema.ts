@@ -153,7 +153,7 @@ export const ConfigSchema = Type.Object(
     ),
     detectors: Type.Object(
       {
-        paths: Type.Array(Type.String(), { default: ['detectors'], description: 'Files or folders of behavioural detectors (YAML).' }),
+        paths: Type.Array(Type.String(), { default: ['detectors'], description: 'Files or folders of behavioural detectors (YAML). Only the files directly in a folder load, so `detectors/examples/` stays off.' }),
       },
       { additionalProperties: false, default: {} },
     ),
