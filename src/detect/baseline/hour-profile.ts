@@ -1,6 +1,6 @@
 import { ActiveDays } from './active-days.js';
 import type { ActiveDaysSnapshot } from './active-days.js';
-import { HOURS_PER_WEEK } from './local-time.js';
+import { HOUR_MS, HOURS_PER_WEEK } from './local-time.js';
 import type { LocalHour } from './local-time.js';
 
 /**
@@ -117,6 +117,24 @@ export class HourProfile {
     let total = 0;
     for (const weight of this.weights) total += weight;
     return Array.from(this.weights, (weight) => (total > 0 ? weight / total : 0));
+  }
+
+  /**
+   * Takes back `count` events of the local hour `hour` from what was learned, whether they are
+   * still held back or already added. Used when those events raised a detection.
+   */
+  discount(hour: LocalHour, count: number): void {
+    if (count <= 0) return;
+    const pending = this.pending;
+    if (pending !== null && pending.startMs === hour.startMs) {
+      pending.count = Math.max(0, pending.count - count);
+      return;
+    }
+    if (Number.isNaN(this.referenceMs)) return;
+    const ageMs = Math.max(0, this.referenceMs - (hour.startMs + HOUR_MS - 1));
+    const weight = count * Math.pow(2, -ageMs / this.halfLifeMs);
+    this.weights[hour.hourOfWeek] = Math.max(0, (this.weights[hour.hourOfWeek] as number) - weight);
+    if (this.pooled !== null) this.pooled.stale = true;
   }
 
   /** Records one event. Call after judging it. */

@@ -70,6 +70,9 @@ interface TimeOfDaySnapshot {
   counters: Record<string, number>;
 }
 
+
+/** Weight at which the events of a detected window are learned, against 1 for usual events. */
+const DETECTED_LEARNING_WEIGHT = 0;
 export class TimeOfDayDetector implements BaselineDetector {
   readonly rule: RuleInfo;
   private readonly config: TimeOfDayConfig;
@@ -119,8 +122,11 @@ export class TimeOfDayDetector implements BaselineDetector {
   }
 
   process(event: HolterEvent, watermarkMs: number): Detection[] {
+    // Windows the watermark has passed close first, so a detected spree is taken out of the
+    // profile before this event is judged against it.
+    const detections = this.advance(watermarkMs);
     if (this.filter(event)) this.handle(event, watermarkMs);
-    return this.advance(watermarkMs);
+    return detections;
   }
 
   advance(watermarkMs: number): Detection[] {
@@ -291,6 +297,11 @@ export class TimeOfDayDetector implements BaselineDetector {
     for (const window of due) {
       if (window.values.size < this.config.thresholds.min_distinct) continue;
       detections.push(this.toDetection(window));
+      // A detected spree does not teach the hour's share, so one flagged night does not make the
+      // hour usual for the next spree. A pattern that repeats still becomes usual through
+      // min_active_days, because the spree's date is counted as active.
+      const hour = this.clock.localHour(window.startMs, window.zone);
+      this.users.get(window.entity)?.discount(hour, window.unusualEvents * (1 - DETECTED_LEARNING_WEIGHT));
     }
     this.counters.detections += detections.length;
     return detections;
