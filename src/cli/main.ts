@@ -10,7 +10,7 @@ import { runDemo } from './demo.js';
 import { runEval } from './eval.js';
 import { runReplay } from './replay.js';
 import { runRulesTest, runRulesValidate } from './rules.js';
-import { runStream } from './run.js';
+import { exitWhenStuck, runStream } from './run.js';
 import { runSetupElasticsearch } from './setup.js';
 
 /** Runs the `holter` command line; returns the process exit code. */
@@ -120,6 +120,7 @@ function buildProgram(): Command {
     .option('--log-level <level>', 'operational log level on standard error (debug, info, warn, error, silent)')
     .action(async (options) => {
       process.exitCode = await runStream(options);
+      exitWhenStuck(process.exitCode);
     });
 
   const rules = program.command('rules').description('Check Sigma rules and detectors before they go live.');

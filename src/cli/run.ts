@@ -232,6 +232,22 @@ async function maxPartitionCount(kafka: KafkaClient, topics: string[]): Promise<
   return max;
 }
 
+/** How long a stopped `holter run` waits for the event loop to empty before it exits anyway. */
+const EXIT_GRACE_MS = 5000;
+
+/**
+ * Exits with `code` if the process is still alive `EXIT_GRACE_MS` after a graceful stop. Every
+ * client is disconnected by then, but after a broker restart kafkajs 2.2.4 was seen to keep a
+ * connection open, which kept the process alive for good.
+ */
+export function exitWhenStuck(code: number): void {
+  const timer = setTimeout(() => {
+    process.stderr.write(`holter run stopped, but ${process.getActiveResourcesInfo().join(', ')} stayed open for ${EXIT_GRACE_MS} ms; exiting.\n`);
+    process.exit(code);
+  }, EXIT_GRACE_MS);
+  timer.unref();
+}
+
 /** Checks `api.listen` and reads `api.tokens_file`; throws HOLTER_CONFIG_INVALID naming the setting. */
 function readApiSettings(config: HolterConfig): ApiToken[] {
   if (config.api.listen === undefined) return [];
