@@ -113,7 +113,7 @@ export class Pipeline {
     return [this.defaultTask, ...this.tasks].map((task) => task.stages);
   }
 
-  /** The counters so far, with every live task's stage counters, for metrics while the run goes on. */
+  /** Returns the counters so far, with every live task's stage counters, for metrics during the run. */
   currentSummary(): RunSummary {
     const stageStats: Record<string, Record<string, number>> = structuredClone(this.retiredStageStats);
     for (const task of [this.defaultTask, ...this.tasks]) addStageStats(stageStats, task.stats());

@@ -71,7 +71,7 @@ export function createMetrics(readSnapshot: () => MetricsSnapshot): HolterMetric
 
 type Sample = [Record<string, string>, number];
 
-/** A counter whose value is the source's running total, set at each scrape. */
+/** Registers a counter whose value is set to the source's running total at each scrape. */
 function counter(registry: Registry, name: string, help: string, labelNames: string[], samples: () => Sample[]): void {
   new Counter({
     name,

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { createMetrics, type MetricsSnapshot } from './metrics.js';
 import { findToken, roleAllows, type ApiRole, type ApiToken } from './tokens.js';
 
-/** What the process behind the API offers. Endpoints whose handler is missing return 404. */
+/** Handlers of the process behind the API. Endpoints whose handler is missing return 404. */
 export interface ApiHandlers {
   /** True once the process consumes its input; readiness probes wait for it. */
   isReady(): boolean;

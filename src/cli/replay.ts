@@ -144,9 +144,9 @@ interface Checkpoints {
 }
 
 /**
- * Restores the replay's detection state from the store and works out where each input resumes. A
- * file that only grew since the last replay continues after its last processed record; a file that
- * changed at its start is read again from the beginning. Standard input has no position.
+ * Restores the replay's detection state from the store and finds where each input resumes. A file
+ * that only grew continues after its last processed record. A file whose start changed is read
+ * again from the beginning. Standard input has no position.
  */
 async function openCheckpoints(statePath: string, files: string[], pipeline: Pipeline, intervalMs: number): Promise<Checkpoints> {
   const store = LocalStateStore.open(statePath);

@@ -19,7 +19,7 @@ export interface ReloadOutcome {
   errors: string[];
 }
 
-/** What started a reload: a rule or detector file changed, SIGHUP, or the HTTP API. */
+/** Source of a reload request: a changed rule or detector file, SIGHUP, or the HTTP API. */
 export type ReloadTrigger = 'file' | 'signal' | 'api';
 
 export interface ReloaderOptions {
@@ -41,9 +41,9 @@ const FILE_CHECK_INTERVAL_MS = 2000;
 
 /**
  * Reloads Sigma rules and detectors while the stream runs. The new set is loaded and checked in
- * full first. With any error, nothing changes and an operator alert says which files failed.
- * Otherwise every task switches in one synchronous step, so no event sees a mix of old and new
- * rules. Correlations and detectors whose logic did not change keep their windows and profiles.
+ * full first. With any error, nothing changes and an operator alert names the files that failed.
+ * Otherwise every task switches in one synchronous step, so no event is judged by a mix of old
+ * and new rules. Correlations and detectors whose logic did not change keep their windows and profiles.
  */
 export class DetectionReloader {
   readonly counts = { succeeded: 0, rejected: 0 };
@@ -69,10 +69,10 @@ export class DetectionReloader {
   }
 
   /**
-   * Checks the rule and detector files every `intervalMs` and reloads when any was added, removed
-   * or changed (size or modification time); returns a function that stops checking. Polling
-   * rather than fs.watch, because editors that save by renaming a new file over the old one
-   * (sed -i, vim) made Node 20's recursive watch miss changes.
+   * Checks the rule and detector files every `intervalMs` and reloads when a file was added,
+   * removed or changed in size or modification time. Returns a function that stops checking.
+   * It polls because Node 20's recursive fs.watch missed saves that rename a new file over the
+   * old one (sed -i, vim).
    */
   watchFiles(intervalMs = FILE_CHECK_INTERVAL_MS): () => void {
     const { config, logger } = this.options;
@@ -171,9 +171,9 @@ function describeError(error: HolterError): string {
 }
 
 /**
- * The operator alert for a rejected reload. It names the files and codes but carries no rule text,
- * and its window is the minute of the attempt, so repeated saves of the same broken file page once
- * a minute at most.
+ * Builds the operator alert for a rejected reload. It names the files and codes but carries no
+ * rule text. Its window is the minute of the attempt, so saves of a broken file page at most once
+ * a minute.
  */
 function rejectedDetection(outcome: ReloadOutcome, trigger: ReloadTrigger, now: Date): Detection {
   const minute = new Date(Math.floor(now.getTime() / 60_000) * 60_000);

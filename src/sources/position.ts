@@ -18,9 +18,9 @@ export async function fingerprintFile(path: string, maxBytes = FINGERPRINT_MAX_B
 }
 
 /**
- * Returns the offset of the last record already processed from `path`, or undefined when the file
- * must be read from its start: no position saved, or the file no longer begins with the bytes it
- * began with then (rotated or replaced). A file that only grew keeps its position.
+ * Returns the offset of the last record already processed from `path`. Returns undefined, so the
+ * file is read from its start, when no position was saved or when the file no longer begins with
+ * the bytes it began with (rotated or replaced). A file that only grew keeps its position.
  */
 export async function resumeOffset(path: string, saved: InputPosition | undefined): Promise<number | undefined> {
   if (saved === undefined) return undefined;

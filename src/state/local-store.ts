@@ -10,7 +10,7 @@ import { HolterError } from '../errors.js';
  */
 export const LOCAL_CHECKPOINT_VERSION = 1;
 
-/** Where one input stood when the checkpoint was taken. */
+/** Position of one input when the checkpoint was taken. */
 export interface InputPosition {
   /** The input as named on the command line. */
   input: string;

@@ -15,7 +15,7 @@ import { holterEvent } from './sigma/helpers.js';
 
 const BURST_RULE = 'holter-failed-login-burst';
 
-/** A copy of the shipped rules and detectors with a config that points at it. */
+/** Copies the shipped rules and detectors to a temporary folder, with a config that points at it. */
 function workspace(): { dir: string; config: HolterConfig } {
   const dir = mkdtempSync(join(tmpdir(), 'holter-reload-'));
   cpSync(join(REPO_ROOT, 'rules'), join(dir, 'rules'), { recursive: true });

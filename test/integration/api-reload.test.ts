@@ -47,8 +47,8 @@ describe('rules reload while running', { skip: INTEGRATION_SKIP }, () => {
     await holter?.stop('SIGKILL');
   });
 
-  // Five failed logins open the correlation window; three more after three reloads (file change,
-  // API, SIGHUP) complete it, so the alert proves the window survived every reload.
+  // Five failed logins open the correlation window. Three more after three reloads (file change,
+  // API, SIGHUP) complete it, so the alert shows that the window survived every reload.
   test('reloads keep windows; broken file pages', async () => {
     const topic = uniqueName('it-reload');
     const settings = {
@@ -90,8 +90,8 @@ describe('rules reload while running', { skip: INTEGRATION_SKIP }, () => {
     });
     assert.equal(paged.total, 1, 'only the operator alert so far');
 
-    const refused = await fetch(`${url}/api/v1/reload`, { method: 'POST' });
-    assert.equal(refused.status, 401);
+    const unauthorized = await fetch(`${url}/api/v1/reload`, { method: 'POST' });
+    assert.equal(unauthorized.status, 401);
     rmSync(brokenFile);
     const reloaded = await fetch(`${url}/api/v1/reload`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
     assert.equal(reloaded.status, 200, await reloaded.clone().text());
