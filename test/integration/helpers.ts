@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -200,7 +200,7 @@ export function writeConfig(settings: TestConfig): string {
       elasticsearch: { nodes: [ELASTICSEARCH_URL], data_stream: settings.dataStream, index_template: `${settings.dataStream}-template`, initial_backoff_ms: 100, max_backoff_ms: 2000 },
     },
     dead_letter: { path: path.join(directory, 'dead-letter.ndjson') },
-    log: { level: 'info' },
+    log: { level: process.env.HOLTER_IT_LOG_LEVEL ?? 'info' },
     // Risk is checkpointed too, but an entity's risk is kept per partition: a source address seen
     // in two partitions adds up apart, unlike in the single-task reference run. The exact-set
     // comparisons of these tests therefore run without it.
@@ -269,9 +269,12 @@ export class HolterProcess {
 
   constructor(configFile: string) {
     this.child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'holter.js'), 'run', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // HOLTER_IT_LOG_DIR keeps each process's whole log, for a failure the last 200,000 characters do not explain.
+    const logFile = process.env.HOLTER_IT_LOG_DIR === undefined ? undefined : path.join(process.env.HOLTER_IT_LOG_DIR, `holter-${this.child.pid ?? 'unstarted'}.log`);
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (chunk: string) => {
       this.output = (this.output + chunk).slice(-200_000);
+      if (logFile !== undefined) appendFileSync(logFile, chunk);
     });
     this.exited = once(this.child, 'exit').then(([code]) => code as number | null);
   }

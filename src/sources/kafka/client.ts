@@ -114,7 +114,8 @@ export interface KafkaAdminClient {
   connect(): Promise<void>;
   /**
    * Creates the topics that do not exist yet, with the given topic configuration (such as
-   * `cleanup.policy`); existing ones are left as they are.
+   * `cleanup.policy`); existing ones are left as they are. Resolves once every partition of every
+   * topic has a leader, also when another client created the topic a moment earlier.
    */
   createTopics(topics: { name: string; partitions: number; config?: Record<string, string> }[]): Promise<void>;
   /** Committed offsets of a group, by partition; `-1` where the group has committed nothing. */

@@ -196,6 +196,10 @@ class KafkajsProducer implements KafkaProducerClient {
   }
 }
 
+/** How long creating a topic waits until every partition serves requests, and the delay between checks. */
+const TOPIC_READY_WAIT_MS = 30_000;
+const TOPIC_READY_POLL_MS = 100;
+
 class KafkajsAdmin implements KafkaAdminClient {
   constructor(private readonly admin: Admin) {}
 
@@ -212,6 +216,26 @@ class KafkajsAdmin implements KafkaAdminClient {
       })),
       waitForLeaders: true,
     });
+    // kafkajs waits for leaders only of the topics it created. Another member starting at the same
+    // moment may have created them a few milliseconds earlier. The metadata then already lists a
+    // leader, but the broker is still opening the partition's log and returns NOT_LEADER_OR_FOLLOWER.
+    // So the wait lasts until a ListOffsets request succeeds for every partition.
+    await this.waitUntilServed(topics.map((topic) => topic.name));
+  }
+
+  private async waitUntilServed(names: string[]): Promise<void> {
+    const deadline = Date.now() + TOPIC_READY_WAIT_MS;
+    for (const name of names) {
+      for (;;) {
+        try {
+          await this.admin.fetchTopicOffsets(name);
+          break;
+        } catch (error) {
+          if (!describeKafkajsError(error).retriable || Date.now() > deadline) throw error;
+        }
+        await new Promise((resolve) => setTimeout(resolve, TOPIC_READY_POLL_MS));
+      }
+    }
   }
 
   async fetchCommittedOffsets(groupId: string, topic: string): Promise<{ partition: number; offset: string }[]> {
