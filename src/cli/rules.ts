@@ -12,11 +12,14 @@ import { loadConfig } from '../config/load.js';
 import type { HolterConfig } from '../config/schema.js';
 import { parseDetector } from '../detect/baseline/loader.js';
 import { readDetectorSuite, runDetectorSuite } from '../detect/baseline/rule-tests.js';
+import { compileDetectionRule } from '../detect/sigma/compile.js';
 import { lintRuleSources } from '../detect/sigma/lint.js';
 import type { SigmaMapping } from '../detect/sigma/mapping.js';
 import type { RuleTestResult } from '../detect/sigma/rule-tests.js';
+import { parseRuleText } from '../detect/sigma/parse.js';
 import type { RuleSource } from '../detect/sigma/ruleset.js';
 import { compileRuleSet, loadMapping } from '../detect/sigma/stage.js';
+import { validateDocument } from '../detect/sigma/validate.js';
 import type { SigmaLoadResult } from '../detect/sigma/stage.js';
 import { HolterError } from '../errors.js';
 import { errorFinding, findingsJson, formatFinding, formatResultTable, junitXml, lintFinding, sortFindings } from './rules-report.js';
@@ -51,7 +54,7 @@ interface LoadedFiles {
 /** Runs `holter rules validate`; returns the exit code: 1 with errors (or warnings under --strict), else 0. */
 export async function runRulesValidate(paths: string[], options: ValidateOptions, output: NodeJS.WritableStream = process.stdout): Promise<number> {
   const loaded = await loadFiles(paths, options);
-  const findings: Finding[] = [...loaded.errors, ...loaded.rules.errors].map(errorFinding);
+  const findings: Finding[] = [...loaded.errors, ...loaded.rules.errors, ...compileRejectedRules(loaded)].map(errorFinding);
   for (const warning of loaded.rules.warnings) {
     findings.push({ severity: 'warning', code: 'HOLTER_LINT_LOGSOURCE_UNMAPPED', message: warning.message, hint: 'add an entry for this log source to the mapping file', location: warning.location });
   }
@@ -172,6 +175,33 @@ async function classifyFiles(files: string[]): Promise<{ ruleFiles: string[]; de
     (isDetector ? detectorFiles : ruleFiles).push(file);
   }
   return { ruleFiles, detectorFiles };
+}
+
+/**
+ * Compiles the rules that failed validation as far as they could be read, and returns the
+ * compiler's errors that validation did not already report: a bad level then no longer hides a bad
+ * regular expression. A rule whose detection itself failed validation is left out, because its
+ * missing search identifiers would only repeat that error as unknown references.
+ */
+function compileRejectedRules(loaded: LoadedFiles): HolterError[] {
+  const reported = new Set(loaded.rules.errors.map(findingKey));
+  const options = { mapping: loaded.mapping, placeholders: loaded.config.rules.placeholders, timeZone: loaded.config.facility.time_zone };
+  const logsourceCache = new Map();
+  const errors: HolterError[] = [];
+  for (const source of loaded.ruleSources) {
+    for (const document of parseRuleText(source.text, source.file).documents) {
+      const result = validateDocument(document);
+      if (result.partial?.kind !== 'rule' || result.errors.some((error) => error.path?.startsWith('detection') === true)) continue;
+      for (const error of compileDetectionRule(result.partial, options, logsourceCache).errors) {
+        if (!reported.has(findingKey(error))) errors.push(error);
+      }
+    }
+  }
+  return errors;
+}
+
+function findingKey(error: HolterError): string {
+  return `${error.location?.file ?? ''}:${error.location?.line ?? 0}:${error.location?.column ?? 0}:${error.message}`;
 }
 
 /** Loads each detector file as the real loader does, with duplicate ids, and checks its tests block. */

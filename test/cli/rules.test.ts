@@ -139,6 +139,43 @@ describe('rules validate', () => {
     assert.equal(lines.at(-1), '3 errors, 8 warnings in 1 file');
   });
 
+  test('rejected rule still gets compiled', async () => {
+    const rule = CLEAN_RULE.replace('level: low', 'level: bogus').replace(
+      '    selection:\n        event.outcome: failure\n    condition: selection',
+      "    selection:\n        event.outcome: failure\n        event.action|re: '(a'\n        event.reason|nosuchmod: x\n    condition: selection and missing",
+    );
+    const dir = folder({ 'rejected.yml': `${rule}status: wrong\n` });
+    const file = path.join(dir, 'rejected.yml');
+    const { code, output } = await validate([dir]);
+    const lines = output.trimEnd().split('\n');
+
+    assert.equal(code, 1);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:5:8: error HOLTER_RULE_INVALID Invalid level 'bogus'`)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:12:9: error HOLTER_RULE_UNSUPPORTED The regular expression '(a'`)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:13:9: error HOLTER_RULE_INVALID Unknown modifier 'nosuchmod'`)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:14:30: error HOLTER_RULE_INVALID The condition refers to 'missing'`)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:1:1: warning HOLTER_LINT_UNKNOWN_STATUS Rule 'Failed login' has status 'wrong'`)), output);
+    assert.ok(!output.includes('HOLTER_LINT_MISSING_LEVEL'), 'an invalid level is not also reported missing');
+    assert.equal(lines.at(-1), '4 errors, 1 warning in 1 file');
+  });
+
+  test('broken detection is not compiled', async () => {
+    const rule = CLEAN_RULE.replace('level: low', 'level: bogus').replace('        event.outcome: failure\n', '        event.outcome: [failure, {a: 1}]\n');
+    const dir = folder({ 'rejected.yml': rule });
+    const { output } = await validate([dir]);
+
+    assert.match(output, /Invalid level 'bogus'/);
+    assert.doesNotMatch(output, /not a search identifier/, 'a search that failed validation is not reported again as unknown');
+  });
+
+  test('id that is not a UUID is a warning', async () => {
+    const dir = folder({ 'named.yml': CLEAN_RULE.replace('id: 7c0e3b52-5b0a-4a4e-9d6e-0f2a4c1d9e11', 'id: failed-login') });
+    const { code, output } = await validate([dir]);
+
+    assert.equal(code, 0);
+    assert.match(output, /warning HOLTER_LINT_ID_NOT_UUID Rule 'Failed login' has id 'failed-login', which is not a UUID\./);
+  });
+
   test('warnings alone exit zero', async () => {
     const dir = folder({ 'warn.yml': CLEAN_RULE.replace('level: low\n', '') });
 
@@ -186,6 +223,37 @@ describe('rules validate', () => {
     assert.equal(code, 1);
     assert.match(output, /pull\.yaml:\d+:\d+: error HOLTER_RULE_INVALID risk_score must be <= 100, got 700/);
     assert.match(output, /copy2\.yaml:\d+:1: error HOLTER_RULE_INVALID Detector id 'after-hours-record-access' is already used by .*copy\.yaml/);
+  });
+
+  test('detector schema errors hide no other problem', async () => {
+    const text = [
+      'id: record-volume',
+      'name: Many records in a day',
+      'function: high_distinct_count',
+      'where:',
+      '  event.category: database',
+      '  "bad key!": x',
+      'by: holter.user.id',
+      'bucket_span: 1d',
+      'severity: medium',
+      'risk_score: 700',
+      'exclude:',
+      '  - start: not-a-date',
+      '    end: 2026-01-02',
+      'learning: { min_days: 14, min_events: 200, half_life_days: 21 }',
+      'thresholds: { min_score: 60 }',
+      '',
+    ].join('\n');
+    const dir = folder({ 'volume.yaml': text });
+    const { code, output } = await validate([dir]);
+    const errors = output.split('\n').filter((line) => line.includes(': error '));
+
+    assert.equal(code, 1);
+    assert.ok(errors.some((line) => /error HOLTER_RULE_INVALID risk_score must be <= 100, got 700/.test(line)), output);
+    assert.ok(errors.some((line) => line.includes("missing required key 'field': high_distinct_count reads the field it counts distinct values of")), output);
+    assert.ok(errors.some((line) => line.includes("where key 'bad key!' must be a dotted field path")), output);
+    assert.ok(errors.some((line) => line.includes("exclude start 'not-a-date' is not an ISO 8601 date")), output);
+    assert.equal(errors.length, 4, output);
   });
 
   test('invalid tests block is an error', async () => {

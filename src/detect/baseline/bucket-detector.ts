@@ -9,6 +9,7 @@ import { compareCodeUnits, readEntityAndTime, roundTo, scalarText } from './dete
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
 import { Exclusions } from './exclusions.js';
+import type { LocalClock } from './local-time.js';
 import { PeerGroupReader } from './peer-group.js';
 import { DEFAULTS, durationMs } from './schema.js';
 import type { CountConfig, CountFunction } from './schema.js';
@@ -101,7 +102,7 @@ export class BucketDetector implements BaselineDetector {
     detections: 0,
   };
 
-  constructor(config: CountConfig, rule: RuleInfo, options: { exclusions?: Exclusions } = {}) {
+  constructor(config: CountConfig, rule: RuleInfo, options: { exclusions?: Exclusions; defaultTimeZone?: string; clock?: LocalClock } = {}) {
     this.config = config;
     this.rule = rule;
     this.filter = compileWhere(config.where);

@@ -124,13 +124,15 @@ export function parseDetector(
   const fn = checkFunction(data.function, context);
   if (typeof fn !== 'string') return { errors: [fn] };
 
+  // The checks the schema cannot express run on a file with schema errors too, so that one pass
+  // reports every problem. Each of them reads only values that have the type it needs.
   const errors = validateDetector(fn, data, context);
-  if (errors.length === 0) errors.push(...checkSemantics(data as unknown as DetectorConfig, context));
-  if (errors.length > 0) return { errors };
+  errors.push(...checkSemantics(data, fn, context));
+  const exclusions = readExclusions(data, options.defaultTimeZone, context);
+  if (exclusions instanceof Array) errors.push(...exclusions);
+  if (errors.length > 0 || exclusions instanceof Array) return { errors };
 
   const config = data as unknown as DetectorConfig;
-  const exclusions = readExclusions(config, options.defaultTimeZone, context);
-  if (exclusions instanceof Array) return { errors: exclusions };
   const detector = createDetector(config, ruleInfo(config, context), { ...options, exclusions });
   detector.fingerprint = fingerprintOf(config, options.defaultTimeZone);
   return { detector, errors: [] };
@@ -140,20 +142,28 @@ function createDetector(config: DetectorConfig, rule: RuleInfo, options: LoadDet
   if (config.function === 'time_of_day' || config.function === 'time_of_week') return new TimeOfDayDetector(config as TimeOfDayConfig, rule, { defaultTimeZone: options.defaultTimeZone, clock: options.clock });
   if (config.function === 'high_sum') return new HighSumDetector(config, rule);
   if (config.function === 'first_seen' || config.function === 'rare') return new NewValueDetector(config as NewValueConfig, rule, { exclusions: options.exclusions });
-  return new BucketDetector(config as CountConfig, rule, { exclusions: options.exclusions });
+  return new BucketDetector(config as CountConfig, rule, { exclusions: options.exclusions, defaultTimeZone: options.defaultTimeZone, clock: options.clock });
 }
 
-/** Parses the `exclude` periods in the facility's zone; returns the errors when any is invalid. */
-function readExclusions(config: DetectorConfig, zone: string, context: DocumentContext): Exclusions | HolterError[] {
-  const entries = 'exclude' in config ? (config.exclude ?? []) : [];
+/**
+ * Parses the `exclude` periods in the facility's zone; returns the errors when any is invalid. An
+ * entry without text `start` and `end` is left to the schema's error.
+ */
+function readExclusions(data: Record<string, unknown>, zone: string, context: DocumentContext): Exclusions | HolterError[] {
+  const entries = Array.isArray(data.exclude) ? (data.exclude as unknown[]) : [];
   const ranges: Array<[number, number]> = [];
   const errors: HolterError[] = [];
   entries.forEach((entry, index) => {
-    const parsed = parseExclusion(entry, zone);
+    if (!isRecord(entry) || typeof entry.start !== 'string' || typeof entry.end !== 'string') return;
+    const parsed = parseExclusion({ start: entry.start, end: entry.end }, zone);
     if (Array.isArray(parsed)) ranges.push(parsed);
     else errors.push(located(context, ['exclude', String(index), parsed.key], 'value', parsed.message));
   });
   return errors.length > 0 ? errors : new Exclusions(ranges);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 function checkFunction(value: unknown, context: DocumentContext): DetectorFunction | HolterError {
@@ -171,17 +181,20 @@ function checkFunction(value: unknown, context: DocumentContext): DetectorFuncti
 }
 
 /** Checks what the schema cannot express. */
-function checkSemantics(config: DetectorConfig, context: DocumentContext): HolterError[] {
+function checkSemantics(data: Record<string, unknown>, fn: DetectorFunction, context: DocumentContext): HolterError[] {
   const errors: HolterError[] = [];
-  for (const field of Object.keys(config.where ?? {})) {
+  for (const field of Object.keys(isRecord(data.where) ? data.where : {})) {
     if (field !== 'exists' && !FIELD_PATH.test(field)) {
       errors.push(located(context, ['where', field], 'key', `where key '${field}' must be a dotted field path such as event.category`));
     }
   }
-  errors.push(...checkFunctionKeys(config, context));
-  if (config.function === 'high_sum' && config.thresholds.floor >= config.thresholds.ceiling) {
+  errors.push(...checkFunctionKeys(data, fn, context));
+
+  const thresholds = isRecord(data.thresholds) ? data.thresholds : {};
+  const { floor, ceiling } = thresholds;
+  if (fn === 'high_sum' && typeof floor === 'number' && typeof ceiling === 'number' && floor >= ceiling) {
     const message =
-      `thresholds.floor (${config.thresholds.floor}) must be below thresholds.ceiling (${config.thresholds.ceiling}); ` +
+      `thresholds.floor (${floor}) must be below thresholds.ceiling (${ceiling}); ` +
       'the ceiling always alerts, so a floor at or above it has no effect';
     errors.push(located(context, ['thresholds', 'floor'], 'value', message));
   }
@@ -189,28 +202,30 @@ function checkSemantics(config: DetectorConfig, context: DocumentContext): Holte
 }
 
 /** Checks the keys a function needs or ignores, which one schema for a whole family cannot express. */
-function checkFunctionKeys(config: DetectorConfig, context: DocumentContext): HolterError[] {
-  const fn = config.function;
+function checkFunctionKeys(data: Record<string, unknown>, fn: DetectorFunction, context: DocumentContext): HolterError[] {
+  const errors: HolterError[] = [];
+  const thresholds = isRecord(data.thresholds) ? data.thresholds : undefined;
   if ((COUNT_FUNCTIONS as readonly string[]).includes(fn)) {
     const needsField = fn.includes('distinct') || fn.endsWith('sum');
-    if (needsField && config.field === undefined) {
-      return [located(context, [], 'value', `missing required key 'field': ${fn} reads the field it ${fn.endsWith('sum') ? 'sums' : 'counts distinct values of'}`, 'field')];
+    if (needsField && data.field === undefined) {
+      errors.push(located(context, [], 'value', `missing required key 'field': ${fn} reads the field it ${fn.endsWith('sum') ? 'sums' : 'counts distinct values of'}`, 'field'));
     }
-    if (!needsField && config.field !== undefined) {
-      return [located(context, ['field'], 'key', `key 'field' has no effect for ${fn}, which counts events; remove it, or use distinct_count to count distinct values`)];
+    if (!needsField && data.field !== undefined) {
+      errors.push(located(context, ['field'], 'key', `key 'field' has no effect for ${fn}, which counts events; remove it, or use distinct_count to count distinct values`));
     }
   }
-  if (config.function === 'time_of_week' && config.thresholds.min_active_days !== undefined) {
+  if (fn === 'time_of_week' && thresholds?.min_active_days !== undefined) {
     const message = "key 'thresholds.min_active_days' has no effect for time_of_week, which judges each day of the week apart; remove it, or use time_of_day";
-    return [located(context, ['thresholds', 'min_active_days'], 'key', message)];
+    errors.push(located(context, ['thresholds', 'min_active_days'], 'key', message));
   }
-  if (config.function === 'rare' && config.thresholds.max_share === undefined) {
-    return [located(context, ['thresholds'], 'value', "missing required key 'thresholds.max_share': rare needs the share below which a value is rare", 'thresholds.max_share')];
+  // Without a thresholds mapping the schema already reports it missing.
+  if (fn === 'rare' && thresholds !== undefined && thresholds.max_share === undefined) {
+    errors.push(located(context, ['thresholds'], 'value', "missing required key 'thresholds.max_share': rare needs the share below which a value is rare", 'thresholds.max_share'));
   }
-  if (config.function === 'first_seen' && config.thresholds.max_share !== undefined) {
-    return [located(context, ['thresholds', 'max_share'], 'key', "key 'thresholds.max_share' has no effect for first_seen; remove it, or use function rare")];
+  if (fn === 'first_seen' && thresholds?.max_share !== undefined) {
+    errors.push(located(context, ['thresholds', 'max_share'], 'key', "key 'thresholds.max_share' has no effect for first_seen; remove it, or use function rare"));
   }
-  return [];
+  return errors;
 }
 
 /**

@@ -18,6 +18,8 @@ export const LINT_CODES = {
   HOLTER_LINT_MISSING_ID: 'The rule has no `id` (a UUID that stays the same when the rule is renamed).',
   HOLTER_LINT_MISSING_LEVEL: 'The rule has no `level`, so its detections get the default severity medium.',
   HOLTER_LINT_MISSING_DESCRIPTION: 'The rule has no `description` for the analyst who reads its alerts.',
+  HOLTER_LINT_ID_NOT_UUID: 'The `id` is not a UUID, which the specification asks for so that ids stay unique across rule sets.',
+  HOLTER_LINT_UNKNOWN_STATUS: 'The `status` is not one of stable, test, experimental, deprecated or unsupported.',
   HOLTER_LINT_UNUSED_SEARCH: 'A search identifier is never used by the condition, so it has no effect.',
   HOLTER_LINT_UNKNOWN_FIELD: 'A field that the mapping cannot resolve to an event field for the log source, so it never has a value.',
   HOLTER_LINT_LOGSOURCE_UNMAPPED: 'The mapping has no entry for the log source, so the rule never matches.',
@@ -57,16 +59,31 @@ const HOLTER_FIELDS = new Set([
   'event.risk_score', 'event.url', 'event.hash',
 ]);
 
+const MISSING_CODES = new Set<LintCode>(['HOLTER_LINT_MISSING_ID', 'HOLTER_LINT_MISSING_LEVEL', 'HOLTER_LINT_MISSING_DESCRIPTION']);
+
+/** Values of `status` in the Sigma rules specification. */
+const STATUSES = ['stable', 'test', 'experimental', 'deprecated', 'unsupported'];
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Top-level event fields without a namespace (ECS base fields). */
 const TOP_LEVEL_FIELDS = new Set(['@timestamp', 'message', 'tags', 'labels']);
 
-/** Lints every document of the sources. Documents that fail validation are skipped: the engine reports them. */
+/**
+ * Lints every document of the sources, also those that fail validation (the engine reports their
+ * errors), so that one run lists every problem.
+ */
 export function lintRuleSources(sources: RuleSource[], mapping: SigmaMapping): LintFinding[] {
   const documents: SigmaDocument[] = [];
+  const rejected = new Set<SigmaDocument>();
   for (const source of sources) {
     for (const parsed of parseRuleText(source.text, source.file).documents) {
       const result = validateDocument(parsed);
       if (result.document) documents.push(result.document);
+      if (result.partial) {
+        documents.push(result.partial);
+        rejected.add(result.partial);
+      }
     }
   }
 
@@ -77,7 +94,9 @@ export function lintRuleSources(sources: RuleSource[], mapping: SigmaMapping): L
 
   const findings: LintFinding[] = [];
   for (const document of documents) {
-    findings.push(...lintMetadata(document));
+    // In a rejected document a missing attribute may be one whose value was invalid, already an error.
+    const metadata = lintMetadata(document);
+    findings.push(...(rejected.has(document) ? metadata.filter((item) => !MISSING_CODES.has(item.code)) : metadata));
     if (document.kind === 'rule') {
       findings.push(...lintUnusedSearches(document));
       findings.push(...lintRuleFields(document, mapping));
@@ -103,6 +122,12 @@ function lintMetadata(document: SigmaDocument): LintFinding[] {
   }
   if (document.description === undefined || document.description.trim() === '') {
     findings.push(finding('HOLTER_LINT_MISSING_DESCRIPTION', document.location, `Rule '${title}' has no description.`, 'add `description:` saying what the rule finds and what the analyst should check'));
+  }
+  if (document.id !== undefined && !UUID.test(document.id)) {
+    findings.push(finding('HOLTER_LINT_ID_NOT_UUID', document.location, `Rule '${title}' has id '${document.id}', which is not a UUID.`, 'use a new random UUID as id; refer to the rule by `name` in correlations'));
+  }
+  if (document.status !== undefined && !STATUSES.includes(document.status)) {
+    findings.push(finding('HOLTER_LINT_UNKNOWN_STATUS', document.location, `Rule '${title}' has status '${document.status}'.`, `use one of ${STATUSES.join(', ')}`));
   }
   return findings;
 }

@@ -45,6 +45,11 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
 export interface ValidateResult {
   document?: SigmaDocument;
   filter?: FilterDocument;
+  /**
+   * The rule or correlation as far as it could be read, when it has errors: it does not load, but
+   * `holter rules validate` checks it further, so that one run reports every problem.
+   */
+  partial?: SigmaDocument;
   errors: HolterError[];
 }
 
@@ -120,7 +125,7 @@ export function validateDocument(source: SourceDocument): ValidateResult {
   }
 
   const document = keys.has('correlation') ? readCorrelation(check, root) : readDetectionRule(check, root);
-  if (check.errors.length > 0) return { errors: check.errors };
+  if (check.errors.length > 0) return { partial: document, errors: check.errors };
   return { document, errors: [] };
 }
 
