@@ -75,6 +75,8 @@ export class KafkaChangelog implements CheckpointStore {
   readonly table = new ChangelogTable();
   private readonly admin: KafkaAdminClient;
   private readonly reader: KafkaConsumerClient;
+  /** A group of its own per start, because kafkajs reads only through a group; deleted at stop. */
+  private readonly readerGroupId: string;
   /** Next offset the reader will read, by changelog partition. */
   private readonly positions = new Map<number, bigint>();
   private partitionCount = 1;
@@ -83,8 +85,9 @@ export class KafkaChangelog implements CheckpointStore {
 
   constructor(private readonly options: KafkaChangelogOptions) {
     this.admin = options.client.admin();
+    this.readerGroupId = `${options.groupId}-changelog-reader-${randomBytes(4).toString('hex')}`;
     this.reader = options.client.consumer({
-      groupId: `${options.groupId}-changelog-reader-${randomBytes(4).toString('hex')}`,
+      groupId: this.readerGroupId,
       sessionTimeoutMs: options.sessionTimeoutMs,
       maxBytesPerPartition: 2 * (options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES),
     });
@@ -160,6 +163,11 @@ export class KafkaChangelog implements CheckpointStore {
       await this.reader.stop().catch((error: unknown) => this.options.logger.warn({ topic: this.options.topic, err: error }, 'stopping the changelog reader failed'));
     }
     await this.reader.disconnect().catch(() => undefined);
+    // Kafka keeps an empty group without offsets, so each start would leave one behind. After a
+    // crash the group stays until deleted by hand (docs/kafka.md).
+    if (this.started) {
+      await this.admin.deleteGroups([this.readerGroupId]).catch((error: unknown) => this.options.logger.warn({ groupId: this.readerGroupId, err: error }, 'deleting the changelog reader group failed'));
+    }
     await this.admin.disconnect().catch(() => undefined);
   }
 

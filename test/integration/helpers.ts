@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client } from '@elastic/elasticsearch';
+import kafkajs from 'kafkajs';
 import type { Alert } from '../../src/alerts/types.js';
 import { assemblePipeline } from '../../src/cli/assemble.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -75,6 +76,18 @@ export async function createTopic(name: string, partitions: number): Promise<voi
   await admin.connect();
   try {
     await admin.createTopics([{ name, partitions }]);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Lists the consumer groups whose id starts with `prefix`, with kafkajs's admin client directly. */
+export async function consumerGroups(prefix: string): Promise<string[]> {
+  const admin = new kafkajs.Kafka({ clientId: 'holter-integration-groups', brokers: [KAFKA_BROKER], logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const { groups } = await admin.listGroups();
+    return groups.map((group) => group.groupId).filter((groupId) => groupId.startsWith(prefix));
   } finally {
     await admin.disconnect();
   }
@@ -268,7 +281,9 @@ export class HolterProcess {
   readonly exited: Promise<number | null>;
 
   constructor(configFile: string) {
-    this.child = spawn(process.execPath, [path.join(REPO_ROOT, 'bin', 'holter.js'), 'run', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // HOLTER_IT_NODE_ARGS passes flags such as --cpu-prof to the child, which NODE_OPTIONS does not allow.
+    const nodeArgs = (process.env.HOLTER_IT_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+    this.child = spawn(process.execPath, [...nodeArgs, path.join(REPO_ROOT, 'bin', 'holter.js'), 'run', '--config', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     // HOLTER_IT_LOG_DIR keeps each process's whole log, for a failure the last 200,000 characters do not explain.
     const logFile = process.env.HOLTER_IT_LOG_DIR === undefined ? undefined : path.join(process.env.HOLTER_IT_LOG_DIR, `holter-${this.child.pid ?? 'unstarted'}.log`);
     this.child.stderr?.setEncoding('utf8');

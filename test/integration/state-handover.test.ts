@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   INTEGRATION_SKIP,
+  consumerGroups,
   createTopic,
   emptyFolder,
   expectedAlerts,
@@ -102,5 +103,6 @@ describe('two members hand over open windows', { skip: INTEGRATION_SKIP }, () =>
     const stayed = sinkCounts(staying.stderr, 'elasticsearch');
     assert.equal(stayed.delivered, USERS);
     assert.equal(stayed.duplicate, 0, 'no alert raised twice');
+    assert.deepEqual(await consumerGroups(`${settings.groupId}-changelog-reader-`), [], 'each member deleted its changelog reader group when it stopped');
   });
 });

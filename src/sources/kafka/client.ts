@@ -122,6 +122,8 @@ export interface KafkaAdminClient {
   fetchCommittedOffsets(groupId: string, topic: string): Promise<{ partition: number; offset: string }[]>;
   /** Offset of the next record to be written to each partition (the high watermark). */
   fetchEndOffsets(topic: string): Promise<{ partition: number; offset: string }[]>;
+  /** Deletes consumer groups that have no members; a group that does not exist is not an error. */
+  deleteGroups(groupIds: string[]): Promise<void>;
   disconnect(): Promise<void>;
 }
 

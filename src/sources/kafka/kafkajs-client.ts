@@ -243,6 +243,16 @@ class KafkajsAdmin implements KafkaAdminClient {
     return (entry?.partitions ?? []).map((partition) => ({ partition: partition.partition, offset: partition.offset }));
   }
 
+  async deleteGroups(groupIds: string[]): Promise<void> {
+    try {
+      await this.admin.deleteGroups(groupIds);
+    } catch (error) {
+      // kafkajs reports each group's error in `groups`; a group already gone is what was asked for.
+      const groups = (error as { groups?: { groupId: string; error?: { type?: string } }[] }).groups;
+      if (groups === undefined || groups.some((group) => group.error !== undefined && group.error.type !== 'GROUP_ID_NOT_FOUND')) throw error;
+    }
+  }
+
   async fetchEndOffsets(topic: string): Promise<{ partition: number; offset: string }[]> {
     const offsets = await this.admin.fetchTopicOffsets(topic);
     return offsets.map((entry) => ({ partition: entry.partition, offset: entry.high }));
