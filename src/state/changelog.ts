@@ -7,6 +7,7 @@ import {
   decodeCheckpoint,
   DEFAULT_MAX_CHUNK_BYTES,
   encodeCheckpoint,
+  orphanChunkTombstones,
   type ChangelogLookup,
   type ChangelogRecord,
   type Checkpoint,
@@ -39,6 +40,10 @@ export class ChangelogTable implements ChangelogLookup {
 
   get size(): number {
     return this.values.size;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.values.keys();
   }
 }
 
@@ -132,7 +137,26 @@ export class KafkaChangelog implements CheckpointStore {
 
   async read(topic: string, partition: number): Promise<{ checkpoint: Checkpoint; manifest: Manifest } | undefined> {
     await this.catchUp();
-    return decodeCheckpoint(this.table, topic, partition);
+    const found = decodeCheckpoint(this.table, topic, partition);
+    await this.removeOrphans(topic, partition, found?.manifest);
+    return found;
+  }
+
+  /**
+   * Tombstones the chunks that a crash mid-write left without a manifest. The restore runs right
+   * after the partition was assigned, so no other member writes its checkpoints by then. A failure
+   * only leaves the chunks for the next restore.
+   */
+  private async removeOrphans(topic: string, partition: number, current: Manifest | undefined): Promise<void> {
+    const tombstones = orphanChunkTombstones(this.table.keys(), topic, partition, current);
+    if (tombstones.length === 0) return;
+    const target = partition % this.partitionCount;
+    try {
+      await this.options.producer.send(this.options.topic, tombstones.map((record) => ({ ...record, partition: target })));
+      this.options.logger.info({ topic, partition, chunks: tombstones.length }, 'removed checkpoint chunks that no manifest names');
+    } catch (error) {
+      this.options.logger.warn({ topic, partition, chunks: tombstones.length, err: error }, 'removing checkpoint chunks that no manifest names failed');
+    }
   }
 
   async write(checkpoint: Checkpoint, replaced?: Manifest): Promise<Manifest> {

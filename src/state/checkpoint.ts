@@ -127,6 +127,22 @@ export function chunkTombstones(manifest: Manifest): ChangelogRecord[] {
 }
 
 /**
+ * Returns tombstones for the chunks of a partition that `current`, its manifest, does not
+ * name: chunks of a checkpoint whose writer crashed before its manifest. Call it only while no
+ * other member writes the partition's checkpoints, that is right after a restore.
+ */
+export function orphanChunkTombstones(keys: Iterable<string>, topic: string, partition: number, current: Manifest | undefined): ChangelogRecord[] {
+  const prefix = `${topic}/${partition}/chunk/`;
+  const records: ChangelogRecord[] = [];
+  for (const key of keys) {
+    if (!key.startsWith(prefix)) continue;
+    const id = key.slice(prefix.length, key.lastIndexOf('/'));
+    if (id !== current?.id) records.push({ key, value: null, headers: {} });
+  }
+  return records;
+}
+
+/**
  * Reads the latest complete checkpoint of a partition, or undefined when it has none. Throws
  * HOLTER_STATE_VERSION for a checkpoint of another layout version, and HOLTER_STATE_CORRUPT when
  * its chunks are missing or do not match the manifest.

@@ -10,6 +10,7 @@ import {
   decodeCheckpoint,
   encodeCheckpoint,
   manifestKey,
+  orphanChunkTombstones,
   type ChangelogRecord,
   type Checkpoint,
 } from '../../src/state/checkpoint.js';
@@ -87,6 +88,31 @@ test('tombstones remove replaced chunks only', () => {
 
   assert.equal(table.size, next.records.length, 'only the new chunks and the manifest remain');
   assert.equal(decodeCheckpoint(table, 'ehr.audit', 2)?.checkpoint.offset, '200');
+});
+
+test('chunks without a manifest are orphans', () => {
+  const complete = encodeCheckpoint(checkpointAt('100', { text: incompressible(3000) }), { maxChunkBytes: 1000 });
+  // A writer that crashed after two chunks of its next checkpoint, before the manifest.
+  const crashed = encodeCheckpoint(checkpointAt('200', { text: incompressible(3000) }), { maxChunkBytes: 1000 });
+  const otherPartition = encodeCheckpoint({ ...checkpointAt('300', { text: incompressible(3000) }), partition: 12 }, { maxChunkBytes: 1000 });
+  const table = tableOf(...complete.records, ...crashed.records.slice(0, 2), ...otherPartition.records.slice(0, 1));
+
+  const tombstones = orphanChunkTombstones(table.keys(), 'ehr.audit', 2, decodeCheckpoint(table, 'ehr.audit', 2)?.manifest);
+  assert.deepEqual(
+    tombstones.map((record) => record.key),
+    crashed.records.slice(0, 2).map((record) => record.key),
+  );
+  assert.ok(tombstones.every((record) => record.value === null));
+
+  const cleaned = tableOf(...complete.records, ...crashed.records.slice(0, 2), ...tombstones);
+  assert.equal(decodeCheckpoint(cleaned, 'ehr.audit', 2)?.checkpoint.offset, '100', 'the complete checkpoint is untouched');
+});
+
+test('every chunk is an orphan without a manifest', () => {
+  const crashed = encodeCheckpoint(checkpointAt('200', { text: incompressible(3000) }), { maxChunkBytes: 1000 });
+  const chunks = crashed.records.slice(0, -1);
+
+  assert.equal(orphanChunkTombstones(tableOf(...chunks).keys(), 'ehr.audit', 2, undefined).length, chunks.length);
 });
 
 test('other layout version is rejected', () => {
