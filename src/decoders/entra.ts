@@ -33,6 +33,21 @@ const KEPT_PROPERTIES = [
   'riskLevelAggregated', 'riskLevelDuringSignIn', 'riskState', 'correlationId', 'crossTenantAccessType',
 ];
 
+/**
+ * Every path the decoder writes under `azure`, intermediate objects included. The Sigma lint warns
+ * about a rule field outside it, because the event never has that field.
+ */
+export const ENTRA_FIELDS: ReadonlySet<string> = new Set([
+  'azure', 'azure.signinlogs', 'azure.signinlogs.category', 'azure.signinlogs.operation_name', 'azure.signinlogs.result_type',
+  'azure.signinlogs.result_description', 'azure.signinlogs.tenant_id', 'azure.signinlogs.properties',
+  ...KEPT_PROPERTIES.map((key) => `azure.signinlogs.properties.${key}`),
+  'azure.signinlogs.properties.status', 'azure.signinlogs.properties.status.errorCode', 'azure.signinlogs.properties.status.failureReason',
+  'azure.signinlogs.properties.deviceDetail', 'azure.signinlogs.properties.deviceDetail.deviceId',
+  'azure.signinlogs.properties.deviceDetail.operatingSystem', 'azure.signinlogs.properties.deviceDetail.browser',
+  'azure.signinlogs.properties.location', 'azure.signinlogs.properties.location.city',
+  'azure.signinlogs.properties.location.state', 'azure.signinlogs.properties.location.countryOrRegion',
+]);
+
 export const entraDecoder: FormatDecoder = {
   format: FORMAT,
 

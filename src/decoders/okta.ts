@@ -25,6 +25,28 @@ const OUTCOMES: Record<string, Outcome> = {
   UNKNOWN: 'unknown',
 };
 
+/** Keys kept of Okta's actor and each target; display names are left out. */
+const ENTITY_KEYS = ['id', 'type', 'alternateId'];
+const TRANSACTION_KEYS = ['type', 'id'];
+
+/**
+ * Every path the decoder writes under `okta`, intermediate objects included. The Sigma lint warns
+ * about a rule field outside it, because the event never has that field.
+ */
+export const OKTA_FIELDS: ReadonlySet<string> = new Set([
+  'okta', 'okta.uuid', 'okta.event_type', 'okta.severity', 'okta.display_message',
+  'okta.actor', ...ENTITY_KEYS.map((key) => `okta.actor.${key}`),
+  'okta.client', 'okta.client.zone', 'okta.client.device', 'okta.client.ip_address',
+  'okta.outcome', 'okta.outcome.result', 'okta.outcome.reason',
+  'okta.target', ...ENTITY_KEYS.map((key) => `okta.target.${key}`),
+  'okta.authentication_context', 'okta.authentication_context.authentication_provider', 'okta.authentication_context.credential_provider',
+  'okta.authentication_context.credential_type', 'okta.authentication_context.external_session_id',
+  'okta.authentication_context.interface', 'okta.authentication_context.authentication_step',
+  'okta.security_context', 'okta.security_context.as', 'okta.security_context.as.number', 'okta.security_context.as.organization',
+  'okta.security_context.isp', 'okta.security_context.domain', 'okta.security_context.is_proxy',
+  'okta.transaction', ...TRANSACTION_KEYS.map((key) => `okta.transaction.${key}`),
+]);
+
 export const oktaDecoder: FormatDecoder = {
   format: FORMAT,
 
@@ -86,13 +108,13 @@ function decodeLogEvent(value: JsonObject, record: RawRecord): HolterEvent {
     event_type: eventType,
     severity: nonEmpty(value.severity),
     display_message: displayMessage,
-    actor: actor ? pick(actor, ['id', 'type', 'alternateId']) : undefined,
+    actor: actor ? pick(actor, ENTITY_KEYS) : undefined,
     client: client ? compact({ zone: nonEmpty(client.zone), device: nonEmpty(client.device), ip_address: nonEmpty(client.ipAddress) }) : undefined,
     outcome: outcome ? compact({ result, reason: nonEmpty(outcome.reason) }) : undefined,
-    target: targets.length > 0 ? targets.map((target) => pick(target, ['id', 'type', 'alternateId'])) : undefined,
+    target: targets.length > 0 ? targets.map((target) => pick(target, ENTITY_KEYS)) : undefined,
     authentication_context: readAuthenticationContext(asObject(value.authenticationContext)),
     security_context: readSecurityContext(asObject(value.securityContext)),
-    transaction: asObject(value.transaction) ? pick(asObject(value.transaction) as JsonObject, ['type', 'id']) : undefined,
+    transaction: asObject(value.transaction) ? pick(asObject(value.transaction) as JsonObject, TRANSACTION_KEYS) : undefined,
   });
   return event;
 }

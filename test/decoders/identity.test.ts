@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { ENTRA_FIELDS } from '../../src/decoders/entra.js';
+import { OKTA_FIELDS } from '../../src/decoders/okta.js';
 import { decodeFile, decodeOk, fixturePath, samplePath } from './helpers.js';
 
 describe('Keycloak decoder', () => {
@@ -95,5 +97,36 @@ describe('Entra decoder', () => {
     assert.equal(event?.event.outcome, 'failure');
     assert.equal(event?.event.reason, 'Account is locked');
     assert.equal(event?.source?.ip, '2001:db8::1');
+  });
+});
+
+/** Collects every path in the object under `prefix`, intermediate objects included; list items share their list's path. */
+function fieldPaths(value: unknown, prefix: string, paths = new Set<string>()): Set<string> {
+  if (Array.isArray(value)) {
+    for (const item of value) fieldPaths(item, prefix, paths);
+    return paths;
+  }
+  paths.add(prefix);
+  if (value !== null && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value)) fieldPaths(child, `${prefix}.${key}`, paths);
+  }
+  return paths;
+}
+
+describe('decoder field lists for the Sigma lint', () => {
+  it('okta decoder writes only listed fields', async () => {
+    const events = await decodeFile(fixturePath('okta-system-log.ndjson'));
+    const written = new Set(events.flatMap((event) => [...fieldPaths(event.okta, 'okta')]));
+
+    assert.ok(written.has('okta.security_context.as.number'), 'the fixture reaches the nested fields');
+    for (const path of written) assert.ok(OKTA_FIELDS.has(path), `${path} is written but not in OKTA_FIELDS`);
+  });
+
+  it('entra decoder writes only listed fields', async () => {
+    const events = await decodeFile(samplePath('identity/msdocs_entra-signin-log-schema_sample.json'));
+    const written = new Set(events.flatMap((event) => [...fieldPaths(event.azure, 'azure')]));
+
+    assert.ok(written.has('azure.signinlogs.properties.status.errorCode'), 'the sample reaches the nested fields');
+    for (const path of written) assert.ok(ENTRA_FIELDS.has(path), `${path} is written but not in ENTRA_FIELDS`);
   });
 });

@@ -3,6 +3,8 @@
  * wrong or hard to run (no id, a search identifier the condition never uses, a field the mapping
  * cannot resolve). Load errors come from the engine itself, so these findings are all warnings.
  */
+import { ENTRA_FIELDS } from '../../decoders/entra.js';
+import { OKTA_FIELDS } from '../../decoders/okta.js';
 import type { SourceLocation } from '../../errors.js';
 import { expandQuantifier, parseCondition } from './condition.js';
 import type { ConditionNode } from './condition.js';
@@ -233,16 +235,25 @@ function unresolvedReason(mapping: SigmaMapping, rule: DetectionRule, field: str
   if (asWrittenOnly && !field.includes('.') && !TOP_LEVEL_FIELDS.has(field)) {
     return `is not mapped for log source '${logsource}': the mapping has no name or prefix for it, and events have no top-level field of that name.`;
   }
-  if (paths.every((path) => isUnknownOwnField(path))) {
-    return `is not a field Holter sets (log source '${logsource}').`;
+  // A plain name's own top-level path is only a fallback after the prefixed paths.
+  const read = paths.filter((path) => path.includes('.') || TOP_LEVEL_FIELDS.has(path));
+  if (read.length > 0 && read.every((path) => isUnknownOwnField(path))) {
+    return `is not a field Holter sets (log source '${logsource}'): ${read.length === 1 ? 'it reads' : 'it reads one of'} ${read.join(', ')}.`;
   }
   return undefined;
 }
 
+/** The fields of each namespace that Holter or one of its decoders writes, and only it. */
+const OWN_NAMESPACES = new Map<string, ReadonlySet<string>>([
+  ['holter', HOLTER_FIELDS],
+  ['event', HOLTER_FIELDS],
+  ['okta', OKTA_FIELDS],
+  ['azure', ENTRA_FIELDS],
+]);
+
 function isUnknownOwnField(path: string): boolean {
-  const namespace = path.split('.')[0];
-  if (namespace !== 'holter' && namespace !== 'event') return false;
-  return !HOLTER_FIELDS.has(path);
+  const known = OWN_NAMESPACES.get(path.split('.')[0] ?? '');
+  return known !== undefined && !known.has(path);
 }
 
 function fieldHint(field: string): string {

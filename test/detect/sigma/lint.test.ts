@@ -53,6 +53,22 @@ test('fieldref values are checked', () => {
   assert.match(findings[0]?.message ?? '', /Field 'holter.user.name' .* is not a field Holter sets/);
 });
 
+test('okta fields the decoder drops are unknown', () => {
+  const text = `title: Okta\n${HEADER}logsource: { product: okta }\ndetection:\n    selection: { eventType: user.session.start, okta.actor.displayName: x }\n    condition: selection\n`;
+  const findings = lint(text);
+
+  assert.deepEqual(codes(findings), ['HOLTER_LINT_UNKNOWN_FIELD']);
+  assert.match(findings[0]?.message ?? '', /Field 'okta.actor.displayName' .* is not a field Holter sets .*: it reads okta.actor.displayName\./);
+});
+
+test('azure sign-in properties the decoder drops are unknown', () => {
+  const text = `title: Entra\n${HEADER}logsource: { product: azure, service: signinlogs }\ndetection:\n    selection: { AppDisplayName: Outlook, userDisplayName: x }\n    condition: selection\n`;
+  const findings = lint(text);
+
+  assert.deepEqual(codes(findings), ['HOLTER_LINT_UNKNOWN_FIELD']);
+  assert.match(findings[0]?.message ?? '', /Field 'userDisplayName' .* it reads azure\.signinlogs\.properties\.userDisplayName\./);
+});
+
 test('ECS fields outside holter pass', () => {
   const text = `title: Ecs\n${HEADER}logsource: { product: holter }\ndetection:\n    selection: { source.ip|cidr: 10.0.0.0/8, user_agent.original|contains: curl, '@timestamp|exists': true }\n    condition: selection\n`;
   assert.deepEqual(lint(text), []);
