@@ -67,6 +67,11 @@ export function formatBaseline(user: string, savedAt: string, profiles: Record<s
         lines.push(...hourOfWeekGrid(value as number[]));
         continue;
       }
+      if (Array.isArray(value) && value.some(isPlainObject)) {
+        // Known values and bucket series: one line each, so a long list stays readable.
+        lines.push(`  ${key.replaceAll('_', ' ')}:`, ...value.map((item) => `    - ${isPlainObject(item) ? formatEntries(item) : formatValue(item)}`));
+        continue;
+      }
       lines.push(`  ${key.replaceAll('_', ' ')}: ${formatValue(value)}`);
     }
   }
@@ -94,7 +99,18 @@ function shareSymbol(percent: number): string {
 }
 
 function formatValue(value: unknown): string {
-  if (Array.isArray(value) && value.every((item) => typeof item !== 'object' || item === null)) return value.join(', ');
-  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  if (Array.isArray(value)) return value.map((item) => (isPlainObject(item) ? `(${formatEntries(item)})` : formatValue(item))).join(', ');
+  if (isPlainObject(value)) return formatEntries(value);
   return String(value);
+}
+
+/** `key: value` pairs on one line, with words in place of underscores in the keys. */
+function formatEntries(object: Record<string, unknown>): string {
+  return Object.entries(object)
+    .map(([key, value]) => `${key.replaceAll('_', ' ')}: ${Array.isArray(value) ? `[${formatValue(value)}]` : formatValue(value)}`)
+    .join(', ');
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

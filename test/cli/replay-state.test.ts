@@ -85,6 +85,9 @@ test('baseline show prints a learned profile', () => {
   assert.match(text.stdout, new RegExp(`^Baseline of ${user} `, 'm'));
   assert.match(text.stdout, /^after-hours-record-access \(time_of_day\)$/m);
   assert.match(text.stdout, /^\s+Mon [ .+#]{24}$/m);
+  assert.match(text.stdout, /^daily-record-volume \(high_distinct_count\)$/m);
+  assert.match(text.stdout, /^ {4}- typical: [\d.]+, typical sd: [\d.]+, learned: (true|false), /m);
+  assert.doesNotMatch(text.stdout, /[{}"]/, 'profiles are printed as text, not JSON');
 
   const json = holter(['baseline', 'show', user, '--state', 'state.db', '--format', 'json'], cwd);
   const profile = JSON.parse(json.stdout) as { user: string; detectors: Record<string, { hour_of_week_percent?: number[] }> };
