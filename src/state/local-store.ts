@@ -30,6 +30,35 @@ export interface LocalCheckpoint {
   savedAt: string;
 }
 
+/** SQLite `application_id` of a Holter state store: "HLTR" in ASCII. */
+const APPLICATION_ID = 0x484c5452;
+
+/**
+ * Marks a new or empty database as a Holter state store, and rejects one that belongs to another
+ * program, so that a mistyped `state.path` (the alert store, say) is not written into. A store
+ * written before the mark, with only the checkpoint table, is adopted.
+ */
+function claimDatabase(db: Database.Database, path: string): void {
+  let applicationId: number;
+  let tables: string[];
+  try {
+    applicationId = db.pragma('application_id', { simple: true }) as number;
+    tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((row) => row.name);
+  } catch (error) {
+    db.close();
+    throw new HolterError('HOLTER_STORE_FAILED', `The state store ${path} could not be read as SQLite: ${(error as Error).message}. Point state.path (or --state) at a new file, or delete a damaged one to start with empty state.`, { cause: error });
+  }
+  if (applicationId === APPLICATION_ID) return;
+
+  const unmarkedStore = applicationId === 0 && tables.every((table) => table === 'checkpoint');
+  if (!unmarkedStore) {
+    db.close();
+    const owner = applicationId === 0 ? `has the tables ${tables.join(', ')}` : `is marked by another program (application_id ${applicationId})`;
+    throw new HolterError('HOLTER_STORE_FAILED', `${path} is not a Holter state store: it ${owner}. Point state.path (or --state) at a new file; Holter does not write into another program's database.`);
+  }
+  db.pragma(`application_id = ${APPLICATION_ID}`);
+}
+
 /**
  * The embedded state store: one SQLite file holding the latest checkpoint of each job (keyed, for
  * example, by the set of inputs). A save replaces the previous checkpoint in one transaction, so a
@@ -50,6 +79,13 @@ export class LocalStateStore {
     try {
       mkdirSync(dirname(path), { recursive: true });
       db = new Database(path);
+    } catch (error) {
+      throw new HolterError('HOLTER_STORE_FAILED', `The state store ${path} could not be opened: ${(error as Error).message}. Check that the path is a writable file, or delete a damaged one to start with empty state.`, {
+        cause: error,
+      });
+    }
+    claimDatabase(db, path);
+    try {
       db.pragma('journal_mode = WAL');
       db.exec(`CREATE TABLE IF NOT EXISTS checkpoint (
         job TEXT PRIMARY KEY,

@@ -80,6 +80,41 @@ describe('local state store', () => {
     store.close();
   });
 
+  it('rejects another program\'s database', () => {
+    const path = join(tempDir(), 'alerts.db');
+    const other = new Database(path);
+    other.exec('CREATE TABLE alerts (id TEXT PRIMARY KEY)');
+    other.close();
+
+    assert.throws(() => LocalStateStore.open(path), (error: unknown) => error instanceof HolterError && error.code === 'HOLTER_STORE_FAILED' && /is not a Holter state store: it has the tables alerts/.test(error.message));
+    const reopened = new Database(path);
+    assert.deepEqual(reopened.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all(), [{ name: 'alerts' }], 'nothing was added to it');
+    reopened.close();
+  });
+
+  it('rejects a database marked by another program', () => {
+    const path = join(tempDir(), 'other.db');
+    const other = new Database(path);
+    other.pragma('application_id = 1234');
+    other.close();
+
+    assert.throws(() => LocalStateStore.open(path), (error: unknown) => error instanceof HolterError && /application_id 1234/.test(error.message));
+  });
+
+  it('adopts a store written before the mark', () => {
+    const path = join(tempDir(), 'state.db');
+    const store = LocalStateStore.open(path);
+    store.save('job', { positions: [], state: { count: 1 }, savedAt: '2026-12-01T00:00:00.000Z' });
+    store.close();
+    const unmark = new Database(path);
+    unmark.pragma('application_id = 0');
+    unmark.close();
+
+    const reopened = LocalStateStore.open(path);
+    assert.deepEqual(reopened.load('job')?.state, { count: 1 });
+    reopened.close();
+  });
+
   it('reports a path that is not a database', () => {
     const path = join(tempDir(), 'state.db');
     writeFileSync(path, 'plain text, not SQLite '.repeat(100));
