@@ -2,21 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   INTEGRATION_SKIP,
-  createTopic,
-  emptyFolder,
-  expectedAlerts,
+  firstAlertsAndCommit,
   groupLag,
   HolterProcess,
   pollUntil,
   produce,
   requireServices,
   services,
-  setupDataStream,
-  simulatedRecords,
+  startStatelessRun,
   storedAlerts,
-  uniqueName,
-  writeConfig,
-  writeStatelessRule,
 } from './helpers.js';
 
 const RECORDS = 2400;
@@ -34,34 +28,15 @@ describe('kafka broker restart mid-run', { skip: INTEGRATION_SKIP }, () => {
   });
 
   test('reconnects and stores each alert once', async () => {
-    const topic = uniqueName('it-broker-restart');
-    const settings = {
-      topic,
-      groupId: uniqueName('it-group'),
-      dataStream: `logs-holter.alerts-${uniqueName('itbroker').replaceAll('-', '')}`,
-      deadLetterTopic: `${topic}.dead-letter`,
-      rules: [writeStatelessRule()],
-      detectors: [emptyFolder()],
-    };
-    const configFile = writeConfig(settings);
-    const texts = simulatedRecords(RECORDS);
-    const expected = await expectedAlerts(configFile, texts);
-    assert.ok(expected.ids.size > RECORDS / 2, `most records raise an alert (${expected.ids.size})`);
-
-    await createTopic(topic, PARTITIONS);
-    await setupDataStream(configFile);
     // Half the records go in before the restart and half after, so the broker is always down
     // before the last alert, however fast the first half went through.
-    const messages = texts.map((text, index) => ({ key: `record-${index}`, value: text }));
-    const half = Math.floor(messages.length / 2);
-    await produce(topic, messages.slice(0, half));
+    const run = await startStatelessRun('broker-restart', RECORDS, PARTITIONS);
+    const { settings, configFile, expected } = run;
+    const topic = settings.topic;
 
     const holter = new HolterProcess(configFile);
     processes.push(holter);
-    await pollUntil('the first alerts and a first commit', async () => {
-      const stored = await storedAlerts(settings.dataStream);
-      return stored.total >= 100 && (await groupLag(settings.groupId, topic)) !== undefined ? true : undefined;
-    });
+    await firstAlertsAndCommit(settings, 100);
 
     await services('stop', 'kafka');
     const storedWhileDown = await storedAlerts(settings.dataStream);
@@ -69,7 +44,7 @@ describe('kafka broker restart mid-run', { skip: INTEGRATION_SKIP }, () => {
     assert.ok(holter.running, `holter keeps running while the broker is down:\n${holter.stderr.slice(-3000)}`);
 
     await services('start', 'kafka');
-    await produce(topic, messages.slice(half));
+    await produce(topic, run.secondHalf);
     await pollUntil('the group to commit every record after the restart', async () => ((await groupLag(settings.groupId, topic)) === 0 ? true : undefined), 120_000).catch((error: unknown) => {
       throw new Error(`${(error as Error).message}\nholter run output:\n${holter.stderr.slice(-6000)}`);
     });

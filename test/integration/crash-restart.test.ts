@@ -2,20 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   INTEGRATION_SKIP,
-  createTopic,
-  emptyFolder,
-  expectedAlerts,
+  firstAlertsAndCommit,
   groupLag,
   HolterProcess,
   pollUntil,
   produce,
   requireServices,
-  setupDataStream,
-  simulatedRecords,
+  startStatelessRun,
   storedAlerts,
-  uniqueName,
-  writeConfig,
-  writeStatelessRule,
 } from './helpers.js';
 
 const RECORDS = 1200;
@@ -33,35 +27,16 @@ describe('kafka restart after crash', { skip: INTEGRATION_SKIP }, () => {
   // The rule here is stateless, so every record raises its own alert and the exact set shows any
   // record lost or processed twice. state-crash-restart.test.ts covers windows open during a crash.
   test('sigkill mid-stream loses and duplicates nothing', async () => {
-    const topic = uniqueName('it-crash');
-    const settings = {
-      topic,
-      groupId: uniqueName('it-group'),
-      dataStream: `logs-holter.alerts-${uniqueName('itcrash').replaceAll('-', '')}`,
-      deadLetterTopic: `${topic}.dead-letter`,
-      rules: [writeStatelessRule()],
-      detectors: [emptyFolder()],
-    };
-    const configFile = writeConfig(settings);
-    const texts = simulatedRecords(RECORDS);
-    const expected = await expectedAlerts(configFile, texts);
-    assert.ok(expected.ids.size > RECORDS / 2, `most records raise an alert (${expected.ids.size})`);
-
-    await createTopic(topic, PARTITIONS);
-    await setupDataStream(configFile);
     // The second half is produced just before the kill, so the crash always leaves records that
     // were fetched or waiting but not committed, however fast the first half went through.
-    const messages = texts.map((text, index) => ({ key: `record-${index}`, value: text }));
-    const half = Math.floor(messages.length / 2);
-    await produce(topic, messages.slice(0, half));
+    const run = await startStatelessRun('crash', RECORDS, PARTITIONS);
+    const { settings, configFile, expected } = run;
+    const topic = settings.topic;
 
     const first = new HolterProcess(configFile);
     processes.push(first);
-    await pollUntil('some alerts and a first commit', async () => {
-      const stored = await storedAlerts(settings.dataStream);
-      return stored.total >= 50 && (await groupLag(settings.groupId, topic)) !== undefined ? true : undefined;
-    });
-    await produce(topic, messages.slice(half));
+    await firstAlertsAndCommit(settings, 50);
+    await produce(topic, run.secondHalf);
     assert.equal(await first.stop('SIGKILL'), null);
     const lagAfterCrash = await groupLag(settings.groupId, topic);
     assert.notEqual(lagAfterCrash, undefined, 'the group committed before the crash');

@@ -2,9 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   INTEGRATION_SKIP,
-  createTopic,
-  emptyFolder,
-  expectedAlerts,
+  firstAlertsAndCommit,
   groupLag,
   HolterProcess,
   pollUntil,
@@ -12,12 +10,8 @@ import {
   requireServices,
   residentBytes,
   services,
-  setupDataStream,
-  simulatedRecords,
+  startStatelessRun,
   storedAlerts,
-  uniqueName,
-  writeConfig,
-  writeStatelessRule,
 } from './helpers.js';
 
 const RECORDS = 2400;
@@ -43,37 +37,18 @@ describe('elasticsearch outage mid-run', { skip: INTEGRATION_SKIP }, () => {
   });
 
   test('pauses, resumes and stores each alert once', async () => {
-    const topic = uniqueName('it-es-outage');
-    const settings = {
-      topic,
-      groupId: uniqueName('it-group'),
-      dataStream: `logs-holter.alerts-${uniqueName('itesout').replaceAll('-', '')}`,
-      deadLetterTopic: `${topic}.dead-letter`,
-      rules: [writeStatelessRule()],
-      detectors: [emptyFolder()],
-    };
-    const configFile = writeConfig(settings);
-    const texts = simulatedRecords(RECORDS);
-    const expected = await expectedAlerts(configFile, texts);
-    assert.ok(expected.ids.size > RECORDS / 2, `most records raise an alert (${expected.ids.size})`);
-
-    await createTopic(topic, PARTITIONS);
-    await setupDataStream(configFile);
     // Half the records go in before the outage and half during it, so alerts are always waiting for
     // Elasticsearch while it is down, however fast the first half went through.
-    const messages = texts.map((text, index) => ({ key: `record-${index}`, value: text }));
-    const half = Math.floor(messages.length / 2);
-    await produce(topic, messages.slice(0, half));
+    const run = await startStatelessRun('es-outage', RECORDS, PARTITIONS);
+    const { settings, configFile, expected } = run;
+    const topic = settings.topic;
 
     const holter = new HolterProcess(configFile);
     processes.push(holter);
-    await pollUntil('the first alerts and a first commit', async () => {
-      const stored = await storedAlerts(settings.dataStream);
-      return stored.total >= 100 && (await groupLag(settings.groupId, topic)) !== undefined ? true : undefined;
-    });
+    await firstAlertsAndCommit(settings, 100);
 
     await services('stop', 'elasticsearch');
-    await produce(topic, messages.slice(half));
+    await produce(topic, run.secondHalf);
     await pollUntil('holter to retry the bulk request', async () => (holter.stderr.includes('elasticsearch bulk request failed; retrying') ? true : undefined));
 
     // Back-pressure: with every alert write pending, no further offset is committed and memory stays bounded.

@@ -192,6 +192,54 @@ export interface TestConfig {
   repartitionPartitions?: number;
 }
 
+/**
+ * A run of the stateless rule over simulated records, split in two halves: tests produce the first
+ * half, start `holter run`, and make the second half meet a crash or an outage.
+ */
+export interface StatelessRun {
+  settings: TestConfig;
+  configFile: string;
+  /** The alerts the in-process reference run raises over every record. */
+  expected: Awaited<ReturnType<typeof expectedAlerts>>;
+  /** The records not produced yet. */
+  secondHalf: OutgoingMessage[];
+}
+
+/**
+ * Writes the configuration with the stateless rule, computes the expected alerts, creates the
+ * topic and the data stream, and produces the first half of the records.
+ */
+export async function startStatelessRun(name: string, records: number, partitions: number): Promise<StatelessRun> {
+  const topic = uniqueName(`it-${name}`);
+  const settings: TestConfig = {
+    topic,
+    groupId: uniqueName('it-group'),
+    dataStream: `logs-holter.alerts-${uniqueName(`it${name}`).replaceAll('-', '')}`,
+    deadLetterTopic: `${topic}.dead-letter`,
+    rules: [writeStatelessRule()],
+    detectors: [emptyFolder()],
+  };
+  const configFile = writeConfig(settings);
+  const texts = simulatedRecords(records);
+  const expected = await expectedAlerts(configFile, texts);
+  if (expected.ids.size <= records / 2) throw new Error(`Only ${expected.ids.size} of ${records} records raise an alert; the stateless rule should fire on most.`);
+
+  await createTopic(topic, partitions);
+  await setupDataStream(configFile);
+  const messages = texts.map((text, index) => ({ key: `record-${index}`, value: text }));
+  const half = Math.floor(messages.length / 2);
+  await produce(topic, messages.slice(0, half));
+  return { settings, configFile, expected, secondHalf: messages.slice(half) };
+}
+
+/** Waits until the data stream holds `minimum` alerts and the group has committed once. */
+export async function firstAlertsAndCommit(settings: TestConfig, minimum: number): Promise<void> {
+  await pollUntil(`${minimum} alerts and a first commit`, async () => {
+    const stored = await storedAlerts(settings.dataStream);
+    return stored.total >= minimum && (await groupLag(settings.groupId, settings.topic)) !== undefined ? true : undefined;
+  });
+}
+
 /** Writes a configuration file for `holter run` (JSON is YAML) and returns its path. */
 export function writeConfig(settings: TestConfig): string {
   const directory = mkdtempSync(path.join(tmpdir(), 'holter-it-'));
