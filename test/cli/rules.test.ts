@@ -225,6 +225,17 @@ describe('rules validate', () => {
     assert.match(output, /copy2\.yaml:\d+:1: error HOLTER_RULE_INVALID Detector id 'after-hours-record-access' is already used by .*copy\.yaml/);
   });
 
+  test('invalid detector YAML is reported once', async () => {
+    const dir = folder({ 'broken.yaml': 'id: x\nfunction: count\nname: [unclosed\n' });
+
+    const validated = await validate([dir]);
+    assert.equal(validated.output.split('\n').filter((line) => line.includes('broken.yaml')).length, 1, validated.output);
+
+    const tested = await runTests([dir]);
+    assert.equal(tested.code, 1);
+    assert.equal(tested.output.split('\n').filter((line) => line.includes('broken.yaml')).length, 1, tested.output);
+  });
+
   test('detector schema errors hide no other problem', async () => {
     const text = [
       'id: record-volume',
