@@ -1,12 +1,16 @@
 /**
  * The per-field index of the required literals (prefilter.ts) of a group of rules. Exact values
  * are in a Map and substrings in an Aho-Corasick automaton. One pass over each field value then
- * finds every clause it passes, however many rules test that field.
+ * finds every clause it passes, however many rules test that field. Keyword literals share one
+ * scan per rule set and event (KeywordScan).
  */
 import type { FieldAccessor } from './fields.js';
-import { MAX_CLAUSES } from './prefilter.js';
+import { KEYWORD_STRINGS, MAX_CLAUSES } from './prefilter.js';
 import type { Clause } from './prefilter.js';
-import type { MatchScope } from './scope.js';
+import type { EventPredicate, MatchScope } from './scope.js';
+import { SubstringAutomaton } from './substring-automaton.js';
+
+export { SubstringAutomaton };
 
 const PLAIN_DECIMAL = /^[-+]?(\d+(\.\d*)?|\.\d+)$/;
 
@@ -31,6 +35,11 @@ export class LiteralIndex {
   private readonly passedStamps: Uint32Array;
   private stamp = 0;
   private readonly fields: FieldIndex[] = [];
+  /** The rule set's shared scan of the keyword strings, and the targets of each of its literal numbers. */
+  private keywordScan?: KeywordScan;
+  private readonly keywordTargets = new Map<number, Target[]>();
+  /** Log source conditions of the rules with keyword literals: when none holds, no such rule can match and the scan is skipped. */
+  private readonly keywordLogsources = new Set<EventPredicate>();
 
   /** `rules` lists rule indexes with their clauses, or null for rules without. */
   constructor(rules: { rule: number; clauses: Clause[] | null }[]) {
@@ -46,6 +55,12 @@ export class LiteralIndex {
       clauses.forEach((clause, bit) => {
         const target = position * 8 + bit;
         for (const literal of clause) {
+          this.keywordScan ??= literal.shared?.scan;
+          if (literal.shared !== undefined && literal.shared.scan === this.keywordScan) {
+            append(this.keywordTargets, literal.shared.id, target);
+            this.keywordLogsources.add(literal.shared.logsource);
+            continue;
+          }
           let entry = byAccessor.get(literal.accessor);
           if (entry === undefined) {
             entry = { index: { accessor: literal.accessor, equals: new Map(), numbers: new Map() }, substrings: [] };
@@ -82,11 +97,17 @@ export class LiteralIndex {
       this.passed[position] = mask;
       if (mask === this.complete[position]) add(this.filtered[position] as number);
     };
+    if (this.keywordScan !== undefined && this.anyKeywordLogsource(scope)) {
+      for (const id of this.keywordScan.literalsIn(scope)) {
+        const targets = this.keywordTargets.get(id);
+        if (targets !== undefined) for (const target of targets) pass(target);
+      }
+    }
     for (const field of this.fields) {
-      const entries = scope.fieldEntries(field.accessor);
+      const entries = field.accessor === KEYWORD_STRINGS ? scope.keywordStrings() : scope.fieldEntries(field.accessor);
       if (entries === undefined) continue;
       for (const entry of entries) {
-        const exact = field.equals.get(entry.lower);
+        const exact = field.equals.size > 0 ? field.equals.get(entry.lower) : undefined;
         if (exact !== undefined) for (const target of exact) pass(target);
         if (field.numbers.size > 0 && PLAIN_DECIMAL.test(entry.value)) {
           const numeric = field.numbers.get(Number(entry.value));
@@ -96,75 +117,57 @@ export class LiteralIndex {
       }
     }
   }
+
+  /**
+   * Tells whether the event meets the log source condition of a rule with keyword literals. Keyword
+   * strings cover the whole event, so scanning them costs more than testing a log source. An event
+   * of another log source, such as a hospital record under a Windows rule, skips the scan.
+   */
+  private anyKeywordLogsource(scope: MatchScope): boolean {
+    for (const logsource of this.keywordLogsources) if (logsource(scope)) return true;
+    return false;
+  }
+}
+
+/**
+ * One automaton over the keyword literals of every rule of a rule set. Several literal indexes
+ * test one event (its log source keys and the unindexed rules) and all need the same result. The
+ * event's keyword strings, often a kilobyte or more, are then scanned once instead of once per index.
+ */
+export class KeywordScan {
+  private readonly automaton: SubstringAutomaton;
+  private readonly seenStamps: Uint32Array;
+  private stamp = 0;
+  private lastScope?: MatchScope;
+  private found: number[] = [];
+  private readonly add = (id: number): void => {
+    if (this.seenStamps[id] === this.stamp) return;
+    this.seenStamps[id] = this.stamp;
+    this.found.push(id);
+  };
+
+  /** Takes lower-cased texts. A literal's number is its position in `texts`. */
+  constructor(texts: string[]) {
+    this.automaton = new SubstringAutomaton(texts.map((text, id) => [text, id]));
+    this.seenStamps = new Uint32Array(texts.length);
+  }
+
+  /** Returns the numbers of the literals that occur in the event's keyword strings, each once. */
+  literalsIn(scope: MatchScope): readonly number[] {
+    if (scope === this.lastScope) return this.found;
+    this.lastScope = scope;
+    this.found = [];
+    if (++this.stamp === 0xffffffff) {
+      this.seenStamps.fill(0);
+      this.stamp = 1;
+    }
+    for (const entry of scope.keywordStrings()) this.automaton.scan(entry.lower, this.add);
+    return this.found;
+  }
 }
 
 function append<K>(map: Map<K, Target[]>, key: K, target: Target): void {
   const list = map.get(key);
   if (list === undefined) map.set(key, [target]);
   else if (list[list.length - 1] !== target) list.push(target);
-}
-
-/**
- * Aho-Corasick automaton over UTF-16 code units: reports every pattern that occurs in a text
- * in one pass. `outputs[state]` contains the values of every pattern that ends at that state,
- * including those reached through failure links, merged when the automaton is built.
- */
-export class SubstringAutomaton {
-  private readonly next: Map<number, number>[] = [new Map()];
-  private readonly fail: number[] = [0];
-  private readonly outputs: number[][] = [[]];
-
-  constructor(patterns: [string, number][]) {
-    for (const [pattern, rule] of patterns) {
-      let state = 0;
-      for (let index = 0; index < pattern.length; index++) {
-        const code = pattern.charCodeAt(index);
-        let target = this.next[state]?.get(code);
-        if (target === undefined) {
-          target = this.next.length;
-          this.next.push(new Map());
-          this.fail.push(0);
-          this.outputs.push([]);
-          this.next[state]?.set(code, target);
-        }
-        state = target;
-      }
-      const output = this.outputs[state] as number[];
-      if (!output.includes(rule)) output.push(rule);
-    }
-    this.link();
-  }
-
-  /** Sets failure links breadth first, so a state's failure target is complete before its children. */
-  private link(): void {
-    const queue: number[] = [...(this.next[0] as Map<number, number>).values()];
-    for (let head = 0; head < queue.length; head++) {
-      const state = queue[head] as number;
-      for (const [code, child] of this.next[state] as Map<number, number>) {
-        let fallback = this.fail[state] as number;
-        while (fallback !== 0 && !(this.next[fallback] as Map<number, number>).has(code)) fallback = this.fail[fallback] as number;
-        const target = (this.next[fallback] as Map<number, number>).get(code);
-        this.fail[child] = target !== undefined && target !== child ? target : 0;
-        const inherited = this.outputs[this.fail[child] as number] as number[];
-        if (inherited.length > 0) this.outputs[child] = [...new Set([...(this.outputs[child] as number[]), ...inherited])];
-        queue.push(child);
-      }
-    }
-  }
-
-  /** Calls `found` with the value of every pattern that occurs in `text`, once per occurrence. */
-  scan(text: string, found: (rule: number) => void): void {
-    let state = 0;
-    for (let index = 0; index < text.length; index++) {
-      const code = text.charCodeAt(index);
-      let target = (this.next[state] as Map<number, number>).get(code);
-      while (target === undefined && state !== 0) {
-        state = this.fail[state] as number;
-        target = (this.next[state] as Map<number, number>).get(code);
-      }
-      state = target ?? 0;
-      const output = this.outputs[state] as number[];
-      for (let position = 0; position < output.length; position++) found(output[position] as number);
-    }
-  }
 }

@@ -2,17 +2,22 @@
  * Required literals: for a detection rule, up to MAX_CLAUSES clauses of (field, literal) tests.
  * For the rule to match, an event must pass at least one test of every clause, and the stage
  * evaluates the rule only on such events (literal-index.ts). A part of a condition gives no
- * clause unless it is provably necessary, so `not`, keyword searches, null, exists, neq, cased,
- * regular expressions, numeric comparisons, fieldref, time modifiers, encodings and placeholders
- * give none. A rule without clauses is tested on every event of its log source.
+ * clause unless it is provably necessary, so `not`, null, exists, neq, cased, numeric comparisons,
+ * fieldref, time modifiers, encodings and placeholders give none. Keyword searches test the
+ * event's keyword strings (KEYWORD_STRINGS), and regular expressions give the literals every match
+ * contains (regex-literals.ts), when they have any. A rule without clauses is tested on every
+ * event of its log source.
  */
 import { expandQuantifier, parseCondition } from './condition.js';
 import type { ConditionNode } from './condition.js';
 import type { FieldAccessor } from './fields.js';
+import type { KeywordScan } from './literal-index.js';
 import type { DetectionRule, FieldItem } from './model.js';
 import type { RuleScalar } from './parse.js';
+import type { EventPredicate } from './scope.js';
 import { ANY_SEQUENCE, normalise, parseSigmaString } from './pattern.js';
 import type { PatternPart } from './pattern.js';
+import { requiredRegexLiterals } from './regex-literals.js';
 
 /**
  * One test on the lower-cased strings of a field. `equals`: the string is `text`, or, when
@@ -24,10 +29,19 @@ export interface RequiredLiteral {
   kind: 'equals' | 'contains';
   text: string;
   number?: number;
+  /**
+   * For keyword literals, set by buildRuleSet: the rule set's one scan of the keyword strings, this
+   * text's number in it, and the log source condition of the rule, which must hold before the scan is worth its cost.
+   */
+  shared?: { scan: KeywordScan; id: number; logsource: EventPredicate };
 }
 
 /** Modifiers whose value test reduces to equals or contains on the lower-cased string. */
 const PLAIN_MODIFIERS = new Set(['contains', 'startswith', 'endswith', 'windash', 'all']);
+/** Modifiers of a regular expression item whose matches must contain its required literals. */
+const REGEX_MODIFIERS = new Set(['re', 'i', 'ignorecase', 'm', 'multiline', 's', 'dotall', 'all']);
+/** Modifiers that replace the implicit contains of a keyword value. */
+const IMPLICIT_CONTAINS_EXCEPTIONS = ['contains', 'startswith', 'endswith'];
 /** Shortest substring taken from a value that runs as a regular expression; shorter ones pass too many events to help. */
 const MIN_PATTERN_LITERAL = 3;
 /** Splits a literal where RE2's case folding and toLowerCase may disagree (see `fromPattern`), and at windash characters. */
@@ -38,6 +52,12 @@ export type Clause = RequiredLiteral[];
 
 /** Clauses kept per rule at most: the index tracks which ones an event passed in a bit mask. */
 export const MAX_CLAUSES = 4;
+
+/**
+ * Stands for the field of keyword items (no field name): the literal index tests their literals
+ * against `MatchScope.keywordStrings()`, the strings keyword searches read. Never called.
+ */
+export const KEYWORD_STRINGS: FieldAccessor = () => undefined;
 
 /**
  * Returns the rule's required literals as clauses, each of which an event must pass for the rule
@@ -80,19 +100,35 @@ function fromSearch(name: string, rule: DetectionRule, accessor: (field: string)
   return anyOf(search.alternatives.map((items) => allOf(items.map((item) => fromItem(item, accessor)))));
 }
 
-/** Returns the clauses of one field item, or null when its test is not a plain equals or contains. */
+/** Returns the clauses of one field or keyword item, or null when its test is not a plain equals, contains or regular expression. */
 export function fromItem(item: FieldItem, accessor: (field: string) => FieldAccessor): Clause[] | null {
-  if (item.field === null || item.values.length === 0) return null;
+  if (item.values.length === 0) return null;
   const modifiers = item.modifiers.map((modifier) => modifier.toLowerCase());
+  const fieldAccessor = item.field === null ? KEYWORD_STRINGS : accessor(item.field);
+  if (modifiers.includes('re') && modifiers.every((modifier) => REGEX_MODIFIERS.has(modifier))) return fromRegexItem(item, modifiers, fieldAccessor);
   if (!modifiers.every((modifier) => PLAIN_MODIFIERS.has(modifier))) return null;
 
-  const fieldAccessor = accessor(item.field);
+  // A keyword value without contains, startswith or endswith matches anywhere in a string (modifiers.ts).
+  if (item.field === null && !modifiers.some((modifier) => IMPLICIT_CONTAINS_EXCEPTIONS.includes(modifier))) modifiers.push('contains');
   const transformed = modifiers.some((modifier) => modifier !== 'all');
   const perValue = item.values.map((value) => fromValue(value, modifiers, transformed, fieldAccessor));
   // With `all` every value must match, so each value is a clause of its own.
   if (modifiers.includes('all')) return allOf(perValue.map((literal) => (literal === null ? null : [[literal]])));
   if (perValue.some((literal) => literal === null)) return null;
   return [perValue as RequiredLiteral[]];
+}
+
+/** Clauses of a `re` item: per value, the literals of which every match contains one (regex-literals.ts). */
+function fromRegexItem(item: FieldItem, modifiers: string[], accessor: FieldAccessor): Clause[] | null {
+  const ignoreCase = modifiers.includes('i') || modifiers.includes('ignorecase');
+  const perValue = item.values.map((value): Clause | null => {
+    if (value.kind !== 'string' && value.kind !== 'number') return null;
+    const texts = requiredRegexLiterals(value.text, ignoreCase, MIN_PATTERN_LITERAL);
+    return texts === null ? null : texts.map((text) => ({ accessor, kind: 'contains', text }));
+  });
+  if (modifiers.includes('all')) return allOf(perValue.map((clause) => (clause === null ? null : [clause])));
+  if (perValue.some((clause) => clause === null)) return null;
+  return [(perValue as Clause[]).flat()];
 }
 
 function fromValue(value: RuleScalar, modifiers: string[], transformed: boolean, accessor: FieldAccessor): RequiredLiteral | null {

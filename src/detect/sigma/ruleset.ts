@@ -11,7 +11,11 @@ import { correlationFingerprint, filteredFingerprint } from './fingerprint.js';
 import type { CompiledLogsource, CompiledRule } from './compile.js';
 import type { SigmaMapping } from './mapping.js';
 import type { CorrelationRule, DetectionRule, FilterDocument, SigmaDocument } from './model.js';
+import { KeywordScan } from './literal-index.js';
 import { parseRuleText, ruleError } from './parse.js';
+import { KEYWORD_STRINGS } from './prefilter.js';
+import type { RequiredLiteral } from './prefilter.js';
+import type { EventPredicate } from './scope.js';
 import { isValidTimeZone } from './time-parts.js';
 import { validateDocument } from './validate.js';
 
@@ -139,6 +143,7 @@ export function buildRuleSet(sources: RuleSource[], options: BuildOptions): Buil
   applyFilters(filters, registry, ruleSet, { compileOptions, logsourceCache }, errors);
   resolveCorrelations(registry, ruleSet, errors);
   buildIndex(ruleSet);
+  shareKeywordScan(ruleSet);
   return { ruleSet, errors, warnings };
 }
 
@@ -309,6 +314,27 @@ function buildIndex(ruleSet: RuleSet): void {
       else ruleSet.index.set(key, [index]);
     }
   });
+}
+
+/** Gives every keyword literal of the rule set one shared scan (literal-index.ts), numbered by distinct text, with its rule's log source condition. */
+function shareKeywordScan(ruleSet: RuleSet): void {
+  const keywordLiterals: { literal: RequiredLiteral; logsource: EventPredicate }[] = [];
+  const ids = new Map<string, number>();
+  for (const rule of ruleSet.rules) {
+    // A rule with an unmapped log source never matches, so its literals are never looked up.
+    if (rule.logsource === undefined) continue;
+    for (const clause of rule.literals ?? []) {
+      for (const literal of clause) {
+        if (literal.accessor !== KEYWORD_STRINGS || literal.kind !== 'contains') continue;
+        keywordLiterals.push({ literal, logsource: rule.logsource.predicate });
+        if (!ids.has(literal.text)) ids.set(literal.text, ids.size);
+      }
+    }
+  }
+  if (keywordLiterals.length === 0) return;
+
+  const scan = new KeywordScan([...ids.keys()]);
+  for (const { literal, logsource } of keywordLiterals) literal.shared = { scan, id: ids.get(literal.text) as number, logsource };
 }
 
 export { indexKey };

@@ -9,7 +9,8 @@ export type EventPredicate = (scope: MatchScope) => boolean;
 
 /** Fields left out of keyword search: Holter's own bookkeeping, not the logged content. */
 const KEYWORD_EXCLUDED_ROOTS = new Set(['holter', '@timestamp']);
-const KEYWORD_EXCLUDED_PATHS = new Set(['event.id', 'event.ingested']);
+/** Keys of `event` left out too (`event.id`, `event.ingested`). */
+const KEYWORD_EXCLUDED_EVENT_KEYS = new Set(['id', 'ingested']);
 
 /** A field value as a string, with its lower-cased form for case-insensitive tests. */
 export interface ValueEntry {
@@ -45,9 +46,19 @@ export class MatchScope {
   keywordStrings(): { value: string; lower: string }[] {
     if (this.keywords === undefined) {
       const found: { value: string; lower: string }[] = [];
-      for (const [key, value] of Object.entries(this.event)) {
+      const event = this.event as unknown as Record<string, unknown>;
+      for (const key of Object.keys(event)) {
         if (KEYWORD_EXCLUDED_ROOTS.has(key)) continue;
-        collectStrings(value, key, found);
+        const value = event[key];
+        if (key !== 'event' || value === null || typeof value !== 'object' || Array.isArray(value)) {
+          collectStrings(value, found);
+          continue;
+        }
+        // The only excluded paths below the roots, checked by key so that no path string is built.
+        const fields = value as Record<string, unknown>;
+        for (const child of Object.keys(fields)) {
+          if (!KEYWORD_EXCLUDED_EVENT_KEYS.has(child)) collectStrings(fields[child], found);
+        }
       }
       this.keywords = found;
     }
@@ -55,8 +66,7 @@ export class MatchScope {
   }
 }
 
-function collectStrings(value: unknown, path: string, found: { value: string; lower: string }[]): void {
-  if (KEYWORD_EXCLUDED_PATHS.has(path)) return;
+function collectStrings(value: unknown, found: { value: string; lower: string }[]): void {
   if (typeof value === 'string') {
     found.push({ value, lower: value.toLowerCase() });
     return;
@@ -67,11 +77,12 @@ function collectStrings(value: unknown, path: string, found: { value: string; lo
     return;
   }
   if (Array.isArray(value)) {
-    for (const element of value) collectStrings(element, path, found);
+    for (const element of value) collectStrings(element, found);
     return;
   }
   if (value !== null && typeof value === 'object') {
-    for (const [key, child] of Object.entries(value)) collectStrings(child, `${path}.${key}`, found);
+    const object = value as Record<string, unknown>;
+    for (const key of Object.keys(object)) collectStrings(object[key], found);
   }
 }
 

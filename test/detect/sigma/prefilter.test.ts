@@ -7,6 +7,7 @@ import { decodeRecord } from '../../../src/decoders/index.js';
 import { createEnricher } from '../../../src/enrich/index.js';
 import type { HolterEvent } from '../../../src/event.js';
 import { LiteralIndex, SubstringAutomaton } from '../../../src/detect/sigma/literal-index.js';
+import { KEYWORD_STRINGS } from '../../../src/detect/sigma/prefilter.js';
 import { MatchScope } from '../../../src/detect/sigma/scope.js';
 import { loadSigmaRules, SigmaStage } from '../../../src/detect/sigma/stage.js';
 import type { RuleSet } from '../../../src/detect/sigma/ruleset.js';
@@ -70,8 +71,10 @@ test('rule needs every clause passed', () => {
 test('unprovable conditions get no literals', () => {
   const cases: [string, string][] = [
     ['    selection:\n        Image|endswith: \\a.exe', 'not selection'],
-    ['    selection:\n        - mimikatz', 'selection'],
-    ['    selection:\n        CommandLine|re: mimi.*katz', 'selection'],
+    ['    selection:\n        CommandLine|re: ".{1000,}"', 'selection'],
+    ['    selection:\n        CommandLine|re: "abc|d"', 'selection'],
+    ['    selection:\n        CommandLine|re|neq: mimikatz', 'selection'],
+    ['    selection:\n        - "a*b"', 'selection'],
     ['    selection:\n        CommandLine|contains|windash: " -s "', 'selection'],
     ['    selection:\n        CommandLine|cased: Mimikatz', 'selection'],
     ['    selection:\n        CommandLine|neq: x', 'selection'],
@@ -99,6 +102,35 @@ test('windash literal still matches every dash', () => {
   for (const dash of ['-', '/', '\u2013', '\u2014', '\u2015']) {
     assert.equal(stage.process(processEvent({ CommandLine: `powershell ${dash}encodedcommand AAA` }), Number.NEGATIVE_INFINITY).length, 1, dash);
   }
+});
+
+test('keyword values become keyword substrings', () => {
+  const clauses = clausesOf('    keywords:\n        - "Sekurlsa::"\n        - "\\\\mimilib.dll"\n    filter:\n        EventID: 15', 'keywords and not filter');
+  assert.deepEqual(clauses, [['contains:sekurlsa::', 'contains:\\mimilib.dll']]);
+  const rule = compileOne(processRule('    keywords:\n        - "Sekurlsa::"', 'keywords')).stage.ruleSet.rules[0];
+  assert.equal(rule?.literals?.[0]?.[0]?.accessor, KEYWORD_STRINGS);
+});
+
+test('keyword literal matches any string', () => {
+  const stage = compileOne(processRule('    keywords:\n        - "sekurlsa::"', 'keywords')).stage;
+  assert.equal(stage.process(processEvent({ CommandLine: 'mimikatz SEKURLSA::logonpasswords' }), Number.NEGATIVE_INFINITY).length, 1);
+  assert.equal(stage.process(processEvent({ Nested: { Deep: ['x', 'run Sekurlsa::x'] } }), Number.NEGATIVE_INFINITY).length, 1);
+  assert.equal(stage.process(processEvent({ CommandLine: 'sekurlsa:' }), Number.NEGATIVE_INFINITY).length, 0);
+});
+
+test('regular expressions give required literals', () => {
+  assert.deepEqual(literalsOf('    selection:\n        CommandLine|re: "\\\\$PSHome\\\\[\\\\s*\\\\d"'), ['contains:$pshome[']);
+  assert.deepEqual(literalsOf('    selection:\n        CommandLine|re: "(?i)(environment|invoke|\\\\$\\\\{?input).*&&"'), ['contains:environment', 'contains:invoke', 'contains:input']);
+  assert.deepEqual(literalsOf('    selection:\n        CommandLine|re|i: "Shell"'), ['contains:hell']);
+  assert.deepEqual(literalsOf('    selection:\n        - CommandLine|re: "mimi.*katz"\n        - Image|endswith: \\\\cmd.exe'), ['contains:mimi', 'contains:\\cmd.exe']);
+  assert.deepEqual(clausesOf('    selection:\n        CommandLine|re|all: ["abcd", "wxyz+"]'), [['contains:abcd'], ['contains:wxy']]);
+});
+
+test('regular expression rules keep matches', () => {
+  const stage = compileOne(processRule('    selection:\n        CommandLine|re: "(?i)werfault(secure)?\\\\.exe\\\\s+\\\\d{2,10}"')).stage;
+  assert.equal(stage.process(processEvent({ CommandLine: 'x WERFAULTSECURE.EXE 1234' }), Number.NEGATIVE_INFINITY).length, 1);
+  assert.equal(stage.process(processEvent({ CommandLine: 'werfault.exe 99' }), Number.NEGATIVE_INFINITY).length, 1);
+  assert.equal(stage.process(processEvent({ CommandLine: 'werfault.ex 99' }), Number.NEGATIVE_INFINITY).length, 0);
 });
 
 test('all of needs one search', () => {
