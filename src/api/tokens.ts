@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { HolterError } from '../errors.js';
-import { locatePath, parseLocated } from '../yaml/locate.js';
+import { documentData, locatePath, parseLocated } from '../yaml/locate.js';
 
 /**
  * Roles of the HTTP API, from least to most power. An analyst reads alerts and learned
@@ -33,7 +33,7 @@ export function loadApiTokens(file: string): ApiToken[] {
     throw new HolterError('HOLTER_CONFIG_INVALID', message, { location: { file, line, column }, path: path.join('.') });
   };
 
-  const document = located.document.toJS() as { tokens?: unknown } | null;
+  const document = documentData(located.document, file, 'HOLTER_CONFIG_INVALID') as { tokens?: unknown } | null;
   if (document === null || typeof document !== 'object' || !Array.isArray(document.tokens)) {
     fail([], `${file} has no 'tokens' list. Write 'tokens:' followed by entries with name, role and sha256.`);
   }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { HolterError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { locatePath, parseLocated, pointerToPath, type LocatedDocument } from '../yaml/locate.js';
+import { documentData, locatePath, parseLocated, pointerToPath, type LocatedDocument } from '../yaml/locate.js';
 import { ConfigSchema, type HolterConfig } from './schema.js';
 
 /** All configuration problems found in one pass, each located; `message` lists them one a line. */
@@ -70,7 +70,13 @@ export function loadConfig(file?: string): HolterConfig {
     });
     throw new ConfigErrors(problems);
   }
-  const raw: unknown = located.document.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = documentData(located.document, file, 'HOLTER_CONFIG_YAML') ?? {};
+  } catch (error) {
+    if (error instanceof HolterError) throw new ConfigErrors([error]);
+    throw error;
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ConfigErrors([
       new HolterError('HOLTER_CONFIG_INVALID', 'The configuration must be a YAML mapping of sections (facility, identity, rules, sinks...).', {

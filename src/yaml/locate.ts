@@ -1,4 +1,5 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { HolterError, type ErrorCode } from '../errors.js';
 
 /**
  * A YAML document kept with its line positions, so errors found later (by schema validation or
@@ -14,6 +15,23 @@ export function parseLocated(file: string, text: string): LocatedDocument {
   const lineCounter = new LineCounter();
   const document = parseDocument(text, { lineCounter, prettyErrors: false });
   return { file, document, lineCounter };
+}
+
+/**
+ * Returns the document as plain data. The yaml library refuses a document whose aliases would
+ * expand too far (an alias bomb); that becomes `code` at the file, with what to do, in place of
+ * the library's exception.
+ */
+export function documentData(document: Document, file: string, code: ErrorCode): unknown {
+  try {
+    return document.toJS();
+  } catch (error) {
+    if (!(error instanceof ReferenceError) || !/alias/i.test(error.message)) throw error;
+    throw new HolterError(code, `YAML aliases expand too far (${error.message}). Write the repeated values out, or use fewer aliases of large nodes.`, {
+      location: { file },
+      cause: error,
+    });
+  }
 }
 
 /**

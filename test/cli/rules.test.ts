@@ -225,6 +225,16 @@ describe('rules validate', () => {
     assert.match(output, /copy2\.yaml:\d+:1: error HOLTER_RULE_INVALID Detector id 'after-hours-record-access' is already used by .*copy\.yaml/);
   });
 
+  test('detector alias bomb is an error', async () => {
+    const lines = ['id: bomb', 'function: count', 'x0: &a0 [a, a, a, a, a, a, a, a, a, a]'];
+    for (let level = 1; level < 8; level++) lines.push(`x${level}: &a${level} [${Array(10).fill(`*a${level - 1}`).join(', ')}]`);
+    const dir = folder({ 'bomb.yaml': `${lines.join('\n')}\nwhere: *a7\n` });
+    const { code, output } = await validate([dir]);
+
+    assert.equal(code, 1);
+    assert.match(output, /bomb\.yaml: error HOLTER_RULE_INVALID YAML aliases expand too far/);
+  });
+
   test('invalid detector YAML is reported once', async () => {
     const dir = folder({ 'broken.yaml': 'id: x\nfunction: count\nname: [unclosed\n' });
 

@@ -60,6 +60,19 @@ test('invalid YAML names the line', () => {
   assert.match(problems[0] ?? '', /holter\.yml:\d+:\d+/);
 });
 
+/** Eight levels of ten aliases each: 10^8 values once expanded, which the yaml library refuses. */
+function aliasBomb(lastKey: string): string {
+  const lines = ['x0: &a0 [a, a, a, a, a, a, a, a, a, a]'];
+  for (let level = 1; level < 8; level++) lines.push(`x${level}: &a${level} [${Array(10).fill(`*a${level - 1}`).join(', ')}]`);
+  return `${lines.join('\n')}\n${lastKey}: *a7\n`;
+}
+
+test('alias bomb is rejected', () => {
+  const problems = problemsOf(writeConfig(aliasBomb('labels')));
+  assert.equal(problems.length, 1);
+  assert.match(problems[0] ?? '', /holter\.yml: .*YAML aliases expand too far .*HOLTER_CONFIG_YAML/);
+});
+
 test('top-level list is rejected', () => {
   const problems = problemsOf(writeConfig('- facility\n'));
   assert.match(problems[0] ?? '', /must be a YAML mapping/);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { IANAZone } from 'luxon';
 import { LineCounter, isMap, parseDocument } from 'yaml';
 import { HolterError } from '../../errors.js';
+import { documentData } from '../../yaml/locate.js';
 import type { RuleInfo } from '../types.js';
 import type { BaselineDetector } from './detector.js';
 import { HighSumDetector } from './high-sum.js';
@@ -119,7 +120,13 @@ export function parseDetector(
   if (!isMap(document.contents)) {
     return { errors: [located(context, [], 'value', 'a detector file must be a YAML mapping of keys such as id, name and function')] };
   }
-  const data = document.toJS() as Record<string, unknown>;
+  let data: Record<string, unknown>;
+  try {
+    data = documentData(document, file, 'HOLTER_RULE_INVALID') as Record<string, unknown>;
+  } catch (error) {
+    if (error instanceof HolterError) return { errors: [error] };
+    throw error;
+  }
 
   const fn = checkFunction(data.function, context);
   if (typeof fn !== 'string') return { errors: [fn] };

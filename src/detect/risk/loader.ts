@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isMap } from 'yaml';
 import { HolterError } from '../../errors.js';
-import { locatePath, parseLocated } from '../../yaml/locate.js';
+import { documentData, locatePath, parseLocated } from '../../yaml/locate.js';
 import type { LocatedDocument } from '../../yaml/locate.js';
 import { durationMs } from '../baseline/schema.js';
 import { ENTITY_TYPES, RISK_DEFAULTS } from './schema.js';
@@ -39,7 +39,13 @@ export function parseRiskConfig(text: string, file: string): { config?: RiskConf
     return { errors: [locatedError(located, [], 'a risk file must be a YAML mapping with keys such as half_life, entities and windows')] };
   }
 
-  const data = located.document.toJS() as unknown;
+  let data: unknown;
+  try {
+    data = documentData(located.document, located.file, 'HOLTER_RULE_INVALID');
+  } catch (error) {
+    if (error instanceof HolterError) return { errors: [error] };
+    throw error;
+  }
   const errors = validateRiskFile(data, located);
   if (errors.length > 0) return { errors };
 
