@@ -1,8 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { HolterError } from '../errors.js';
+import { claimDatabase, STATE_STORE } from '../sqlite-owner.js';
 
 /**
  * Layout of a stored checkpoint row. Each stage versions its own snapshot inside `state`; this
@@ -30,33 +31,15 @@ export interface LocalCheckpoint {
   savedAt: string;
 }
 
-/** SQLite `application_id` of a Holter state store: "HLTR" in ASCII. */
-const APPLICATION_ID = 0x484c5452;
+/** How long opening the store waits for another process to release it. */
+const BUSY_TIMEOUT_MS = 2000;
 
-/**
- * Marks a new or empty database as a Holter state store, and rejects one that belongs to another
- * program, so that a mistyped `state.path` (the alert store, say) is not written into. A store
- * written before the mark, with only the checkpoint table, is adopted.
- */
-function claimDatabase(db: Database.Database, path: string): void {
-  let applicationId: number;
-  let tables: string[];
-  try {
-    applicationId = db.pragma('application_id', { simple: true }) as number;
-    tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((row) => row.name);
-  } catch (error) {
-    db.close();
-    throw new HolterError('HOLTER_STORE_FAILED', `The state store ${path} could not be read as SQLite: ${(error as Error).message}. Point state.path (or --state) at a new file, or delete a damaged one to start with empty state.`, { cause: error });
-  }
-  if (applicationId === APPLICATION_ID) return;
+function isBusy(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === 'SQLITE_BUSY';
+}
 
-  const unmarkedStore = applicationId === 0 && tables.every((table) => table === 'checkpoint');
-  if (!unmarkedStore) {
-    db.close();
-    const owner = applicationId === 0 ? `has the tables ${tables.join(', ')}` : `is marked by another program (application_id ${applicationId})`;
-    throw new HolterError('HOLTER_STORE_FAILED', `${path} is not a Holter state store: it ${owner}. Point state.path (or --state) at a new file; Holter does not write into another program's database.`);
-  }
-  db.pragma(`application_id = ${APPLICATION_ID}`);
+function inUse(path: string, cause: unknown): HolterError {
+  return new HolterError('HOLTER_STORE_FAILED', `The state store ${path} is in use by another Holter process (a replay or baseline show). Wait for it to finish, or give this run its own --state file.`, { cause });
 }
 
 /**
@@ -75,16 +58,24 @@ export class LocalStateStore {
   }
 
   static open(path: string): LocalStateStore {
+    if (existsSync(path) && statSync(path).isDirectory()) {
+      throw new HolterError('HOLTER_STORE_FAILED', `The state store ${path} is a directory. Point state.path (or --state) at a file inside it, such as ${join(path, 'state.db')}.`);
+    }
     let db: Database.Database;
     try {
       mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path);
+      db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     } catch (error) {
       throw new HolterError('HOLTER_STORE_FAILED', `The state store ${path} could not be opened: ${(error as Error).message}. Check that the path is a writable file, or delete a damaged one to start with empty state.`, {
         cause: error,
       });
     }
-    claimDatabase(db, path);
+    try {
+      claimDatabase(db, path, STATE_STORE);
+    } catch (error) {
+      if (isBusy((error as { cause?: unknown }).cause)) throw inUse(path, error);
+      throw error;
+    }
     try {
       db.pragma('journal_mode = WAL');
       db.exec(`CREATE TABLE IF NOT EXISTS checkpoint (
@@ -94,7 +85,12 @@ export class LocalStateStore {
         positions TEXT NOT NULL,
         state BLOB NOT NULL
       )`);
+      // Held until close: two replays sharing one store would each overwrite the other's checkpoint.
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.exec('BEGIN EXCLUSIVE; COMMIT');
     } catch (error) {
+      db.close();
+      if (isBusy(error)) throw inUse(path, error);
       throw new HolterError('HOLTER_STORE_FAILED', `The state store ${path} could not be opened: ${(error as Error).message}. Check that the path is a writable file, or delete a damaged one to start with empty state.`, {
         cause: error,
       });

@@ -115,6 +115,20 @@ describe('local state store', () => {
     reopened.close();
   });
 
+  it('is used by one process at a time', () => {
+    const path = join(tempDir(), 'state.db');
+    const first = LocalStateStore.open(path);
+
+    assert.throws(() => LocalStateStore.open(path), (error: unknown) => error instanceof HolterError && /is in use by another Holter process/.test(error.message));
+    first.close();
+    LocalStateStore.open(path).close();
+  });
+
+  it('names a directory as one', () => {
+    const path = tempDir();
+    assert.throws(() => LocalStateStore.open(path), (error: unknown) => error instanceof HolterError && /is a directory\. Point state\.path/.test(error.message));
+  });
+
   it('reports a path that is not a database', () => {
     const path = join(tempDir(), 'state.db');
     writeFileSync(path, 'plain text, not SQLite '.repeat(100));

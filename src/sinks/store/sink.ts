@@ -3,6 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Alert } from '../../alerts/types.js';
 import { HolterError } from '../../errors.js';
+import { ALERT_STORE, claimDatabase } from '../../sqlite-owner.js';
 import type { AlertSink, SinkOutcome } from '../types.js';
 
 const SCHEMA_VERSION = 1;
@@ -28,6 +29,7 @@ export class AlertStore implements AlertSink {
     try {
       if (filePath !== ':memory:') mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
       this.db = new Database(filePath);
+      if (filePath !== ':memory:') claimDatabase(this.db, filePath, ALERT_STORE);
       this.db.pragma('journal_mode = WAL');
       this.migrate();
     } catch (error) {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { HolterError } from '../../errors.js';
+import { claimDatabase, WEBHOOK_OUTBOX } from '../../sqlite-owner.js';
 
 /** One page waiting to be sent. */
 export interface PendingPage {
@@ -24,6 +25,7 @@ export class WebhookOutbox {
     try {
       if (filePath !== ':memory:') mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
       this.db = new Database(filePath);
+      if (filePath !== ':memory:') claimDatabase(this.db, filePath, WEBHOOK_OUTBOX);
       this.db.pragma('journal_mode = WAL');
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY, body TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL);
@@ -31,6 +33,7 @@ export class WebhookOutbox {
         CREATE TABLE IF NOT EXISTS failed (id TEXT PRIMARY KEY, body TEXT NOT NULL, attempts INTEGER NOT NULL, reason TEXT NOT NULL, failed_ms INTEGER NOT NULL);
       `);
     } catch (error) {
+      if (error instanceof HolterError) throw error;
       throw new HolterError('HOLTER_STORE_FAILED', `Cannot open the webhook outbox ${filePath}: ${(error as Error).message}. Check sinks.webhook.outbox_path and its permissions.`, {
         cause: error,
       });

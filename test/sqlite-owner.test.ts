@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+
+import { HolterError } from '../src/errors.js';
+import { AlertStore } from '../src/sinks/store/sink.js';
+import { WebhookOutbox } from '../src/sinks/webhook/outbox.js';
+import { LocalStateStore } from '../src/state/local-store.js';
+
+function tempFile(name: string): string {
+  return path.join(mkdtempSync(path.join(tmpdir(), 'holter-sqlite-')), name);
+}
+
+function tablesOf(file: string): string[] {
+  const db = new Database(file, { readonly: true });
+  const names = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((row) => row.name);
+  db.close();
+  return names;
+}
+
+function rejected(pattern: RegExp): (error: unknown) => boolean {
+  return (error) => error instanceof HolterError && error.code === 'HOLTER_STORE_FAILED' && pattern.test(error.message);
+}
+
+test('alert store rejects another program\'s database', () => {
+  const file = tempFile('patients.db');
+  const other = new Database(file);
+  other.exec('CREATE TABLE patients (mrn TEXT)');
+  other.close();
+
+  assert.throws(() => new AlertStore(file), rejected(/is not a Holter alert store: it has the tables patients\. Point sinks\.store\.path \(or --store\)/));
+  assert.deepEqual(tablesOf(file), ['patients'], 'nothing was added');
+});
+
+test('each kind rejects the other kinds', async () => {
+  const stateFile = tempFile('state.db');
+  LocalStateStore.open(stateFile).close();
+  const alertFile = tempFile('alerts.db');
+  await new AlertStore(alertFile).close();
+
+  assert.throws(() => new AlertStore(stateFile), rejected(/is not a Holter alert store: it is a Holter state store/));
+  assert.throws(() => LocalStateStore.open(alertFile), rejected(/is not a Holter state store: it is a Holter alert store/));
+  assert.throws(() => new WebhookOutbox(alertFile), rejected(/is not a Holter webhook outbox: it is a Holter alert store/));
+  assert.deepEqual(tablesOf(stateFile), ['checkpoint']);
+});
+
+test('unmarked file of the same kind is adopted', async () => {
+  const file = tempFile('alerts.db');
+  await new AlertStore(file).close();
+  const unmark = new Database(file);
+  unmark.pragma('application_id = 0');
+  unmark.close();
+
+  const reopened = new AlertStore(file);
+  await reopened.close();
+  const check = new Database(file, { readonly: true });
+  assert.notEqual(check.pragma('application_id', { simple: true }), 0, 'the store is marked again');
+  check.close();
+});
