@@ -290,6 +290,9 @@ function compileRegexValues(item: FieldItem, plan: ModifierPlan, context: ItemCo
   const tests: ValueTest[] = [];
   for (const value of item.values) {
     const result = compileRegex(value.text, plan.regexFlags);
+    if (!result.ok && result.invalid === true) {
+      return fail(context, item, 'HOLTER_RULE_INVALID', `The regular expression '${value.text}' in '${describe(item)}' is not valid: ${result.detail}. Fix its syntax.`);
+    }
     if (!result.ok) {
       return fail(context, item, 'HOLTER_RULE_UNSUPPORTED', `The regular expression '${value.text}' in '${describe(item)}' cannot run in linear time: ${result.detail}. Rewrite it without that construct.`);
     }

@@ -12,7 +12,7 @@ export interface RegexFlags {
 }
 
 /** A compiled pattern, or the reason it cannot be compiled. */
-export type RegexCompileResult = { ok: true; regex: RE2JS } | { ok: false; construct: string; detail: string };
+export type RegexCompileResult = { ok: true; regex: RE2JS } | { ok: false; construct: string; detail: string; invalid?: boolean };
 
 const UNSUPPORTED_CONSTRUCTS: { test: RegExp; construct: string }[] = [
   { test: /\(\?=/, construct: 'lookahead (?=...)' },
@@ -76,6 +76,16 @@ export function compileRegex(pattern: string, flags: RegexFlags): RegexCompileRe
     return { ok: true, regex: RE2JS.compile(pattern, mask) };
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
-    return { ok: false, construct: 'syntax RE2 does not accept', detail };
+    // A pattern that JavaScript rejects too is a syntax error, not a construct RE2 lacks.
+    return { ok: false, construct: 'syntax RE2 does not accept', detail, invalid: !isJavaScriptRegex(pattern) };
+  }
+}
+
+function isJavaScriptRegex(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
   }
 }
