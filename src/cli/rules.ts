@@ -13,7 +13,7 @@ import type { HolterConfig } from '../config/schema.js';
 import { parseDetector } from '../detect/baseline/loader.js';
 import { readDetectorSuite, runDetectorSuite } from '../detect/baseline/rule-tests.js';
 import { compileDetectionRule } from '../detect/sigma/compile.js';
-import { lintRuleSources } from '../detect/sigma/lint.js';
+import { lintRuleSources, unknownEventField } from '../detect/sigma/lint.js';
 import type { SigmaMapping } from '../detect/sigma/mapping.js';
 import type { RuleTestResult } from '../detect/sigma/rule-tests.js';
 import { parseRuleText } from '../detect/sigma/parse.js';
@@ -22,6 +22,7 @@ import { compileRuleSet, loadMapping } from '../detect/sigma/stage.js';
 import { validateDocument } from '../detect/sigma/validate.js';
 import type { SigmaLoadResult } from '../detect/sigma/stage.js';
 import { HolterError } from '../errors.js';
+import { documentData, locatePath, parseLocated } from '../yaml/locate.js';
 import { errorFinding, findingsJson, formatFinding, formatResultTable, junitXml, lintFinding, sortFindings } from './rules-report.js';
 import type { Finding } from './rules-report.js';
 import { readSigmaSuites, runSigmaSuite } from './rules-sigma.js';
@@ -61,6 +62,7 @@ export async function runRulesValidate(paths: string[], options: ValidateOptions
   findings.push(...lintRuleSources(loaded.ruleSources, loaded.mapping).map(lintFinding));
   findings.push(...readSigmaSuites(loaded.ruleSources).errors.map(errorFinding));
   findings.push(...validateDetectors(loaded).map(errorFinding));
+  findings.push(...loaded.detectorSources.flatMap((source) => lintDetectorFields(source)));
 
   const sorted = sortFindings(findings);
   const files = loaded.ruleSources.length + loaded.detectorSources.length;
@@ -202,6 +204,54 @@ function compileRejectedRules(loaded: LoadedFiles): HolterError[] {
 
 function findingKey(error: HolterError): string {
   return `${error.location?.file ?? ''}:${error.location?.line ?? 0}:${error.location?.column ?? 0}:${error.message}`;
+}
+
+/** Keys of a detector file that name one event field, and those that name a list of them. */
+const DETECTOR_FIELD_KEYS = ['by', 'field', 'partition_field'];
+const DETECTOR_FIELD_LIST_KEYS = ['over', 'influencers'];
+
+/**
+ * Warns about each event field a detector file names that events never have, such as a typo in a
+ * Holter field: the detector loads but never sees a value there.
+ */
+function lintDetectorFields(source: RuleSource): Finding[] {
+  const located = parseLocated(source.file, source.text);
+  if (located.document.errors.length > 0 || !isMap(located.document.contents)) return [];
+  let data: Record<string, unknown>;
+  try {
+    data = (documentData(located.document, source.file, 'HOLTER_RULE_INVALID') ?? {}) as Record<string, unknown>;
+  } catch {
+    return [];
+  }
+
+  const named: { field: string; path: (string | number)[] }[] = [];
+  for (const key of DETECTOR_FIELD_KEYS) if (typeof data[key] === 'string') named.push({ field: data[key] as string, path: [key] });
+  for (const key of DETECTOR_FIELD_LIST_KEYS) {
+    const list = data[key];
+    if (Array.isArray(list)) list.forEach((item, index) => typeof item === 'string' && named.push({ field: item, path: [key, index] }));
+  }
+  const where = data.where;
+  if (where !== null && typeof where === 'object' && !Array.isArray(where)) {
+    for (const [key, value] of Object.entries(where)) {
+      if (key !== 'exists') named.push({ field: key, path: ['where', key] });
+      else if (Array.isArray(value)) value.forEach((item, index) => typeof item === 'string' && named.push({ field: item, path: ['where', 'exists', index] }));
+    }
+  }
+
+  const findings: Finding[] = [];
+  for (const { field, path } of named) {
+    const problem = unknownEventField(field);
+    if (problem === undefined) continue;
+    const { line, column } = locatePath(located, path);
+    findings.push({
+      severity: 'warning',
+      code: 'HOLTER_LINT_UNKNOWN_FIELD',
+      message: `Field ${problem} (${path.join('.')}), so the detector never sees a value there.`,
+      hint: 'check the spelling against the field list in docs/event.md',
+      location: { file: source.file, line, column },
+    });
+  }
+  return findings;
 }
 
 /** Loads each detector file as the real loader does, with duplicate ids, and checks its tests block. */

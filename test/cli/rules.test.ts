@@ -235,6 +235,33 @@ describe('rules validate', () => {
     assert.match(output, /bomb\.yaml: error HOLTER_RULE_INVALID YAML aliases expand too far/);
   });
 
+  test('detector field typos are warnings', async () => {
+    const text = [
+      'id: typo-volume',
+      'name: Records per day',
+      'function: high_distinct_count',
+      'where: { event.category: database, exits: [holter.patient.token] }',
+      'by: holter.user.idd',
+      'field: holter.patient.token',
+      'over: [holter.user.role, department]',
+      'bucket_span: 1d',
+      'severity: medium',
+      'risk_score: 40',
+      'learning: { min_days: 14, min_events: 200, half_life_days: 21 }',
+      'thresholds: { min_score: 60 }',
+      '',
+    ].join('\n');
+    const dir = folder({ 'typo.yaml': text });
+    const { code, output } = await validate([dir]);
+    const warnings = output.split('\n').filter((line) => line.includes('warning HOLTER_LINT_UNKNOWN_FIELD'));
+
+    assert.equal(code, 0, 'warnings alone do not fail');
+    assert.equal(warnings.length, 3, output);
+    assert.ok(warnings.some((line) => line.includes("Field 'exits' is not an event field") && line.includes('(where.exits)')), output);
+    assert.ok(warnings.some((line) => line.includes("Field 'holter.user.idd' is not a field Holter sets (by)")), output);
+    assert.ok(warnings.some((line) => line.includes("Field 'department' is not an event field") && line.includes('(over.1)')), output);
+  });
+
   test('invalid detector YAML is reported once', async () => {
     const dir = folder({ 'broken.yaml': 'id: x\nfunction: count\nname: [unclosed\n' });
 

@@ -256,6 +256,17 @@ function isUnknownOwnField(path: string): boolean {
   return known !== undefined && !known.has(path);
 }
 
+/**
+ * Returns why an event field path named in a detector file can never have a value, or undefined
+ * when it may: a plain name other than the ECS base fields, or a path in a namespace that Holter or
+ * one of its decoders owns that is not among the fields they write.
+ */
+export function unknownEventField(field: string): string | undefined {
+  if (!field.includes('.') && !TOP_LEVEL_FIELDS.has(field)) return `'${field}' is not an event field: events have no top-level field of that name`;
+  if (isUnknownOwnField(field)) return `'${field}' is not a field Holter sets`;
+  return undefined;
+}
+
 function fieldHint(field: string): string {
   if (field.startsWith('holter.') || field.startsWith('event.')) return 'check the spelling against the field list in docs/event.md';
   return 'use the event field path from docs/event.md, or add a name for it to the mapping file';
