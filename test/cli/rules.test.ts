@@ -235,6 +235,19 @@ describe('rules validate', () => {
     assert.match(output, /bomb\.yaml: error HOLTER_RULE_INVALID YAML aliases expand too far/);
   });
 
+  test('unknown detector function hides nothing else', async () => {
+    const text = ['id: Bad ID!', 'name: Bad', 'function: time_of_wek', 'by: 42', 'learning: { min_days: -1, min_events: 10, half_life_days: 7 }', 'severity: high', 'risk_score: 70', 'thresholds: { min_score: 50 }', ''].join('\n');
+    const dir = folder({ 'wek.yaml': text });
+    const { output } = await validate([dir]);
+    const errors = output.split('\n').filter((line) => line.includes(': error '));
+
+    assert.ok(errors.some((line) => line.includes('function "time_of_wek" is unknown')), output);
+    assert.ok(errors.some((line) => line.includes('id must be lower-case letters')), output);
+    assert.ok(errors.some((line) => line.includes('by must be a string, got 42')), output);
+    assert.ok(errors.some((line) => line.includes('learning.min_days must be >= 0, got -1')), output);
+    assert.equal(errors.length, 4, output);
+  });
+
   test('detector field typos are warnings', async () => {
     const text = [
       'id: typo-volume',

@@ -129,7 +129,7 @@ export function parseDetector(
   }
 
   const fn = checkFunction(data.function, context);
-  if (typeof fn !== 'string') return { errors: [fn] };
+  if (typeof fn !== 'string') return { errors: [fn, ...problemsForEveryFunction(data, options.defaultTimeZone, context)] };
 
   // The checks the schema cannot express run on a file with schema errors too, so that one pass
   // reports every problem. Each of them reads only values that have the type it needs.
@@ -187,14 +187,34 @@ function checkFunction(value: unknown, context: DocumentContext): DetectorFuncti
   return new HolterError('HOLTER_RULE_INVALID', `function ${JSON.stringify(value)} is unknown; use one of ${supported}`, { location, path: 'function' });
 }
 
-/** Checks what the schema cannot express. */
-function checkSemantics(data: Record<string, unknown>, fn: DetectorFunction, context: DocumentContext): HolterError[] {
+/**
+ * Returns the problems a file with an unknown `function` has whatever function it names: those
+ * every function's schema reports, and invalid `where` keys and `exclude` dates. The author then
+ * sees them with the function error, not after fixing it.
+ */
+function problemsForEveryFunction(data: Record<string, unknown>, zone: string, context: DocumentContext): HolterError[] {
+  let common: Map<string, HolterError> | undefined;
+  for (const fn of SUPPORTED_FUNCTIONS) {
+    const problems = new Map(validateDetector(fn, { ...data, function: fn }, context).map((problem) => [problem.describe(), problem]));
+    common = common === undefined ? problems : new Map([...common].filter(([key]) => problems.has(key)));
+  }
+  const exclusions = readExclusions(data, zone, context);
+  return [...(common?.values() ?? []), ...checkWhereKeys(data, context), ...(exclusions instanceof Array ? exclusions : [])];
+}
+
+function checkWhereKeys(data: Record<string, unknown>, context: DocumentContext): HolterError[] {
   const errors: HolterError[] = [];
   for (const field of Object.keys(isRecord(data.where) ? data.where : {})) {
     if (field !== 'exists' && !FIELD_PATH.test(field)) {
       errors.push(located(context, ['where', field], 'key', `where key '${field}' must be a dotted field path such as event.category`));
     }
   }
+  return errors;
+}
+
+/** Checks what the schema cannot express. */
+function checkSemantics(data: Record<string, unknown>, fn: DetectorFunction, context: DocumentContext): HolterError[] {
+  const errors = checkWhereKeys(data, context);
   errors.push(...checkFunctionKeys(data, fn, context));
 
   const thresholds = isRecord(data.thresholds) ? data.thresholds : {};
