@@ -16,7 +16,7 @@ import { compileDetectionRule } from '../detect/sigma/compile.js';
 import { lintRuleSources, unknownEventField } from '../detect/sigma/lint.js';
 import type { SigmaMapping } from '../detect/sigma/mapping.js';
 import type { RuleTestResult } from '../detect/sigma/rule-tests.js';
-import { parseRuleText } from '../detect/sigma/parse.js';
+import { parseRuleText, ruleError } from '../detect/sigma/parse.js';
 import type { RuleSource } from '../detect/sigma/ruleset.js';
 import { compileRuleSet, loadMapping } from '../detect/sigma/stage.js';
 import { validateDocument } from '../detect/sigma/validate.js';
@@ -55,7 +55,7 @@ interface LoadedFiles {
 /** Runs `holter rules validate`; returns the exit code: 1 with errors (or warnings under --strict), else 0. */
 export async function runRulesValidate(paths: string[], options: ValidateOptions, output: NodeJS.WritableStream = process.stdout): Promise<number> {
   const loaded = await loadFiles(paths, options);
-  const findings: Finding[] = [...loaded.errors, ...loaded.rules.errors, ...compileRejectedRules(loaded)].map(errorFinding);
+  const findings: Finding[] = [...loaded.errors, ...loaded.rules.errors, ...checkRejectedDocuments(loaded)].map(errorFinding);
   for (const warning of loaded.rules.warnings) {
     findings.push({ severity: 'warning', code: 'HOLTER_LINT_LOGSOURCE_UNMAPPED', message: warning.message, hint: 'add an entry for this log source to the mapping file', location: warning.location });
   }
@@ -180,24 +180,31 @@ async function classifyFiles(files: string[]): Promise<{ ruleFiles: string[]; de
 }
 
 /**
- * Compiles the rules that failed validation as far as they could be read, and returns the
- * compiler's errors that validation did not already report: a bad level then no longer hides a bad
- * regular expression. A rule whose detection itself failed validation is left out, because its
- * missing search identifiers would only repeat that error as unknown references.
+ * Checks the rules and correlations that failed validation as far as they could be read, and
+ * returns the errors validation did not already report: a bad level then no longer hides a bad
+ * regular expression, nor a bad timespan a reference to a rule that does not exist. A rule whose
+ * detection itself failed validation is not compiled, because its missing search identifiers would
+ * only repeat that error as unknown references.
  */
-function compileRejectedRules(loaded: LoadedFiles): HolterError[] {
+function checkRejectedDocuments(loaded: LoadedFiles): HolterError[] {
   const reported = new Set(loaded.rules.errors.map(findingKey));
   const options = { mapping: loaded.mapping, placeholders: loaded.config.rules.placeholders, timeZone: loaded.config.facility.time_zone };
   const logsourceCache = new Map();
+  const validated = loaded.ruleSources.flatMap((source) => parseRuleText(source.text, source.file).documents.map((document) => validateDocument(document)));
+  const names = new Set(validated.flatMap((result) => [result.document ?? result.partial].flatMap((document) => [document?.id, document?.name])));
+
   const errors: HolterError[] = [];
-  for (const source of loaded.ruleSources) {
-    for (const document of parseRuleText(source.text, source.file).documents) {
-      const result = validateDocument(document);
-      if (result.partial?.kind !== 'rule' || result.errors.some((error) => error.path?.startsWith('detection') === true)) continue;
-      for (const error of compileDetectionRule(result.partial, options, logsourceCache).errors) {
-        if (!reported.has(findingKey(error))) errors.push(error);
-      }
+  for (const result of validated) {
+    const partial = result.partial;
+    let found: HolterError[] = [];
+    if (partial?.kind === 'rule' && !result.errors.some((error) => error.path?.startsWith('detection') === true)) {
+      found = compileDetectionRule(partial, options, logsourceCache).errors;
+    } else if (partial?.kind === 'correlation') {
+      found = partial.rules
+        .filter((reference) => !names.has(reference.reference))
+        .map((reference) => ruleError('HOLTER_RULE_INVALID', `Correlation '${partial.title}' refers to '${reference.reference}', but no rule in these files has that id or name. Load the file that defines it or fix the reference.`, reference.location, 'correlation.rules'));
     }
+    for (const error of found) if (!reported.has(findingKey(error))) errors.push(error);
   }
   return errors;
 }

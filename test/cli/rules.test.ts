@@ -159,6 +159,15 @@ describe('rules validate', () => {
     assert.equal(lines.at(-1), '4 errors, 1 warning in 1 file');
   });
 
+  test('rejected correlation still gets its references checked', async () => {
+    const correlation = ['title: Burst', 'id: 7c0e3b52-5b0a-4a4e-9d6e-0f2a4c1d9e99', 'correlation:', '    type: event_count', '    rules: [no-such-rule]', '    group-by: [user.name]', '    timespan: 5 minutes', '    condition: {gte: 3}', 'level: high', ''].join('\n');
+    const dir = folder({ 'burst.yml': correlation });
+    const { output } = await validate([dir]);
+
+    assert.match(output, /burst\.yml:5:13: error HOLTER_RULE_INVALID Correlation 'Burst' refers to 'no-such-rule', but no rule in these files has that id or name/);
+    assert.match(output, /burst\.yml:7:15: error HOLTER_RULE_INVALID Invalid timespan '5 minutes'/);
+  });
+
   test('broken detection is not compiled', async () => {
     const rule = CLEAN_RULE.replace('level: low', 'level: bogus').replace('        event.outcome: failure\n', '        event.outcome: [failure, {a: 1}]\n');
     const dir = folder({ 'rejected.yml': rule });
