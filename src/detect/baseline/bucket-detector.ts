@@ -1,3 +1,4 @@
+import { HolterError } from '../../errors.js';
 import { compileFieldPath } from '../../event.js';
 import type { FieldReader, HolterEvent } from '../../event.js';
 import type { Detection, RuleInfo } from '../types.js';
@@ -9,8 +10,9 @@ import { compareCodeUnits, readEntityAndTime, roundTo, scalarText } from './dete
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
 import { Exclusions } from './exclusions.js';
-import type { LocalClock } from './local-time.js';
+import { LocalClock } from './local-time.js';
 import { PeerGroupReader } from './peer-group.js';
+import { SeasonalSlots, seasonalModeOf } from './seasonal.js';
 import { DEFAULTS, durationMs } from './schema.js';
 import type { CountConfig, CountFunction } from './schema.js';
 import { judgeValue } from './stats.js';
@@ -23,8 +25,10 @@ import type { EventFilter } from './where.js';
  * `distinct_count` and `high_distinct_count` count distinct values of `field`, `sum` and `low_sum`
  * sum it. Each bucket of `bucket_span` (aligned to the epoch, in event time) per series (the `by`
  * entity, and the `partition_field` value when set) gets one value. When the watermark passes the
- * bucket's end, the value is judged against the series' decayed mean and variance of earlier
- * buckets (or its peer group's while the series is still learning), then learned.
+ * bucket's end, the value is judged against the series' typical value, then learned. With
+ * `seasonality` the typical value is that of the bucket's local hour or weekday (seasonal.ts),
+ * else the decayed mean and variance of all earlier buckets. While the series is still learning,
+ * its peer group's decayed mean and variance are the basis.
  *
  * Empty buckets are values of 0 and are learned too, in one step per gap. A function that judges
  * the low side also judges the first empty bucket after activity, because silence is what it
@@ -79,6 +83,12 @@ export class BucketDetector implements BaselineDetector {
   private readonly readPartition: FieldReader | undefined;
   private readonly readInfluencers: FieldReader[];
   private readonly peerGroup: PeerGroupReader | undefined;
+  /** Local slots of the typical values; undefined when `seasonality` resolves to none. */
+  private readonly slots: SeasonalSlots | undefined;
+  private readonly clock: LocalClock;
+  private readonly defaultTimeZone: string;
+  /** Reader of the entity's time zone; undefined when every series uses the facility's zone. */
+  private readonly readTimeZone: FieldReader | undefined;
   private readonly bucketOptions: { distinct: boolean; evidenceLimit: number };
   private readonly series: EntityMap<Series>;
   private readonly peers: EntityMap<History>;
@@ -95,6 +105,7 @@ export class BucketDetector implements BaselineDetector {
     events_missing_partition: 0,
     events_invalid_timestamp: 0,
     events_invalid_value: 0,
+    events_invalid_time_zone: 0,
     buckets_judged: 0,
     buckets_learning: 0,
     buckets_excluded: 0,
@@ -118,9 +129,18 @@ export class BucketDetector implements BaselineDetector {
     this.readPartition = config.partition_field === undefined ? undefined : compileFieldPath(config.partition_field);
     this.readInfluencers = (config.influencers ?? []).map((field) => compileFieldPath(field));
     this.peerGroup = config.over === undefined ? undefined : new PeerGroupReader(config.over);
+    this.clock = options.clock ?? new LocalClock();
+    this.defaultTimeZone = options.defaultTimeZone ?? 'UTC';
+    this.readTimeZone = zoneFieldOf(config) === undefined ? undefined : compileFieldPath(zoneFieldOf(config) as string);
+    const resolved = seasonalModeOf(config.seasonality ?? DEFAULTS.seasonality, this.spanMs, config.bucket_span ?? DEFAULTS.bucket_span);
+    if ('error' in resolved) throw new HolterError('HOLTER_RULE_INVALID', `detector ${config.id}: ${resolved.error}`);
+    this.slots = resolved.mode === undefined ? undefined : new SeasonalSlots(resolved.mode, this.spanMs, this.halfLifeMs, this.clock);
     this.bucketOptions = { distinct: this.aggregate === 'distinct', evidenceLimit: this.evidenceLimit };
     const maxEntities = config.max_entities ?? DEFAULTS.max_entities;
-    this.series = new EntityMap(maxEntities, (key) => this.pending.delete(key));
+    this.series = new EntityMap(maxEntities, (key, series) => {
+      this.pending.delete(key);
+      if (series.seasonal !== undefined) this.slots?.release(series.seasonal);
+    });
     this.peers = new EntityMap(maxEntities);
   }
 
@@ -171,6 +191,7 @@ export class BucketDetector implements BaselineDetector {
     const series = this.series.touch(key, () => newSeries(entity, partition));
     const peer = this.peerGroup?.labelOf(event);
     if (peer !== undefined) series.peer = peer;
+    if (this.slots !== undefined) series.zone = this.zoneOf(event);
 
     const startMs = Math.floor(ms / this.spanMs) * this.spanMs;
     if (startMs < series.closedUntilMs) {
@@ -181,6 +202,16 @@ export class BucketDetector implements BaselineDetector {
     this.addToBucket(bucket, event, ms, value);
     this.pending.add(key);
     this.nextDueMs = Math.min(this.nextDueMs, startMs + this.spanMs);
+  }
+
+  /** Returns the entity's time zone when it is a valid IANA name, else the facility's, as time_of_day does. */
+  private zoneOf(event: HolterEvent): string {
+    if (this.readTimeZone === undefined) return this.defaultTimeZone;
+    const zone = this.readTimeZone(event);
+    if (typeof zone !== 'string' || zone === '') return this.defaultTimeZone;
+    if (this.clock.isValidZone(zone)) return zone;
+    this.counters.events_invalid_time_zone += 1;
+    return this.defaultTimeZone;
   }
 
   /** Returns what the event adds to its bucket: 1, the summed number, or the distinct value as text. */
@@ -255,7 +286,16 @@ export class BucketDetector implements BaselineDetector {
     series.stats.addZeros(lastMs, empty, this.spanMs, this.halfLifeMs);
     const peer = this.peerOf(series);
     peer?.stats.addZeros(lastMs, empty, this.spanMs, this.halfLifeMs);
+    if (this.slots !== undefined) {
+      series.seasonal ??= this.slots.allocate();
+      const excluded = (startMs: number): boolean => !this.exclusions.isEmpty && this.exclusions.overlaps(startMs, startMs + this.spanMs);
+      series.seasonal.learnZeros(this.slots, fromMs, untilMs, this.spanMs, this.zoneOfSeries(series), excluded);
+    }
     series.closedUntilMs = untilMs;
+  }
+
+  private zoneOfSeries(series: Series): string {
+    return series.zone ?? this.defaultTimeZone;
   }
 
   private peerOf(series: Series): History | undefined {
@@ -288,6 +328,10 @@ export class BucketDetector implements BaselineDetector {
       series.lowRaised = judgement.raise && judgement.side === 'low';
     }
     learnBucket(series, startMs, value, bucket.events, this.halfLifeMs, weight);
+    if (this.slots !== undefined) {
+      series.seasonal ??= this.slots.allocate();
+      series.seasonal.learn(this.slots, startMs, this.zoneOfSeries(series), value, weight);
+    }
     if (peer !== undefined) learnBucket(peer, startMs, value, bucket.events, this.halfLifeMs, weight);
   }
 
@@ -305,10 +349,22 @@ export class BucketDetector implements BaselineDetector {
       return undefined;
     }
 
-    const mean = history.stats.mean;
-    const variance = this.varianceFloor(history.stats.variance(), mean);
+    let mean = history.stats.mean;
+    let variance = history.stats.variance();
+    let seasonal: BucketJudgement['seasonal'];
+    if (basis === 'own' && this.slots !== undefined && series.seasonal !== undefined) {
+      const zone = this.zoneOfSeries(series);
+      const typical = series.seasonal.typical(this.slots, startMs, zone, mean, variance);
+      // A slot with no week behind it has only the flat prior, so it is not named as the basis.
+      if (typical.weeks > 0) {
+        seasonal = { slot: this.slots.labelOf(typical.slot), zone, weeks: typical.weeks, flatMean: mean };
+        mean = typical.mean;
+        variance = typical.variance;
+      }
+    }
+    variance = this.varianceFloor(variance, mean);
     const peerTypical = basis === 'own' && peer !== undefined && isLearned(peer, minDays, minEvents) ? peer.stats.mean : undefined;
-    const base = { basis, mean, variance, historyDays: historyDays(history), historyEvents: history.learnedEvents, weight: history.stats.weightAt(startMs, this.halfLifeMs), peerTypical };
+    const base = { basis, mean, variance, historyDays: historyDays(history), historyEvents: history.learnedEvents, weight: history.stats.weightAt(startMs, this.halfLifeMs), peerTypical, seasonal };
     const { min_actual: minActual = 1, min_typical: minTypical = 1, min_score: minScore } = this.config.thresholds;
 
     for (const side of this.sides) {
@@ -339,6 +395,7 @@ export class BucketDetector implements BaselineDetector {
       profiles.push({
         ...(series.partition === undefined ? {} : { partition: series.partition }),
         typical: roundTo(series.stats.mean, 3),
+        ...(this.slots === undefined ? {} : { seasonality: this.slots.mode, time_zone: this.zoneOfSeries(series), seasonal_weeks: series.seasonal === undefined ? 0 : Math.floor(this.slots.updatesBefore(series.seasonal, series.closedUntilMs) / this.slots.bucketsPerSlot) }),
         typical_sd: roundTo(Math.sqrt(series.stats.variance()), 3),
         learned: isLearned(series, this.config.learning.min_days, this.config.learning.min_events),
         history_days: Math.floor(historyDays(series)),
@@ -353,7 +410,7 @@ export class BucketDetector implements BaselineDetector {
 
   snapshot(): BucketSnapshot {
     return {
-      series: [...this.series].map(([key, series]) => [key, snapshotSeries(series)]),
+      series: [...this.series].map(([key, series]) => [key, snapshotSeries(series, this.slots)]),
       peers: [...this.peers].map(([key, history]) => [key, snapshotHistory(history)]),
       scannedUntilMs: Number.isFinite(this.scannedUntilMs) ? this.scannedUntilMs : null,
       counters: { ...this.counters },
@@ -363,10 +420,11 @@ export class BucketDetector implements BaselineDetector {
   restore(snapshot: unknown): void {
     const state = snapshot as BucketSnapshot;
     this.series.clear();
+    this.slots?.clear();
     this.peers.clear();
     this.pending.clear();
     for (const [key, series] of state.series) {
-      const restored = restoreSeries(series, this.evidenceLimit);
+      const restored = restoreSeries(series, this.evidenceLimit, this.slots);
       this.series.set(key, restored);
       if (restored.open.length > 0) this.pending.add(key);
     }
@@ -376,6 +434,16 @@ export class BucketDetector implements BaselineDetector {
     this.nextDueMs = Number.NEGATIVE_INFINITY;
     Object.assign(this.counters, state.counters);
   }
+}
+
+/**
+ * Returns the field with the entity's time zone: `time_zone_field` when set, else the user's zone
+ * for series of users. Other entities (log sources, hosts) serve users in many zones, so they
+ * keep the facility's zone.
+ */
+function zoneFieldOf(config: CountConfig): string | undefined {
+  if (config.time_zone_field !== undefined) return config.time_zone_field;
+  return config.by.startsWith('holter.user.') || config.by.startsWith('user.') ? DEFAULTS.time_zone_field : undefined;
 }
 
 function groupText(detection: Detection): string {

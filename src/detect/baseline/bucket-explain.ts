@@ -20,6 +20,8 @@ export interface BucketJudgement {
   weight: number;
   /** The peer group's typical value, given beside the entity's own. */
   peerTypical: number | undefined;
+  /** The local slot whose typical value was the basis; undefined without seasonality. */
+  seasonal: { slot: string; zone: string; weeks: number; flatMean: number } | undefined;
   probability: number;
   score: number;
   raise: boolean;
@@ -74,6 +76,7 @@ export function bucketDetection(
         ...(series.partition === undefined ? {} : { partition: series.partition }),
         ...(series.peer === undefined ? {} : { peer_group: series.peer }),
         ...(judgement.peerTypical === undefined ? {} : { peer_typical: roundTo(judgement.peerTypical, 2) }),
+        ...(judgement.seasonal === undefined ? {} : seasonalDetails(judgement.seasonal)),
         ...(influencers.length === 0 ? {} : { influencers }),
       },
     },
@@ -123,6 +126,10 @@ function summaryOf(
     basis =
       `${series.entity} is still learning (${Math.floor(historyDaysOfSeries(series))} days, ${series.learnedEvents} events of history), ` +
       `so it was judged against its peer group ${series.peer ?? ''}, whose members ${typical} ${span} (${odds})`;
+  } else if (judgement.seasonal !== undefined) {
+    const { slot, zone } = judgement.seasonal;
+    basis = `against a usual ${formatAmount(judgement.mean)} per ${span} on ${slot} (${zone}) for ${series.entity} (${odds})`;
+    if (judgement.peerTypical !== undefined) basis += `; its peer group ${series.peer ?? ''} averages ${formatAmount(judgement.peerTypical)} per ${span} over the whole week`;
   } else {
     basis = `against an average of ${formatAmount(judgement.mean)} per ${span} for ${series.entity} (${odds})`;
     if (judgement.peerTypical !== undefined) basis += `; its peer group ${series.peer ?? ''} averages ${formatAmount(judgement.peerTypical)}`;
@@ -131,6 +138,10 @@ function summaryOf(
   const top = influencers[0];
   const influence = top === undefined ? '' : `; ${top.events} of its ${events} events had ${top.field} ${top.value}`;
   return `${what}, ${basis}${influence}`;
+}
+
+function seasonalDetails(seasonal: NonNullable<BucketJudgement['seasonal']>): Record<string, unknown> {
+  return { seasonal_slot: seasonal.slot, time_zone: seasonal.zone, seasonal_weeks: seasonal.weeks, typical_all_buckets: roundTo(seasonal.flatMean, 2) };
 }
 
 function historyDaysOfSeries(series: Series): number {

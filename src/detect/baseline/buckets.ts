@@ -2,6 +2,8 @@ import type { HolterEvent } from '../../event.js';
 import { Evidence } from './evidence.js';
 import { DecayedStats } from './stats.js';
 import type { DecayedStatsSnapshot } from './stats.js';
+import { SeasonalProfile } from './seasonal.js';
+import type { SeasonalProfileSnapshot, SeasonalSlots } from './seasonal.js';
 
 /**
  * State of the bucket functions (count, distinct_count, sum and their high_ and low_ forms): the
@@ -51,6 +53,10 @@ export interface Series extends History {
   closedUntilMs: number;
   /** True after a low detection, until a bucket of the series is judged usual again. */
   lowRaised: boolean;
+  /** IANA time zone of the series' latest event, for its local slots; undefined before the first. */
+  zone: string | undefined;
+  /** Learned slots; undefined without seasonality or before the first learned bucket. */
+  seasonal: SeasonalProfile | undefined;
 }
 
 export function newHistory(): History {
@@ -58,7 +64,7 @@ export function newHistory(): History {
 }
 
 export function newSeries(entity: string, partition: string | undefined): Series {
-  return { ...newHistory(), entity, partition, peer: undefined, open: [], closedUntilMs: Number.NEGATIVE_INFINITY, lowRaised: false };
+  return { ...newHistory(), entity, partition, peer: undefined, open: [], closedUntilMs: Number.NEGATIVE_INFINITY, lowRaised: false, zone: undefined, seasonal: undefined };
 }
 
 /** Days between the first and the last learned bucket with events. */
@@ -133,6 +139,9 @@ export interface SeriesSnapshot extends HistorySnapshot {
   open: OpenBucketSnapshot[];
   closedUntilMs: number | null;
   lowRaised: boolean;
+  /** Absent in snapshots taken before seasonality; such a series restores with empty slots. */
+  zone?: string | null;
+  seasonal?: SeasonalProfileSnapshot | null;
 }
 
 export function snapshotHistory(history: History): HistorySnapshot {
@@ -153,7 +162,7 @@ export function restoreHistory(snapshot: HistorySnapshot): History {
   };
 }
 
-export function snapshotSeries(series: Series): SeriesSnapshot {
+export function snapshotSeries(series: Series, slots: SeasonalSlots | undefined): SeriesSnapshot {
   return {
     ...snapshotHistory(series),
     entity: series.entity,
@@ -162,6 +171,8 @@ export function snapshotSeries(series: Series): SeriesSnapshot {
     // JSON writes -Infinity as null.
     closedUntilMs: Number.isFinite(series.closedUntilMs) ? series.closedUntilMs : null,
     lowRaised: series.lowRaised,
+    zone: series.zone ?? null,
+    seasonal: series.seasonal === undefined || slots === undefined ? null : series.seasonal.snapshot(slots),
     open: series.open.map((bucket) => ({
       startMs: bucket.startMs,
       value: bucket.value,
@@ -175,7 +186,11 @@ export function snapshotSeries(series: Series): SeriesSnapshot {
   };
 }
 
-export function restoreSeries(snapshot: SeriesSnapshot, evidenceLimit: number): Series {
+/**
+ * Restores a series. Its slots start empty when the snapshot has none (taken before seasonality,
+ * or with another seasonality), so it is judged on its flat mean until the slots have learned.
+ */
+export function restoreSeries(snapshot: SeriesSnapshot, evidenceLimit: number, slots: SeasonalSlots | undefined): Series {
   return {
     ...restoreHistory(snapshot),
     entity: snapshot.entity,
@@ -183,6 +198,8 @@ export function restoreSeries(snapshot: SeriesSnapshot, evidenceLimit: number): 
     peer: snapshot.peer ?? undefined,
     closedUntilMs: snapshot.closedUntilMs ?? Number.NEGATIVE_INFINITY,
     lowRaised: snapshot.lowRaised,
+    zone: snapshot.zone ?? undefined,
+    seasonal: slots === undefined ? undefined : SeasonalProfile.restore(snapshot.seasonal, slots),
     open: snapshot.open.map((bucket) => ({
       ...bucket,
       distinct: bucket.distinct === null ? null : new Set(bucket.distinct),

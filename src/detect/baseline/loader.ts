@@ -13,7 +13,8 @@ import { locatePath } from './locate.js';
 import { BucketDetector } from './bucket-detector.js';
 import { Exclusions, parseExclusion } from './exclusions.js';
 import { NewValueDetector } from './new-values.js';
-import { COUNT_FUNCTIONS, PLANNED_FUNCTIONS, SUPPORTED_FUNCTIONS } from './schema.js';
+import { COUNT_FUNCTIONS, DEFAULTS, DURATION_PATTERN, durationMs, PLANNED_FUNCTIONS, SUPPORTED_FUNCTIONS } from './schema.js';
+import { SEASONALITIES, seasonalModeOf, type Seasonality } from './seasonal.js';
 import type { CountConfig, DetectorConfig, DetectorFunction, NewValueConfig, TimeOfDayConfig } from './schema.js';
 import { BaselineStage } from './stage.js';
 import { TimeOfDayDetector } from './time-of-day.js';
@@ -239,6 +240,12 @@ function checkFunctionKeys(data: Record<string, unknown>, fn: DetectorFunction, 
     }
     if (!needsField && data.field !== undefined) {
       errors.push(located(context, ['field'], 'key', `key 'field' has no effect for ${fn}, which counts events; remove it, or use distinct_count to count distinct values`));
+    }
+    // A seasonality the bucket span cannot follow (hour_of_week with 1d buckets, say).
+    if (typeof data.seasonality === 'string' && (SEASONALITIES as readonly string[]).includes(data.seasonality)) {
+      const span = typeof data.bucket_span === 'string' && new RegExp(DURATION_PATTERN).test(data.bucket_span) ? data.bucket_span : DEFAULTS.bucket_span;
+      const resolved = seasonalModeOf(data.seasonality as Seasonality, durationMs(span), span);
+      if ('error' in resolved) errors.push(located(context, ['seasonality'], 'value', resolved.error));
     }
   }
   if (fn === 'time_of_week' && thresholds?.min_active_days !== undefined) {

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { Severity } from '../types.js';
+import { SEASONALITIES } from './seasonal.js';
 
 /**
  * JSON Schema of a detector file, one schema per `function`. docs/detectors.md is the reference;
@@ -135,6 +136,8 @@ const countKeys = {
   unit: Type.Optional(Type.String({ minLength: 1 })),
   influencers: Type.Optional(Type.Array(FieldPath, { minItems: 1, maxItems: 5 })),
   exclude: Type.Optional(Type.Array(Exclusion)),
+  seasonality: Type.Optional(Type.Unsafe<(typeof SEASONALITIES)[number]>({ type: 'string', enum: [...SEASONALITIES] })),
+  time_zone_field: Type.Optional(FieldPath),
   learning: Type.Object(learningCommon, { additionalProperties: false }),
   thresholds: Type.Object(
     {
@@ -212,6 +215,7 @@ export const DEFAULTS = {
   history: '30d',
   max_values: 200,
   min_values: 1,
+  seasonality: 'auto',
 } as const;
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
