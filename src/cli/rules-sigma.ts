@@ -92,15 +92,21 @@ function checkMatch(ruleSet: RuleSet, ruleId: string, expected: boolean, events:
   const compiled = ruleSet.rules.find((rule) => rule.info.id === ruleId);
   if (compiled === undefined) return `'match' applies to detection rules, and ${ruleId} is a correlation`;
   const wrong: number[] = [];
+  let outsideLogsource = 0;
   events.forEach((event, index) => {
     const scope = new MatchScope(event);
-    const matched = compiled.logsource !== undefined && compiled.logsource.predicate(scope) && compiled.detection(scope);
-    if (matched !== expected) wrong.push(index + 1);
+    const inLogsource = compiled.logsource !== undefined && compiled.logsource.predicate(scope);
+    const matched = inLogsource && compiled.detection(scope);
+    if (matched === expected) return;
+    wrong.push(index + 1);
+    if (!inLogsource) outsideLogsource += 1;
   });
   if (wrong.length === 0) return undefined;
   const which = events.length === 1 ? 'the event' : `event ${wrong.join(', ')} of ${plural(events.length, 'event')}`;
   if (!expected) return `expected no match, but ${which} matched`;
-  const reason = compiled.logsource === undefined ? ' (the mapping has no entry for its log source)' : '';
+  let reason = '';
+  if (compiled.logsource === undefined) reason = ' (the mapping has no entry for its log source)';
+  else if (outsideLogsource === wrong.length) reason = ` (it does not meet the mapping's condition for the log source ${compiled.logsource.description}, so the detection was not tested)`;
   return `expected a match, but ${which} did not match${reason}`;
 }
 

@@ -412,6 +412,16 @@ describe('rules test', () => {
     assert.match(xml, /<failure message="detection 1 of test-burst: expected group \{holter\.user\.id=u-2\}, got \{holter\.user\.id=u-1\} and count 4, got 3">/);
   });
 
+  test('event outside the log source is named', async () => {
+    const rule = CLEAN_RULE.replace('    category: authentication\n', '    category: record_access\n');
+    const text = `${rule}holter:\n    tests:\n        - name: failure without a patient\n          event: { event.outcome: failure }\n          match: true\n`;
+    const dir = folder({ 'outside.yml': text });
+    const { code, output } = await runTests([dir]);
+
+    assert.equal(code, 1);
+    assert.match(output, /expected a match, but the event did not match \(it does not meet the mapping's condition for the log source category: record_access, product: holter, so the detection was not tested\)/);
+  });
+
   test('missing detection is reported', async () => {
     const text = FAILING_SUITE.replace('repeat: 3\n', 'repeat: 2\n');
     const dir = folder({ 'suite.yml': text });
