@@ -154,7 +154,7 @@ describe('rules validate', () => {
     assert.ok(lines.some((line) => line.startsWith(`${file}:12:9: error HOLTER_RULE_INVALID The regular expression '(a' in 'event.action|re' is not valid: `)), output);
     assert.ok(lines.some((line) => line.startsWith(`${file}:13:9: error HOLTER_RULE_INVALID Unknown modifier 'nosuchmod'`)), output);
     assert.ok(lines.some((line) => line.startsWith(`${file}:14:30: error HOLTER_RULE_INVALID The condition refers to 'missing'`)), output);
-    assert.ok(lines.some((line) => line.startsWith(`${file}:1:1: warning HOLTER_LINT_UNKNOWN_STATUS Rule 'Failed login' has status 'wrong'`)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:15:9: warning HOLTER_LINT_UNKNOWN_STATUS Rule 'Failed login' has status 'wrong'`)), output);
     assert.ok(!output.includes('HOLTER_LINT_MISSING_LEVEL'), 'an invalid level is not also reported missing');
     assert.equal(lines.at(-1), '4 errors, 1 warning in 1 file');
   });

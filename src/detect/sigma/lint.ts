@@ -3,6 +3,8 @@
  * wrong or hard to run (no id, a search identifier the condition never uses, a field the mapping
  * cannot resolve). Load errors come from the engine itself, so these findings are all warnings.
  */
+import { isMap, isNode } from 'yaml';
+
 import { ENTRA_FIELDS } from '../../decoders/entra.js';
 import { OKTA_FIELDS } from '../../decoders/okta.js';
 import type { SourceLocation } from '../../errors.js';
@@ -11,7 +13,8 @@ import type { ConditionNode } from './condition.js';
 import { describeLogsource, logsourceEntries, resolveFieldPaths } from './mapping.js';
 import type { SigmaMapping } from './mapping.js';
 import type { CorrelationRule, DetectionRule, SigmaDocument } from './model.js';
-import { parseRuleText } from './parse.js';
+import { locate, parseRuleText } from './parse.js';
+import type { SourceDocument } from './parse.js';
 import type { RuleSource } from './ruleset.js';
 import { validateDocument } from './validate.js';
 
@@ -78,14 +81,15 @@ const TOP_LEVEL_FIELDS = new Set(['@timestamp', 'message', 'tags', 'labels']);
 export function lintRuleSources(sources: RuleSource[], mapping: SigmaMapping): LintFinding[] {
   const documents: SigmaDocument[] = [];
   const rejected = new Set<SigmaDocument>();
+  const sourceOf = new Map<SigmaDocument, SourceDocument>();
   for (const source of sources) {
     for (const parsed of parseRuleText(source.text, source.file).documents) {
       const result = validateDocument(parsed);
-      if (result.document) documents.push(result.document);
-      if (result.partial) {
-        documents.push(result.partial);
-        rejected.add(result.partial);
-      }
+      const document = result.document ?? result.partial;
+      if (document === undefined) continue;
+      documents.push(document);
+      sourceOf.set(document, parsed);
+      if (result.partial) rejected.add(result.partial);
     }
   }
 
@@ -97,7 +101,7 @@ export function lintRuleSources(sources: RuleSource[], mapping: SigmaMapping): L
   const findings: LintFinding[] = [];
   for (const document of documents) {
     // In a rejected document a missing attribute may be one whose value was invalid, already an error.
-    const metadata = lintMetadata(document);
+    const metadata = lintMetadata(document, sourceOf.get(document));
     findings.push(...(rejected.has(document) ? metadata.filter((item) => !MISSING_CODES.has(item.code)) : metadata));
     if (document.kind === 'rule') {
       findings.push(...lintUnusedSearches(document));
@@ -113,9 +117,15 @@ function finding(code: LintCode, location: SourceLocation, message: string, hint
   return { severity: 'warning', code, message, hint, location };
 }
 
-function lintMetadata(document: SigmaDocument): LintFinding[] {
+function lintMetadata(document: SigmaDocument, source: SourceDocument | undefined): LintFinding[] {
   const findings: LintFinding[] = [];
   const title = document.title;
+  // A warning about a value points at that value; one about a missing key at the document.
+  const at = (key: string): SourceLocation => {
+    const root = source?.document.contents;
+    const node = isMap(root) ? root.get(key, true) : undefined;
+    return source !== undefined && isNode(node) ? locate(source, node) : document.location;
+  };
   if (document.id === undefined) {
     findings.push(finding('HOLTER_LINT_MISSING_ID', document.location, `Rule '${title}' has no id.`, 'add `id:` with a new UUID and keep it when the rule changes'));
   }
@@ -126,10 +136,10 @@ function lintMetadata(document: SigmaDocument): LintFinding[] {
     findings.push(finding('HOLTER_LINT_MISSING_DESCRIPTION', document.location, `Rule '${title}' has no description.`, 'add `description:` saying what the rule finds and what the analyst should check'));
   }
   if (document.id !== undefined && !UUID.test(document.id)) {
-    findings.push(finding('HOLTER_LINT_ID_NOT_UUID', document.location, `Rule '${title}' has id '${document.id}', which is not a UUID.`, 'use a new random UUID as id; refer to the rule by `name` in correlations'));
+    findings.push(finding('HOLTER_LINT_ID_NOT_UUID', at('id'), `Rule '${title}' has id '${document.id}', which is not a UUID.`, 'use a new random UUID as id; refer to the rule by `name` in correlations'));
   }
   if (document.status !== undefined && !STATUSES.includes(document.status)) {
-    findings.push(finding('HOLTER_LINT_UNKNOWN_STATUS', document.location, `Rule '${title}' has status '${document.status}'.`, `use one of ${STATUSES.join(', ')}`));
+    findings.push(finding('HOLTER_LINT_UNKNOWN_STATUS', at('status'), `Rule '${title}' has status '${document.status}'.`, `use one of ${STATUSES.join(', ')}`));
   }
   return findings;
 }
