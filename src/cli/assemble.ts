@@ -113,6 +113,10 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     riskEnabled: risk.stage !== undefined,
   };
   logger.info({ rulesLoaded: report.rulesLoaded, rulesRejected: rules.errors.length, detectorsLoaded: report.detectorsLoaded, detectorsRejected: detectors.errors.length }, 'detection loaded');
+  if (rules.errors.length + detectors.errors.length > 0) {
+    // Loading stops at a document's first problems; validate also compiles and lints what it can.
+    logger.warn({ rulesRejected: rules.errors.length, detectorsRejected: detectors.errors.length }, 'some rules or detectors were rejected; run holter rules validate on their files to list every problem at once');
+  }
   return { pipeline, store, report };
 }
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { pino } from 'pino';
 import { assemblePipeline } from '../../src/cli/assemble.js';
 import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
@@ -31,4 +32,23 @@ test('assembled tasks get stages of their own', async () => {
   assert.equal(first.stages[0]?.stats().rules_loaded, report.rulesLoaded);
   assert.equal(first.stages[1]?.stats().detectors_loaded, report.detectorsLoaded);
   await pipeline.close();
+});
+
+test('rejected rules point to rules validate', async () => {
+  const rulesDir = mkdtempSync(path.join(tmpdir(), 'holter-assemble-rules-'));
+  writeFileSync(path.join(rulesDir, 'bad.yml'), 'title: Bad\nlogsource: { product: holter }\ndetection:\n    selection: { event.outcome: failure }\n    condition: selection\nlevel: bogus\n');
+  const config = loadConfig();
+  config.rules.paths = [rulesDir];
+  config.rules.mapping = path.join(REPO_ROOT, 'mappings', 'sigma.yml');
+  config.detectors.paths = [];
+  config.identity.token_key = 'assemble-test-key-0123456789';
+  config.sinks.console.enabled = false;
+  const lines: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+
+  const { pipeline, report } = await assemblePipeline(config, { logger, deadLetter: new DeadLetterMemory() });
+  await pipeline.close();
+
+  assert.equal(report.ruleErrors.length, 1);
+  assert.ok(lines.some((line) => line.includes('run holter rules validate on their files')), lines.join(''));
 });
