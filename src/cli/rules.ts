@@ -180,11 +180,11 @@ async function classifyFiles(files: string[]): Promise<{ ruleFiles: string[]; de
 }
 
 /**
- * Checks the rules and correlations that failed validation as far as they could be read, and
- * returns the errors validation did not already report: a bad level then no longer hides a bad
- * regular expression, nor a bad timespan a reference to a rule that does not exist. A rule whose
- * detection itself failed validation is not compiled, because its missing search identifiers would
- * only repeat that error as unknown references.
+ * Checks the rules and correlations that failed validation as far as they could be read. Returns
+ * the errors that validation did not already report, so that a bad level does not hide a bad
+ * regular expression, and a bad timespan does not hide a reference to a missing rule. A rule whose
+ * detection failed validation is not compiled, because its missing search identifiers would only
+ * repeat that error as unknown references.
  */
 function checkRejectedDocuments(loaded: LoadedFiles): HolterError[] {
   const reported = new Set(loaded.rules.errors.map(findingKey));
@@ -218,8 +218,8 @@ const DETECTOR_FIELD_KEYS = ['by', 'field', 'partition_field'];
 const DETECTOR_FIELD_LIST_KEYS = ['over', 'influencers'];
 
 /**
- * Warns about each event field a detector file names that events never have, such as a typo in a
- * Holter field: the detector loads but never sees a value there.
+ * Warns about each event field that a detector file names and that events never have, such as a
+ * misspelt Holter field. Such a detector loads, but never reads a value from that field.
  */
 function lintDetectorFields(source: RuleSource): Finding[] {
   const located = parseLocated(source.file, source.text);

@@ -18,9 +18,9 @@ export function parseLocated(file: string, text: string): LocatedDocument {
 }
 
 /**
- * Returns the document as plain data. The yaml library refuses a document whose aliases would
- * expand too far (an alias bomb); that becomes `code` at the file, with what to do, in place of
- * the library's exception.
+ * Returns the document as plain data. The yaml library rejects a document whose aliases would
+ * expand too far (an alias bomb), so that exception becomes a `code` error at the file, with what
+ * to do.
  */
 export function documentData(document: Document, file: string, code: ErrorCode): unknown {
   try {

@@ -232,7 +232,7 @@ export async function startStatelessRun(name: string, records: number, partition
   return { settings, configFile, expected, secondHalf: messages.slice(half) };
 }
 
-/** Waits until the data stream holds `minimum` alerts and the group has committed once. */
+/** Waits until the data stream contains `minimum` alerts and the group has committed once. */
 export async function firstAlertsAndCommit(settings: TestConfig, minimum: number): Promise<void> {
   await pollUntil(`${minimum} alerts and a first commit`, async () => {
     const stored = await storedAlerts(settings.dataStream);

@@ -189,9 +189,9 @@ function checkFunction(value: unknown, context: DocumentContext): DetectorFuncti
 }
 
 /**
- * Returns the problems a file with an unknown `function` has whatever function it names: those
- * every function's schema reports, and invalid `where` keys and `exclude` dates. The author then
- * sees them with the function error, not after fixing it.
+ * Returns the problems that a file with an unknown `function` has whichever function it should
+ * name: those that every function's schema reports, and invalid `where` keys and `exclude` dates.
+ * They are then reported with the function error, not only after it is fixed.
  */
 function problemsForEveryFunction(data: Record<string, unknown>, zone: string, context: DocumentContext): HolterError[] {
   let common: Map<string, HolterError> | undefined;

@@ -10,8 +10,8 @@ import type { LocalClock } from './local-time.js';
  * Each slot is an exponentially weighted mean and variance with the detector's half-life. A
  * series learns every bucket from its first one on, so a slot is learned once a week, or once per
  * bucket of the hour for buckets shorter than an hour. Its number of updates follows from the
- * start of the profile, so the profile stores no weights: two 16-bit codes per slot,
- * in pages shared by all series of a detector, so a series costs an index and not a typed array.
+ * start of the profile, so the profile stores no weights. A slot is two 16-bit codes in pages
+ * shared by all series of a detector, so a series costs an index and not a typed array of its own.
  * While a slot has few weeks behind it, its typical value is shrunk toward the series' flat
  * decayed mean and variance.
  */

@@ -268,8 +268,8 @@ function isUnknownOwnField(path: string): boolean {
 
 /**
  * Returns why an event field path named in a detector file can never have a value, or undefined
- * when it may: a plain name other than the ECS base fields, or a path in a namespace that Holter or
- * one of its decoders owns that is not among the fields they write.
+ * when it may have one. A field never has a value when it is a plain name other than the ECS base
+ * fields, or a path that Holter or one of its decoders owns but does not write.
  */
 export function unknownEventField(field: string): string | undefined {
   if (!field.includes('.') && !TOP_LEVEL_FIELDS.has(field)) return `'${field}' is not an event field: events have no top-level field of that name`;
