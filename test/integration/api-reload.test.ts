@@ -17,7 +17,7 @@ import {
   requireServices,
   setupDataStream,
   storedAlerts,
-  uniqueName,
+  testSettings,
   writeConfig,
   writeFailedLoginCorrelation,
 } from './helpers.js';
@@ -50,15 +50,12 @@ describe('rules reload while running', { skip: INTEGRATION_SKIP }, () => {
   // Five failed logins open the correlation window. Three more after three reloads (file change,
   // API, SIGHUP) complete it, so the alert shows that the window survived every reload.
   test('reloads keep windows; broken file pages', async () => {
-    const topic = uniqueName('it-reload');
-    const settings = {
-      topic,
-      groupId: uniqueName('it-group'),
-      dataStream: `logs-holter.alerts-${uniqueName('itreload').replaceAll('-', '')}`,
-      deadLetterTopic: `${topic}.dead-letter`,
-      rules: [writeFailedLoginCorrelation()],
+    const rulesFolder = writeFailedLoginCorrelation();
+    const settings = testSettings('reload', {
+      rules: [rulesFolder],
       detectors: [emptyFolder()],
-    };
+    });
+    const topic = settings.topic;
     const configFile = writeConfig(settings);
     const port = await freePort();
     const tokensFile = path.join(path.dirname(configFile), 'tokens.yaml');
@@ -66,8 +63,8 @@ describe('rules reload while running', { skip: INTEGRATION_SKIP }, () => {
     const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
     writeFileSync(configFile, JSON.stringify({ ...config, api: { listen: `127.0.0.1:${port}`, tokens_file: tokensFile } }, null, 2));
     const url = `http://127.0.0.1:${port}`;
-    const ruleFile = path.join(settings.rules[0]!, 'failed-login-burst.yml');
-    const brokenFile = path.join(settings.rules[0]!, 'broken.yml');
+    const ruleFile = path.join(rulesFolder, 'failed-login-burst.yml');
+    const brokenFile = path.join(rulesFolder, 'broken.yml');
     const records = failedLoginBursts(1, 8).map(({ key, value }) => ({ key, value }));
     const metrics = async (): Promise<string> => (await fetch(`${url}/metrics`)).text();
 

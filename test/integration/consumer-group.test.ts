@@ -15,7 +15,7 @@ import {
   simulatedRecords,
   sinkCounts,
   storedAlerts,
-  uniqueName,
+  testSettings,
   writeConfig,
   writeStatelessRule,
 } from './helpers.js';
@@ -44,15 +44,11 @@ describe('two members in one group', { skip: INTEGRATION_SKIP }, () => {
   });
 
   test('split partitions, then take over', async () => {
-    const topic = uniqueName('it-group-split');
-    const settings = {
-      topic,
-      groupId: uniqueName('it-group'),
-      dataStream: `logs-holter.alerts-${uniqueName('itgroup').replaceAll('-', '')}`,
-      deadLetterTopic: `${topic}.dead-letter`,
+    const settings = testSettings('group-split', {
       rules: [writeStatelessRule()],
       detectors: [emptyFolder()],
-    };
+    });
+    const topic = settings.topic;
     const configFile = writeConfig(settings);
     const texts = simulatedRecords(Number.MAX_SAFE_INTEGER);
     assert.ok(texts.length > 2 * FIRST_PHASE_RECORDS, `the simulation has enough records (${texts.length})`);

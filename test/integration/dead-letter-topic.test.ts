@@ -14,7 +14,7 @@ import {
   sampleRecords,
   setupDataStream,
   storedAlerts,
-  uniqueName,
+  testSettings,
   writeConfig,
 } from './helpers.js';
 
@@ -31,14 +31,10 @@ describe('kafka dead-letter topic', { skip: INTEGRATION_SKIP }, () => {
   });
 
   test('bad records go to dead-letter topic', async () => {
-    const topic = uniqueName('it-bad');
-    const settings = {
-      topic,
-      groupId: uniqueName('it-group'),
-      dataStream: `logs-holter.alerts-${uniqueName('itbad').replaceAll('-', '')}`,
-      deadLetterTopic: `${topic}.dead-letter`,
+    const settings = testSettings('bad', {
       maxRecordBytes: MAX_RECORD_BYTES,
-    };
+    });
+    const topic = settings.topic;
     const configFile = writeConfig(settings);
     const good = await sampleRecords();
     const oversized = JSON.stringify({ resourceType: 'AuditEvent', padding: 'x'.repeat(3 * MAX_RECORD_BYTES) });

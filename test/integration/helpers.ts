@@ -193,6 +193,21 @@ export interface TestConfig {
 }
 
 /**
+ * Returns the settings of a test run with a topic, consumer group, data stream and dead-letter
+ * topic of its own; `extra` adds the rules, detectors and the rest.
+ */
+export function testSettings(name: string, extra: Partial<TestConfig> = {}): TestConfig {
+  const topic = uniqueName(`it-${name}`);
+  return {
+    topic,
+    groupId: uniqueName('it-group'),
+    dataStream: `logs-holter.alerts-${uniqueName(`it${name}`).replaceAll('-', '')}`,
+    deadLetterTopic: `${topic}.dead-letter`,
+    ...extra,
+  };
+}
+
+/**
  * A run of the stateless rule over simulated records, split in two halves: tests produce the first
  * half, start `holter run`, and make the second half meet a crash or an outage.
  */
@@ -210,15 +225,8 @@ export interface StatelessRun {
  * topic and the data stream, and produces the first half of the records.
  */
 export async function startStatelessRun(name: string, records: number, partitions: number): Promise<StatelessRun> {
-  const topic = uniqueName(`it-${name}`);
-  const settings: TestConfig = {
-    topic,
-    groupId: uniqueName('it-group'),
-    dataStream: `logs-holter.alerts-${uniqueName(`it${name}`).replaceAll('-', '')}`,
-    deadLetterTopic: `${topic}.dead-letter`,
-    rules: [writeStatelessRule()],
-    detectors: [emptyFolder()],
-  };
+  const settings = testSettings(name, { rules: [writeStatelessRule()], detectors: [emptyFolder()] });
+  const topic = settings.topic;
   const configFile = writeConfig(settings);
   const texts = simulatedRecords(records);
   const expected = await expectedAlerts(configFile, texts);

@@ -16,6 +16,7 @@ import {
   setupDataStream,
   sinkCounts,
   storedAlerts,
+  testSettings,
   uniqueName,
   writeConfig,
   writeFailedLoginCorrelation,
@@ -48,18 +49,15 @@ describe('repartition by user', { skip: INTEGRATION_SKIP }, () => {
   // Source records are keyed at random, so each user's failed logins are spread over every source
   // partition and both members. Only the re-keyed events bring a user's 10 failures into one task.
   test('randomly keyed bursts fire once per user', async () => {
-    const topic = uniqueName('it-repartition');
     const groupId = uniqueName('it-group');
-    const settings = {
-      topic,
+    const settings = testSettings('repartition', {
       groupId,
-      dataStream: `logs-holter.alerts-${uniqueName('itrepart').replaceAll('-', '')}`,
-      deadLetterTopic: `${topic}.dead-letter`,
       rules: [writeFailedLoginCorrelation()],
       detectors: [emptyFolder()],
       repartitionBy: 'user.name',
       repartitionPartitions: REPARTITION_PARTITIONS,
-    };
+    });
+    const topic = settings.topic;
     const repartitionTopic = `${groupId}-repartition`;
     const configFile = writeConfig(settings);
     const records = failedLoginBursts(USERS, FAILURES_PER_USER).map((record, index) => ({ key: `record-${index}`, value: record.value }));

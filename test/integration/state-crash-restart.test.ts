@@ -14,7 +14,7 @@ import {
   requireServices,
   setupDataStream,
   storedAlerts,
-  uniqueName,
+  testSettings,
   writeConfig,
   writeFailedLoginCorrelation,
 } from './helpers.js';
@@ -37,17 +37,13 @@ describe('kafka restart with open windows', { skip: INTEGRATION_SKIP }, () => {
   // Each user's correlation needs 8 failed logins, and every window spans both kills: without the
   // checkpointed windows the restarted process would count at most 6 and raise nothing.
   test('sigkill twice mid-window raises each alert once', async () => {
-    const topic = uniqueName('it-state-crash');
-    const settings = {
-      topic,
-      groupId: uniqueName('it-group'),
-      dataStream: `logs-holter.alerts-${uniqueName('itstate').replaceAll('-', '')}`,
-      deadLetterTopic: `${topic}.dead-letter`,
+    const settings = testSettings('state-crash', {
       rules: [writeFailedLoginCorrelation()],
       detectors: [emptyFolder()],
       // Longer than the produce before each kill takes, so the kill comes before the next checkpoint.
       checkpointIntervalMs: 3000,
-    };
+    });
+    const topic = settings.topic;
     const configFile = writeConfig(settings);
     const records = failedLoginBursts(USERS, FAILURES_PER_USER);
     const expected = await expectedAlerts(

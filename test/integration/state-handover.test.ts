@@ -17,7 +17,7 @@ import {
   setupDataStream,
   sinkCounts,
   storedAlerts,
-  uniqueName,
+  testSettings,
   writeConfig,
   writeFailedLoginCorrelation,
 } from './helpers.js';
@@ -51,15 +51,11 @@ describe('two members hand over open windows', { skip: INTEGRATION_SKIP }, () =>
   // Every user's correlation needs 8 failed logins. The leaving member reads 7 of its users' before
   // it stops, so the alerts of its partitions come from the state the other member restores.
   test('member stops mid-window; other restores state', async () => {
-    const topic = uniqueName('it-state-handover');
-    const settings = {
-      topic,
-      groupId: uniqueName('it-group'),
-      dataStream: `logs-holter.alerts-${uniqueName('ithandover').replaceAll('-', '')}`,
-      deadLetterTopic: `${topic}.dead-letter`,
+    const settings = testSettings('state-handover', {
       rules: [writeFailedLoginCorrelation()],
       detectors: [emptyFolder()],
-    };
+    });
+    const topic = settings.topic;
     const configFile = writeConfig(settings);
     const records = failedLoginBursts(USERS, FAILURES_PER_USER);
     const expected = await expectedAlerts(
