@@ -194,7 +194,7 @@ export interface TestConfig {
 
 /**
  * Returns the settings of a test run with a topic, consumer group, data stream and dead-letter
- * topic of its own; `extra` adds the rules, detectors and the rest.
+ * topic of its own. `extra` adds the rules, detectors and the rest.
  */
 export function testSettings(name: string, extra: Partial<TestConfig> = {}): TestConfig {
   const topic = uniqueName(`it-${name}`);
