@@ -257,6 +257,16 @@ describe('rules validate', () => {
     assert.equal(errors.length, 4, output);
   });
 
+  test('invalid bucket span adds no seasonality error', async () => {
+    const text = ['id: span', 'name: Span', 'function: high_count', 'by: holter.user.id', 'bucket_span: 7x', 'seasonality: day_of_week', 'severity: low', 'risk_score: 10', 'learning: { min_days: 1, min_events: 1, half_life_days: 7 }', 'thresholds: { min_score: 50 }', ''].join('\n');
+    const dir = folder({ 'span.yaml': text });
+    const { output } = await validate([dir]);
+    const errors = output.split('\n').filter((line) => line.includes(': error '));
+
+    assert.equal(errors.length, 1, output);
+    assert.match(errors[0] ?? '', /bucket_span must be a duration such as 30m, 1h or 2d, got "7x"/);
+  });
+
   test('detector field typos are warnings', async () => {
     const text = [
       'id: typo-volume',

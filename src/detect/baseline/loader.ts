@@ -242,8 +242,10 @@ function checkFunctionKeys(data: Record<string, unknown>, fn: DetectorFunction, 
       errors.push(located(context, ['field'], 'key', `key 'field' has no effect for ${fn}, which counts events; remove it, or use distinct_count to count distinct values`));
     }
     // A seasonality the bucket span cannot follow (hour_of_week with 1d buckets, say).
-    if (typeof data.seasonality === 'string' && (SEASONALITIES as readonly string[]).includes(data.seasonality)) {
-      const span = typeof data.bucket_span === 'string' && new RegExp(DURATION_PATTERN).test(data.bucket_span) ? data.bucket_span : DEFAULTS.bucket_span;
+    // An invalid bucket_span is the schema's error; judged against the default span it would add a false one.
+    const spanValid = data.bucket_span === undefined || (typeof data.bucket_span === 'string' && new RegExp(DURATION_PATTERN).test(data.bucket_span));
+    if (spanValid && typeof data.seasonality === 'string' && (SEASONALITIES as readonly string[]).includes(data.seasonality)) {
+      const span = typeof data.bucket_span === 'string' ? data.bucket_span : DEFAULTS.bucket_span;
       const resolved = seasonalModeOf(data.seasonality as Seasonality, durationMs(span), span);
       if ('error' in resolved) errors.push(located(context, ['seasonality'], 'value', resolved.error));
     }
