@@ -25,9 +25,9 @@ const KINDS = [STATE_STORE, ALERT_STORE, WEBHOOK_OUTBOX];
 
 /**
  * Marks a new or empty database as `kind`, adopts an unmarked one that has only the kind's tables,
- * and otherwise closes it and throws HOLTER_STORE_FAILED naming the path and what it holds.
+ * and otherwise closes it and throws HOLTER_STORE_FAILED naming the path and what it contains.
  */
-export function claimDatabase(db: Database.Database, path: string, kind: SqliteKind): void {
+export function claimDatabase(db: Database.Database, path: string, kind: SqliteKind, options: { readOnly?: boolean } = {}): void {
   let applicationId: number;
   let tables: string[];
   try {
@@ -49,5 +49,6 @@ export function claimDatabase(db: Database.Database, path: string, kind: SqliteK
     else owner = `has the tables ${tables.join(', ')}`;
     throw new HolterError('HOLTER_STORE_FAILED', `${path} is not a Holter ${kind.name}: it ${owner}. Point ${kind.setting} at a new file; Holter does not write into another program's database.`);
   }
-  db.pragma(`application_id = ${kind.applicationId}`);
+  // A reader leaves an unmarked file as it is; the next writer marks it.
+  if (options.readOnly !== true) db.pragma(`application_id = ${kind.applicationId}`);
 }

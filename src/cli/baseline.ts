@@ -29,7 +29,7 @@ export async function runBaselineShow(user: string, options: BaselineShowOptions
   if (!existsSync(statePath)) {
     throw new HolterError('HOLTER_INPUT_NOT_FOUND', `State store ${statePath} not found. Check the path, or fill it first with holter replay --state ${statePath} FILES.`);
   }
-  const store = LocalStateStore.open(statePath);
+  const store = LocalStateStore.open(statePath, { readOnly: true });
   let checkpoint;
   try {
     checkpoint = store.load(REPLAY_JOB);

@@ -57,25 +57,32 @@ export class LocalStateStore {
     this.db = db;
   }
 
-  static open(path: string): LocalStateStore {
+  /**
+   * Opens the store and holds it until close. `readOnly` is for readers such as `baseline show`:
+   * the file is neither created nor written. Otherwise a write is tried at once, so a read-only
+   * file fails before a replay's work rather than when it saves.
+   */
+  static open(path: string, options: { readOnly?: boolean } = {}): LocalStateStore {
+    const readOnly = options.readOnly === true;
     if (existsSync(path) && statSync(path).isDirectory()) {
       throw new HolterError('HOLTER_STORE_FAILED', `The state store ${path} is a directory. Point state.path (or --state) at a file inside it, such as ${join(path, 'state.db')}.`);
     }
     let db: Database.Database;
     try {
-      mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+      if (!readOnly) mkdirSync(dirname(path), { recursive: true });
+      db = new Database(path, { timeout: BUSY_TIMEOUT_MS, readonly: readOnly, fileMustExist: readOnly });
     } catch (error) {
       throw new HolterError('HOLTER_STORE_FAILED', `The state store ${path} could not be opened: ${(error as Error).message}. Check that the path is a writable file, or delete a damaged one to start with empty state.`, {
         cause: error,
       });
     }
     try {
-      claimDatabase(db, path, STATE_STORE);
+      claimDatabase(db, path, STATE_STORE, { readOnly });
     } catch (error) {
       if (isBusy((error as { cause?: unknown }).cause)) throw inUse(path, error);
       throw error;
     }
+    if (readOnly) return new LocalStateStore(path, db);
     try {
       db.pragma('journal_mode = WAL');
       db.exec(`CREATE TABLE IF NOT EXISTS checkpoint (
@@ -88,9 +95,14 @@ export class LocalStateStore {
       // Held until close: two replays sharing one store would each overwrite the other's checkpoint.
       db.pragma('locking_mode = EXCLUSIVE');
       db.exec('BEGIN EXCLUSIVE; COMMIT');
+      // The write probe: user_version is not otherwise used by the store.
+      db.pragma('user_version = 1');
     } catch (error) {
       db.close();
       if (isBusy(error)) throw inUse(path, error);
+      if ((error as { code?: unknown }).code === 'SQLITE_READONLY') {
+        throw new HolterError('HOLTER_STORE_FAILED', `The state store ${path} is read-only, and replay saves its checkpoint there when it ends. Make the file and its folder writable, or point --state at another file.`, { cause: error });
+      }
       throw new HolterError('HOLTER_STORE_FAILED', `The state store ${path} could not be opened: ${(error as Error).message}. Check that the path is a writable file, or delete a damaged one to start with empty state.`, {
         cause: error,
       });
@@ -100,6 +112,8 @@ export class LocalStateStore {
 
   /** Returns the job's latest checkpoint, or undefined when the job has none yet. */
   load(job: string): LocalCheckpoint | undefined {
+    // A store opened read-only may be an empty file that no replay has written yet.
+    if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checkpoint'").get() === undefined) return undefined;
     const row = this.db.prepare('SELECT version, saved_at, positions, state FROM checkpoint WHERE job = ?').get(job) as
       | { version: number; saved_at: string; positions: string; state: Buffer }
       | undefined;

@@ -124,6 +124,19 @@ describe('local state store', () => {
     LocalStateStore.open(path).close();
   });
 
+  it('reads without writing when read-only', () => {
+    const path = join(tempDir(), 'empty.db');
+    new Database(path).close();
+
+    const reader = LocalStateStore.open(path, { readOnly: true });
+    assert.equal(reader.load('job'), undefined);
+    reader.close();
+    const check = new Database(path, { readonly: true });
+    assert.deepEqual(check.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all(), [], 'no table was added');
+    assert.equal(check.pragma('application_id', { simple: true }), 0, 'the file was not marked');
+    check.close();
+  });
+
   it('names a directory as one', () => {
     const path = tempDir();
     assert.throws(() => LocalStateStore.open(path), (error: unknown) => error instanceof HolterError && /is a directory\. Point state\.path/.test(error.message));
