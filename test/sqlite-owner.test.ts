@@ -60,3 +60,19 @@ test('unmarked file of the same kind is adopted', async () => {
   assert.notEqual(check.pragma('application_id', { simple: true }), 0, 'the store is marked again');
   check.close();
 });
+
+test('read-only alert store writes nothing', async () => {
+  const empty = tempFile('empty.db');
+  new Database(empty).close();
+  const reader = new AlertStore(empty, { readOnly: true });
+  assert.deepEqual(reader.query(), []);
+  assert.equal(reader.count(), 0);
+  await reader.close();
+  assert.deepEqual(tablesOf(empty), [], 'no table was added');
+
+  const written = tempFile('alerts.db');
+  await new AlertStore(written).close();
+  const listing = new AlertStore(written, { readOnly: true });
+  assert.equal(listing.count(), 0);
+  await listing.close();
+});

@@ -20,7 +20,7 @@ export async function runAlerts(options: AlertsOptions): Promise<number> {
     if (error.code === 'EPIPE') process.exit(0);
     throw error;
   });
-  const store = new AlertStore(options.store);
+  const store = new AlertStore(options.store, { readOnly: true });
   try {
     const alerts = store.query({ ruleId: options.rule, userId: options.user, limit: options.limit });
     for (const alert of alerts) {

@@ -23,25 +23,39 @@ export interface StoredAlertQuery {
 export class AlertStore implements AlertSink {
   readonly name = 'store';
   private readonly db: Database.Database;
-  private readonly insert: Database.Statement;
+  private insertStatement: Database.Statement | undefined;
+  /** False for a read-only store that no run has written yet: it lists no alerts. */
+  private readonly hasTable: boolean;
 
-  constructor(readonly filePath: string) {
+  /** `readOnly` is for readers such as `holter alerts`: the file is neither created nor written. */
+  constructor(
+    readonly filePath: string,
+    options: { readOnly?: boolean } = {},
+  ) {
+    const readOnly = options.readOnly === true;
     try {
-      if (filePath !== ':memory:') mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
-      this.db = new Database(filePath);
-      if (filePath !== ':memory:') claimDatabase(this.db, filePath, ALERT_STORE);
-      this.db.pragma('journal_mode = WAL');
-      this.migrate();
+      if (filePath !== ':memory:' && !readOnly) mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
+      this.db = new Database(filePath, { readonly: readOnly, fileMustExist: readOnly });
+      if (filePath !== ':memory:') claimDatabase(this.db, filePath, ALERT_STORE, { readOnly });
+      if (!readOnly) {
+        this.db.pragma('journal_mode = WAL');
+        this.migrate();
+      }
+      this.hasTable = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alerts'").get() !== undefined;
     } catch (error) {
       if (error instanceof HolterError) throw error;
       throw new HolterError('HOLTER_STORE_FAILED', `Cannot open the alert store ${filePath}: ${(error as Error).message}. Check the path and its permissions.`, {
         cause: error,
       });
     }
-    this.insert = this.db.prepare(
+  }
+
+  private get insert(): Database.Statement {
+    this.insertStatement ??= this.db.prepare(
       `INSERT OR IGNORE INTO alerts (id, timestamp, rule_id, severity, user_id, document)
        VALUES (@id, @timestamp, @ruleId, @severity, @userId, @document)`,
     );
+    return this.insertStatement;
   }
 
   async write(alert: Alert): Promise<SinkOutcome> {
@@ -57,6 +71,7 @@ export class AlertStore implements AlertSink {
   }
 
   query(filter: StoredAlertQuery = {}): Alert[] {
+    if (!this.hasTable) return [];
     const clauses: string[] = [];
     const parameters: Record<string, unknown> = { limit: filter.limit ?? 100 };
     if (filter.ruleId !== undefined) {
@@ -79,6 +94,7 @@ export class AlertStore implements AlertSink {
   }
 
   count(): number {
+    if (!this.hasTable) return 0;
     return (this.db.prepare('SELECT count(*) AS n FROM alerts').get() as { n: number }).n;
   }
 
