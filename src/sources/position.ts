@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { InputPosition } from '../state/local-store.js';
 
 /** Bytes hashed to recognise a file again; enough to cover the first records of any format. */
@@ -20,12 +20,15 @@ export async function fingerprintFile(path: string, maxBytes = FINGERPRINT_MAX_B
 /**
  * Returns the offset of the last record already processed from `path`. Returns undefined, so the
  * file is read from its start, when no position was saved or when the file no longer begins with
- * the bytes it began with (rotated or replaced). A file that only grew keeps its position.
+ * the bytes it began with (rotated or replaced), or is shorter than that position (truncated). A
+ * file that only grew keeps its position.
  */
 export async function resumeOffset(path: string, saved: InputPosition | undefined): Promise<number | undefined> {
   if (saved === undefined) return undefined;
   const current = await fingerprintFile(path, saved.fingerprintBytes);
   if (current.fingerprintBytes !== saved.fingerprintBytes || current.fingerprint !== saved.fingerprint) return undefined;
+  // Cut back below the last record read, though it still begins with the same bytes.
+  if ((await stat(path)).size <= saved.lastOffset) return undefined;
   return saved.lastOffset;
 }
 

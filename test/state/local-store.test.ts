@@ -174,6 +174,16 @@ describe('input positions', () => {
     assert.equal(await resumeOffset(file, saved), undefined);
   });
 
+  it('restarts a long file cut back', async () => {
+    const file = join(tempDir(), 'audit.log');
+    const lines = Array.from({ length: 1000 }, (_, index) => `record ${index}\n`).join('');
+    writeFileSync(file, lines);
+    const saved = { input: file, ...(await fingerprintFile(file)), lastOffset: lines.length - 'record 999\n'.length };
+    writeFileSync(file, lines.slice(0, 5000));
+    assert.equal(saved.fingerprintBytes, 4096, 'the first 4096 bytes are unchanged');
+    assert.equal(await resumeOffset(file, saved), undefined);
+  });
+
   it('hashes at most the first 4096 bytes', async () => {
     const file = join(tempDir(), 'big.log');
     writeFileSync(file, 'x'.repeat(10_000));
