@@ -3,6 +3,7 @@
  * webhook outbox. Each kind sets its own SQLite `application_id`, so a path that names another
  * program's database, or another kind of Holter file, is rejected before anything is written.
  */
+import { existsSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { HolterError } from './errors.js';
 
@@ -22,6 +23,12 @@ export const ALERT_STORE: SqliteKind = { name: 'alert store', applicationId: 0x4
 export const WEBHOOK_OUTBOX: SqliteKind = { name: 'webhook outbox', applicationId: 0x484c5742, tables: ['pending', 'delivered', 'failed'], setting: 'sinks.webhook.outbox_path' };
 
 const KINDS = [STATE_STORE, ALERT_STORE, WEBHOOK_OUTBOX];
+
+/** Throws HOLTER_STORE_FAILED when `path` is a directory, which SQLite reports only as "unable to open". */
+export function rejectDirectory(path: string, kind: SqliteKind): void {
+  if (path === ':memory:' || !existsSync(path) || !statSync(path).isDirectory()) return;
+  throw new HolterError('HOLTER_STORE_FAILED', `The ${kind.name} ${path} is a directory. Point ${kind.setting} at a file inside it.`);
+}
 
 /**
  * Marks a new or empty database as `kind`, adopts an unmarked one that has only the kind's tables,

@@ -76,3 +76,11 @@ test('read-only alert store writes nothing', async () => {
   assert.equal(listing.count(), 0);
   await listing.close();
 });
+
+test('each kind names a directory as one', () => {
+  const directory = mkdtempSync(path.join(tmpdir(), 'holter-sqlite-'));
+
+  assert.throws(() => new AlertStore(directory), rejected(/The alert store .* is a directory\. Point sinks\.store\.path \(or --store\) at a file inside it\./));
+  assert.throws(() => new WebhookOutbox(directory), rejected(/The webhook outbox .* is a directory\./));
+  assert.throws(() => LocalStateStore.open(directory), rejected(/The state store .* is a directory\./));
+});

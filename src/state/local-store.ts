@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { HolterError } from '../errors.js';
-import { claimDatabase, STATE_STORE } from '../sqlite-owner.js';
+import { claimDatabase, rejectDirectory, STATE_STORE } from '../sqlite-owner.js';
 
 /**
  * Layout of a stored checkpoint row. Each stage versions its own snapshot inside `state`; this
@@ -64,9 +64,7 @@ export class LocalStateStore {
    */
   static open(path: string, options: { readOnly?: boolean } = {}): LocalStateStore {
     const readOnly = options.readOnly === true;
-    if (existsSync(path) && statSync(path).isDirectory()) {
-      throw new HolterError('HOLTER_STORE_FAILED', `The state store ${path} is a directory. Point state.path (or --state) at a file inside it, such as ${join(path, 'state.db')}.`);
-    }
+    rejectDirectory(path, STATE_STORE);
     let db: Database.Database;
     try {
       if (!readOnly) mkdirSync(dirname(path), { recursive: true });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Alert } from '../../alerts/types.js';
 import { HolterError } from '../../errors.js';
-import { ALERT_STORE, claimDatabase } from '../../sqlite-owner.js';
+import { ALERT_STORE, claimDatabase, rejectDirectory } from '../../sqlite-owner.js';
 import type { AlertSink, SinkOutcome } from '../types.js';
 
 const SCHEMA_VERSION = 1;
@@ -33,6 +33,7 @@ export class AlertStore implements AlertSink {
     options: { readOnly?: boolean } = {},
   ) {
     const readOnly = options.readOnly === true;
+    rejectDirectory(filePath, ALERT_STORE);
     try {
       if (filePath !== ':memory:' && !readOnly) mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
       this.db = new Database(filePath, { readonly: readOnly, fileMustExist: readOnly });

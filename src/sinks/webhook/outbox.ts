@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { HolterError } from '../../errors.js';
-import { claimDatabase, WEBHOOK_OUTBOX } from '../../sqlite-owner.js';
+import { claimDatabase, rejectDirectory, WEBHOOK_OUTBOX } from '../../sqlite-owner.js';
 
 /** One page waiting to be sent. */
 export interface PendingPage {
@@ -22,6 +22,7 @@ export class WebhookOutbox {
   private readonly statements: Record<'insert' | 'retryAll' | 'isDelivered' | 'due' | 'delivered' | 'deletePending' | 'reschedule' | 'failed' | 'pendingCount' | 'nextDue', Database.Statement>;
 
   constructor(readonly filePath: string) {
+    rejectDirectory(filePath, WEBHOOK_OUTBOX);
     try {
       if (filePath !== ':memory:') mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
       this.db = new Database(filePath);
