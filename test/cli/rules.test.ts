@@ -245,7 +245,7 @@ describe('rules validate', () => {
   });
 
   test('unknown detector function hides nothing else', async () => {
-    const text = ['id: Bad ID!', 'name: Bad', 'function: time_of_wek', 'by: 42', 'learning: { min_days: -1, min_events: 10, half_life_days: 7 }', 'severity: high', 'risk_score: 70', 'thresholds: { min_score: 50 }', ''].join('\n');
+    const text = ['id: Bad ID!', 'name: Bad', 'function: time_of_wek', 'by: 42', 'unitt: records', 'learning: { min_days: -1, min_events: 10, half_life_days: 7 }', 'severity: high', 'risk_score: 70', 'thresholds: { min_score: 50 }', ''].join('\n');
     const dir = folder({ 'wek.yaml': text });
     const { output } = await validate([dir]);
     const errors = output.split('\n').filter((line) => line.includes(': error '));
@@ -254,7 +254,8 @@ describe('rules validate', () => {
     assert.ok(errors.some((line) => line.includes('id must be lower-case letters')), output);
     assert.ok(errors.some((line) => line.includes('by must be a string, got 42')), output);
     assert.ok(errors.some((line) => line.includes('learning.min_days must be >= 0, got -1')), output);
-    assert.equal(errors.length, 4, output);
+    assert.ok(errors.some((line) => line.includes("wek.yaml:5:1: error HOLTER_RULE_INVALID unknown key 'unitt': no detector function has it")), output);
+    assert.equal(errors.length, 5, output);
   });
 
   test('invalid bucket span adds no seasonality error', async () => {

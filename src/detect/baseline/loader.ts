@@ -13,7 +13,7 @@ import { locatePath } from './locate.js';
 import { BucketDetector } from './bucket-detector.js';
 import { Exclusions, parseExclusion } from './exclusions.js';
 import { NewValueDetector } from './new-values.js';
-import { COUNT_FUNCTIONS, DEFAULTS, DURATION_PATTERN, durationMs, PLANNED_FUNCTIONS, SUPPORTED_FUNCTIONS } from './schema.js';
+import { COUNT_FUNCTIONS, DEFAULTS, DURATION_PATTERN, durationMs, PLANNED_FUNCTIONS, SCHEMAS, SUPPORTED_FUNCTIONS } from './schema.js';
 import { SEASONALITIES, seasonalModeOf, type Seasonality } from './seasonal.js';
 import type { CountConfig, DetectorConfig, DetectorFunction, NewValueConfig, TimeOfDayConfig } from './schema.js';
 import { BaselineStage } from './stage.js';
@@ -199,8 +199,13 @@ function problemsForEveryFunction(data: Record<string, unknown>, zone: string, c
     const problems = new Map(validateDetector(fn, { ...data, function: fn }, context).map((problem) => [problem.describe(), problem]));
     common = common === undefined ? problems : new Map([...common].filter(([key]) => problems.has(key)));
   }
+  // An unknown key is reported by every schema, but each lists its own keys, so the messages differ.
+  const known = new Set(SUPPORTED_FUNCTIONS.flatMap((fn) => Object.keys((SCHEMAS[fn] as { properties?: Record<string, unknown> }).properties ?? {})));
+  const unknownKeys = Object.keys(data)
+    .filter((key) => !known.has(key))
+    .map((key) => located(context, [key], 'key', `unknown key '${key}': no detector function has it; check its spelling against docs/detectors.md`));
   const exclusions = readExclusions(data, zone, context);
-  return [...(common?.values() ?? []), ...checkWhereKeys(data, context), ...(exclusions instanceof Array ? exclusions : [])];
+  return [...(common?.values() ?? []), ...unknownKeys, ...checkWhereKeys(data, context), ...(exclusions instanceof Array ? exclusions : [])];
 }
 
 function checkWhereKeys(data: Record<string, unknown>, context: DocumentContext): HolterError[] {
