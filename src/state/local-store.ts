@@ -58,9 +58,9 @@ export class LocalStateStore {
   }
 
   /**
-   * Opens the store and holds it until close. `readOnly` is for readers such as `baseline show`:
-   * the file is neither created nor written. Otherwise a write is tried at once, so a read-only
-   * file fails before a replay's work rather than when it saves.
+   * Opens the store. A writer keeps it locked until close and tries a write at once, so a
+   * read-only file fails before a replay's work rather than when it saves. `readOnly` is for
+   * readers such as `baseline show`: the file is neither created nor written.
    */
   static open(path: string, options: { readOnly?: boolean } = {}): LocalStateStore {
     const readOnly = options.readOnly === true;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import {
   INTEGRATION_SKIP,
   createTopic,
@@ -9,6 +9,7 @@ import {
   HolterProcess,
   latestAssignment,
   pollUntil,
+  processesKilledAfterSuite,
   produce,
   requireServices,
   setupDataStream,
@@ -35,13 +36,9 @@ function splitBetween(first: number[] | undefined, second: number[] | undefined)
 // The rule here is stateless, so every record raises its own alert and the exact set shows any
 // record lost or processed twice. state-handover.test.ts covers windows open during the move.
 describe('two members in one group', { skip: INTEGRATION_SKIP }, () => {
-  const processes: HolterProcess[] = [];
+  const processes = processesKilledAfterSuite();
 
   before(requireServices);
-
-  after(async () => {
-    for (const holter of processes) await holter.stop('SIGKILL');
-  });
 
   test('split partitions, then take over', async () => {
     const settings = testSettings('group-split', {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import {
   INTEGRATION_SKIP,
   firstAlertsAndCommit,
   groupLag,
   HolterProcess,
   pollUntil,
+  processesKilledAfterSuite,
   produce,
   requireServices,
   startStatelessRun,
@@ -16,13 +17,9 @@ const RECORDS = 1200;
 const PARTITIONS = 2;
 
 describe('kafka restart after crash', { skip: INTEGRATION_SKIP }, () => {
-  const processes: HolterProcess[] = [];
+  const processes = processesKilledAfterSuite();
 
   before(requireServices);
-
-  after(async () => {
-    for (const holter of processes) await holter.stop('SIGKILL');
-  });
 
   // The rule here is stateless, so every record raises its own alert and the exact set shows any
   // record lost or processed twice. state-crash-restart.test.ts covers windows open during a crash.

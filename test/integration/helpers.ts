@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { after } from 'node:test';
 import { promisify } from 'node:util';
 import { Client } from '@elastic/elasticsearch';
 import kafkajs from 'kafkajs';
@@ -372,6 +373,18 @@ export class HolterProcess {
     if (this.running) this.child.kill(signal);
     return this.exited;
   }
+}
+
+/**
+ * Returns the list of a suite's `holter run` processes, and kills any still running after the
+ * suite, also when a test failed midway. Call it inside `describe`.
+ */
+export function processesKilledAfterSuite(): HolterProcess[] {
+  const processes: HolterProcess[] = [];
+  after(async () => {
+    for (const holter of processes) await holter.stop('SIGKILL');
+  });
+  return processes;
 }
 
 /** Creates a folder with one stateless Sigma rule that fires on every successful event. */

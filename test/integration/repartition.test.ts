@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { Alert } from '../../src/alerts/types.js';
 import {
   INTEGRATION_SKIP,
@@ -11,6 +11,7 @@ import {
   HolterProcess,
   latestAssignment,
   pollUntil,
+  processesKilledAfterSuite,
   produce,
   requireServices,
   setupDataStream,
@@ -38,13 +39,9 @@ async function alertedUsers(dataStream: string): Promise<string[]> {
 }
 
 describe('repartition by user', { skip: INTEGRATION_SKIP }, () => {
-  const processes: HolterProcess[] = [];
+  const processes = processesKilledAfterSuite();
 
   before(requireServices);
-
-  after(async () => {
-    for (const holter of processes) await holter.stop('SIGKILL');
-  });
 
   // Source records are keyed at random, so each user's failed logins are spread over every source
   // partition and both members. Only the re-keyed events bring a user's 10 failures into one task.

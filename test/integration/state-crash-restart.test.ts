@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import {
   INTEGRATION_SKIP,
   createTopic,
@@ -10,6 +10,7 @@ import {
   HolterProcess,
   logEntries,
   pollUntil,
+  processesKilledAfterSuite,
   produce,
   requireServices,
   setupDataStream,
@@ -26,13 +27,9 @@ const FIRST_KILL_AFTER_ROUND = 4;
 const SECOND_KILL_AFTER_ROUND = 7;
 
 describe('kafka restart with open windows', { skip: INTEGRATION_SKIP }, () => {
-  const processes: HolterProcess[] = [];
+  const processes = processesKilledAfterSuite();
 
   before(requireServices);
-
-  after(async () => {
-    for (const holter of processes) await holter.stop('SIGKILL');
-  });
 
   // Each user's correlation needs 8 failed logins, and every window spans both kills: without the
   // checkpointed windows the restarted process would count at most 6 and raise nothing.

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import {
   INTEGRATION_SKIP,
   consumerGroups,
@@ -12,6 +12,7 @@ import {
   latestAssignment,
   logEntries,
   pollUntil,
+  processesKilledAfterSuite,
   produce,
   requireServices,
   setupDataStream,
@@ -40,13 +41,9 @@ function alertsRaised(stderr: string): number {
 }
 
 describe('two members hand over open windows', { skip: INTEGRATION_SKIP }, () => {
-  const processes: HolterProcess[] = [];
+  const processes = processesKilledAfterSuite();
 
   before(requireServices);
-
-  after(async () => {
-    for (const holter of processes) await holter.stop('SIGKILL');
-  });
 
   // Every user's correlation needs 8 failed logins. The leaving member reads 7 of its users' before
   // it stops, so the alerts of its partitions come from the state the other member restores.
