@@ -304,6 +304,14 @@ export class Pipeline {
     while (this.pendingDeliveries.size > 0) await Promise.all([...this.pendingDeliveries]);
   }
 
+  /**
+   * Resolves once the alerts raised before the call have been given to every sink, while later
+   * records go on raising alerts. A checkpoint taken at the call waits for this before it is written.
+   */
+  async deliveredSoFar(): Promise<void> {
+    await Promise.all([...this.pendingDeliveries]);
+  }
+
   private async deliver(sink: AlertSink, alert: Alert): Promise<void> {
     const outcomes = (this.summary.deliveryOutcomes[sink.name] ??= { delivered: 0, queued: 0, duplicate: 0, filtered: 0 });
     try {

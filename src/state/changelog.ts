@@ -11,6 +11,7 @@ import {
   type ChangelogLookup,
   type ChangelogRecord,
   type Checkpoint,
+  type EncodedCheckpoint,
   type Manifest,
 } from './checkpoint.js';
 
@@ -19,10 +20,15 @@ export interface CheckpointStore {
   /** Returns the latest complete checkpoint of a partition, seeing every checkpoint acknowledged before the call. */
   read(topic: string, partition: number): Promise<{ checkpoint: Checkpoint; manifest: Manifest } | undefined>;
   /**
-   * Writes a checkpoint, manifest last, and resolves once the broker acknowledged it. Then removes
-   * the chunks of `replaced`, the partition's previous checkpoint, with tombstones.
+   * Encodes a checkpoint into its changelog records at once, so the records keep the state as it
+   * was at the call while detection goes on during the write.
    */
-  write(checkpoint: Checkpoint, replaced?: Manifest): Promise<Manifest>;
+  encode(checkpoint: Checkpoint): EncodedCheckpoint;
+  /**
+   * Writes an encoded checkpoint, manifest last, and resolves once the broker acknowledged it.
+   * Then removes the chunks of `replaced`, the partition's previous checkpoint, with tombstones.
+   */
+  write(encoded: EncodedCheckpoint, replaced?: Manifest): Promise<Manifest>;
 }
 
 /** The latest value of each key of a compacted topic, as compaction would leave it. */
@@ -159,10 +165,13 @@ export class KafkaChangelog implements CheckpointStore {
     }
   }
 
-  async write(checkpoint: Checkpoint, replaced?: Manifest): Promise<Manifest> {
+  encode(checkpoint: Checkpoint): EncodedCheckpoint {
+    return encodeCheckpoint(checkpoint, { maxChunkBytes: this.options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES });
+  }
+
+  async write({ manifest, records }: EncodedCheckpoint, replaced?: Manifest): Promise<Manifest> {
     const maxChunkBytes = this.options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES;
-    const { manifest, records } = encodeCheckpoint(checkpoint, { maxChunkBytes });
-    const partition = checkpoint.partition % this.partitionCount;
+    const partition = manifest.partition % this.partitionCount;
     const toMessage = (record: ChangelogRecord): { key: string; value: Buffer | null; headers: Record<string, string>; partition: number } => ({ ...record, partition });
     const totalBytes = records.reduce((total, record) => total + (record.value?.length ?? 0), 0);
 
@@ -177,7 +186,7 @@ export class KafkaChangelog implements CheckpointStore {
         await this.options.producer.send(this.options.topic, chunkTombstones(replaced).map(toMessage));
       }
     } catch (error) {
-      throw changelogError(`Writing the checkpoint of ${checkpoint.topic}/${checkpoint.partition} at offset ${checkpoint.offset} to ${this.options.topic} failed`, error);
+      throw changelogError(`Writing the checkpoint of ${manifest.topic}/${manifest.partition} at offset ${manifest.offset} to ${this.options.topic} failed`, error);
     }
     return manifest;
   }

@@ -81,12 +81,18 @@ export function newCheckpointId(now: Date = new Date()): string {
   return `${now.getTime().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
+/** A checkpoint as changelog records, the manifest last; the manifest names the partition and offset. */
+export interface EncodedCheckpoint {
+  manifest: Manifest;
+  records: ChangelogRecord[];
+}
+
 /**
  * Encodes a checkpoint as changelog records: compressed, split into chunks of at most
  * `maxChunkBytes`, and the manifest last. Write them in this order and wait for each to be
  * acknowledged before the next, so a crash part-way leaves the previous manifest in force.
  */
-export function encodeCheckpoint(checkpoint: Checkpoint, options: { id?: string; maxChunkBytes?: number; now?: Date } = {}): { manifest: Manifest; records: ChangelogRecord[] } {
+export function encodeCheckpoint(checkpoint: Checkpoint, options: { id?: string; maxChunkBytes?: number; now?: Date } = {}): EncodedCheckpoint {
   const maxChunkBytes = options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES;
   if (!Number.isInteger(maxChunkBytes) || maxChunkBytes < 1) throw new RangeError(`maxChunkBytes must be a whole number above 0, got ${maxChunkBytes}`);
   const id = options.id ?? newCheckpointId(options.now);

@@ -1,5 +1,5 @@
 import { ChangelogTable, type CheckpointStore } from '../../src/state/changelog.js';
-import { chunkTombstones, decodeCheckpoint, encodeCheckpoint, type ChangelogRecord, type Checkpoint, type Manifest } from '../../src/state/checkpoint.js';
+import { chunkTombstones, decodeCheckpoint, encodeCheckpoint, type ChangelogRecord, type Checkpoint, type EncodedCheckpoint, type Manifest } from '../../src/state/checkpoint.js';
 
 /**
  * A checkpoint store that applies the changelog records straight to a table, as the changelog
@@ -15,8 +15,11 @@ export class MemoryCheckpointStore implements CheckpointStore {
     return decodeCheckpoint(this.table, topic, partition);
   }
 
-  async write(checkpoint: Checkpoint, replaced?: Manifest): Promise<Manifest> {
-    const { manifest, records } = encodeCheckpoint(checkpoint, this.maxChunkBytes === undefined ? {} : { maxChunkBytes: this.maxChunkBytes });
+  encode(checkpoint: Checkpoint): EncodedCheckpoint {
+    return encodeCheckpoint(checkpoint, this.maxChunkBytes === undefined ? {} : { maxChunkBytes: this.maxChunkBytes });
+  }
+
+  async write({ manifest, records }: EncodedCheckpoint, replaced?: Manifest): Promise<Manifest> {
     const tombstones = replaced === undefined ? [] : chunkTombstones(replaced);
     for (const record of [...records, ...tombstones]) {
       this.records.push(record);

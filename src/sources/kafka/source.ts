@@ -4,7 +4,7 @@ import type { Logger } from '../../log.js';
 import type { BatchControl, ConsumedBatch, ConsumedMessage, KafkaConsumerClient, PartitionAssignment, TopicPartitionOffset } from './client.js';
 import type { OriginalRecord } from './dead-letter-topic.js';
 import { sourcePositionOf, type Repartitioner } from './repartition.js';
-import type { PartitionTasks } from './tasks.js';
+import type { CapturedCheckpoints, PartitionTasks } from './tasks.js';
 
 export interface KafkaSourceOptions {
   consumer: KafkaConsumerClient;
@@ -63,10 +63,14 @@ const DEFAULT_COMMIT_MAX_BACKOFF_MS = 5000;
 /**
  * Consumes topics in a consumer group and pushes each record into the detection task of its
  * partition, one at a time. Every `checkpointIntervalMs` it checkpoints, at the end of the batch
- * in hand or while idle. It waits for the alerts raised so far to be delivered, writes a checkpoint
- * of every task that changed, and only then commits the offsets those checkpoints reflect. It does
- * the same when it stops and when it notices a rebalance. A slow sink blocks the handler, and so the
- * fetching, of the whole consumer. That is the back-pressure.
+ * in hand or while idle: it snapshots every task that changed, waits for the alerts raised so far
+ * to be delivered, writes the checkpoints, and only then commits the offsets they reflect.
+ *
+ * After a batch, the waiting and writing go on in the background while later batches are
+ * detected, and at most one checkpoint is in flight: the next one due waits for it. When it stops
+ * or notices a rebalance, it checkpoints and commits before going on. A slow sink or changelog
+ * therefore blocks the handler, and so the fetching, of the whole consumer, one checkpoint
+ * interval later. That is the back-pressure.
  */
 export class KafkaSource {
   private joinedGroup = false;
@@ -85,6 +89,8 @@ export class KafkaSource {
   /** A heartbeat reported a rebalance in progress: the batch in hand ends and checkpoints. */
   private rebalanceNoticed = false;
   private lastCheckpointAt = Date.now();
+  /** The checkpoint being written and committed while batches go on; settles without rejecting. */
+  private checkpointInFlight: Promise<void> = Promise.resolve();
   private idleTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private resolveStopped: () => void = () => {};
@@ -131,6 +137,7 @@ export class KafkaSource {
         // stopping. A failure stops from inside the handler, which must not wait for itself, and
         // writes no checkpoint, because the record that failed may be half in the state.
         if (this.failure === undefined) await this.runExclusive(() => this.checkpointAndCommit(undefined));
+        else await this.checkpointInFlight;
         await this.options.consumer.stop();
         await this.options.consumer.disconnect();
         this.options.logger.info({ groupId: this.options.groupId, ...this.stats }, 'kafka source stopped');
@@ -156,7 +163,11 @@ export class KafkaSource {
     this.joinedGroup = true;
     this.rebalanceNoticed = false;
     this.options.logger.info({ groupId: this.options.groupId, assignment }, 'kafka partitions assigned');
-    void this.runExclusive(async () => this.options.tasks.assign(assignment));
+    void this.runExclusive(async () => {
+      // A partition assigned again is restored from the store, which must contain its latest checkpoint.
+      await this.checkpointInFlight;
+      this.options.tasks.assign(assignment);
+    });
   }
 
   /** Checkpoints and commits when no batch arrives for a while, so an idle partition's offsets are committed too. */
@@ -221,10 +232,25 @@ export class KafkaSource {
     // long in an outage.
     try {
       const ending = this.stopRequested || this.rebalanceNoticed || control.isStale();
-      if (ending || this.checkpointDue()) await this.checkpointAndCommit(control);
+      if (ending) await this.checkpointAndCommit(control);
+      else if (this.checkpointDue()) await this.checkpointInBackground(control);
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  /**
+   * Waits for the checkpoint in flight, then captures the next one and lets it be written and
+   * committed while the following batches are detected.
+   */
+  private async checkpointInBackground(control: BatchControl): Promise<void> {
+    await this.checkpointInFlight;
+    if (this.failure !== undefined) return;
+    const captured = this.options.tasks.capture();
+    this.lastCheckpointAt = Date.now();
+    this.checkpointInFlight = this.writeAndCommit(captured, control).catch((error: unknown) =>
+      this.fail(new HolterError('HOLTER_KAFKA_CONSUME', `Checkpointing and committing failed: ${(error as Error).message}. Restart holter run; it resumes from the checkpoints.`, { cause: error })),
+    );
   }
 
   private heartbeat(control: BatchControl, topic: string, partition: number): void {
@@ -311,19 +337,31 @@ export class KafkaSource {
   }
 
   /**
-   * Checkpoints every task with new records and commits the offsets the checkpoints reflect. A
-   * write that failed on a retriable error (the broker restarting) is tried again with backoff, as
-   * commits are, while the handler waits. Any other failure stops the run, and nothing past the
-   * previous checkpoint is committed.
+   * Checkpoints every task with new records and commits the offsets the checkpoints reflect, after
+   * the checkpoint in flight. A write that failed on a retriable error (the broker restarting) is
+   * tried again with backoff, as commits are, while the caller waits. Any other failure stops the
+   * run, and nothing past the previous checkpoint is committed.
    */
   private async checkpointAndCommit(control: BatchControl | undefined): Promise<void> {
+    await this.checkpointInFlight;
     if (this.failure !== undefined) return;
+    const captured = this.options.tasks.capture();
+    this.lastCheckpointAt = Date.now();
+    await this.writeAndCommit(captured, control);
+  }
+
+  /**
+   * Writes captured checkpoints and commits their offsets. A retriable failure writes the same
+   * records again: a capture may be taken only between records, and in the background a record
+   * can be half detected.
+   */
+  private async writeAndCommit(captured: CapturedCheckpoints, control: BatchControl | undefined): Promise<void> {
     const initialMs = this.options.commitInitialBackoffMs ?? DEFAULT_COMMIT_INITIAL_BACKOFF_MS;
     const maxMs = this.options.commitMaxBackoffMs ?? DEFAULT_COMMIT_MAX_BACKOFF_MS;
     let positions: TopicPartitionOffset[] | undefined;
     for (let attempt = 1; positions === undefined; attempt++) {
       try {
-        positions = await this.options.tasks.checkpoint();
+        positions = await this.options.tasks.persist(captured);
       } catch (error) {
         const holterError = isHolterError(error) ? error : new HolterError('HOLTER_STATE_CHANGELOG', `Writing checkpoints failed: ${(error as Error).message}. Restart holter run; records after the last checkpoint are processed again.`, { cause: error });
         const retriable = holterError.code === 'HOLTER_STATE_CHANGELOG' && this.options.consumer.describeError(holterError.cause).retriable;
@@ -341,7 +379,6 @@ export class KafkaSource {
         await this.sleep(delayMs);
       }
     }
-    this.lastCheckpointAt = Date.now();
     if (positions.length > 0) await this.commit(positions, control);
   }
 

@@ -2,7 +2,7 @@ import type { SizedRawRecord } from '../../decoders/index.js';
 import { HolterError, isHolterError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { CheckpointStore } from '../../state/changelog.js';
-import { CHECKPOINT_VERSION, type Checkpoint, type Manifest } from '../../state/checkpoint.js';
+import { CHECKPOINT_VERSION, type Checkpoint, type EncodedCheckpoint, type Manifest } from '../../state/checkpoint.js';
 import type { DetectionTask } from '../../state/task.js';
 import type { PartitionAssignment, TopicPartitionOffset } from './client.js';
 import type { SourcePosition } from './repartition.js';
@@ -12,8 +12,15 @@ export interface TaskHost {
   createTask(): Promise<DetectionTask>;
   retireTask(task: DetectionTask): void;
   push(record: SizedRawRecord, task: DetectionTask): Promise<void>;
-  /** Resolves once every alert raised so far was given to every sink. */
-  drain(): Promise<void>;
+  /** Resolves once every alert raised before the call was given to every sink; later alerts are not waited for. */
+  deliveredSoFar(): Promise<void>;
+}
+
+/** Checkpoints taken at one moment and not yet written: see `PartitionTasks.capture`. */
+export interface CapturedCheckpoints {
+  pending: { entry: TaskEntry; encoded: EncodedCheckpoint }[];
+  /** Settles once the alerts raised before the capture are delivered. */
+  delivered: Promise<void>;
 }
 
 /** The action for a fetched batch: process it, or seek to the offset the restored state reflects. */
@@ -174,24 +181,41 @@ export class PartitionTasks {
    * far are delivered, and returns the positions those checkpoints reflect, for the offset commit.
    */
   async checkpoint(): Promise<TopicPartitionOffset[]> {
-    const dirty = [...this.entries.values()].filter((entry) => entry.dirty);
-    if (dirty.length === 0) return [];
-    await this.host.drain();
+    return this.persist(this.capture());
+  }
 
-    // Snapshots are taken together and synchronously, so each reflects exactly its nextOffset.
-    const pending = dirty.map((entry) => {
-      const checkpoint: Checkpoint = { version: CHECKPOINT_VERSION, topic: entry.topic, partition: entry.partition, offset: entry.nextOffset.toString(), task: entry.task.snapshot() };
-      if (entry.forwarded.size > 0) {
-        checkpoint.forwarded = Object.fromEntries([...entry.forwarded].map(([input, last]) => [input, [last.offset.toString(), last.event]]));
-      }
-      entry.dirty = false;
-      return { entry, checkpoint };
-    });
+  /**
+   * Snapshots and encodes every task with records since its last checkpoint, at once, so each
+   * checkpoint reflects exactly its offset while later records go on being detected. `persist`
+   * writes them. Write one capture at a time and in order: each replaces the one before.
+   */
+  capture(): CapturedCheckpoints {
+    const pending = [...this.entries.values()]
+      .filter((entry) => entry.dirty)
+      .map((entry) => {
+        const checkpoint: Checkpoint = { version: CHECKPOINT_VERSION, topic: entry.topic, partition: entry.partition, offset: entry.nextOffset.toString(), task: entry.task.snapshot() };
+        if (entry.forwarded.size > 0) {
+          checkpoint.forwarded = Object.fromEntries([...entry.forwarded].map(([input, last]) => [input, [last.offset.toString(), last.event]]));
+        }
+        entry.dirty = false;
+        return { entry, encoded: this.store.encode(checkpoint) };
+      });
+    return { pending, delivered: pending.length === 0 ? Promise.resolve() : this.host.deliveredSoFar() };
+  }
+
+  /**
+   * Writes captured checkpoints once the alerts raised before the capture are delivered, because a
+   * restore starts after the checkpoint's offset and would never raise an undelivered alert again.
+   * Returns the positions the checkpoints reflect. On failure their tasks count as changed again.
+   */
+  async persist(captured: CapturedCheckpoints): Promise<TopicPartitionOffset[]> {
+    const { pending, delivered } = captured;
+    if (pending.length === 0) return [];
     try {
+      await delivered;
       await Promise.all(
-        pending.map(async ({ entry, checkpoint }) => {
-          const manifest = await this.store.write(checkpoint, entry.manifest);
-          entry.manifest = manifest;
+        pending.map(async ({ entry, encoded }) => {
+          entry.manifest = await this.store.write(encoded, entry.manifest);
           this.stats.checkpoints++;
         }),
       );
@@ -199,7 +223,7 @@ export class PartitionTasks {
       for (const { entry } of pending) entry.dirty = true;
       throw error;
     }
-    return pending.map(({ checkpoint }) => ({ topic: checkpoint.topic, partition: checkpoint.partition, offset: checkpoint.offset }));
+    return pending.map(({ encoded: { manifest } }) => ({ topic: manifest.topic, partition: manifest.partition, offset: manifest.offset }));
   }
 }
 

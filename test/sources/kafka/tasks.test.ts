@@ -58,7 +58,7 @@ async function ruleSet(): Promise<SigmaStage['ruleSet']> {
 }
 
 /** Builds one member: a pipeline whose tasks each get fresh Sigma stages, and the tasks of its partitions. */
-async function member(store: MemoryCheckpointStore): Promise<{ tasks: PartitionTasks; alerts: Alert[]; pipeline: Pipeline }> {
+async function member(store: MemoryCheckpointStore, deliver: (alert: Alert) => Promise<'delivered'> = async () => 'delivered'): Promise<{ tasks: PartitionTasks; alerts: Alert[]; pipeline: Pipeline }> {
   const rules = await ruleSet();
   const alerts: Alert[] = [];
   const pipeline = new Pipeline({
@@ -67,13 +67,13 @@ async function member(store: MemoryCheckpointStore): Promise<{ tasks: PartitionT
     enrich: createEnricher({ tokenKey: 'tasks-test-key-0123456789' }),
     stages: [],
     createStages: async () => ({ stages: [new SigmaStage(rules, { allowedLatenessMs: LATENESS_MS })] }),
-    sinks: [{ name: 'collector', write: async (alert) => (alerts.push(alert), 'delivered'), close: async () => {} }],
+    sinks: [{ name: 'collector', write: async (alert) => (alerts.push(alert), deliver(alert)), close: async () => {} }],
     deadLetter: new DeadLetterMemory(),
     allowedLatenessMs: LATENESS_MS,
     logger: silentLogger,
   });
   const tasks = new PartitionTasks(
-    { createTask: () => pipeline.createTask(), retireTask: (task) => pipeline.retireTask(task), push: (record, task) => pipeline.push(record, task), drain: () => pipeline.drain() },
+    { createTask: () => pipeline.createTask(), retireTask: (task) => pipeline.retireTask(task), push: (record, task) => pipeline.push(record, task), deliveredSoFar: () => pipeline.deliveredSoFar() },
     store,
     silentLogger,
   );
@@ -124,6 +124,54 @@ test('checkpoint covers changed tasks only', async () => {
   await pushFailures(tasks, 1, 2, 3);
   assert.deepEqual(await tasks.checkpoint(), [{ topic: TOPIC, partition: 1, offset: '3' }]);
   assert.equal((await store.read(TOPIC, 1))?.checkpoint.offset, '3');
+});
+
+test('capture keeps state at its offset while detection goes on', async () => {
+  const store = new MemoryCheckpointStore();
+  const { tasks } = await member(store);
+  await tasks.prepare(TOPIC, 0, '0');
+  await pushFailures(tasks, 0, 0, 5);
+  const captured = tasks.capture();
+  await pushFailures(tasks, 0, 5, 9);
+
+  assert.deepEqual(await tasks.persist(captured), [{ topic: TOPIC, partition: 0, offset: '5' }]);
+  assert.equal(tasks.dirty, true, 'the 4 records after the capture are in no checkpoint');
+
+  // The checkpoint holds 5 failures: 2 more stay below the burst of 8, and the third reaches it.
+  const next = await member(store);
+  assert.deepEqual(await next.tasks.prepare(TOPIC, 0, '5'), { action: 'process' });
+  await pushFailures(next.tasks, 0, 5, 7);
+  await next.pipeline.drain();
+  assert.equal(next.alerts.length, 0);
+  await pushFailures(next.tasks, 0, 7, 8);
+  await next.pipeline.drain();
+  assert.equal(next.alerts.length, 1);
+});
+
+test('capture waits for alerts raised before it only', async () => {
+  const store = new MemoryCheckpointStore();
+  const held: (() => void)[] = [];
+  const { tasks, alerts, pipeline } = await member(store, () => new Promise((resolve) => held.push(() => resolve('delivered'))));
+  await tasks.prepare(TOPIC, 0, '0');
+  await pushFailures(tasks, 0, 0, 8);
+  assert.equal(alerts.length, 1);
+
+  const captured = tasks.capture();
+  let written = false;
+  const persisting = tasks.persist(captured).then((positions) => ((written = true), positions));
+  await pushFailures(tasks, 0, 8, 16, 'other@example.org');
+  assert.equal(alerts.length, 2, 'the second user raised an alert after the capture');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(written, false, 'the checkpoint waits for the first alert');
+  assert.equal(await store.read(TOPIC, 0), undefined);
+
+  held[0]?.();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(written, true, 'the second alert is still held, and the checkpoint does not wait for it');
+  assert.deepEqual(await persisting, [{ topic: TOPIC, partition: 0, offset: '8' }]);
+  assert.equal((await store.read(TOPIC, 0))?.checkpoint.offset, '8');
+  for (const release of held) release();
+  await pipeline.drain();
 });
 
 test('window survives handover to another member', async () => {
@@ -215,7 +263,7 @@ test('forwarded repeats are dropped across restore', async () => {
 
 test('incompatible stage state names partition', async () => {
   const store = new MemoryCheckpointStore();
-  await store.write({ version: CHECKPOINT_VERSION, topic: TOPIC, partition: 3, offset: '7', task: { maxEventTimeMs: null, riskAdvancedMs: null, stages: { sigma: { version: 99 } } } });
+  await store.write(store.encode({ version: CHECKPOINT_VERSION, topic: TOPIC, partition: 3, offset: '7', task: { maxEventTimeMs: null, riskAdvancedMs: null, stages: { sigma: { version: 99 } } } }));
   const { tasks } = await member(store);
 
   await assert.rejects(tasks.prepare(TOPIC, 3, '7'), (error: unknown) => {
