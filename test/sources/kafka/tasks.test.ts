@@ -137,7 +137,7 @@ test('capture keeps state at its offset while detection goes on', async () => {
   assert.deepEqual(await tasks.persist(captured), [{ topic: TOPIC, partition: 0, offset: '5' }]);
   assert.equal(tasks.dirty, true, 'the 4 records after the capture are in no checkpoint');
 
-  // The checkpoint holds 5 failures: 2 more stay below the burst of 8, and the third reaches it.
+  // The checkpoint contains 5 failures: 2 more stay below the burst of 8, and the third reaches it.
   const next = await member(store);
   assert.deepEqual(await next.tasks.prepare(TOPIC, 0, '5'), { action: 'process' });
   await pushFailures(next.tasks, 0, 5, 7);
@@ -150,8 +150,8 @@ test('capture keeps state at its offset while detection goes on', async () => {
 
 test('capture waits for alerts raised before it only', async () => {
   const store = new MemoryCheckpointStore();
-  const held: (() => void)[] = [];
-  const { tasks, alerts, pipeline } = await member(store, () => new Promise((resolve) => held.push(() => resolve('delivered'))));
+  const heldDeliveries: (() => void)[] = [];
+  const { tasks, alerts, pipeline } = await member(store, () => new Promise((resolve) => heldDeliveries.push(() => resolve('delivered'))));
   await tasks.prepare(TOPIC, 0, '0');
   await pushFailures(tasks, 0, 0, 8);
   assert.equal(alerts.length, 1);
@@ -165,12 +165,12 @@ test('capture waits for alerts raised before it only', async () => {
   assert.equal(written, false, 'the checkpoint waits for the first alert');
   assert.equal(await store.read(TOPIC, 0), undefined);
 
-  held[0]?.();
+  heldDeliveries[0]?.();
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(written, true, 'the second alert is still held, and the checkpoint does not wait for it');
   assert.deepEqual(await persisting, [{ topic: TOPIC, partition: 0, offset: '8' }]);
   assert.equal((await store.read(TOPIC, 0))?.checkpoint.offset, '8');
-  for (const release of held) release();
+  for (const release of heldDeliveries) release();
   await pipeline.drain();
 });
 
