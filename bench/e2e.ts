@@ -29,7 +29,7 @@ import {
 } from '../test/integration/helpers.js';
 import { REPO_ROOT } from '../test/helpers/paths.js';
 
-const RECORDS = positiveInteger('HOLTER_BENCH_E2E_RECORDS', 40_000);
+const RECORDS = positiveInteger('HOLTER_BENCH_E2E_RECORDS', 100_000);
 /** Smaller, because every record raises an alert and so waits for its own bulk request. */
 const EVERY_EVENT_RECORDS = positiveInteger('HOLTER_BENCH_E2E_ALERT_RECORDS', 3000);
 const OFFERED_EVENTS_PER_SECOND = positiveInteger('HOLTER_BENCH_E2E_RATE', 100);

@@ -6,7 +6,7 @@ import {
   chunkTombstones,
   decodeCheckpoint,
   DEFAULT_MAX_CHUNK_BYTES,
-  encodeCheckpoint,
+  encodeCheckpointInBackground,
   orphanChunkTombstones,
   type ChangelogLookup,
   type ChangelogRecord,
@@ -20,10 +20,10 @@ export interface CheckpointStore {
   /** Returns the latest complete checkpoint of a partition, seeing every checkpoint acknowledged before the call. */
   read(topic: string, partition: number): Promise<{ checkpoint: Checkpoint; manifest: Manifest } | undefined>;
   /**
-   * Encodes a checkpoint into its changelog records at once, so the records keep the state as it
-   * was at the call while detection goes on during the write.
+   * Encodes a checkpoint into its changelog records. The state is serialised before the call
+   * returns, so the records keep it as it was at the call while detection goes on.
    */
-  encode(checkpoint: Checkpoint): EncodedCheckpoint;
+  encode(checkpoint: Checkpoint): Promise<EncodedCheckpoint>;
   /**
    * Writes an encoded checkpoint, manifest last, and resolves once the broker acknowledged it.
    * Then removes the chunks of `replaced`, the partition's previous checkpoint, with tombstones.
@@ -165,8 +165,8 @@ export class KafkaChangelog implements CheckpointStore {
     }
   }
 
-  encode(checkpoint: Checkpoint): EncodedCheckpoint {
-    return encodeCheckpoint(checkpoint, { maxChunkBytes: this.options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES });
+  encode(checkpoint: Checkpoint): Promise<EncodedCheckpoint> {
+    return encodeCheckpointInBackground(checkpoint, { maxChunkBytes: this.options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES });
   }
 
   async write({ manifest, records }: EncodedCheckpoint, replaced?: Manifest): Promise<Manifest> {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { deflateSync, inflateSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { deflate, deflateSync, inflateSync } from 'node:zlib';
 import { HolterError } from '../errors.js';
 import type { TaskState } from './task.js';
 
@@ -18,6 +19,8 @@ export const DEFAULT_MAX_CHUNK_BYTES = 900_000;
 
 /** Header of a chunk record: the id of the checkpoint it belongs to. */
 export const CHECKPOINT_ID_HEADER = 'holter.checkpoint.id';
+
+const deflateAsync = promisify(deflate);
 
 /** The state of one task and the input position it reflects. */
 export interface Checkpoint {
@@ -92,11 +95,35 @@ export interface EncodedCheckpoint {
  * `maxChunkBytes`, and the manifest last. Write them in this order and wait for each to be
  * acknowledged before the next, so a crash part-way leaves the previous manifest in force.
  */
-export function encodeCheckpoint(checkpoint: Checkpoint, options: { id?: string; maxChunkBytes?: number; now?: Date } = {}): EncodedCheckpoint {
+export function encodeCheckpoint(checkpoint: Checkpoint, options: EncodeOptions = {}): EncodedCheckpoint {
+  checkMaxChunkBytes(options);
+  return checkpointRecords(checkpoint, deflateSync(Buffer.from(JSON.stringify(checkpoint), 'utf8')), options);
+}
+
+/**
+ * Encodes a checkpoint as `encodeCheckpoint` does, but compresses on the thread pool. The state is
+ * serialised before the call returns, so the records reflect it as it was at the call.
+ */
+export function encodeCheckpointInBackground(checkpoint: Checkpoint, options: EncodeOptions = {}): Promise<EncodedCheckpoint> {
+  checkMaxChunkBytes(options);
+  const serialised = Buffer.from(JSON.stringify(checkpoint), 'utf8');
+  return deflateAsync(serialised).then((compressed) => checkpointRecords(checkpoint, compressed, options));
+}
+
+interface EncodeOptions {
+  id?: string;
+  maxChunkBytes?: number;
+  now?: Date;
+}
+
+function checkMaxChunkBytes(options: EncodeOptions): void {
   const maxChunkBytes = options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES;
   if (!Number.isInteger(maxChunkBytes) || maxChunkBytes < 1) throw new RangeError(`maxChunkBytes must be a whole number above 0, got ${maxChunkBytes}`);
+}
+
+function checkpointRecords(checkpoint: Checkpoint, compressed: Buffer, options: EncodeOptions): EncodedCheckpoint {
+  const maxChunkBytes = options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES;
   const id = options.id ?? newCheckpointId(options.now);
-  const compressed = deflateSync(Buffer.from(JSON.stringify(checkpoint), 'utf8'));
 
   const records: ChangelogRecord[] = [];
   for (let start = 0, index = 0; start < compressed.length || index === 0; start += maxChunkBytes, index++) {

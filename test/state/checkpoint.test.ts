@@ -9,6 +9,7 @@ import {
   chunkTombstones,
   decodeCheckpoint,
   encodeCheckpoint,
+  encodeCheckpointInBackground,
   manifestKey,
   orphanChunkTombstones,
   type ChangelogRecord,
@@ -49,6 +50,21 @@ test('checkpoint round-trips with manifest last', () => {
   assert.equal(manifest.offset, '1042');
   for (const record of records) assert.equal(record.headers[CHECKPOINT_ID_HEADER], manifest.id);
   assert.deepEqual(decodeCheckpoint(tableOf(...records), 'ehr.audit', 2)?.checkpoint, checkpoint);
+});
+
+test('background encoding keeps state at call', async () => {
+  const state = { count: 1, users: ['u-1042'] };
+  const checkpoint = checkpointAt('1042', state);
+  const now = new Date('2026-12-05T04:00:00Z');
+  const expected = encodeCheckpoint(checkpoint, { id: 'fixed', now, maxChunkBytes: 1000 });
+
+  const encoding = encodeCheckpointInBackground(checkpoint, { id: 'fixed', now, maxChunkBytes: 1000 });
+  state.count = 2;
+  state.users.push('u-2077');
+  const encoded = await encoding;
+
+  assert.deepEqual(encoded, expected);
+  assert.deepEqual(decodeCheckpoint(tableOf(...encoded.records), 'ehr.audit', 2)?.checkpoint.task.stages, { counter: { count: 1, users: ['u-1042'] } });
 });
 
 test('partition without manifest has no checkpoint', () => {

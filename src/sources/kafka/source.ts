@@ -245,9 +245,8 @@ export class KafkaSource {
    */
   private async checkpointInBackground(control: BatchControl): Promise<void> {
     await this.checkpointInFlight;
-    if (this.failure !== undefined) return;
-    const captured = this.options.tasks.capture();
-    this.lastCheckpointAt = Date.now();
+    const captured = this.capture();
+    if (captured === undefined) return;
     this.checkpointInFlight = this.writeAndCommit(captured, control).catch((error: unknown) =>
       this.fail(new HolterError('HOLTER_KAFKA_CONSUME', `Checkpointing and committing failed: ${(error as Error).message}. Restart holter run; it resumes from the checkpoints.`, { cause: error })),
     );
@@ -344,10 +343,21 @@ export class KafkaSource {
    */
   private async checkpointAndCommit(control: BatchControl | undefined): Promise<void> {
     await this.checkpointInFlight;
-    if (this.failure !== undefined) return;
-    const captured = this.options.tasks.capture();
-    this.lastCheckpointAt = Date.now();
-    await this.writeAndCommit(captured, control);
+    const captured = this.capture();
+    if (captured !== undefined) await this.writeAndCommit(captured, control);
+  }
+
+  /** Captures the next checkpoints, or stops the run when a task's state cannot be serialised. */
+  private capture(): CapturedCheckpoints | undefined {
+    if (this.failure !== undefined) return undefined;
+    try {
+      const captured = this.options.tasks.capture();
+      this.lastCheckpointAt = Date.now();
+      return captured;
+    } catch (error) {
+      this.fail(new HolterError('HOLTER_STATE_CHANGELOG', `Taking a checkpoint failed: ${(error as Error).message}. Restart holter run; records after the last checkpoint are processed again.`, { cause: error }));
+      return undefined;
+    }
   }
 
   /**

@@ -18,7 +18,7 @@ export interface TaskHost {
 
 /** Checkpoints taken at one moment and not yet written: see `PartitionTasks.capture`. */
 export interface CapturedCheckpoints {
-  pending: { entry: TaskEntry; encoded: EncodedCheckpoint }[];
+  pending: { entry: TaskEntry; encoded: Promise<EncodedCheckpoint> }[];
   /** Settles once the alerts raised before the capture are delivered. */
   delivered: Promise<void>;
 }
@@ -185,7 +185,7 @@ export class PartitionTasks {
   }
 
   /**
-   * Snapshots and encodes every task with records since its last checkpoint, at once, so each
+   * Snapshots and serialises every task with records since its last checkpoint, at once, so each
    * checkpoint reflects exactly its offset while later records go on being detected. `persist`
    * writes them. Write one capture at a time and in order: each replaces the one before.
    */
@@ -198,7 +198,10 @@ export class PartitionTasks {
           checkpoint.forwarded = Object.fromEntries([...entry.forwarded].map(([input, last]) => [input, [last.offset.toString(), last.event]]));
         }
         entry.dirty = false;
-        return { entry, encoded: this.store.encode(checkpoint) };
+        const encoded = this.store.encode(checkpoint);
+        // `persist` awaits it later, and an encoding failure must not count as unhandled meanwhile.
+        encoded.catch(() => undefined);
+        return { entry, encoded };
       });
     return { pending, delivered: pending.length === 0 ? Promise.resolve() : this.host.deliveredSoFar() };
   }
@@ -215,7 +218,7 @@ export class PartitionTasks {
       await delivered;
       await Promise.all(
         pending.map(async ({ entry, encoded }) => {
-          entry.manifest = await this.store.write(encoded, entry.manifest);
+          entry.manifest = await this.store.write(await encoded, entry.manifest);
           this.stats.checkpoints++;
         }),
       );
@@ -223,7 +226,8 @@ export class PartitionTasks {
       for (const { entry } of pending) entry.dirty = true;
       throw error;
     }
-    return pending.map(({ encoded: { manifest } }) => ({ topic: manifest.topic, partition: manifest.partition, offset: manifest.offset }));
+    const written = await Promise.all(pending.map(({ encoded }) => encoded));
+    return written.map(({ manifest }) => ({ topic: manifest.topic, partition: manifest.partition, offset: manifest.offset }));
   }
 }
 

@@ -263,7 +263,7 @@ test('forwarded repeats are dropped across restore', async () => {
 
 test('incompatible stage state names partition', async () => {
   const store = new MemoryCheckpointStore();
-  await store.write(store.encode({ version: CHECKPOINT_VERSION, topic: TOPIC, partition: 3, offset: '7', task: { maxEventTimeMs: null, riskAdvancedMs: null, stages: { sigma: { version: 99 } } } }));
+  await store.write(await store.encode({ version: CHECKPOINT_VERSION, topic: TOPIC, partition: 3, offset: '7', task: { maxEventTimeMs: null, riskAdvancedMs: null, stages: { sigma: { version: 99 } } } }));
   const { tasks } = await member(store);
 
   await assert.rejects(tasks.prepare(TOPIC, 3, '7'), (error: unknown) => {
