@@ -12,8 +12,12 @@ import { addStageStats, DetectionTask, type TaskStages } from './state/task.js';
 
 const MAX_REMEMBERED_ALERT_IDS = 100_000;
 
-/** Alerts whose delivery may be in flight at once before detection waits for the oldest. */
-const DEFAULT_MAX_PENDING_DELIVERIES = 256;
+/**
+ * Alerts whose delivery may be in flight at once before detection waits for one to settle. Twice
+ * the alerts of the Elasticsearch sink's default requests in flight (2 of 500), so that the next
+ * bulk request is full when one returns.
+ */
+const DEFAULT_MAX_PENDING_DELIVERIES = 2000;
 
 export interface PipelineOptions {
   decode: (record: RawRecord, context: DecodeContext) => DecodeResult;
@@ -90,6 +94,8 @@ export class Pipeline {
   private readonly raisedIds = new Set<string>();
   private readonly now: () => Date;
   private readonly pendingDeliveries = new Set<Promise<void>>();
+  /** Detection waiting for a delivery to settle because `maxPendingDeliveries` are in flight. */
+  private readonly deliverySlotWaiters: (() => void)[] = [];
   private readonly maxPendingDeliveries: number;
 
   constructor(private readonly options: PipelineOptions) {
@@ -290,9 +296,13 @@ export class Pipeline {
       const delivery = Promise.all(this.options.sinks.map((sink) => this.deliver(sink, alert)))
         .then(() => this.options.onAlert?.(alert))
         .catch((error: unknown) => this.options.logger.error({ alertId: alert.event.id, err: error }, 'alert callback failed'));
-      const tracked: Promise<void> = delivery.finally(() => this.pendingDeliveries.delete(tracked));
+      const tracked: Promise<void> = delivery.finally(() => {
+        this.pendingDeliveries.delete(tracked);
+        this.deliverySlotWaiters.shift()?.();
+      });
       this.pendingDeliveries.add(tracked);
-      if (this.pendingDeliveries.size >= this.maxPendingDeliveries) await Promise.race(this.pendingDeliveries);
+      // A waiter per full set instead of Promise.race, which would add a reaction to every pending delivery.
+      if (this.pendingDeliveries.size >= this.maxPendingDeliveries) await new Promise<void>((resolve) => this.deliverySlotWaiters.push(resolve));
     }
   }
 

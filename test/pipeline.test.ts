@@ -163,3 +163,44 @@ test('pipeline tasks keep separate windows and watermarks', async () => {
   assert.equal(summary.stageStats.sigma?.late_events, 0);
   assert.equal(summary.stageStats.sigma?.events, 16, 'the retired task still counts');
 });
+
+test('pipeline bounds alerts in flight', async () => {
+  const folder = mkdtempSync(path.join(tmpdir(), 'holter-pipeline-'));
+  writeFileSync(
+    path.join(folder, 'failure.yml'),
+    ['title: Failed login', 'id: 5b1e0c55-3f7a-4e21-9d1c-6a2f0e4b7c01', 'status: test', 'logsource:', '    product: holter', '    category: authentication', 'detection:', '    selection:', '        event.outcome: failure', '    condition: selection', 'level: medium', ''].join('\n'),
+  );
+  const loaded = await loadSigmaRules([folder], { mappingFile: path.join(REPO_ROOT, 'mappings', 'sigma.yml'), allowedLatenessMs: 60_000 });
+  assert.deepEqual(loaded.errors, []);
+  const heldDeliveries: (() => void)[] = [];
+  const pipeline = new Pipeline({
+    decode: decodeRecord,
+    decodeContext: CONTEXT,
+    enrich: createEnricher({ tokenKey: 'pipeline-test-key-0123456789' }),
+    stages: [loaded.stage],
+    sinks: [{ name: 'held', write: () => new Promise((resolve) => heldDeliveries.push(() => resolve('delivered'))), close: async () => {} }],
+    deadLetter: new DeadLetterMemory(),
+    allowedLatenessMs: 60_000,
+    logger: silentLogger,
+    maxPendingDeliveries: 2,
+  });
+
+  await pipeline.push(oktaFailure(at(0), 'first@example.org', 1));
+  let thirdDetected = false;
+  const pushes = pipeline.push(oktaFailure(at(1), 'second@example.org', 2)).then(async () => {
+    await pipeline.push(oktaFailure(at(2), 'third@example.org', 3));
+    thirdDetected = true;
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(heldDeliveries.length, 2);
+  assert.equal(thirdDetected, false, 'detection waits while 2 alerts are in flight');
+
+  heldDeliveries[0]?.();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(heldDeliveries.length, 3, 'the third record was detected once a delivery settled');
+
+  for (const release of heldDeliveries.slice(1)) release();
+  await pushes;
+  await pipeline.drain();
+  assert.equal(thirdDetected, true);
+});
