@@ -11,26 +11,36 @@ export function pathAccessor(path: string): FieldAccessor {
   if (parts.length === 1) {
     return (event) => (event !== null && typeof event === 'object' ? (event as Record<string, unknown>)[path] : undefined);
   }
-  return (event) => readPath(event, parts, 0);
+  const steps: PathSteps = { parts, rests: parts.map((_, index) => parts.slice(index).join('.')) };
+  return (event) => readPath(event, steps, 0);
+}
+
+/** A dotted path split into keys, and per key the rest of the path from it joined again, built once. */
+interface PathSteps {
+  parts: string[];
+  rests: string[];
 }
 
 /**
  * Walks the parts. Where a step is missing, it tries the rest of the path as one literal
  * key, because flat ECS documents write `"event.outcome"` as a single key.
  */
-function readPath(value: unknown, parts: string[], start: number): unknown {
+function readPath(value: unknown, steps: PathSteps, start: number): unknown {
+  const parts = steps.parts;
   let current = value;
   for (let index = start; index < parts.length; index++) {
     if (current === null || typeof current !== 'object') return undefined;
-    if (Array.isArray(current)) return readFromElements(current, parts, index);
+    if (Array.isArray(current)) return readFromElements(current, steps, index);
     const record = current as Record<string, unknown>;
     const key = parts[index] as string;
-    if (key in record) {
-      current = record[key];
+    // One lookup for a present key; `in` only tells an absent key from one set to undefined.
+    const next = record[key];
+    if (next !== undefined || key in record) {
+      current = next;
       continue;
     }
     if (index < parts.length - 1) {
-      const rest = parts.slice(index).join('.');
+      const rest = steps.rests[index] as string;
       return rest in record ? record[rest] : undefined;
     }
     const spaced = keysWithoutSpaces(record).get(key);
@@ -57,8 +67,8 @@ function keysWithoutSpaces(record: Record<string, unknown>): Map<string, string>
 }
 
 /** Collects the values a path through an array (`dns.answers.data`) finds in its elements. */
-function readFromElements(elements: unknown[], parts: string[], start: number): unknown {
-  const found = elements.map((element) => readPath(element, parts, start)).filter((value) => value !== undefined);
+function readFromElements(elements: unknown[], steps: PathSteps, start: number): unknown {
+  const found = elements.map((element) => readPath(element, steps, start)).filter((value) => value !== undefined);
   return found.length === 0 ? undefined : found.flat();
 }
 

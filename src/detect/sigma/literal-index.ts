@@ -7,6 +7,7 @@
 import type { FieldAccessor } from './fields.js';
 import { KEYWORD_STRINGS, MAX_CLAUSES } from './prefilter.js';
 import type { Clause } from './prefilter.js';
+import { forEachKeywordString } from './scope.js';
 import type { EventPredicate, MatchScope } from './scope.js';
 import { SubstringAutomaton } from './substring-automaton.js';
 
@@ -34,6 +35,8 @@ export class LiteralIndex {
   private readonly passed: Uint8Array;
   private readonly passedStamps: Uint32Array;
   private stamp = 0;
+  /** The `add` of the current `collect` call, kept in a field so that `pass` is created once, not per event. */
+  private add: (rule: number) => void = () => undefined;
   private readonly fields: FieldIndex[] = [];
   /** The rule set's shared scan of the keyword strings, and the targets of each of its literal numbers. */
   private keywordScan?: KeywordScan;
@@ -90,13 +93,8 @@ export class LiteralIndex {
       this.passedStamps.fill(0);
       this.stamp = 1;
     }
-    const pass = (target: Target): void => {
-      const position = target >>> 3;
-      const mask = (this.passedStamps[position] === this.stamp ? (this.passed[position] as number) : 0) | (1 << (target & 7));
-      this.passedStamps[position] = this.stamp;
-      this.passed[position] = mask;
-      if (mask === this.complete[position]) add(this.filtered[position] as number);
-    };
+    this.add = add;
+    const pass = this.pass;
     if (this.keywordScan !== undefined && this.anyKeywordLogsource(scope)) {
       for (const id of this.keywordScan.literalsIn(scope)) {
         const targets = this.keywordTargets.get(id);
@@ -113,10 +111,20 @@ export class LiteralIndex {
           const numeric = field.numbers.get(Number(entry.value));
           if (numeric !== undefined) for (const target of numeric) pass(target);
         }
-        field.substrings?.scan(entry.lower, pass);
+        // The automaton folds case as it reads, so fields without exact values are never lower-cased.
+        field.substrings?.scan(entry.value, pass);
       }
     }
   }
+
+  /** Records that the event passed one clause of a rule, and adds the rule once it passed them all. */
+  private readonly pass = (target: Target): void => {
+    const position = target >>> 3;
+    const mask = (this.passedStamps[position] === this.stamp ? (this.passed[position] as number) : 0) | (1 << (target & 7));
+    this.passedStamps[position] = this.stamp;
+    this.passed[position] = mask;
+    if (mask === this.complete[position]) this.add(this.filtered[position] as number);
+  };
 
   /**
    * Tells whether the event meets the log source condition of a rule with keyword literals. Keyword
@@ -139,12 +147,14 @@ export class KeywordScan {
   private readonly seenStamps: Uint32Array;
   private stamp = 0;
   private lastScope?: MatchScope;
-  private found: number[] = [];
+  /** Reused for every event: callers read it before the next event's scan. */
+  private readonly found: number[] = [];
   private readonly add = (id: number): void => {
     if (this.seenStamps[id] === this.stamp) return;
     this.seenStamps[id] = this.stamp;
     this.found.push(id);
   };
+  private readonly visit = (text: string): void => this.automaton.scan(text, this.add);
 
   /** Takes lower-cased texts. A literal's number is its position in `texts`. */
   constructor(texts: string[]) {
@@ -152,16 +162,19 @@ export class KeywordScan {
     this.seenStamps = new Uint32Array(texts.length);
   }
 
-  /** Returns the numbers of the literals that occur in the event's keyword strings, each once. */
+  /**
+   * Returns the numbers of the literals that occur in the event's keyword strings, each once. The
+   * strings are read from the event as they are, not collected: the automaton folds case itself.
+   */
   literalsIn(scope: MatchScope): readonly number[] {
     if (scope === this.lastScope) return this.found;
     this.lastScope = scope;
-    this.found = [];
+    this.found.length = 0;
     if (++this.stamp === 0xffffffff) {
       this.seenStamps.fill(0);
       this.stamp = 1;
     }
-    for (const entry of scope.keywordStrings()) this.automaton.scan(entry.lower, this.add);
+    forEachKeywordString(scope.event, this.visit);
     return this.found;
   }
 }

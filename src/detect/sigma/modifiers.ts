@@ -15,6 +15,7 @@ import { ruleError } from './parse.js';
 import { ANY_SEQUENCE, compilePattern, DASH, isLiteral, literalText, parseSigmaString, WINDASH_CHARACTERS } from './pattern.js';
 import type { PatternPart, StringTest } from './pattern.js';
 import { compileRegex } from './regex.js';
+import { minimumMatchLength } from './regex-literals.js';
 import { cachedPartReader, TIME_PART_RANGES, TIME_PARTS } from './time-parts.js';
 import type { TimePart } from './time-parts.js';
 import { valueStrings } from './scope.js';
@@ -216,6 +217,11 @@ function compileExists(item: FieldItem, context: ItemContext, accessor: FieldAcc
 /** A test of one value string against one rule value. */
 type ValueTest = (value: string, lower: string) => boolean;
 
+function matchesOne(entries: ValueEntry[], test: ValueTest): boolean {
+  for (const entry of entries) if (test(entry.value, entry.lower)) return true;
+  return false;
+}
+
 /**
  * Combines value tests into a predicate: OR over values, or AND with `all`; `neq` negates
  * the result and requires the field to be present. Keyword items (no field) search every
@@ -228,12 +234,14 @@ function withNegation(
 ): EventPredicate | undefined {
   if (tests === undefined) return undefined;
 
-  const matchesOne = (entries: ValueEntry[], test: ValueTest): boolean => {
-    for (const entry of entries) if (test(entry.value, entry.lower)) return true;
-    return false;
+  // Loops rather than every/some with a closure: this runs for every candidate rule and event.
+  const all = plan.all;
+  const combine = (entries: ValueEntry[]): boolean => {
+    for (const test of tests) {
+      if (matchesOne(entries, test) !== all) return !all;
+    }
+    return all;
   };
-  const combine = (entries: ValueEntry[]): boolean =>
-    plan.all ? tests.every((test) => matchesOne(entries, test)) : tests.some((test) => matchesOne(entries, test));
 
   if (read === undefined) return (scope) => combine(scope.keywordStrings());
 
@@ -297,7 +305,9 @@ function compileRegexValues(item: FieldItem, plan: ModifierPlan, context: ItemCo
       return fail(context, item, 'HOLTER_RULE_UNSUPPORTED', `The regular expression '${value.text}' in '${describe(item)}' cannot run in linear time: ${result.detail}. Rewrite it without that construct.`);
     }
     const regex = result.regex;
-    tests.push((text) => regex.test(text));
+    // RE2JS's cost grows with the pattern too, so `.{1000,}` takes microseconds even on texts too short to match.
+    const minLength = minimumMatchLength(value.text);
+    tests.push(minLength > 1 ? (text) => text.length >= minLength && regex.test(text) : (text) => regex.test(text));
   }
   return tests;
 }

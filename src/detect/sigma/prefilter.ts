@@ -44,6 +44,12 @@ const REGEX_MODIFIERS = new Set(['re', 'i', 'ignorecase', 'm', 'multiline', 's',
 const IMPLICIT_CONTAINS_EXCEPTIONS = ['contains', 'startswith', 'endswith'];
 /** Shortest substring taken from a value that runs as a regular expression; shorter ones pass too many events to help. */
 const MIN_PATTERN_LITERAL = 3;
+/**
+ * The same for rules that get no clause with MIN_PATTERN_LITERAL: a rule without clauses is tested
+ * on every event of its log source, and a clause of a character or two, such as a backtick, still
+ * skips most of them.
+ */
+const MIN_FALLBACK_LITERAL = 1;
 /** Splits a literal where RE2's case folding and toLowerCase may disagree (see `fromPattern`), and at windash characters. */
 const UNSAFE_FOR_FOLDING = /[sS\u2013\u2014\u2015\-/]|[^\x00-\x7f]/;
 
@@ -65,28 +71,38 @@ export const KEYWORD_STRINGS: FieldAccessor = () => undefined;
  * its log source). Conditions that fail to parse return null: compilation reports them.
  */
 export function requiredLiterals(rule: DetectionRule, accessor: (field: string) => FieldAccessor): Clause[] | null {
+  return requiredWith(rule, { accessor, minPatternLiteral: MIN_PATTERN_LITERAL }) ?? requiredWith(rule, { accessor, minPatternLiteral: MIN_FALLBACK_LITERAL });
+}
+
+/** Settings of one extraction: the accessor of each field name, and the shortest literal taken from a pattern. */
+interface LiteralOptions {
+  accessor: (field: string) => FieldAccessor;
+  minPatternLiteral: number;
+}
+
+function requiredWith(rule: DetectionRule, options: LiteralOptions): Clause[] | null {
   const names = [...rule.searches.keys()];
   const conditions: (Clause[] | null)[] = [];
   for (const text of rule.conditions) {
     const tree = parseCondition(text);
     if (tree instanceof Error) return null;
-    conditions.push(fromCondition(tree, rule, names, accessor));
+    conditions.push(fromCondition(tree, rule, names, options));
   }
   return conditions.length === 0 ? null : anyOf(conditions);
 }
 
-function fromCondition(node: ConditionNode, rule: DetectionRule, names: string[], accessor: (field: string) => FieldAccessor): Clause[] | null {
+function fromCondition(node: ConditionNode, rule: DetectionRule, names: string[], options: LiteralOptions): Clause[] | null {
   switch (node.kind) {
     case 'not':
       return null;
     case 'identifier':
-      return fromSearch(node.name, rule, accessor);
+      return fromSearch(node.name, rule, options);
     case 'and':
-      return allOf(node.items.map((item) => fromCondition(item, rule, names, accessor)));
+      return allOf(node.items.map((item) => fromCondition(item, rule, names, options)));
     case 'or':
-      return anyOf(node.items.map((item) => fromCondition(item, rule, names, accessor)));
+      return anyOf(node.items.map((item) => fromCondition(item, rule, names, options)));
     case 'quantifier': {
-      const searches = expandQuantifier(node.pattern, names).map((name) => fromSearch(name, rule, accessor));
+      const searches = expandQuantifier(node.pattern, names).map((name) => fromSearch(name, rule, options));
       if (searches.length === 0) return null;
       // `all of` needs every search to match; `N of` needs at least one to.
       return node.quantity === 'all' ? allOf(searches) : anyOf(searches);
@@ -94,24 +110,24 @@ function fromCondition(node: ConditionNode, rule: DetectionRule, names: string[]
   }
 }
 
-function fromSearch(name: string, rule: DetectionRule, accessor: (field: string) => FieldAccessor): Clause[] | null {
+function fromSearch(name: string, rule: DetectionRule, options: LiteralOptions): Clause[] | null {
   const search = rule.searches.get(name);
   if (search === undefined || search.alternatives.length === 0) return null;
-  return anyOf(search.alternatives.map((items) => allOf(items.map((item) => fromItem(item, accessor)))));
+  return anyOf(search.alternatives.map((items) => allOf(items.map((item) => fromItem(item, options)))));
 }
 
 /** Returns the clauses of one field or keyword item, or null when its test is not a plain equals, contains or regular expression. */
-export function fromItem(item: FieldItem, accessor: (field: string) => FieldAccessor): Clause[] | null {
+function fromItem(item: FieldItem, options: LiteralOptions): Clause[] | null {
   if (item.values.length === 0) return null;
   const modifiers = item.modifiers.map((modifier) => modifier.toLowerCase());
-  const fieldAccessor = item.field === null ? KEYWORD_STRINGS : accessor(item.field);
-  if (modifiers.includes('re') && modifiers.every((modifier) => REGEX_MODIFIERS.has(modifier))) return fromRegexItem(item, modifiers, fieldAccessor);
+  const fieldAccessor = item.field === null ? KEYWORD_STRINGS : options.accessor(item.field);
+  if (modifiers.includes('re') && modifiers.every((modifier) => REGEX_MODIFIERS.has(modifier))) return fromRegexItem(item, modifiers, fieldAccessor, options.minPatternLiteral);
   if (!modifiers.every((modifier) => PLAIN_MODIFIERS.has(modifier))) return null;
 
   // A keyword value without contains, startswith or endswith matches anywhere in a string (modifiers.ts).
   if (item.field === null && !modifiers.some((modifier) => IMPLICIT_CONTAINS_EXCEPTIONS.includes(modifier))) modifiers.push('contains');
   const transformed = modifiers.some((modifier) => modifier !== 'all');
-  const perValue = item.values.map((value) => fromValue(value, modifiers, transformed, fieldAccessor));
+  const perValue = item.values.map((value) => fromValue(value, modifiers, transformed, fieldAccessor, options.minPatternLiteral));
   // With `all` every value must match, so each value is a clause of its own.
   if (modifiers.includes('all')) return allOf(perValue.map((literal) => (literal === null ? null : [[literal]])));
   if (perValue.some((literal) => literal === null)) return null;
@@ -119,11 +135,11 @@ export function fromItem(item: FieldItem, accessor: (field: string) => FieldAcce
 }
 
 /** Clauses of a `re` item: per value, the literals of which every match contains one (regex-literals.ts). */
-function fromRegexItem(item: FieldItem, modifiers: string[], accessor: FieldAccessor): Clause[] | null {
+function fromRegexItem(item: FieldItem, modifiers: string[], accessor: FieldAccessor, minLength: number): Clause[] | null {
   const ignoreCase = modifiers.includes('i') || modifiers.includes('ignorecase');
   const perValue = item.values.map((value): Clause | null => {
     if (value.kind !== 'string' && value.kind !== 'number') return null;
-    const texts = requiredRegexLiterals(value.text, ignoreCase, MIN_PATTERN_LITERAL);
+    const texts = requiredRegexLiterals(value.text, ignoreCase, minLength);
     return texts === null ? null : texts.map((text) => ({ accessor, kind: 'contains', text }));
   });
   if (modifiers.includes('all')) return allOf(perValue.map((clause) => (clause === null ? null : [clause])));
@@ -131,13 +147,13 @@ function fromRegexItem(item: FieldItem, modifiers: string[], accessor: FieldAcce
   return [(perValue as Clause[]).flat()];
 }
 
-function fromValue(value: RuleScalar, modifiers: string[], transformed: boolean, accessor: FieldAccessor): RequiredLiteral | null {
+function fromValue(value: RuleScalar, modifiers: string[], transformed: boolean, accessor: FieldAccessor, minLength: number): RequiredLiteral | null {
   if (value.kind !== 'string' && value.kind !== 'number') return null;
   let parts: PatternPart[] = parseSigmaString(value.text, false);
   if (modifiers.includes('contains') || modifiers.includes('endswith')) parts = [ANY_SEQUENCE, ...parts];
   if (modifiers.includes('contains') || modifiers.includes('startswith')) parts = [...parts, ANY_SEQUENCE];
   parts = normalise(parts);
-  if (modifiers.includes('windash')) return fromPattern(parts, accessor);
+  if (modifiers.includes('windash')) return fromPattern(parts, accessor, minLength);
 
   // These are the shapes compilePattern tests by comparing lower-cased strings. Other shapes
   // run as case-insensitive RE2 regular expressions (fromPattern).
@@ -152,7 +168,7 @@ function fromValue(value: RuleScalar, modifiers: string[], transformed: boolean,
   if (parts.length === 2 && first === ANY_SEQUENCE) middle = second;
   else if (parts.length === 2 && second === ANY_SEQUENCE) middle = first;
   else if (parts.length === 3 && first === ANY_SEQUENCE && third === ANY_SEQUENCE) middle = second;
-  if (typeof middle !== 'string') return fromPattern(parts, accessor);
+  if (typeof middle !== 'string') return fromPattern(parts, accessor, minLength);
   return { accessor, kind: 'contains', text: middle.toLowerCase() };
 }
 
@@ -162,13 +178,13 @@ function fromValue(value: RuleScalar, modifiers: string[], transformed: boolean,
  * U+017F, which toLowerCase keeps, and folds non-ASCII letters by its own tables; every other
  * ASCII character matches only what lower-cases to it. Dashes may stand for the windash class.
  */
-function fromPattern(parts: PatternPart[], accessor: FieldAccessor): RequiredLiteral | null {
+function fromPattern(parts: PatternPart[], accessor: FieldAccessor, minLength: number): RequiredLiteral | null {
   let longest = '';
   for (const part of parts) {
     if (typeof part !== 'string') continue;
     for (const piece of part.split(UNSAFE_FOR_FOLDING)) if (piece.length > longest.length) longest = piece;
   }
-  if (longest.length < MIN_PATTERN_LITERAL) return null;
+  if (longest.length < minLength) return null;
   return { accessor, kind: 'contains', text: longest.toLowerCase() };
 }
 

@@ -1,6 +1,7 @@
 /**
  * Required literals of a regular expression of the `re` modifier: strings of which every match
- * contains at least one, so the prefilter (prefilter.ts) can skip events that contain none.
+ * contains at least one, so the prefilter (prefilter.ts) can skip events that contain none. The
+ * same parse gives the shortest length of a match, below which a text is not run through RE2JS.
  *
  * The parser reads only the RE2 syntax it must understand to stay safe and returns null for
  * anything else (`\x41`, `\Q...\E`, octal escapes, unknown group forms). Null costs nothing but
@@ -49,6 +50,44 @@ export function requiredRegexLiterals(pattern: string, ignoreCase: boolean, minL
   if (alternatives === null) return null;
   const unsafe = state.ignoreCase ? UNSAFE_CASE_INSENSITIVE : UNSAFE_CASE_SENSITIVE;
   return requiredOfAlternation(alternatives, unsafe, minLength);
+}
+
+/**
+ * Returns a lower bound on the length, in UTF-16 code units, of every match of `pattern`, or 0 when
+ * the parser does not read the pattern. Each literal character, class or dot matches one code
+ * point, which is one or two code units, so a text shorter than the bound cannot contain a match.
+ */
+export function minimumMatchLength(pattern: string): number {
+  const alternatives = parseAlternation({ pattern, index: 0, ignoreCase: false }, false);
+  return alternatives === null ? 0 : minimumOfAlternation(alternatives);
+}
+
+function minimumOfAlternation(alternatives: RegexNode[][]): number {
+  let minimum = Number.POSITIVE_INFINITY;
+  for (const sequence of alternatives) {
+    let length = 0;
+    for (const node of sequence) length += minimumOfNode(node);
+    minimum = Math.min(minimum, length);
+  }
+  return minimum === Number.POSITIVE_INFINITY ? 0 : minimum;
+}
+
+function minimumOfNode(node: RegexNode): number {
+  switch (node.kind) {
+    case 'char': {
+      // The second half of a surrogate pair belongs to the code point its first half counted.
+      const code = node.char.charCodeAt(0);
+      return code >= 0xdc00 && code <= 0xdfff ? 0 : 1;
+    }
+    case 'other':
+      return 1;
+    case 'assertion':
+      return 0;
+    case 'group':
+      return minimumOfAlternation(node.alternatives);
+    case 'repeat':
+      return node.min * minimumOfNode(node.node);
+  }
 }
 
 function parseAlternation(state: ParseState, nested: boolean): RegexNode[][] | null {

@@ -12,78 +12,136 @@ const KEYWORD_EXCLUDED_ROOTS = new Set(['holter', '@timestamp']);
 /** Keys of `event` left out too (`event.id`, `event.ingested`). */
 const KEYWORD_EXCLUDED_EVENT_KEYS = new Set(['id', 'ingested']);
 
-/** A field value as a string, with its lower-cased form for case-insensitive tests. */
-export interface ValueEntry {
-  value: string;
-  lower: string;
+/**
+ * A field value as a string, with its lower-cased form for case-insensitive tests. The
+ * lower-cased form is built on first use: the prefilter's substring scans fold case as they read.
+ */
+export class ValueEntry {
+  /** `lowerCased` is given for numbers in keyword strings, which keyword search compares as written. */
+  constructor(
+    readonly value: string,
+    private lowerCased?: string,
+  ) {}
+
+  get lower(): string {
+    return (this.lowerCased ??= this.value.toLowerCase());
+  }
+}
+
+/**
+ * The field cache of all scopes: per accessor slot, the entries last read and the serial number of
+ * the scope that read them. It replaces a Map per scope, because the stage makes a scope per event
+ * and growing a Map to a few dozen fields for each made much of its garbage. A scope whose slot
+ * another scope has taken since reads the field again, so scopes alive together keep their own values.
+ */
+const fieldCache = {
+  slots: new WeakMap<FieldAccessor, number>(),
+  readBy: [] as number[],
+  entries: [] as (ValueEntry[] | undefined)[],
+};
+/** Slots at most before the cache starts over: every rule set reload brings new accessors. */
+const MAX_FIELD_SLOTS = 1 << 16;
+let lastSerial = 0;
+
+function slotOf(accessor: FieldAccessor): number {
+  const slot = fieldCache.slots.get(accessor);
+  if (slot !== undefined) return slot;
+  if (fieldCache.readBy.length >= MAX_FIELD_SLOTS) {
+    fieldCache.slots = new WeakMap();
+    fieldCache.readBy = [];
+    fieldCache.entries = [];
+  }
+  fieldCache.slots.set(accessor, fieldCache.readBy.length);
+  fieldCache.readBy.push(0);
+  fieldCache.entries.push(undefined);
+  return fieldCache.readBy.length - 1;
 }
 
 export class MatchScope {
   private keywords?: ValueEntry[];
-  // Created on the first field read: many events are tested against no rule at all.
-  private fields?: Map<FieldAccessor, ValueEntry[] | undefined>;
+  private readonly serial = ++lastSerial;
 
   constructor(readonly event: HolterEvent) {}
 
   /**
    * Returns the value an accessor reads as string entries (one per array element), or
-   * undefined when the field is absent or null. Each field is read and lower-cased once per event.
+   * undefined when the field is absent or null. Each field is read once per event.
    */
   fieldEntries(accessor: FieldAccessor): ValueEntry[] | undefined {
-    const fields = (this.fields ??= new Map());
-    const cached = fields.get(accessor);
-    if (cached !== undefined || fields.has(accessor)) return cached;
-    const strings = valueStrings(accessor(this.event));
-    const entries = strings?.map((value) => ({ value, lower: value.toLowerCase() }));
-    fields.set(accessor, entries);
+    const slot = slotOf(accessor);
+    if (fieldCache.readBy[slot] === this.serial) return fieldCache.entries[slot];
+    const entries = valueEntries(accessor(this.event));
+    fieldCache.readBy[slot] = this.serial;
+    fieldCache.entries[slot] = entries;
     return entries;
   }
 
   /**
    * Returns every string and number in the event except `holter.*`, `@timestamp`, `event.id` and
-   * `event.ingested`, each with its lower-cased form. Keyword searches match against these.
+   * `event.ingested`. Keyword searches match against these.
    */
-  keywordStrings(): { value: string; lower: string }[] {
+  keywordStrings(): ValueEntry[] {
     if (this.keywords === undefined) {
-      const found: { value: string; lower: string }[] = [];
-      const event = this.event as unknown as Record<string, unknown>;
-      for (const key of Object.keys(event)) {
-        if (KEYWORD_EXCLUDED_ROOTS.has(key)) continue;
-        const value = event[key];
-        if (key !== 'event' || value === null || typeof value !== 'object' || Array.isArray(value)) {
-          collectStrings(value, found);
-          continue;
-        }
-        // The only excluded paths below the roots, checked by key so that no path string is built.
-        const fields = value as Record<string, unknown>;
-        for (const child of Object.keys(fields)) {
-          if (!KEYWORD_EXCLUDED_EVENT_KEYS.has(child)) collectStrings(fields[child], found);
-        }
-      }
+      const found: ValueEntry[] = [];
+      forEachKeywordString(this.event, (text, number) => found.push(number ? new ValueEntry(text, text) : new ValueEntry(text)));
       this.keywords = found;
     }
     return this.keywords;
   }
 }
 
-function collectStrings(value: unknown, found: { value: string; lower: string }[]): void {
+/**
+ * Calls `visit` with each string that keyword searches read (see `MatchScope.keywordStrings`),
+ * in the order of the event's keys, without collecting them. `number` is true for a number written as text.
+ */
+export function forEachKeywordString(event: HolterEvent, visit: KeywordVisitor): void {
+  const root = event as unknown as Record<string, unknown>;
+  for (const key in root) {
+    if (!Object.hasOwn(root, key) || KEYWORD_EXCLUDED_ROOTS.has(key)) continue;
+    const value = root[key];
+    if (key !== 'event' || value === null || typeof value !== 'object' || Array.isArray(value)) {
+      visitStrings(value, visit);
+      continue;
+    }
+    // The only excluded paths below the roots, checked by key so that no path string is built.
+    const fields = value as Record<string, unknown>;
+    for (const child in fields) {
+      if (Object.hasOwn(fields, child) && !KEYWORD_EXCLUDED_EVENT_KEYS.has(child)) visitStrings(fields[child], visit);
+    }
+  }
+}
+
+export type KeywordVisitor = (text: string, number: boolean) => void;
+
+function visitStrings(value: unknown, visit: KeywordVisitor): void {
   if (typeof value === 'string') {
-    found.push({ value, lower: value.toLowerCase() });
+    visit(value, false);
     return;
   }
   if (typeof value === 'number' || typeof value === 'bigint') {
-    const text = String(value);
-    found.push({ value: text, lower: text });
+    visit(String(value), true);
     return;
   }
   if (Array.isArray(value)) {
-    for (const element of value) collectStrings(element, found);
+    for (const element of value) visitStrings(element, visit);
     return;
   }
   if (value !== null && typeof value === 'object') {
+    // for...in with an own-key test visits what Object.keys lists, in its order, without building the array.
     const object = value as Record<string, unknown>;
-    for (const key of Object.keys(object)) collectStrings(object[key], found);
+    for (const key in object) if (Object.hasOwn(object, key)) visitStrings(object[key], visit);
   }
+}
+
+/** Event value as entries, as `valueStrings` reads it, built without the intermediate array of strings. */
+function valueEntries(value: unknown): ValueEntry[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return [new ValueEntry(value)];
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return [new ValueEntry(String(value))];
+  if (!Array.isArray(value)) return [];
+  const strings: string[] = [];
+  for (const element of value) appendStrings(element, strings);
+  return strings.map((text) => new ValueEntry(text));
 }
 
 /** Event value as strings: arrays match if any element matches; objects match nothing. */

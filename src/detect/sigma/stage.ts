@@ -206,7 +206,7 @@ export class SigmaStage implements DetectionStage {
       const value = readPath(scope.event, parts);
       if (value !== undefined && value !== null) this.addIndexed(scope, buckets, value);
     }
-    if (found.length > 1) found.sort(ascending);
+    sortAscending(found);
     return found;
   }
 
@@ -303,8 +303,20 @@ function readPath(event: HolterEvent, parts: string[]): unknown {
 /** Shared empty result of `feed`; callers only read it. */
 const NO_DETECTIONS: Detection[] = [];
 
-function ascending(a: number, b: number): number {
-  return a - b;
+/**
+ * Sorts rule numbers in place. An event has a few dozen candidates at most, mostly in order
+ * already, and Array.prototype.sort allocates a work buffer on every call.
+ */
+function sortAscending(numbers: number[]): void {
+  for (let index = 1; index < numbers.length; index++) {
+    const value = numbers[index] as number;
+    let position = index - 1;
+    while (position >= 0 && (numbers[position] as number) > value) {
+      numbers[position + 1] = numbers[position] as number;
+      position--;
+    }
+    numbers[position + 1] = value;
+  }
 }
 
 /** Splits the rule set's `path\0value` index keys into one value map per index field, in index field order. */

@@ -72,23 +72,35 @@ test('unprovable conditions get no literals', () => {
   const cases: [string, string][] = [
     ['    selection:\n        Image|endswith: \\a.exe', 'not selection'],
     ['    selection:\n        CommandLine|re: ".{1000,}"', 'selection'],
-    ['    selection:\n        CommandLine|re: "abc|d"', 'selection'],
     ['    selection:\n        CommandLine|re|neq: mimikatz', 'selection'],
-    ['    selection:\n        - "a*b"', 'selection'],
-    ['    selection:\n        CommandLine|contains|windash: " -s "', 'selection'],
     ['    selection:\n        CommandLine|cased: Mimikatz', 'selection'],
     ['    selection:\n        CommandLine|neq: x', 'selection'],
     ['    selection:\n        CommandLine: null', 'selection'],
     ['    selection:\n        CommandLine|exists: true', 'selection'],
-    ['    selection:\n        CommandLine: "ab*cd"', 'selection'],
-    ['    selection:\n        CommandLine: "Sess*Stas"', 'selection'],
-    ['    selection:\n        CommandLine: "\u00e9t\u00e9*\u00e9t\u00e9"', 'selection'],
     ['    selection:\n        CommandLine|contains: ""', 'selection'],
     ['    selection:\n        CommandLine: "*"', 'selection'],
-    ['    a:\n        Image|endswith: \\a.exe\n    b:\n        CommandLine|re: x', 'a or b'],
-    ['    a:\n        Image|endswith: \\a.exe\n    b:\n        CommandLine|re: x', '1 of them'],
+    ['    selection:\n        CommandLine: "\u00e9*\u00e9"', 'selection'],
+    ['    a:\n        Image|endswith: \\a.exe\n    b:\n        CommandLine|re: ".+"', 'a or b'],
   ];
   for (const [selection, condition] of cases) assert.equal(literalsOf(selection, condition), null, `${selection.trim()} / ${condition}`);
+});
+
+test('short literals only without longer ones', () => {
+  const cases: [string, string, string[]][] = [
+    ['    selection:\n        CommandLine|re: "abc|d"', 'selection', ['contains:abc', 'contains:d']],
+    ['    selection:\n        - "a*b"', 'selection', ['contains:a']],
+    ['    selection:\n        CommandLine|contains|windash: " -s "', 'selection', ['contains: ']],
+    ['    selection:\n        CommandLine: "ab*cd"', 'selection', ['contains:ab']],
+    ['    selection:\n        CommandLine: "Sess*Stas"', 'selection', ['contains:ta']],
+    ['    selection:\n        CommandLine: "\u00e9t\u00e9*\u00e9t\u00e9"', 'selection', ['contains:t']],
+    ['    selection:\n        CommandLine|re: "\\\\w+`(?:\\\\w+|-|.)`"', 'selection', ['contains:`']],
+    ['    a:\n        Image|endswith: \\a.exe\n    b:\n        CommandLine|re: x', 'a or b', ['contains:\\a.exe', 'contains:x']],
+    ['    a:\n        Image|endswith: \\a.exe\n    b:\n        CommandLine|re: x', '1 of them', ['contains:\\a.exe', 'contains:x']],
+  ];
+  for (const [selection, condition, expected] of cases) assert.deepEqual(literalsOf(selection, condition), expected, `${selection.trim()} / ${condition}`);
+
+  // A rule that has a clause of MIN_PATTERN_LITERAL characters or more takes no shorter ones.
+  assert.deepEqual(clausesOf('    a:\n        Image|endswith: \\a.exe\n    b:\n        CommandLine|re: x', 'a and b'), [['contains:\\a.exe']]);
 });
 
 test('wildcard and windash values give substrings', () => {
@@ -179,6 +191,38 @@ test('automaton matches naive substring search', () => {
   }
 });
 
+test('automaton scans the lower-cased text', () => {
+  const patterns = ['kiwi', 'ſa', '\u0131x', 'i\u0307', 'k\u00e9', 'σ', 'ς', 'sekurlsa::'];
+  const automaton = new SubstringAutomaton(patterns.map((pattern, index) => [pattern, index]));
+  const texts = ['KIWI', 'gentilKiwi.com', '\u0130', 'x\u0130X', '\u212Ae\u0301', '\u212A\u00c9', 'ΟΔΟΣ', 'ΟΔΟΣ x', 'SEKURLSA::Logon', 'ſA', 'I\u0307', '\u0131X', 'ABC\u00c9kiwi'];
+  for (const text of texts) {
+    const found = new Set<number>();
+    automaton.scan(text, (value) => found.add(value));
+    const lower = text.toLowerCase();
+    const expected = patterns.flatMap((pattern, index) => (lower.includes(pattern) ? [index] : []));
+    assert.deepEqual([...found].sort(), expected.sort(), text);
+  }
+});
+
+test('large automaton matches naive search', () => {
+  // Enough states that only the states near the root get full rows, and a non-ASCII letter that
+  // every state must reach through the trie's edges.
+  let seed = 11;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const letters = 'abcdefgh\u00e9';
+  const word = (length: number): string => Array.from({ length }, () => letters[Math.floor(random() * letters.length)]).join('');
+  const patterns = Array.from({ length: 6000 }, () => word(2 + Math.floor(random() * 12)));
+  const automaton = new SubstringAutomaton(patterns.map((pattern, index) => [pattern, index]));
+  for (let round = 0; round < 300; round++) {
+    const text = word(Math.floor(random() * 60)).replace(/[aeg]/g, (letter) => (random() < 0.5 ? letter.toUpperCase() : letter));
+    const found = new Set<number>();
+    automaton.scan(text, (value) => found.add(value));
+    const lower = text.toLowerCase();
+    const expected = patterns.flatMap((pattern, index) => (lower.includes(pattern) ? [index] : []));
+    assert.deepEqual([...found].sort((x, y) => x - y), expected, text);
+  }
+});
+
 /** Regression events of the corpus, decoded, and variants that test case folding, affixes and numbers. */
 function corpusEvents(): HolterEvent[] {
   const decoded: HolterEvent[] = [];
@@ -195,7 +239,8 @@ function corpusEvents(): HolterEvent[] {
     }
   };
   visit(path.join(SIGMA_DIR, 'regression_data'));
-  const variants = [(text: string) => text.toUpperCase(), (text: string) => `x${text}x`, (text: string) => text.slice(1)];
+  // The last two put a non-ASCII character first or last: the automata then read the lower-cased text.
+  const variants = [(text: string) => text.toUpperCase(), (text: string) => `x${text}x`, (text: string) => text.slice(1), (text: string) => `\u212A${text.toUpperCase()}`, (text: string) => `${text}\u0130`];
   const events = [...decoded];
   for (const variant of variants) for (const event of decoded) events.push(mapStrings(event, variant) as HolterEvent);
   for (const event of decoded) events.push(mapNumbers(event) as HolterEvent);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import { RE2JS } from 're2js';
 
-import { requiredRegexLiterals } from '../../../src/detect/sigma/regex-literals.js';
+import { minimumMatchLength, requiredRegexLiterals } from '../../../src/detect/sigma/regex-literals.js';
 
 const required = (pattern: string, ignoreCase = false): string[] | null => requiredRegexLiterals(pattern, ignoreCase, 3);
 
@@ -70,9 +70,9 @@ test('literals hold for random matches', () => {
   let seed = 11;
   const random = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   let matched = 0;
-  for (const pattern of patterns) {
+  for (const [pattern, minLength] of patterns.flatMap((pattern) => [[pattern, 1] as const, [pattern, 2] as const])) {
     for (const ignoreCase of [false, true]) {
-      const literals = requiredRegexLiterals(pattern, ignoreCase, 2);
+      const literals = requiredRegexLiterals(pattern, ignoreCase, minLength);
       assert.ok(literals !== null, pattern);
       const regex = RE2JS.compile(pattern, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
       for (let round = 0; round < 10_000; round++) {
@@ -82,6 +82,42 @@ test('literals hold for random matches', () => {
         const lower = text.toLowerCase();
         assert.ok(literals.some((literal) => lower.includes(literal)), `${pattern} matches '${text}' without any of ${literals.join(', ')}`);
       }
+    }
+  }
+  assert.ok(matched > 200, `only ${matched} random texts matched`);
+});
+
+test('minimum match length of patterns', () => {
+  const cases: [string, number][] = [
+    ['.{1000,}', 1000],
+    ['abc|d', 1],
+    ['(?i)a(bc)?d', 2],
+    ['x{3}y*', 3],
+    ['^\\bab$', 2],
+    ['[ab]{2,5}', 2],
+    ['\\d+\\.\\d+', 3],
+    ['(?:a|)b', 1],
+    ['\u{1F600}a', 2],
+    ['\\Qab\\E', 0],
+  ];
+  for (const [pattern, expected] of cases) assert.equal(minimumMatchLength(pattern), expected, pattern);
+});
+
+test('no match shorter than minimum', () => {
+  const patterns = ['kab+c', '(?i)sk(ab|cd)', 'a(bc|cd)d?e', '(?i)kas{1,2}k', 'ab.?ka', '(?:abk|kba)+s', 'Kab|kAB', '.{3,}', '[ab]{2}\\w'];
+  const alphabet = ['a', 'b', 'c', 'd', 'e', 'k', 's', 'A', 'K', 'S', '\u017f', '\u212a', '\u{1F600}'];
+  let seed = 5;
+  const random = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  let matched = 0;
+  for (const pattern of patterns) {
+    const minimum = minimumMatchLength(pattern);
+    assert.ok(minimum > 0, pattern);
+    const regex = RE2JS.compile(pattern, 0);
+    for (let round = 0; round < 5_000; round++) {
+      const text = Array.from({ length: Math.floor(random() * 8) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('');
+      if (!regex.test(text)) continue;
+      matched++;
+      assert.ok(text.length >= minimum, `${pattern} matches '${text}', shorter than ${minimum}`);
     }
   }
   assert.ok(matched > 200, `only ${matched} random texts matched`);
