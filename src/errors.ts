@@ -8,7 +8,7 @@
 
 export const ERROR_CODES = {
   HOLTER_CONFIG_INVALID: 'The configuration file does not match the schema.',
-  HOLTER_CONFIG_NOT_FOUND: 'The configuration file named on the command line does not exist.',
+  HOLTER_CONFIG_NOT_FOUND: 'The configuration file named on the command line does not exist or is a directory.',
   HOLTER_CONFIG_YAML: 'The configuration file is not valid YAML.',
   HOLTER_DECODE_FORMAT_UNKNOWN: 'No decoder recognises the record and no format was set for the input.',
   HOLTER_DECODE_INVALID: 'The record is not valid for its format (bad JSON, XML, syslog or missing required fields).',
@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   HOLTER_RULE_INVALID: 'A Sigma rule or detector file is invalid.',
   HOLTER_RULE_UNSUPPORTED: 'A Sigma rule uses a feature that Holter does not support yet.',
   HOLTER_SINK_FAILED: 'A sink could not deliver an alert.',
+  HOLTER_OUTPUT_INVALID: 'An output file (alerts, dead letters, run summary) names a directory.',
   HOLTER_WEBHOOK_REJECTED: 'The webhook receiver answered with a status that retrying cannot fix.',
   HOLTER_KAFKA_CONNECT: 'Holter could not connect to the Kafka brokers or join the consumer group.',
   HOLTER_KAFKA_CONSUME: 'The Kafka consumer stopped on an error while fetching, processing or committing.',

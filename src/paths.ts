@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,4 +13,13 @@ function findPackageRoot(start: string): string {
     dir = parent;
   }
   return dir;
+}
+
+/** Returns true when `filePath` names an existing directory, which a write reports only later, as EISDIR. */
+export function isDirectory(filePath: string): boolean {
+  try {
+    return statSync(filePath).isDirectory();
+  } catch {
+    return false;
+  }
 }

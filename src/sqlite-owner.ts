@@ -3,9 +3,9 @@
  * webhook outbox. Each kind sets its own SQLite `application_id`, so a path that names another
  * program's database, or another kind of Holter file, is rejected before anything is written.
  */
-import { existsSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { HolterError } from './errors.js';
+import { isDirectory } from './paths.js';
 
 export interface SqliteKind {
   /** The kind of file in messages, such as "state store". */
@@ -26,7 +26,7 @@ const KINDS = [STATE_STORE, ALERT_STORE, WEBHOOK_OUTBOX];
 
 /** Throws HOLTER_STORE_FAILED when `path` is a directory, which SQLite reports only as "unable to open". */
 export function rejectDirectory(path: string, kind: SqliteKind): void {
-  if (path === ':memory:' || !existsSync(path) || !statSync(path).isDirectory()) return;
+  if (path === ':memory:' || !isDirectory(path)) return;
   throw new HolterError('HOLTER_STORE_FAILED', `The ${kind.name} ${path} is a directory. Point ${kind.setting} at a file inside it.`);
 }
 

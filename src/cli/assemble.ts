@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { isDirectory } from '../paths.js';
 import type { HolterConfig } from '../config/schema.js';
 import { readSecret } from '../config/load.js';
 import { decodeRecord } from '../decoders/index.js';
@@ -22,6 +23,9 @@ import type { AlertSink } from '../sinks/types.js';
 import { WebhookSink } from '../sinks/webhook/sink.js';
 import type { Alert } from '../alerts/types.js';
 import type { TaskStages } from '../state/task.js';
+
+/** Characters at least in an HMAC key: the patient token key and the webhook signing secret, as the schema requires inline. */
+const MIN_SECRET_LENGTH = 16;
 
 /** Problems found while loading rules and detectors; the good ones still run. */
 export interface LoadReport {
@@ -54,6 +58,9 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
   const { logger } = options;
   assertPathsExist(config.rules.paths, 'rules.paths or --rules');
   assertPathsExist(config.detectors.paths, 'detectors.paths or --detectors');
+  // Checked before any record is read: a directory fails only at the first write, mid-run.
+  rejectOutputDirectory(config.dead_letter.path, 'dead_letter.path or --dead-letter');
+  if (config.sinks.ndjson.path !== undefined) rejectOutputDirectory(config.sinks.ndjson.path, 'sinks.ndjson.path or --out');
   const enrich = await buildEnricher(config, logger);
 
   const rules = await loadSigmaRules(config.rules.paths, {
@@ -121,7 +128,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
 }
 
 async function buildEnricher(config: HolterConfig, logger: Logger): Promise<ReturnType<typeof createEnricher>> {
-  const configuredKey = readSecret(config.identity.token_key, config.identity.token_key_file, 'identity.token_key');
+  const configuredKey = readSecret(config.identity.token_key, config.identity.token_key_file, 'identity.token_key', MIN_SECRET_LENGTH);
   if (configuredKey === undefined) {
     logger.warn('no identity.token_key configured; patient tokens are random for this run and will not match other runs');
   }
@@ -149,6 +156,11 @@ function assertPathsExist(paths: string[], setting: string): void {
   }
 }
 
+/** Throws HOLTER_OUTPUT_INVALID when an output file path names a directory. */
+export function rejectOutputDirectory(filePath: string, setting: string): void {
+  if (isDirectory(filePath)) throw new HolterError('HOLTER_OUTPUT_INVALID', `${filePath} is a directory (from ${setting}). Name a file inside it.`);
+}
+
 function buildSinks(config: HolterConfig, logger: Logger): { sinks: AlertSink[]; store?: AlertStore } {
   const sinks: AlertSink[] = [];
   if (config.sinks.console.enabled) sinks.push(new ConsoleSink({ minSeverity: config.sinks.console.min_severity }));
@@ -165,7 +177,7 @@ function buildSinks(config: HolterConfig, logger: Logger): { sinks: AlertSink[];
     sinks.push(
       new WebhookSink({
         url: webhook.url,
-        secret: readSecret(webhook.secret, webhook.secret_file, 'sinks.webhook.secret'),
+        secret: readSecret(webhook.secret, webhook.secret_file, 'sinks.webhook.secret (or HOLTER_WEBHOOK_SECRET)', MIN_SECRET_LENGTH),
         minSeverity: webhook.min_severity,
         timeoutMs: webhook.timeout_ms,
         maxAttempts: webhook.max_attempts,

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PACKAGE_ROOT } from '../paths.js';
 import { SEVERITIES } from '../config/schema.js';
 import { isHolterError } from '../errors.js';
@@ -24,6 +24,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`holter: ${error.describe()}\n`);
       return 2;
     }
+    // Commander has printed the usage error already. Help and --version end here too, with 0.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
     throw error;
   }
 }
@@ -32,7 +34,9 @@ function buildProgram(): Command {
   const program = new Command('holter')
     .description('Watches hospital security telemetry and raises explained alerts.')
     .version(packageVersion(), '-V, --version', 'print the Holter version')
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // Usage errors then exit with 2 like Holter's own errors, apart from 1, which reports findings.
+    .exitOverride();
 
   program
     .command('demo')

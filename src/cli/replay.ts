@@ -13,7 +13,7 @@ import { decodedRecord, mergeByEventTime, type DecodedRecord } from '../sources/
 import { completeLength, fingerprintFile, resumeOffset } from '../sources/position.js';
 import { LocalStateStore, type InputPosition } from '../state/local-store.js';
 import type { TaskState } from '../state/task.js';
-import { assemblePipeline } from './assemble.js';
+import { assemblePipeline, rejectOutputDirectory } from './assemble.js';
 import { applyOverrides, type CommandLineOverrides } from './overrides.js';
 import { formatPreview } from './preview.js';
 import { countDeliveryFailures, formatSummary } from './summary.js';
@@ -43,6 +43,7 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
       throw new HolterError('HOLTER_INPUT_NOT_FOUND', `Input file ${file} not found. Check the path, or use - for standard input.`);
     }
   }
+  if (options.summaryJson !== undefined) rejectOutputDirectory(options.summaryJson, '--summary-json');
   const config = applyOverrides(loadConfig(options.config), options);
   if (options.format !== undefined) {
     const known = listFormats({ genericMappings: config.decode.generic as DecodeContext['genericMappings'] });

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { HolterError } from '../errors.js';
-import { PACKAGE_ROOT } from '../paths.js';
+import { isDirectory, PACKAGE_ROOT } from '../paths.js';
 import { documentData, locatePath, parseLocated, pointerToPath, type LocatedDocument } from '../yaml/locate.js';
 import { ConfigSchema, type HolterConfig } from './schema.js';
 
@@ -59,6 +59,9 @@ export function loadConfig(file?: string): HolterConfig {
 
   if (!existsSync(file)) {
     throw new HolterError('HOLTER_CONFIG_NOT_FOUND', `Configuration file ${file} not found. Check the path given to --config.`);
+  }
+  if (isDirectory(file)) {
+    throw new HolterError('HOLTER_CONFIG_NOT_FOUND', `Configuration file ${file} is a directory. Give --config the YAML file inside it.`);
   }
   const located = parseLocated(file, readFileSync(file, 'utf8'));
   if (located.document.errors.length > 0) {
@@ -197,12 +200,22 @@ function dig(root: Record<string, unknown>, keys: readonly string[]): Record<str
   return node !== null && typeof node === 'object' ? (node as Record<string, unknown>) : undefined;
 }
 
-/** Reads a secret given either inline or as a file; a file's trailing newline is dropped. */
-export function readSecret(inline: string | undefined, file: string | undefined, key: string): string | undefined {
-  if (inline !== undefined) return inline;
-  if (file === undefined) return undefined;
-  if (!existsSync(file)) {
-    throw new HolterError('HOLTER_CONFIG_INVALID', `Secret file ${file} for ${key} not found. Create it or fix the path.`, { path: key });
+/**
+ * Reads a secret given either inline or as a file; a file's trailing newline is dropped. Throws
+ * HOLTER_CONFIG_INVALID when the secret is shorter than `minLength` characters.
+ */
+export function readSecret(inline: string | undefined, file: string | undefined, key: string, minLength = 0): string | undefined {
+  let secret = inline;
+  if (secret === undefined && file !== undefined) {
+    if (!existsSync(file)) {
+      throw new HolterError('HOLTER_CONFIG_INVALID', `Secret file ${file} for ${key} not found. Create it or fix the path.`, { path: key });
+    }
+    secret = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   }
-  return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  // The schema checks an inline value, but not a file's content or an environment variable.
+  if (secret !== undefined && secret.length < minLength) {
+    const where = inline === undefined ? ` in the file ${file}` : '';
+    throw new HolterError('HOLTER_CONFIG_INVALID', `The secret for ${key}${where} has ${secret.length} characters. Use at least ${minLength}, for example from \`openssl rand -hex 32\`.`, { path: key });
+  }
+  return secret;
 }

@@ -85,6 +85,24 @@ test('replay names a missing input', () => {
   assert.match(result.stderr, /Input file no-such-file\.json not found/);
 });
 
+test('replay rejects directory as output file', () => {
+  const cwd = workDir();
+  const input = path.join(cwd, 'audit.ndjson');
+  writeFileSync(input, 'not json\n');
+  const cases: [string[], RegExp][] = [
+    [['--dead-letter', cwd], /is a directory \(from dead_letter\.path or --dead-letter\)\. Name a file inside it\. \[HOLTER_OUTPUT_INVALID\]/],
+    [['--out', cwd], /is a directory \(from sinks\.ndjson\.path or --out\)\. .*\[HOLTER_OUTPUT_INVALID\]/],
+    [['--summary-json', cwd], /is a directory \(from --summary-json\)\. .*\[HOLTER_OUTPUT_INVALID\]/],
+    [['--config', cwd], /Configuration file .* is a directory\. Give --config the YAML file inside it\. \[HOLTER_CONFIG_NOT_FOUND\]/],
+  ];
+  for (const [options, message] of cases) {
+    const result = holter(['replay', '--quiet', '--log-level', 'warn', ...options, input], cwd);
+    assert.equal(result.status, 2, `${options.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  }
+});
+
 test('replay rejects an unknown format name', () => {
   const cwd = workDir();
   const result = holter(['replay', '--quiet', '--format', 'nosuch', '--summary-json', 'summary.json', path.join(SAMPLES_DIR, 'identity', 'crowdsec_sshd-logs.log')], cwd);
@@ -124,4 +142,14 @@ test('replay preview backtests each rule', () => {
   assert.match(result.stdout, /per day\s+\d{4}-03-01 1/);
   assert.match(result.stdout, /top\s+user jdoe \(1\)/);
   assert.match(result.stdout, /example\s+.*10 failed logins for user jdoe/);
+});
+
+test('usage error exits with 2', () => {
+  const cwd = workDir();
+  for (const args of [['replay', '--no-such-option', 'audit.ndjson'], ['eval', '--seeds', '1,x'], ['no-such-command']]) {
+    const result = holter(args, cwd);
+    assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, /error: /);
+  }
+  assert.equal(holter(['--help'], cwd).status, 0);
 });

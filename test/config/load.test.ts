@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { renderConfigReference } from '../../src/config/docs.js';
-import { ConfigErrors, loadConfig } from '../../src/config/load.js';
+import { ConfigErrors, loadConfig, readSecret } from '../../src/config/load.js';
+import { isHolterError } from '../../src/errors.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
 function writeConfig(text: string): string {
@@ -90,4 +91,20 @@ test('missing file names the path', () => {
 test('configuration reference is current', () => {
   const written = readFileSync(path.join(REPO_ROOT, 'docs', 'configuration.md'), 'utf8');
   assert.equal(written, renderConfigReference(), 'docs/configuration.md is stale: run npm run docs:config');
+});
+
+test('short secret rejected from file and inline', () => {
+  const folder = mkdtempSync(path.join(tmpdir(), 'holter-secret-'));
+  const file = path.join(folder, 'webhook.secret');
+  writeFileSync(file, 'short\n');
+
+  assert.throws(
+    () => readSecret(undefined, file, 'sinks.webhook.secret', 16),
+    (error: unknown) => isHolterError(error) && error.code === 'HOLTER_CONFIG_INVALID' && error.message.includes(`in the file ${file} has 5 characters. Use at least 16`),
+  );
+  assert.throws(() => readSecret('x', undefined, 'sinks.webhook.secret (or HOLTER_WEBHOOK_SECRET)', 16), /The secret for sinks\.webhook\.secret \(or HOLTER_WEBHOOK_SECRET\) has 1 characters/);
+
+  writeFileSync(file, `${'k'.repeat(16)}\n`);
+  assert.equal(readSecret(undefined, file, 'sinks.webhook.secret', 16), 'k'.repeat(16));
+  assert.equal(readSecret(undefined, undefined, 'sinks.webhook.secret', 16), undefined);
 });
