@@ -204,7 +204,8 @@ function explainCorrelation(rule: CorrelationRule, referenceTitles: string[], fi
       break;
     case 'temporal_ordered':
       unit = 'rules';
-      summary = `${referenceTitles.join(', then ')} matched in that order${group} within ${span} (${actual} of ${referenceTitles.length} in order, threshold: ${threshold})`;
+      // Quoted, because rule titles start with a capital letter and some contain commas.
+      summary = `In order${group} within ${span}: ${referenceTitles.map((title) => `"${title}"`).join(' then ')} (${actual} of ${referenceTitles.length} in order, threshold: ${threshold})`;
       break;
   }
   let rendered: Pick<Explanation, 'summary' | 'pagerSummary'> = { summary };

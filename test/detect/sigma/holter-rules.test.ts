@@ -158,7 +158,7 @@ describe('failed-login-burst-then-success', () => {
     assert.deepEqual(sequence[0]?.window, { start: at(90_000), end: at(690_000) });
     assert.equal(sequence[0]?.evidence.length, 11);
     assert.equal(sequence[0]?.trigger, events[10]);
-    assert.match(sequence[0]?.explanation.summary ?? '', /^Failed login burst for one user, then Successful login matched in that order for user u-1042 within 10 minutes/);
+    assert.match(sequence[0]?.explanation.summary ?? '', /^In order for user u-1042 within 10 minutes: "Failed login burst for one user" then "Successful login" \(2 of 2 in order/);
   });
 
   test('success before burst never fires', async () => {
