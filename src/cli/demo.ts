@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Alert } from '../alerts/types.js';
@@ -22,6 +22,8 @@ export interface DemoOptions {
   minSeverity: Severity;
   quiet?: boolean;
   logLevel: string;
+  /** Delete the store's file first, so that its alerts are this run's only: a second demo would mix two hospitals. */
+  freshStore?: boolean;
 }
 
 /**
@@ -30,6 +32,10 @@ export interface DemoOptions {
  * and traps. Returns 0 when every incident is caught and every trap is clean.
  */
 export async function runDemo(options: DemoOptions): Promise<number> {
+  if (options.freshStore === true) {
+    // SQLite's write-ahead log files go with it, or the new database would read them.
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${options.store}${suffix}`, { force: true });
+  }
   const { scorecard, summary, report, storePath } = await runSimulation(options, true);
   process.stderr.write(formatSummary(summary, report));
   process.stderr.write(formatScorecard(scorecard));

@@ -13,6 +13,9 @@ import { runRulesTest, runRulesValidate } from './rules.js';
 import { exitWhenStuck, runStream } from './run.js';
 import { runSetupElasticsearch } from './setup.js';
 
+/** The demo's own alert store, which `holter alerts` reads by default. */
+const DEMO_STORE = '.holter/demo/alerts.db';
+
 /** Runs the `holter` command line; returns the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
@@ -44,14 +47,14 @@ function buildProgram(): Command {
     .option('--days <n>', 'days of simulated activity', parsePositiveInteger, 35)
     .option('--staff <n>', 'number of staff in the simulated hospital', parsePositiveInteger, 300)
     .option('--seed <n>', 'random seed; the same seed gives the same hospital', parsePositiveInteger, 42)
-    .option('--store <file>', 'embedded alert store (SQLite)', '.holter/demo/alerts.db')
+    .option('--store <file>', 'embedded alert store (SQLite); the default one starts empty on each run, a store you name keeps earlier alerts', DEMO_STORE)
     .option('-o, --out <file>', 'also write alerts as NDJSON to this file')
     .option('--webhook <url>', 'POST alerts to this URL (signed when HOLTER_WEBHOOK_SECRET is set)')
     .addOption(new Option('--min-severity <level>', 'lowest severity printed').choices(SEVERITIES).default('low'))
     .option('-q, --quiet', 'print only the summary and scorecard, not each alert')
     .option('--log-level <level>', 'operational log level on standard error', 'warn')
-    .action(async (options) => {
-      process.exitCode = await runDemo(options);
+    .action(async (options, command: Command) => {
+      process.exitCode = await runDemo({ ...options, freshStore: command.getOptionValueSource('store') === 'default' });
     });
 
   program
@@ -108,7 +111,7 @@ function buildProgram(): Command {
   program
     .command('alerts')
     .description('List alerts kept in the embedded store, newest first.')
-    .option('--store <file>', 'embedded alert store (SQLite)', '.holter/demo/alerts.db')
+    .option('--store <file>', 'embedded alert store (SQLite)', DEMO_STORE)
     .option('--rule <id>', 'only alerts of this rule id')
     .option('--user <id>', 'only alerts about this user id')
     .option('--limit <n>', 'maximum number of alerts', parsePositiveInteger, 20)

@@ -75,3 +75,17 @@ test('eval prints precision and recall', () => {
   assert.ok(metrics.falseAlertsPerThousandUserDays < 2);
   assert.match(result.stderr, /seed 42: \d+ alerts, incidents caught 7\/7/);
 });
+
+test('demo starts its default store empty', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-demo-store-'));
+  const run = (args: string[]): { status: number | null; stdout: string; stderr: string } => spawnSync(process.execPath, [HOLTER, ...args], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const earlier = run(['replay', '--quiet', '--log-level', 'warn', '--store', '.holter/demo/alerts.db', path.join(REPO_ROOT, 'test', 'fixtures', 'okta-system-log.ndjson')]);
+  assert.equal(earlier.status, 0, earlier.stderr);
+
+  const demo = run(['demo', '--quiet', '--staff', '30', '--days', '28']);
+  assert.equal(demo.status, 0, demo.stderr);
+  const raised = Number(/^ {2}alerts +(\d+)$/m.exec(demo.stderr)?.[1]);
+  const listed = run(['alerts', '--json', '--limit', '100000']);
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.equal(listed.stdout.trim().split('\n').length, raised, 'only the demo run\'s alerts are in the store');
+});
