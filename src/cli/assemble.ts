@@ -33,6 +33,9 @@ export interface LoadReport {
   detectorErrors: HolterError[];
   rulesLoaded: number;
   detectorsLoaded: number;
+  /** Rule documents and detector files that did not load. One with several errors counts once. */
+  rulesRejected: number;
+  detectorsRejected: number;
   /** Problems in the risk settings; with any, the run goes on without risk scoring. */
   riskErrors: HolterError[];
   riskEnabled: boolean;
@@ -51,6 +54,8 @@ export interface AssembleOptions {
   now?: Date;
   /** Destination of undecodable records. Defaults to the `dead_letter.path` file; `holter run` passes the dead-letter topic. */
   deadLetter?: DeadLetterSink;
+  /** False when the caller prints the rule and detector load errors itself, as `holter replay` does. Default true. */
+  logLoadErrors?: boolean;
 }
 
 /** Builds the whole pipeline from a validated configuration: decoders, enrich, rules, detectors, sinks. */
@@ -69,10 +74,10 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     allowedLatenessMs: config.detection.allowed_lateness_seconds * 1000,
     timeZone: config.facility.time_zone,
   });
-  for (const error of rules.errors) logger.error({ code: error.code, location: error.location }, error.describe());
-
   const detectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone });
-  for (const error of detectors.errors) logger.error({ code: error.code, location: error.location }, error.describe());
+  if (options.logLoadErrors !== false) {
+    for (const error of [...rules.errors, ...detectors.errors]) logger.error({ code: error.code, location: error.location }, error.describe());
+  }
 
   const stages: DetectionStage[] = [rules.stage, detectors.stage];
   const risk = await loadRisk(config, logger);
@@ -116,13 +121,15 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     detectorErrors: detectors.errors,
     rulesLoaded: rules.stage.stats().rules_loaded ?? 0,
     detectorsLoaded: detectors.stage.stats().detectors_loaded ?? 0,
+    rulesRejected: rules.stats.rules_rejected,
+    detectorsRejected: detectors.rejected,
     riskErrors: risk.errors,
     riskEnabled: risk.stage !== undefined,
   };
-  logger.info({ rulesLoaded: report.rulesLoaded, rulesRejected: rules.errors.length, detectorsLoaded: report.detectorsLoaded, detectorsRejected: detectors.errors.length }, 'detection loaded');
-  if (rules.errors.length + detectors.errors.length > 0) {
+  logger.info({ rulesLoaded: report.rulesLoaded, rulesRejected: report.rulesRejected, detectorsLoaded: report.detectorsLoaded, detectorsRejected: report.detectorsRejected }, 'detection loaded');
+  if (options.logLoadErrors !== false && rules.errors.length + detectors.errors.length > 0) {
     // Loading stops at a document's first problems; validate also compiles and lints what it can.
-    logger.warn({ rulesRejected: rules.errors.length, detectorsRejected: detectors.errors.length }, 'some rules or detectors were rejected; run holter rules validate on their files to list every problem at once');
+    logger.warn({ rulesRejected: report.rulesRejected, detectorsRejected: report.detectorsRejected }, 'some rules or detectors were rejected; run holter rules validate on their files to list every problem at once');
   }
   return { pipeline, store, report };
 }

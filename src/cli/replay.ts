@@ -16,6 +16,7 @@ import type { TaskState } from '../state/task.js';
 import { assemblePipeline, rejectOutputDirectory } from './assemble.js';
 import { applyOverrides, type CommandLineOverrides } from './overrides.js';
 import { formatPreview } from './preview.js';
+import { formatLoadErrors } from './rules-report.js';
 import { countDeliveryFailures, formatSummary } from './summary.js';
 
 export interface ReplayOptions extends CommandLineOverrides {
@@ -53,7 +54,8 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   }
   const logger = createLogger(config.log.level);
   const raised: Alert[] = [];
-  const { pipeline, report } = await assemblePipeline(config, { logger, onAlert: options.preview ? (alert) => raised.push(alert) : undefined });
+  const { pipeline, report } = await assemblePipeline(config, { logger, logLoadErrors: false, onAlert: options.preview ? (alert) => raised.push(alert) : undefined });
+  process.stderr.write(formatLoadErrors(report, process.cwd()));
 
   const statePath = options.state !== undefined ? path.resolve(options.state) : config.state.path;
   const checkpoints = statePath === undefined ? undefined : await openCheckpoints(statePath, files, pipeline, config.state.checkpoint_interval_seconds * 1000);
@@ -112,7 +114,7 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   if (checkpoints !== undefined) process.stderr.write(checkpoints.describe(Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0)));
   if (options.preview) process.stdout.write(formatPreview(raised));
   if (summary.deadLettered > 0) process.stderr.write(`Dead-lettered records are in ${config.dead_letter.path}\n`);
-  if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, rulesRejected: report.ruleErrors.length }, null, 2)}\n`);
+  if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, rulesRejected: report.rulesRejected }, null, 2)}\n`);
 
   return countDeliveryFailures(summary) > 0 ? 1 : 0;
 }

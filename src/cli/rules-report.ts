@@ -94,13 +94,24 @@ export function formatResultTable(results: RuleTestResult[], cwd: string): strin
   return `${lines.join('\n')}\n`;
 }
 
-/** Returns a JUnit XML report: one test suite per rule or detector, one test case per inline case. */
-export function junitXml(results: RuleTestResult[], cwd: string): string {
+/**
+ * Returns a JUnit XML report: one test suite per rule or detector with one test case per inline
+ * case, then one suite per file that did not load with one failed case per error. A file that
+ * does not load hides its tests, so its errors count as failures too. CI that reads only the XML
+ * then fails a run with broken rules.
+ */
+export function junitXml(results: RuleTestResult[], cwd: string, loadErrors: Finding[] = []): string {
   const suites = new Map<string, RuleTestResult[]>();
   for (const result of results) suites.set(result.suite, [...(suites.get(result.suite) ?? []), result]);
-  const failures = results.filter((result) => !result.passed).length;
+  const loadSuites = new Map<string, Finding[]>();
+  for (const finding of loadErrors) {
+    const file = displayPath(finding.location.file, cwd);
+    loadSuites.set(file, [...(loadSuites.get(file) ?? []), finding]);
+  }
+  const tests = results.length + loadErrors.length;
+  const failures = results.filter((result) => !result.passed).length + loadErrors.length;
 
-  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="holter rules test" tests="${results.length}" failures="${failures}">`];
+  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="holter rules test" tests="${tests}" failures="${failures}">`];
   for (const [suite, cases] of suites) {
     const suiteFailures = cases.filter((result) => !result.passed).length;
     lines.push(`  <testsuite name="${escapeXml(suite)}" tests="${cases.length}" failures="${suiteFailures}">`);
@@ -116,7 +127,48 @@ export function junitXml(results: RuleTestResult[], cwd: string): string {
     }
     lines.push('  </testsuite>');
   }
+  for (const [file, findings] of loadSuites) lines.push(...junitLoadSuite(file, findings, cwd));
   lines.push('</testsuites>');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Returns the test suite of one file that did not load: a failed case per error, named by its location and code. */
+function junitLoadSuite(file: string, findings: Finding[], cwd: string): string[] {
+  const suite = `load ${file}`;
+  const lines = [`  <testsuite name="${escapeXml(suite)}" tests="${findings.length}" failures="${findings.length}">`];
+  for (const finding of findings) {
+    const where = formatLocation({ ...finding.location, file });
+    const name = `${where} ${finding.code}`;
+    const message = `${finding.message}${finding.hint === undefined ? '' : ` (${finding.hint})`}`;
+    const attributes = `name="${escapeXml(name)}" classname="${escapeXml(suite)}" file="${escapeXml(file)}" line="${finding.location.line ?? 0}"`;
+    lines.push(
+      `    <testcase ${attributes}>`,
+      `      <failure message="${escapeXml(message)}" type="${escapeXml(finding.code)}">${escapeXml(formatFinding(finding, cwd))}</failure>`,
+      '    </testcase>',
+    );
+  }
+  lines.push('  </testsuite>');
+  return lines;
+}
+
+/**
+ * Returns the rule and detector load errors of a run as `rules validate` prints them, one line
+ * each, under a line with the number of rules and detectors rejected. Returns '' when everything
+ * loaded.
+ */
+export function formatLoadErrors(
+  load: { ruleErrors: HolterError[]; detectorErrors: HolterError[]; rulesRejected: number; detectorsRejected: number },
+  cwd: string,
+): string {
+  const errors = [...load.ruleErrors, ...load.detectorErrors];
+  if (errors.length === 0) return '';
+  const rules = `${load.rulesRejected} rule${load.rulesRejected === 1 ? '' : 's'}`;
+  const detectors = `${load.detectorsRejected} detector${load.detectorsRejected === 1 ? '' : 's'}`;
+  const count = `${errors.length} error${errors.length === 1 ? '' : 's'}`;
+  const lines = [`${count} in rule and detector files: ${rules} and ${detectors} rejected, and the run goes on without them.`];
+  for (const finding of sortFindings(errors.map(errorFinding))) lines.push(formatFinding(finding, cwd));
+  // Loading stops at a rule's first problems, but validate also compiles and lints what it can.
+  lines.push('Run holter rules validate on these files to list every problem at once.');
   return `${lines.join('\n')}\n`;
 }
 

@@ -20,6 +20,8 @@ import { parseRuleText, ruleError } from '../detect/sigma/parse.js';
 import type { RuleSource } from '../detect/sigma/ruleset.js';
 import { compileRuleSet, loadMapping } from '../detect/sigma/stage.js';
 import { validateDocument } from '../detect/sigma/validate.js';
+import type { ValidateResult } from '../detect/sigma/validate.js';
+import type { DetectionRule, SigmaDocument } from '../detect/sigma/model.js';
 import type { SigmaLoadResult } from '../detect/sigma/stage.js';
 import { HolterError } from '../errors.js';
 import { documentData, locatePath, parseLocated } from '../yaml/locate.js';
@@ -99,15 +101,16 @@ export async function runRulesTest(paths: string[], options: TestOptions, output
     blockErrors.push(...parseDetector(source.text, source.file, { defaultTimeZone: testOptions.defaultTimeZone }).errors);
   }
 
-  // A file that does not load hides its tests, so load errors are printed and fail the run too.
-  const loadErrors = [...loaded.errors, ...loaded.rules.errors, ...blockErrors];
-  for (const finding of sortFindings(loadErrors.map(errorFinding))) output.write(`${formatFinding(finding, cwd)}\n`);
+  // A file that does not load hides its tests, so load errors are printed, fail the run and go
+  // into the JUnit report too.
+  const loadErrors = sortFindings([...loaded.errors, ...loaded.rules.errors, ...checkRejectedDocuments(loaded), ...blockErrors].map(errorFinding));
+  for (const finding of loadErrors) output.write(`${formatFinding(finding, cwd)}\n`);
   if (results.length > 0) output.write(formatResultTable(results, cwd));
   const failed = results.filter((result) => !result.passed).length;
   const suites = new Set(results.map((result) => result.suite)).size;
   output.write(`${results.length - failed} passed, ${failed} failed (${suites} ${suites === 1 ? 'rule or detector' : 'rules and detectors'})\n`);
   if (results.length === 0) output.write('No inline tests found: add holter.tests to a rule or detector (docs/rules.md, "Inline tests").\n');
-  if (options.junit !== undefined) writeFileSync(options.junit, junitXml(results, cwd));
+  if (options.junit !== undefined) writeFileSync(options.junit, junitXml(results, cwd, loadErrors));
 
   return failed > 0 || loadErrors.length > 0 ? 1 : 0;
 }
@@ -180,11 +183,10 @@ async function classifyFiles(files: string[]): Promise<{ ruleFiles: string[]; de
 }
 
 /**
- * Checks the rules and correlations that failed validation as far as they could be read. Returns
- * the errors that validation did not already report, so that a bad level does not hide a bad
- * regular expression, and a bad timespan does not hide a reference to a missing rule. A rule whose
- * detection failed validation is not compiled, because its missing search identifiers would only
- * repeat that error as unknown references.
+ * Checks the rules and correlations that the engine rejected before compiling them, as far as
+ * they could be read. Returns the errors that loading did not already report. So a bad level does
+ * not hide a bad regular expression, and a duplicate id does not hide a bad CIDR range. A bad
+ * timespan does not hide a reference to a missing rule either.
  */
 function checkRejectedDocuments(loaded: LoadedFiles): HolterError[] {
   const reported = new Set(loaded.rules.errors.map(findingKey));
@@ -194,19 +196,57 @@ function checkRejectedDocuments(loaded: LoadedFiles): HolterError[] {
   const names = new Set(validated.flatMap((result) => [result.document ?? result.partial].flatMap((document) => [document?.id, document?.name])));
 
   const errors: HolterError[] = [];
-  for (const result of validated) {
-    const partial = result.partial;
+  for (const { document, failedSearches } of rejectedDocuments(validated)) {
     let found: HolterError[] = [];
-    if (partial?.kind === 'rule' && !result.errors.some((error) => error.path?.startsWith('detection') === true)) {
-      found = compileDetectionRule(partial, options, logsourceCache).errors;
-    } else if (partial?.kind === 'correlation') {
-      found = partial.rules
+    if (document.kind === 'rule') {
+      found = compileDetectionRule(withEmptySearches(document, failedSearches), options, logsourceCache).errors;
+    } else if (document.kind === 'correlation') {
+      found = document.rules
         .filter((reference) => !names.has(reference.reference))
-        .map((reference) => ruleError('HOLTER_RULE_INVALID', `Correlation '${partial.title}' refers to '${reference.reference}', but no rule in these files has that id or name. Load the file that defines it or fix the reference.`, reference.location, 'correlation.rules'));
+        .map((reference) => ruleError('HOLTER_RULE_INVALID', `Correlation '${document.title}' refers to '${reference.reference}', but no rule in these files has that id or name. Load the file that defines it or fix the reference.`, reference.location, 'correlation.rules'));
     }
     for (const error of found) if (!reported.has(findingKey(error))) errors.push(error);
   }
   return errors;
+}
+
+/**
+ * Lists the documents the engine never compiles: those that failed validation, and valid ones
+ * whose id or name repeats an earlier document's, in the order the engine registers them.
+ */
+function rejectedDocuments(validated: ValidateResult[]): { document: SigmaDocument; failedSearches: string[] }[] {
+  const rejected: { document: SigmaDocument; failedSearches: string[] }[] = [];
+  const registered = new Set<string>();
+  for (const result of validated) {
+    if (result.partial !== undefined) {
+      rejected.push({ document: result.partial, failedSearches: failedSearchNames(result) });
+      continue;
+    }
+    if (result.document === undefined) continue;
+    const keys = [result.document.id, result.document.name].filter((key): key is string => key !== undefined);
+    if (keys.some((key) => registered.has(key))) rejected.push({ document: result.document, failedSearches: [] });
+    else for (const key of keys) registered.add(key);
+  }
+  return rejected;
+}
+
+/** Names the search identifiers that validation dropped from a rejected rule, from the key paths of its errors. */
+function failedSearchNames(result: ValidateResult): string[] {
+  const searches = result.partial?.kind === 'rule' ? result.partial.searches : new Map();
+  const names = result.errors.flatMap((error) => (error.path?.startsWith('detection.') === true ? [error.path.split('.')[1] ?? ''] : []));
+  return [...new Set(names)].filter((name) => name !== 'condition' && name !== 'timeframe' && !searches.has(name));
+}
+
+/**
+ * Returns the rule with an empty search for each identifier that failed validation. The condition
+ * then compiles against the names the author wrote, so that it reports its own mistakes without
+ * repeating validation's as references to unknown identifiers.
+ */
+function withEmptySearches(rule: DetectionRule, names: string[]): DetectionRule {
+  if (names.length === 0) return rule;
+  const searches = new Map(rule.searches);
+  for (const name of names) searches.set(name, { name, alternatives: [], location: rule.location });
+  return { ...rule, searches };
 }
 
 function findingKey(error: HolterError): string {

@@ -10,8 +10,8 @@ export function formatSummary(summary: RunSummary, report: LoadReport): string {
   lines.push(`  dead-lettered       ${summary.deadLettered}`);
   for (const [reason, count] of sortedEntries(summary.deadLetteredByReason)) lines.push(`    ${reason.padEnd(22)} ${count}`);
   if (summary.firstEventTime !== undefined) lines.push(`  event time          ${summary.firstEventTime} .. ${summary.lastEventTime}`);
-  lines.push(`  rules loaded        ${report.rulesLoaded} (${report.ruleErrors.length} rejected)`);
-  lines.push(`  detectors loaded    ${report.detectorsLoaded} (${report.detectorErrors.length} rejected)`);
+  lines.push(`  rules loaded        ${report.rulesLoaded} (${report.rulesRejected} rejected)`);
+  lines.push(`  detectors loaded    ${report.detectorsLoaded} (${report.detectorsRejected} rejected)`);
   lines.push(`  risk scoring        ${report.riskEnabled ? 'on' : 'off'}${report.riskErrors.length > 0 ? ` (${report.riskErrors.length} errors in its settings)` : ''}`);
 
   const late = Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0);

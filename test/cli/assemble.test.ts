@@ -52,3 +52,22 @@ test('rejected rules point to rules validate', async () => {
   assert.equal(report.ruleErrors.length, 1);
   assert.ok(lines.some((line) => line.includes('run holter rules validate on their files')), lines.join(''));
 });
+
+test('rejected count is per rule', async () => {
+  const rulesDir = mkdtempSync(path.join(tmpdir(), 'holter-assemble-rules-'));
+  const rule = "title: Two errors\nlogsource: { product: holter }\ndetection:\n    selection:\n        source.ip|cidr: 10.0.0.0/99\n        event.outcome|nosuchmod: failure\n    condition: selection\n";
+  writeFileSync(path.join(rulesDir, 'bad.yml'), rule);
+  const config = loadConfig();
+  config.rules.paths = [rulesDir];
+  config.rules.mapping = path.join(REPO_ROOT, 'mappings', 'sigma.yml');
+  config.detectors.paths = [];
+  config.identity.token_key = 'assemble-test-key-0123456789';
+  config.sinks.console.enabled = false;
+
+  const { pipeline, report } = await assemblePipeline(config, { logger: silentLogger, deadLetter: new DeadLetterMemory() });
+  await pipeline.close();
+
+  assert.equal(report.ruleErrors.length, 2);
+  assert.equal(report.rulesRejected, 1);
+  assert.equal(report.detectorsRejected, 0);
+});

@@ -7,6 +7,7 @@ import { after, describe, test } from 'node:test';
 
 import { runRulesTest, runRulesValidate } from '../../src/cli/rules.js';
 import type { TestOptions, ValidateOptions } from '../../src/cli/rules.js';
+import { LINT_CODES } from '../../src/detect/sigma/lint.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
 const RULES_DIR = path.join(REPO_ROOT, 'rules');
@@ -166,6 +167,57 @@ describe('rules validate', () => {
 
     assert.match(output, /burst\.yml:5:13: error HOLTER_RULE_INVALID Correlation 'Burst' refers to 'no-such-rule', but no rule in these files has that id or name/);
     assert.match(output, /burst\.yml:7:15: error HOLTER_RULE_INVALID Invalid timespan '5 minutes'/);
+  });
+
+  test('duplicate id hides no other error', async () => {
+    const copy = CLEAN_RULE.replace('Failed login', 'Failed login copy').replace('name: test-failed-login', 'name: test-failed-login-copy').replace(
+      '        event.outcome: failure\n',
+      '        source.ip|cidr: 10.0.0.0/99\n        event.outcome|nosuchmod: failure\n',
+    );
+    const dir = folder({ 'duplicate.yml': `${CLEAN_RULE}---\n${copy}` });
+    const file = path.join(dir, 'duplicate.yml');
+    const { code, output } = await validate([dir]);
+    const lines = output.trimEnd().split('\n');
+
+    assert.equal(code, 1);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:14:1: error HOLTER_RULE_INVALID Duplicate rule id or name '7c0e3b52-5b0a-4a4e-9d6e-0f2a4c1d9e11'`)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:24:9: error HOLTER_RULE_INVALID 'source.ip|cidr' has an invalid CIDR range '10.0.0.0/99'`)), output);
+    assert.ok(lines.some((line) => line.startsWith(`${file}:25:9: error HOLTER_RULE_INVALID Unknown modifier 'nosuchmod'`)), output);
+    assert.equal(lines.at(-1), '3 errors, 0 warnings in 1 file');
+  });
+
+  test('duplicate correlation gets references checked', async () => {
+    const correlation = (title: string, reference: string): string =>
+      [`title: ${title}`, 'id: 7c0e3b52-5b0a-4a4e-9d6e-0f2a4c1d9e99', 'description: Failed logins.', 'correlation:', '    type: event_count', `    rules: [${reference}]`, '    group-by: [user.name]', '    timespan: 5m', '    condition: {gte: 3}', 'level: high', ''].join('\n');
+    const dir = folder({ 'rule.yml': CLEAN_RULE, 'bursts.yml': `${correlation('Burst', 'test-failed-login')}---\n${correlation('Burst again', 'no-such-rule')}` });
+    const { output } = await validate([dir]);
+
+    assert.match(output, /bursts\.yml:12:1: error HOLTER_RULE_INVALID Duplicate rule id or name/);
+    assert.match(output, /bursts\.yml:17:13: error HOLTER_RULE_INVALID Correlation 'Burst again' refers to 'no-such-rule', but no rule in these files has that id or name/);
+  });
+
+  test('invalid search hides no other error', async () => {
+    const rule = CLEAN_RULE.replace(
+      '    selection:\n        event.outcome: failure\n    condition: selection',
+      '    selection:\n    network:\n        source.ip|cidr: 10.0.0.0/99\n    condition: selection or network or typo',
+    );
+    const dir = folder({ 'rule.yml': rule });
+    const file = path.join(dir, 'rule.yml');
+    const { output } = await validate([dir]);
+    const errors = output.split('\n').filter((line) => line.includes(': error '));
+
+    assert.ok(errors.some((line) => line.startsWith(`${file}:10:15: error HOLTER_RULE_INVALID Search identifier 'selection' must be`)), output);
+    assert.ok(errors.some((line) => line.startsWith(`${file}:12:9: error HOLTER_RULE_INVALID 'source.ip|cidr' has an invalid CIDR range`)), output);
+    assert.ok(errors.some((line) => line.startsWith(`${file}:13:40: error HOLTER_RULE_INVALID The condition refers to 'typo'`)), output);
+    assert.equal(errors.length, 3, output);
+  });
+
+  test('docs list every lint code', () => {
+    for (const doc of ['errors.md', 'rules.md']) {
+      const text = readFileSync(path.join(REPO_ROOT, 'docs', doc), 'utf8');
+      const documented = new Set([...text.matchAll(/`(HOLTER_LINT_[A-Z_]+)`/g)].map((match) => match[1]));
+      assert.deepEqual([...documented].sort(), Object.keys(LINT_CODES).sort(), `docs/${doc}`);
+    }
   });
 
   test('broken detection is not compiled', async () => {
@@ -457,6 +509,43 @@ describe('rules test', () => {
     assert.equal(code, 1);
     assert.match(output, /error HOLTER_RULE_INVALID The condition refers to 'missing'/);
     assert.match(output, /FAIL +test-failed-login +failure matches .*\n +rule test-failed-login did not load; run holter rules validate for the reason\n/);
+  });
+
+  test('JUnit lists load errors as failures', async () => {
+    const passing = FAILING_SUITE.slice(0, FAILING_SUITE.indexOf('        - name: success matches by mistake'));
+    const broken = [
+      'title: Burst',
+      'correlation:',
+      '    type: event_count',
+      '    rules: [test-failed-login]',
+      '    timespan: 5 minutes',
+      '    condition: {gte: 3}',
+      '---',
+      'title: Spray',
+      'correlation:',
+      '    type: value_count',
+      '    rules: [no-such-rule]',
+      '    timespan: 5m',
+      '    condition: {greater: 3, field: user.name}',
+      '',
+    ].join('\n');
+    const dir = folder({ 'good.yml': passing, 'broken.yml': broken });
+    const junit = path.join(dir, 'report.xml');
+    const { code, output } = await runTests([dir], { junit });
+    const xml = readFileSync(junit, 'utf8');
+    const file = path.join(dir, 'broken.yml');
+
+    assert.equal(code, 1);
+    assert.match(output, /\n1 passed, 0 failed \(1 rule or detector\)\n/);
+    assert.match(xml, /<testsuites name="holter rules test" tests="5" failures="4">/);
+    assert.match(xml, /<testsuite name="test-failed-login" tests="1" failures="0">/);
+    assert.match(xml, new RegExp(`<testsuite name="load ${escape(file)}" tests="4" failures="4">`));
+    assert.match(xml, new RegExp(`<testcase name="${escape(file)}:5:15 HOLTER_RULE_INVALID" classname="load ${escape(file)}" file="${escape(file)}" line="5">`));
+    assert.match(xml, /<failure message="Invalid timespan &apos;5 minutes&apos;\. .*\(key correlation\.timespan\)" type="HOLTER_RULE_INVALID">/);
+    assert.match(xml, new RegExp(`<testcase name="${escape(file)}:11:13 HOLTER_RULE_INVALID" `));
+    assert.match(xml, /<failure message="Correlation &apos;Spray&apos; refers to &apos;no-such-rule&apos;, but no rule in these files has that id or name\./);
+    assert.match(xml, new RegExp(`<testcase name="${escape(file)}:13:16 HOLTER_RULE_INVALID" `));
+    assert.match(xml, /<failure message="Unknown condition operator &apos;greater&apos;\./);
   });
 
   test('undecodable raw record fails its case', async () => {

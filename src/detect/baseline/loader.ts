@@ -36,7 +36,7 @@ const FIELD_PATH = /^[A-Za-z@_][A-Za-z0-9@_.-]*$/;
 export async function loadDetectors(
   paths: string[],
   options: LoadDetectorsOptions,
-): Promise<{ stage: BaselineStage; errors: HolterError[] }> {
+): Promise<{ stage: BaselineStage; errors: HolterError[]; rejected: number }> {
   if (!IANAZone.isValidZone(options.defaultTimeZone)) {
     throw new HolterError(
       'HOLTER_CONFIG_INVALID',
@@ -49,6 +49,8 @@ export async function loadDetectors(
   const errors: HolterError[] = [];
   const detectors: BaselineDetector[] = [];
   const seenIds = new Map<string, string>();
+  // Detector files that did not load. A file contains one detector, so it counts once however many errors it has.
+  let rejected = 0;
 
   for (const file of await expandPaths(paths, errors)) {
     let text: string;
@@ -57,6 +59,7 @@ export async function loadDetectors(
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? 'read failed';
       errors.push(new HolterError('HOLTER_RULE_INVALID', `cannot read detector file (${reason})`, { location: { file }, cause: error }));
+      rejected++;
       continue;
     }
 
@@ -67,15 +70,18 @@ export async function loadDetectors(
       if (earlier !== undefined) {
         const message = `detector id '${id}' is already used by ${earlier}; give each detector its own id`;
         errors.push(new HolterError('HOLTER_RULE_INVALID', message, { location: { file, line: result.detector.rule.line }, path: 'id' }));
+        rejected++;
         continue;
       }
       seenIds.set(id, file);
       detectors.push(result.detector);
+    } else {
+      rejected++;
     }
     errors.push(...result.errors);
   }
 
-  return { stage: new BaselineStage(detectors), errors };
+  return { stage: new BaselineStage(detectors), errors, rejected };
 }
 
 async function expandPaths(paths: string[], errors: HolterError[]): Promise<string[]> {

@@ -7,8 +7,11 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { LineCounter, parseAllDocuments } from 'yaml';
+
 import { HolterError } from '../../errors.js';
 import { parseMapping } from './mapping.js';
+import { MAX_RULE_FILE_BYTES } from './parse.js';
 import type { SigmaMapping } from './mapping.js';
 import { buildRuleSet } from './ruleset.js';
 import type { RuleSetWarning, RuleSource } from './ruleset.js';
@@ -30,6 +33,8 @@ export interface SigmaLoadStats {
   correlations_loaded: number;
   /** Rule files with at least one rejected document (their other documents may still load). */
   files_with_errors: number;
+  /** Documents (detection rules, correlations, filters) with at least one error, each counted once. */
+  rules_rejected: number;
   rules_unmapped_logsource: number;
 }
 
@@ -69,6 +74,7 @@ export function compileRuleSet(
       rules_loaded: built.ruleSet.rules.length,
       correlations_loaded: built.ruleSet.correlations.length,
       files_with_errors: countFilesWithErrors(built.errors),
+      rules_rejected: countRejectedRules(sources, built.errors),
       rules_unmapped_logsource: built.ruleSet.unmappedRules,
     },
   };
@@ -76,6 +82,43 @@ export function compileRuleSet(
 
 function countFilesWithErrors(errors: HolterError[]): number {
   return new Set(errors.map((error) => error.location?.file ?? '')).size;
+}
+
+/**
+ * Counts the rule documents that did not load, so that one rule with three errors counts once.
+ * Each error belongs to the `---` separated document of its file that contains its line. Errors
+ * outside the rule sources (the time zone setting) belong to no document and count nothing.
+ * NOTE: a filter with one unknown rule reference counts as rejected, though it still applies to
+ * the other rules it names.
+ */
+export function countRejectedRules(sources: RuleSource[], errors: HolterError[]): number {
+  const linesByFile = new Map<string, number[]>();
+  for (const error of errors) {
+    const file = error.location?.file;
+    if (file === undefined) continue;
+    const lines = linesByFile.get(file) ?? [];
+    lines.push(error.location?.line ?? 1);
+    linesByFile.set(file, lines);
+  }
+
+  let rejected = 0;
+  for (const source of sources) {
+    const lines = linesByFile.get(source.file);
+    if (lines === undefined) continue;
+    const starts = documentStartLines(source.text);
+    rejected += new Set(lines.map((line) => starts.filter((start) => start <= line).length)).size;
+  }
+  return rejected;
+}
+
+/** Returns the first line of each document of a YAML text, in order. A file too large to parse counts as one document. */
+function documentStartLines(text: string): number[] {
+  if (Buffer.byteLength(text, 'utf8') > MAX_RULE_FILE_BYTES) return [1];
+  const lineCounter = new LineCounter();
+  const documents = parseAllDocuments(text, { lineCounter });
+  const list = Array.isArray(documents) ? documents : [];
+  // The first document also owns anything above its first node, such as a leading comment.
+  return list.map((document, index) => (index === 0 ? 1 : lineCounter.linePos(document.range[0]).line));
 }
 
 export async function loadMapping(file: string): Promise<{ mapping: SigmaMapping; errors: HolterError[] }> {

@@ -211,3 +211,23 @@ test('filter naming an unknown rule is rejected', () => {
   assert.equal(result.errors.length, 1);
   assert.match(result.errors[0]?.describe() ?? '', /^rules\/mf_typo\.yml:7:11: Filter 'Ignore admin accounts' refers to 'whoamii', but no loaded detection rule/);
 });
+
+test('rejected count is per document', () => {
+  const twoErrors = GOOD.replace("        Image|endswith: '\\whoami.exe'", "        Image|endswith: '\\whoami.exe'\n        SourceIp|cidr: 10.0.0.0/99\n        CommandLine|nosuchmod: x");
+  const second = BAD_MODIFIER.replace('0000000000b1', '0000000000b2').replace('Bad modifier', 'Second bad modifier');
+  const result = compileTexts([
+    { file: 'rules/two-errors.yml', text: twoErrors },
+    { file: 'rules/two-documents.yml', text: `# Two rejected rules in one file.\n${BAD_MODIFIER}---\n${second}` },
+    { file: 'rules/bad-yaml.yml', text: BAD_YAML },
+  ]);
+
+  assert.equal(result.errors.filter((error) => error.location?.file === 'rules/two-errors.yml').length, 2);
+  assert.equal(result.stats.rules_rejected, 4);
+  assert.equal(result.stats.rules_loaded, 0);
+});
+
+test('rejected count ignores the time zone error', () => {
+  const result = compileTexts([GOOD], { timeZone: 'Mars/Olympus' });
+  assert.equal(result.errors.length, 1);
+  assert.equal(result.stats.rules_rejected, 0);
+});
