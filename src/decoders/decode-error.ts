@@ -10,6 +10,7 @@ const CODE_BY_REASON: Record<DeadLetterReason, ErrorCode> = {
   invalid_timestamp: 'HOLTER_DECODE_TIMESTAMP',
   unsupported_resource: 'HOLTER_DECODE_INVALID',
   too_large: 'HOLTER_DECODE_TOO_LARGE',
+  invalid_utf8: 'HOLTER_DECODE_INVALID',
   invalid_record: 'HOLTER_DECODE_INVALID',
 };
 

@@ -87,6 +87,13 @@ function decodeOrThrow(record: SizedRawRecord, context: DecodeContext): HolterEv
     );
   }
 
+  if (record.invalidUtf8 !== undefined) {
+    throw new DecodeError(
+      'invalid_utf8',
+      `The record is not valid UTF-8: its first invalid byte sequence starts at byte ${record.invalidUtf8.offset} of the record. Convert the input to UTF-8 (for example iconv -f WINDOWS-1252 -t UTF-8) or have the producer write UTF-8, then replay the record. The dead-letter entry keeps its original bytes.`,
+    );
+  }
+
   const text = skipLeadingSpace(record.text);
   if (record.format !== undefined) return decodeAs(record.format, text, record, context);
 

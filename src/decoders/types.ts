@@ -16,6 +16,15 @@ export interface RawRecord {
   format?: string;
   /** Set when the source cut the record because it exceeded the maximum size: its full size in bytes. */
   oversizeBytes?: number;
+  /** Set when the record's bytes are not valid UTF-8. `text` then has U+FFFD in place of each invalid sequence. */
+  invalidUtf8?: InvalidUtf8;
+}
+
+/** The bytes of a record that is not valid UTF-8, kept because its text cannot give them back. */
+export interface InvalidUtf8 {
+  bytes: Buffer;
+  /** Offset of the first invalid byte sequence, in bytes from the record's first byte. */
+  offset: number;
 }
 
 /** Settings every decoder may need. */
@@ -53,6 +62,7 @@ export type DeadLetterReason =
   | 'invalid_timestamp'
   | 'unsupported_resource'
   | 'too_large'
+  | 'invalid_utf8'
   | 'invalid_record';
 
 export interface Decoder {

@@ -1,4 +1,5 @@
 import type { SizedRawRecord } from '../decoders/index.js';
+import { detectUnsupportedEncoding, setRecordText, unsupportedEncodingError } from './encoding.js';
 
 /**
  * Splits a byte stream into records, keeping each record's byte offset and first line:
@@ -7,6 +8,12 @@ import type { SizedRawRecord } from '../decoders/index.js';
  * - JSON documents (one pretty-printed document, or several one after another): one record
  *   per top-level value, found by tracking brackets outside strings;
  * - XML documents: one record per document, ending where the root element closes.
+ *
+ * The input must be UTF-8. Its first bytes are checked before any record, and a UTF-8 byte order
+ * mark is skipped. UTF-16 or UTF-32, known by a byte order mark or by NUL bytes between ASCII
+ * characters, is rejected with a HolterError naming the iconv command that converts it. A record
+ * whose bytes are not valid UTF-8 carries `invalidUtf8`, so the decode stage dead-letters it as
+ * `invalid_utf8` with its exact bytes.
  *
  * The mode is chosen from the first bytes that are not a byte order mark or whitespace:
  * `{`/`[` is JSON, `<` not followed by a digit (a syslog priority) or Event Viewer's `- <`
@@ -31,7 +38,7 @@ export class RecordSplitter {
   private pending: Buffer = Buffer.alloc(0);
   private pendingOffset = 0;
   private pendingLine = 1;
-  private bomChecked = false;
+  private encodingChecked = false;
 
   /** Bytes already dropped from an oversized record, and its kept prefix. */
   private overflowBytes = 0;
@@ -56,19 +63,28 @@ export class RecordSplitter {
   /** Adds bytes and returns the records they complete. */
   push(chunk: Buffer): SizedRawRecord[] {
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    this.skipByteOrderMark();
+    if (!this.encodingChecked && !this.checkEncoding(false)) return [];
     return this.drain(false);
   }
 
   /** Returns the last record, if the input did not end with a newline or closing bracket. */
   end(): SizedRawRecord[] {
+    if (!this.encodingChecked) this.checkEncoding(true);
     return this.drain(true);
   }
 
-  private skipByteOrderMark(): void {
-    if (this.bomChecked || this.pending.length < 3) return;
-    this.bomChecked = true;
+  /**
+   * Rejects UTF-16 and UTF-32 input and skips a UTF-8 byte order mark. Returns false while fewer
+   * than 4 bytes have arrived, the length of a UTF-32 byte order mark.
+   */
+  private checkEncoding(atEnd: boolean): boolean {
+    if (this.pending.length < 4 && !atEnd) return false;
+    this.encodingChecked = true;
+
+    const unsupported = detectUnsupportedEncoding(this.pending);
+    if (unsupported !== undefined) throw unsupportedEncodingError(this.input, unsupported);
     if (this.pending[0] === 0xef && this.pending[1] === 0xbb && this.pending[2] === 0xbf) this.consume(3);
+    return true;
   }
 
   private drain(atEnd: boolean): SizedRawRecord[] {
@@ -142,9 +158,9 @@ export class RecordSplitter {
     }
     if (bytes.length > this.maxRecordBytes) bytes = bytes.subarray(0, this.maxRecordBytes);
     const blank = isBlank(bytes) && totalBytes <= this.maxRecordBytes;
-    const text = blank ? '' : bytes.toString('utf8');
+    const record = blank ? undefined : this.makeRecord(bytes, line, offset, totalBytes);
     this.consume(length + terminator);
-    return blank ? undefined : this.makeRecord(text, line, offset, totalBytes);
+    return record;
   }
 
   private nextDocument(atEnd: boolean): SizedRawRecord | undefined {
@@ -196,9 +212,8 @@ export class RecordSplitter {
     const offset = this.overflowPrefix === undefined ? this.pendingOffset : this.overflowStartOffset;
     const totalBytes = this.overflowBytes + this.scanIndex;
     const bytes = this.overflowPrefix ?? this.pending.subarray(0, this.scanIndex);
-    const text = bytes.toString('utf8');
     const firstLine = this.recordLine;
-    const record = this.makeRecord(text, firstLine, offset, totalBytes);
+    const record = this.makeRecord(bytes, firstLine, offset, totalBytes);
 
     this.consume(this.scanIndex);
     this.scanIndex = 0;
@@ -209,13 +224,14 @@ export class RecordSplitter {
     // A first JSON value that ends on its own first line means one value per line (NDJSON).
     if (this.mode === 'json' && this.firstJsonRecord) {
       this.firstJsonRecord = false;
-      if (!text.includes('\n')) this.mode = 'lines';
+      if (!record.text.includes('\n')) this.mode = 'lines';
     }
     return record;
   }
 
-  private makeRecord(text: string, line: number, offset: number, totalBytes: number): SizedRawRecord {
-    const record: SizedRawRecord = { input: this.input, text, line, offset };
+  private makeRecord(bytes: Buffer, line: number, offset: number, totalBytes: number): SizedRawRecord {
+    const record: SizedRawRecord = { input: this.input, text: '', line, offset };
+    setRecordText(record, bytes);
     if (totalBytes > this.maxRecordBytes) record.oversizeBytes = totalBytes;
     return record;
   }

@@ -165,3 +165,139 @@ describe('file source', () => {
     assert.throws(() => new RecordSplitter('x', 0), /maxRecordBytes must be a positive integer/);
   });
 });
+
+describe('file source encoding', () => {
+  it('flags invalid UTF-8 and keeps later offsets', async () => {
+    const bytes = Buffer.concat([Buffer.from('first\n'), Buffer.from([0x63, 0x61, 0x66, 0xe9, 0xff]), Buffer.from(' user\r\nZoë 患者 😀\n')]);
+    const file = await writeInput('latin1.log', bytes);
+    const records = await collect(file);
+
+    assert.equal(records.length, 3);
+    assert.equal(records[0]?.invalidUtf8, undefined);
+    assert.equal(records[1]?.line, 2);
+    assert.equal(records[1]?.offset, 6);
+    assert.equal(records[1]?.invalidUtf8?.offset, 3);
+    assert.deepEqual(records[1]?.invalidUtf8?.bytes, bytes.subarray(6, 16), 'the exact bytes, without the CRLF');
+    assert.equal(records[2]?.line, 3);
+    assert.equal(records[2]?.offset, 18);
+    assert.equal(records[2]?.text, 'Zoë 患者 😀');
+    assert.equal(records[2]?.invalidUtf8, undefined);
+  });
+
+  it('dead-letters invalid UTF-8 as invalid_utf8', async () => {
+    const file = await writeInput('latin1-decode.log', Buffer.from([0x63, 0x61, 0x66, 0xe9, 0xff, 0x0a]));
+    const [record] = await collect(file);
+    const result = decodeRecord(record as SizedRawRecord, CONTEXT);
+
+    assert.equal(result.ok, false);
+    assert.equal(result.ok ? '' : result.reason, 'invalid_utf8');
+    assert.match(result.ok ? '' : result.message, /first invalid byte sequence starts at byte 3 of the record/);
+    assert.match(result.ok ? '' : result.message, /iconv/);
+  });
+
+  it('dead-letters invalid UTF-8 before format checks', async () => {
+    const file = await writeInput('latin1-syslog.log', Buffer.concat([Buffer.from('Jan  1 10:00:00 host sshd[1]: Accepted password for caf'), Buffer.from([0xe9, 0x0a])]));
+    const [record] = await collect(file, { format: 'syslog' });
+    const result = decodeRecord(record as SizedRawRecord, CONTEXT);
+
+    assert.equal(result.ok ? '' : result.reason, 'invalid_utf8');
+  });
+
+  it('flags a sequence cut off by the end', async () => {
+    const file = await writeInput('cut.log', Buffer.from([0x61, 0x62, 0x63, 0xe2, 0x82]));
+    const [record] = await collect(file);
+
+    assert.equal(record?.invalidUtf8?.offset, 3);
+    assert.deepEqual(record?.invalidUtf8?.bytes, Buffer.from([0x61, 0x62, 0x63, 0xe2, 0x82]));
+  });
+
+  it('flags invalid UTF-8 inside a JSON document', async () => {
+    const bytes = Buffer.concat([Buffer.from('{\n  "user": "caf'), Buffer.from([0xe9]), Buffer.from('"\n}\n{\n  "n": 2\n}\n')]);
+    const records = splitInChunks(bytes, bytes.length);
+
+    assert.equal(records.length, 2);
+    assert.equal(records[0]?.invalidUtf8?.offset, 16);
+    assert.equal(records[1]?.invalidUtf8, undefined);
+    assert.equal(records[1]?.offset, 21);
+    assert.equal(records[1]?.line, 4);
+  });
+
+  it('finds invalid UTF-8 across chunk boundaries', () => {
+    const bytes = Buffer.concat([Buffer.from('añb €\n'), Buffer.from([0x78, 0xf0, 0x9f, 0x98]), Buffer.from('\n😀 ok\n')]);
+    const whole = splitInChunks(bytes, bytes.length);
+    assert.deepEqual(
+      whole.map((record) => [record.text, record.offset, record.invalidUtf8?.offset]),
+      [
+        ['añb €', 0, undefined],
+        ['x\uFFFD', 9, 1],
+        ['😀 ok', 14, undefined],
+      ],
+    );
+    for (const size of [1, 2, 3]) {
+      assert.deepEqual(
+        splitInChunks(bytes, size).map((record) => [record.text, record.offset, record.invalidUtf8?.offset, record.invalidUtf8?.bytes]),
+        whole.map((record) => [record.text, record.offset, record.invalidUtf8?.offset, record.invalidUtf8?.bytes]),
+        `chunks of ${size}`,
+      );
+    }
+  });
+
+  it('skips a UTF-8 byte order mark', async () => {
+    const file = await writeInput('bom.log', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('first\nsecond\n')]));
+    const records = await collect(file);
+
+    assert.deepEqual(records.map((record) => [record.text, record.line, record.offset]), [
+      ['first', 1, 3],
+      ['second', 2, 9],
+    ]);
+    assert.equal(records[0]?.invalidUtf8, undefined);
+    const bytes = await readFile(file);
+    assert.deepEqual(splitInChunks(bytes, 1).map((record) => record.text), ['first', 'second']);
+  });
+
+  it('rejects UTF-16 with a byte order mark', async () => {
+    const text = await readFile(samplePath('identity/crowdsec_sshd-logs.log'), 'utf8');
+    const littleEndian = Buffer.from(`\uFEFF${text}`, 'utf16le');
+    const bigEndian = Buffer.from(littleEndian).swap16();
+    for (const [name, bytes] of [['sshd-utf16le.log', littleEndian], ['sshd-utf16be.log', bigEndian]] as const) {
+      const file = await writeInput(name, bytes);
+      await assert.rejects(collect(file), (error) => {
+        assert.ok(isHolterError(error));
+        assert.equal(error.code, 'HOLTER_INPUT_ENCODING');
+        assert.match(error.message, new RegExp(`Input ${file.replaceAll('.', '\\.')} is UTF-16 text`));
+        assert.match(error.message, /byte order mark/);
+        assert.ok(error.message.includes(`iconv -f UTF-16 -t UTF-8 ${file} > ${file.replace(/\.log$/, '.utf8.log')}`), error.message);
+        return true;
+      });
+    }
+  });
+
+  it('rejects UTF-16 without a byte order mark', async () => {
+    const file = await writeInput('plain-utf16le.json', Buffer.from('{"resourceType": "AuditEvent"}\n', 'utf16le'));
+    await assert.rejects(collect(file), (error) => {
+      assert.ok(isHolterError(error));
+      assert.match(error.message, /is UTF-16 LE text \(it starts with NUL bytes after its ASCII characters\)/);
+      assert.match(error.message, /iconv -f UTF-16LE -t UTF-8/);
+      return true;
+    });
+  });
+
+  it('rejects UTF-16 on standard input', () => {
+    const splitter = new RecordSplitter('stdin');
+    assert.throws(
+      () => splitter.push(Buffer.from('\uFEFFline\n', 'utf16le')),
+      (error) => {
+        assert.ok(isHolterError(error));
+        assert.match(error.message, /^Input stdin is UTF-16 text/);
+        assert.match(error.message, /Pipe it through iconv -f UTF-16 -t UTF-8 before holter\./);
+        return true;
+      },
+    );
+  });
+
+  it('rejects a short UTF-16 input at its end', () => {
+    const splitter = new RecordSplitter('short.log');
+    assert.deepEqual(splitter.push(Buffer.from([0xff, 0xfe, 0x61])), []);
+    assert.throws(() => splitter.end(), /is UTF-16 text/);
+  });
+});

@@ -16,11 +16,14 @@ export interface DeadLetter {
   line?: number;
   offset?: number;
   format?: string;
+  /** The record as text. For a record that is not valid UTF-8 it has U+FFFD in place of each invalid sequence. */
   original: string;
+  /** The record's exact bytes in base64, set only when they are not valid UTF-8 and `original` cannot give them back. */
+  original_base64?: string;
 }
 
 export function toDeadLetter(record: RawRecord, reason: DeadLetterReason, message: string): DeadLetter {
-  return {
+  const entry: DeadLetter = {
     '@timestamp': new Date().toISOString(),
     reason,
     message,
@@ -30,6 +33,8 @@ export function toDeadLetter(record: RawRecord, reason: DeadLetterReason, messag
     format: record.format,
     original: record.text,
   };
+  if (record.invalidUtf8 !== undefined) entry.original_base64 = record.invalidUtf8.bytes.toString('base64');
+  return entry;
 }
 
 export interface DeadLetterSink {
@@ -64,7 +69,8 @@ export class DeadLetterFile implements DeadLetterSink {
       } catch (error) {
         throw new HolterError('HOLTER_SINK_FAILED', `Cannot create the dead-letter file ${this.filePath}: ${(error as Error).message}. Check the path given to --dead-letter or dead_letter.path.`, { cause: error });
       }
-      this.stream = createWriteStream(this.filePath, { flags: 'a' });
+      // Owner-only: dead letters keep whole records, patient identifiers included.
+      this.stream = createWriteStream(this.filePath, { flags: 'a', mode: 0o600 });
       this.stream.on('error', (error) => {
         this.failure = error;
       });

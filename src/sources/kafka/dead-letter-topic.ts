@@ -40,7 +40,7 @@ export class DeadLetterTopic implements DeadLetterSink {
   ) {}
 
   async write(record: RawRecord, reason: DeadLetterReason, message: string): Promise<void> {
-    const original = this.originals.get(record) ?? { key: null, value: Buffer.from(record.text, 'utf8') };
+    const original = this.originals.get(record) ?? { key: null, value: recordBytes(record) };
     const headers = this.headersFor(record, reason, message, original.value.length);
 
     try {
@@ -53,7 +53,7 @@ export class DeadLetterTopic implements DeadLetterSink {
 
     // The record was accepted by its source topic but not by the dead-letter topic: keep what the
     // source read (a prefix for oversized records) and say so in a header.
-    const prefix: OutgoingMessage = { key: original.key, value: Buffer.from(record.text, 'utf8'), headers: { ...headers, [DEAD_LETTER_HEADERS.truncated]: 'true' } };
+    const prefix: OutgoingMessage = { key: original.key, value: recordBytes(record), headers: { ...headers, [DEAD_LETTER_HEADERS.truncated]: 'true' } };
     try {
       await this.producer.send(this.topic, [prefix]);
     } catch (error) {
@@ -104,4 +104,9 @@ function isMessageTooLarge(error: unknown): boolean {
     current = candidate.originalError ?? candidate.cause;
   }
   return false;
+}
+
+/** The bytes the source read: kept as they were when they are not valid UTF-8, so nothing is lost. */
+function recordBytes(record: RawRecord): Buffer {
+  return record.invalidUtf8?.bytes ?? Buffer.from(record.text, 'utf8');
 }

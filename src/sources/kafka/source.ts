@@ -1,6 +1,7 @@
 import type { SizedRawRecord } from '../../decoders/index.js';
 import { HolterError, isHolterError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { setRecordText } from '../encoding.js';
 import type { BatchControl, ConsumedBatch, ConsumedMessage, KafkaConsumerClient, PartitionAssignment, TopicPartitionOffset } from './client.js';
 import type { OriginalRecord } from './dead-letter-topic.js';
 import { sourcePositionOf, type Repartitioner } from './repartition.js';
@@ -286,9 +287,9 @@ export class KafkaSource {
       // The decoder gets only the prefix. The dead-letter topic still receives the whole value.
       this.stats.oversizedRecords++;
       record.oversizeBytes = message.value.length;
-      record.text = message.value.subarray(0, this.options.maxRecordBytes).toString('utf8');
+      setRecordText(record, message.value.subarray(0, this.options.maxRecordBytes));
     } else {
-      record.text = message.value.toString('utf8');
+      setRecordText(record, message.value);
     }
     this.options.remember?.(record, { key: message.key, value: message.value });
     return record;
