@@ -67,6 +67,10 @@ export function formatBaseline(user: string, savedAt: string, profiles: Record<s
         lines.push(...hourOfWeekGrid(value as number[]));
         continue;
       }
+      if (key === 'active_days_by_hour' && Array.isArray(value) && value.length === 24) {
+        lines.push(...activeDatesByHour(value as number[]));
+        continue;
+      }
       if (Array.isArray(value) && value.some(isPlainObject)) {
         // Known values and bucket series: one line each, so a long list stays readable.
         lines.push(`  ${key.replaceAll('_', ' ')}:`, ...value.map((item) => `    - ${isPlainObject(item) ? formatEntries(item) : formatValue(item)}`));
@@ -87,6 +91,19 @@ function hourOfWeekGrid(percent: number[]): string[] {
   for (let day = 0; day < 7; day++) {
     const cells = percent.slice(day * 24, day * 24 + 24).map(shareSymbol);
     rows.push(`    ${WEEKDAYS[day]} ${cells.join('')}`);
+  }
+  return rows;
+}
+
+/**
+ * Lists the decayed count of dates with activity at each local hour. A detected hour's date counts
+ * here while its events are taken out of the shares of the grid, so the two can disagree.
+ */
+function activeDatesByHour(counts: number[]): string[] {
+  const rows = ['  active dates by local hour (decayed count; a detected hour counts here but not in the grid):'];
+  for (let start = 0; start < 24; start += 8) {
+    const cells = counts.slice(start, start + 8).map((count, index) => `${String(start + index).padStart(2, '0')}h ${String(count).padEnd(5)}`);
+    rows.push(`    ${cells.join('  ').trimEnd()}`);
   }
   return rows;
 }

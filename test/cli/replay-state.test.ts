@@ -85,6 +85,8 @@ test('baseline show prints a learned profile', () => {
   assert.match(text.stdout, new RegExp(`^Baseline of ${user} `, 'm'));
   assert.match(text.stdout, /^after-hours-record-access \(time_of_day\)$/m);
   assert.match(text.stdout, /^\s+Mon [ .+#]{24}$/m);
+  assert.match(text.stdout, /^ {2}active dates by local hour \(decayed count; /m);
+  assert.match(text.stdout, /^ {4}00h [\d.]+ +01h [\d.]+ .* 07h [\d.]+$/m);
   assert.match(text.stdout, /^daily-record-volume \(high_distinct_count\)$/m);
   assert.match(text.stdout, /^ {4}- typical: [\d.]+, .*learned: (true|false), /m);
   assert.doesNotMatch(text.stdout, /[{}"]/, 'profiles are printed as text, not JSON');
