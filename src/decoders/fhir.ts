@@ -323,8 +323,8 @@ function referenceId(reference: string): string {
  * (R5) and the requestor's `purposeOfUse`. Break-glass is flagged for subtype DCM 110127
  * "Emergency Override Started", or a purpose of BTG, or ETREAT with that subtype.
  * The reason is the first of: a purpose's `text`, an entity `detail` typed `reason` or
- * `break-glass-reason`, and, for an emergency override only, `outcomeDesc` (R4) or
- * `outcome.detail[].text` (R5).
+ * `break-glass-reason`, for a break-glass access a purpose coding's `display`, and, for an
+ * emergency override only, `outcomeDesc` (R4) or `outcome.detail[].text` (R5).
  */
 function setAccess(
   event: HolterEvent,
@@ -336,10 +336,12 @@ function setAccess(
   const purposes = readPurposes(resource, requestor);
   const purposeCodes: string[] = [];
   let purposeText: string | undefined;
+  let purposeDisplay: string | undefined;
   for (const concept of purposes) {
     for (const coding of objectsOf(concept.coding)) {
       const code = nonEmpty(coding.code);
       if (code !== undefined) purposeCodes.push(code);
+      purposeDisplay ??= nonEmpty(coding.display);
     }
     purposeText ??= nonEmpty(concept.text);
   }
@@ -347,6 +349,8 @@ function setAccess(
   const breakGlass = isOverride || purposeCodes.includes(BREAK_THE_GLASS);
 
   let reason = purposeText ?? readReasonDetail(entities);
+  // A coded purpose ("Emergency Treatment") states more of the reason than the outcome's text.
+  if (reason === undefined && breakGlass) reason = purposeDisplay;
   if (reason === undefined && isOverride) reason = readOutcomeText(resource);
 
   const access = compact({

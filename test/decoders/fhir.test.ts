@@ -41,7 +41,8 @@ describe('FHIR AuditEvent decoder', () => {
     const [event] = await decodeFile(samplePath('ehr/hl7-fhir-source_auditevent-example-breakglass-start.xml'));
     assert.ok(event);
     assert.equal(event.holter.access?.break_glass, true);
-    assert.equal(event.holter.access?.reason, 'Successful  Start of Break-Glass');
+    // The coded purpose, not the outcome text ("Successful  Start of Break-Glass").
+    assert.equal(event.holter.access?.reason, 'Emergency Treatment');
     assert.equal(event.holter.access?.purpose, 'ETREAT');
     assert.equal(event.event.action, 'emergency-override-started');
     assert.equal(event['@timestamp'], '2013-09-22T00:08:00.000Z');
@@ -74,6 +75,23 @@ describe('FHIR AuditEvent decoder', () => {
     assert.equal(event.holter.patient?.id, 'p-42');
     assert.deepEqual(event.holter.record, { type: 'Observation', id: 'o-7', count: 1 });
     assert.equal(event.source?.ip, '10.1.2.3');
+  });
+
+  it('takes override reason from outcome text last', () => {
+    const resource = {
+      resourceType: 'AuditEvent',
+      type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110113' },
+      subtype: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110127', display: 'Emergency Override Started' }],
+      action: 'E',
+      recorded: '2024-01-05T03:10:00Z',
+      outcome: '0',
+      outcomeDesc: 'patient arrested in radiology',
+      agent: [{ who: { identifier: { value: 'dr.house' } }, requestor: true }],
+      source: { observer: { display: 'EHR' } },
+    };
+    const [event] = decodeOk(JSON.stringify(resource));
+    assert.equal(event?.holter.access?.break_glass, true);
+    assert.equal(event?.holter.access?.reason, 'patient arrested in radiology');
   });
 
   it('reads an R5 outcome object as failure', () => {
