@@ -73,7 +73,7 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   const readBytes = new Array<number>(files.length).fill(0);
   let shownBytes = 0;
   const decodedInput = async function* (file: string, index: number): AsyncGenerator<DecodedRecord> {
-    logger.info({ input: file }, 'replay input opened');
+    logger.debug({ input: file }, 'replay input opened');
     const resumeAfter = checkpoints?.resumeOffsets.get(file);
     const completeBytes = checkpoints?.completeLengths.get(file);
     for await (const record of readRecords(file, { format: options.format, maxRecordBytes: config.decode.max_record_bytes })) {
