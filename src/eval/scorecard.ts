@@ -72,6 +72,9 @@ function inRange(alert: Alert, label: Label, slackMs: number): boolean {
   return time >= label.startMs && time <= label.endMs + slackMs;
 }
 
+/** Unexplained alerts listed one per line under a scorecard; the count covers the rest. */
+const MAX_UNEXPLAINED_LISTED = 10;
+
 export function formatScorecard(scorecard: Scorecard): string {
   const lines = ['Scorecard (simulated incidents and traps)'];
   for (const result of scorecard.results) {
@@ -80,6 +83,11 @@ export function formatScorecard(scorecard: Scorecard): string {
     lines.push(`  ${mark} ${result.label.kind.padEnd(8)} ${result.label.name.padEnd(34)} ${result.label.userId.padEnd(10)} ${what}`);
   }
   lines.push(`  incidents caught ${scorecard.incidentsCaught}/${scorecard.incidents}, traps clean ${scorecard.trapsClean}/${scorecard.traps}, unexplained alerts ${scorecard.unexplained.length}`);
+  // The false alerts that the rate counts, so that a rule or detector to tune can be found.
+  for (const alert of scorecard.unexplained.slice(0, MAX_UNEXPLAINED_LISTED)) {
+    lines.push(`    unexplained ${alert['@timestamp']} ${alert.rule.id} user ${alert.user?.id ?? '-'}: ${alert.holter.alert.explanation.summary}`);
+  }
+  if (scorecard.unexplained.length > MAX_UNEXPLAINED_LISTED) lines.push(`    and ${scorecard.unexplained.length - MAX_UNEXPLAINED_LISTED} more unexplained alerts`);
   if (scorecard.signals > 0) lines.push(`  signals kept for risk and not scored: ${scorecard.signals}`);
   return `${lines.join('\n')}\n`;
 }

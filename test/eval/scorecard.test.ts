@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { buildAlert } from '../../src/alerts/build.js';
 import type { Alert } from '../../src/alerts/types.js';
 import { computeMetrics } from '../../src/eval/metrics.js';
-import { scoreAlerts, type Label } from '../../src/eval/scorecard.js';
+import { formatScorecard, scoreAlerts, type Label } from '../../src/eval/scorecard.js';
 import { detectionFor, eventAt } from '../helpers/detections.js';
 
 const incident: Label = {
@@ -34,6 +34,16 @@ test('scorecard ignores the wrong user', () => {
   const card = scoreAlerts([incident], [alertFor('holter-failed-login-burst', 'u-9999', '2026-10-29T06:05:00Z')]);
   assert.equal(card.incidentsCaught, 0);
   assert.equal(card.unexplained.length, 1);
+});
+
+test('scorecard lists unexplained alerts', () => {
+  const alerts = Array.from({ length: 12 }, (_, index) => alertFor('after-hours-record-access', `u-${3000 + index}`, '2026-10-29T06:05:00Z'));
+  const text = formatScorecard(scoreAlerts([incident], alerts));
+
+  assert.match(text, /unexplained alerts 12\n/);
+  assert.match(text, /^ {4}unexplained 2026-10-29T06:05:00Z after-hours-record-access user u-3000: /m);
+  assert.equal(text.match(/^ {4}unexplained /gm)?.length, 10);
+  assert.match(text, /^ {4}and 2 more unexplained alerts$/m);
 });
 
 test('scorecard counts an alert on a trap', () => {
