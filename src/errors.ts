@@ -14,7 +14,7 @@ export const ERROR_CODES = {
   HOLTER_DECODE_INVALID: 'The record is not valid for its format (bad JSON, XML, syslog or missing required fields).',
   HOLTER_DECODE_TIMESTAMP: 'The record has no usable time stamp.',
   HOLTER_DECODE_TOO_LARGE: 'The record is larger than the configured maximum size.',
-  HOLTER_INPUT_ENCODING: 'An input is UTF-16 or UTF-32 text; Holter reads UTF-8 only.',
+  HOLTER_INPUT_ENCODING: 'An input is UTF-16 or UTF-32 text, or compressed; Holter reads plain UTF-8 only.',
   HOLTER_INPUT_NOT_FOUND: 'An input file or state store named on the command line does not exist, or has nothing to read yet.',
   HOLTER_DIRECTORY_INVALID: 'The identity directory file has a row or entry that cannot be used.',
   HOLTER_ROSTER_INVALID: 'The patient roster file has a row or entry that cannot be used.',

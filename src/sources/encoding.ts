@@ -116,6 +116,25 @@ export function unsupportedEncodingError(input: string, encoding: UnsupportedEnc
   return new HolterError('HOLTER_INPUT_ENCODING', `Input ${input} is ${encoding.iconvName.replace(/(LE|BE)$/, ' $1')} text (it starts with ${encoding.evidence}), but Holter reads UTF-8 only. ${fix}`);
 }
 
+/** Compressed formats recognised by their magic bytes, with the command that decompresses to standard output. */
+const COMPRESSIONS: { name: string; magic: number[]; command: string }[] = [
+  { name: 'gzip', magic: [0x1f, 0x8b], command: 'gunzip -c' },
+  { name: 'bzip2', magic: [0x42, 0x5a, 0x68], command: 'bunzip2 -c' },
+  { name: 'xz', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], command: 'xz -dc' },
+  { name: 'zstd', magic: [0x28, 0xb5, 0x2f, 0xfd], command: 'zstd -dc' },
+];
+
+/**
+ * Returns HOLTER_INPUT_ENCODING for an input that starts as a compressed file does, naming the
+ * command to pipe it through, or undefined. Such input would otherwise become undecodable records.
+ */
+export function compressedInputError(input: string, head: Uint8Array): HolterError | undefined {
+  const compression = COMPRESSIONS.find(({ magic }) => head.length >= magic.length && magic.every((byte, index) => head[index] === byte));
+  if (compression === undefined) return undefined;
+  const fix = input === 'stdin' ? `Pipe it through ${compression.command} before holter.` : `Decompress it first, for example: ${compression.command} ${shellQuote(input)} | holter replay -`;
+  return new HolterError('HOLTER_INPUT_ENCODING', `Input ${input} is ${compression.name}-compressed, and Holter reads plain UTF-8 text only. ${fix}`);
+}
+
 /** Names the converted copy of a file: `auth.log` becomes `auth.utf8.log`. */
 function utf8Name(file: string): string {
   const parsed = path.parse(file);

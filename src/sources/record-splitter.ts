@@ -1,5 +1,8 @@
 import type { SizedRawRecord } from '../decoders/index.js';
-import { detectUnsupportedEncoding, setRecordText, unsupportedEncodingError } from './encoding.js';
+import { compressedInputError, detectUnsupportedEncoding, setRecordText, unsupportedEncodingError } from './encoding.js';
+
+/** Bytes read before an input's encoding is judged: the longest magic number checked (xz). */
+const MAGIC_BYTES = 6;
 
 /**
  * Splits a byte stream into records, keeping each record's byte offset and first line:
@@ -74,13 +77,15 @@ export class RecordSplitter {
   }
 
   /**
-   * Rejects UTF-16 and UTF-32 input and skips a UTF-8 byte order mark. Returns false while fewer
-   * than 4 bytes have arrived, the length of a UTF-32 byte order mark.
+   * Rejects compressed, UTF-16 and UTF-32 input and skips a UTF-8 byte order mark. Returns false
+   * while fewer than MAGIC_BYTES have arrived.
    */
   private checkEncoding(atEnd: boolean): boolean {
-    if (this.pending.length < 4 && !atEnd) return false;
+    if (this.pending.length < MAGIC_BYTES && !atEnd) return false;
     this.encodingChecked = true;
 
+    const compressed = compressedInputError(this.input, this.pending);
+    if (compressed !== undefined) throw compressed;
     const unsupported = detectUnsupportedEncoding(this.pending);
     if (unsupported !== undefined) throw unsupportedEncodingError(this.input, unsupported);
     if (this.pending[0] === 0xef && this.pending[1] === 0xbb && this.pending[2] === 0xbf) this.consume(3);

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { decodeRecord, type SizedRawRecord } from '../../src/decoders/index.js';
 import { isHolterError } from '../../src/errors.js';
 import { readRecords } from '../../src/sources/file.js';
@@ -253,6 +254,18 @@ describe('file source encoding', () => {
     assert.equal(records[0]?.invalidUtf8, undefined);
     const bytes = await readFile(file);
     assert.deepEqual(splitInChunks(bytes, 1).map((record) => record.text), ['first', 'second']);
+  });
+
+  it('rejects gzip input with the command', async () => {
+    const text = await readFile(samplePath('identity/crowdsec_sshd-logs.log'));
+    const file = await writeInput('sshd.log.gz', gzipSync(text));
+    await assert.rejects(collect(file), (error) => {
+      assert.ok(isHolterError(error));
+      assert.equal(error.code, 'HOLTER_INPUT_ENCODING');
+      assert.ok(error.message.includes(`is gzip-compressed`), error.message);
+      assert.ok(error.message.includes(`gunzip -c ${file} | holter replay -`), error.message);
+      return true;
+    });
   });
 
   it('rejects UTF-16 with a byte order mark', async () => {
