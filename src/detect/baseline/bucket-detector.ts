@@ -2,7 +2,7 @@ import { HolterError } from '../../errors.js';
 import { compileFieldPath } from '../../event.js';
 import type { FieldReader, HolterEvent } from '../../event.js';
 import type { Detection, RuleInfo } from '../types.js';
-import { countInfluencer, historyDays, isLearned, learnBucket, MAX_DISTINCT_PER_BUCKET, newHistory, newSeries, openBucket, restoreHistory, restoreSeries, snapshotHistory, snapshotSeries } from './buckets.js';
+import { historyDays, isLearned, learnBucket, MAX_DISTINCT_PER_BUCKET, newHistory, newSeries, openBucket, restoreHistory, restoreSeries, snapshotHistory, snapshotSeries, ValueCounts } from './buckets.js';
 import type { History, HistorySnapshot, OpenBucket, Series, SeriesSnapshot } from './buckets.js';
 import { bucketDetection } from './bucket-explain.js';
 import type { BucketJudgement } from './bucket-explain.js';
@@ -188,7 +188,7 @@ export class BucketDetector implements BaselineDetector {
     this.counters.events_matched += 1;
 
     const key = partition === undefined ? entity : `${entity}\u0000${partition}`;
-    const series = this.series.touch(key, () => newSeries(entity, partition));
+    const series = this.series.touchKnown(key) ?? this.series.add(key, newSeries(entity, partition));
     const peer = this.peerGroup?.labelOf(event);
     if (peer !== undefined) series.peer = peer;
     if (this.slots !== undefined) series.zone = this.zoneOf(event);
@@ -198,10 +198,14 @@ export class BucketDetector implements BaselineDetector {
       this.counters.events_late += 1;
       return;
     }
+    const openBefore = series.open.length;
     const bucket = openBucket(series, startMs, event, ms, this.bucketOptions);
     this.addToBucket(bucket, event, ms, value);
-    this.pending.add(key);
-    this.nextDueMs = Math.min(this.nextDueMs, startMs + this.spanMs);
+    // A series with an open bucket is pending already, so only a new bucket needs the set.
+    if (series.open.length > openBefore) {
+      this.pending.add(key);
+      this.nextDueMs = Math.min(this.nextDueMs, startMs + this.spanMs);
+    }
   }
 
   /** Returns the entity's time zone when it is a valid IANA name, else the facility's, as time_of_day does. */
@@ -234,8 +238,8 @@ export class BucketDetector implements BaselineDetector {
     for (let index = 0; index < this.readInfluencers.length; index += 1) {
       const influencer = scalarText((this.readInfluencers[index] as FieldReader)(event));
       if (influencer === undefined) continue;
-      bucket.influencers ??= this.readInfluencers.map(() => new Map<string, number>());
-      countInfluencer(bucket.influencers[index] as Map<string, number>, influencer);
+      bucket.influencers ??= this.readInfluencers.map(() => new ValueCounts());
+      (bucket.influencers[index] as ValueCounts).add(influencer);
     }
   }
 

@@ -1,6 +1,6 @@
 import type { HolterEvent } from '../../event.js';
 import type { Detection, RuleInfo } from '../types.js';
-import type { OpenBucket, Series } from './buckets.js';
+import type { OpenBucket, Series, ValueCounts } from './buckets.js';
 import { compareCodeUnits, roundTo, spanText } from './detector.js';
 import { DEFAULTS, durationMs } from './schema.js';
 import type { CountConfig } from './schema.js';
@@ -93,10 +93,10 @@ interface Influencer {
 }
 
 /** Returns the most frequent values of each influencer field, those with the most events first. */
-function topInfluencers(fields: readonly string[], counts: ReadonlyArray<Map<string, number>>, events: number): Influencer[] {
+function topInfluencers(fields: readonly string[], counts: readonly ValueCounts[], events: number): Influencer[] {
   const found: Influencer[] = [];
   fields.forEach((field, index) => {
-    const sorted = [...(counts[index] ?? new Map<string, number>())].sort((a, b) => b[1] - a[1] || compareCodeUnits(a[0], b[0]));
+    const sorted = (counts[index]?.entries() ?? []).sort((a, b) => b[1] - a[1] || compareCodeUnits(a[0], b[0]));
     for (const [value, count] of sorted.slice(0, TOP_INFLUENCERS)) found.push({ field, value, events: count });
   });
   return found.filter((influencer) => influencer.events > 0 && events > 0).sort((a, b) => b.events - a.events);

@@ -137,10 +137,10 @@ export class NewValueDetector implements BaselineDetector {
     }
     this.counters.events_matched += 1;
 
-    const own = this.entities.touch(entity, () => new KnownValues());
+    const own = this.entities.touch(entity, newKnownValues);
     const peerLabel = this.peerGroup?.labelOf(event);
     if (peerLabel !== undefined) own.peer = peerLabel;
-    const peer = peerLabel === undefined ? undefined : this.peers.touch(peerLabel, () => new KnownValues());
+    const peer = peerLabel === undefined ? undefined : this.peers.touch(peerLabel, newKnownValues);
 
     const startMs = Math.floor(ms / this.spanMs) * this.spanMs;
     if (startMs + this.spanMs <= watermarkMs) {
@@ -343,4 +343,8 @@ function durationText(text: string): string {
   const count = Number(text.slice(0, -1));
   const unit = { s: 'second', m: 'minute', h: 'hour', d: 'day' }[text.slice(-1)] ?? text.slice(-1);
   return `${count} ${unit}${count === 1 ? '' : 's'}`;
+}
+
+function newKnownValues(): KnownValues {
+  return new KnownValues();
 }

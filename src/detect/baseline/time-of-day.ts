@@ -89,6 +89,8 @@ export class TimeOfDayDetector implements BaselineDetector {
   private readonly users: EntityMap<HourProfile>;
   private readonly peers: EntityMap<HourProfile>;
   private readonly windows = new Map<string, OpenWindow>();
+  /** Made once, so touching an entity allocates no closure per event. */
+  private readonly newProfile: () => HourProfile;
   private nextCloseMs = Number.POSITIVE_INFINITY;
   private readonly counters = {
     events_matched: 0,
@@ -110,6 +112,8 @@ export class TimeOfDayDetector implements BaselineDetector {
     this.clock = options.clock ?? new LocalClock();
     this.defaultTimeZone = options.defaultTimeZone;
     this.halfLifeMs = config.learning.half_life_days * DAY_MS;
+    const halfLifeMs = this.halfLifeMs;
+    this.newProfile = () => new HourProfile(halfLifeMs);
     this.smoothing = config.thresholds.smoothing ?? DEFAULTS.smoothing;
     this.evidenceLimit = config.evidence_limit ?? DEFAULTS.evidence_limit;
     this.readEntity = compileFieldPath(config.by);
@@ -169,10 +173,9 @@ export class TimeOfDayDetector implements BaselineDetector {
 
     const zone = this.zoneOf(event);
     const hour = this.clock.localHour(ms, zone);
-    const halfLifeMs = this.halfLifeMs;
-    const user = this.users.touch(entity, () => new HourProfile(halfLifeMs));
+    const user = this.users.touch(entity, this.newProfile);
     const peerLabel = this.peerGroup.labelOf(event);
-    const peer = peerLabel === undefined ? undefined : this.peers.touch(peerLabel, () => new HourProfile(halfLifeMs));
+    const peer = peerLabel === undefined ? undefined : this.peers.touch(peerLabel, this.newProfile);
     if (peerLabel !== undefined) user.peer = peerLabel;
     user.settleBefore(hour);
     peer?.settleBefore(hour);

@@ -38,7 +38,14 @@ export function compileWhere(where: WhereClause | undefined): EventFilter {
 }
 
 function matchesAny(value: unknown, expected: Set<Scalar>): boolean {
-  if (Array.isArray(value)) return value.some((item) => matchesAny(item, expected));
+  if (Array.isArray(value)) {
+    // A loop rather than Array.some: every detector runs this on every event, and a callback
+    // would allocate a closure per call.
+    for (const item of value) {
+      if (matchesAny(item, expected)) return true;
+    }
+    return false;
+  }
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
     return expected.has(normalise(value));
   }

@@ -130,6 +130,24 @@ describe('high_distinct_count', () => {
     assert.deepEqual(fromRestored.map((detection) => [detection.explanation, detection.evidence]), fromOriginal.map((detection) => [detection.explanation, detection.evidence]));
   });
 
+  it('restores influencer counts mid-bucket', () => {
+    const original = stageOf(recordVolume());
+    run(original, usualWork('u-1', 14), false);
+    const burstStart = START + 14 * DAY + 11 * HOUR;
+    // Every third event comes from the office address, the rest from the VPN address.
+    const mixed = burst('u-1', burstStart, 42).map((event, index) => (index % 3 === 0 ? { ...event, source: { ip: '10.31.0.7' } } : event));
+    run(original, mixed.slice(0, 11), false);
+
+    const restored = stageOf(recordVolume());
+    restored.restore(JSON.parse(JSON.stringify(original.snapshot())) as BaselineSnapshot);
+    const [detection] = run(restored, mixed.slice(11));
+
+    assert.deepEqual(detection?.explanation.details?.influencers, [
+      { field: 'source.ip', value: '10.99.4.17', events: 28 },
+      { field: 'source.ip', value: '10.31.0.7', events: 14 },
+    ]);
+  });
+
   it('evicts past max_entities', () => {
     const stage = stageOf(recordVolume('max_entities: 2\n'));
     run(stage, ['u-1', 'u-2', 'u-3'].flatMap((user) => usualWork(user, 1)));

@@ -56,6 +56,35 @@ describe('EntityMap', () => {
     assert.equal(map.evicted, 2);
   });
 
+  it('touchKnown leaves unknown entities out', () => {
+    const map = new EntityMap<number>(10);
+    map.add('a', 1);
+    map.add('b', 2);
+    assert.equal(map.touchKnown('x'), undefined);
+    assert.equal(map.size, 2);
+    assert.equal(map.touchKnown('a'), 1);
+    assert.deepEqual(keysOf(map), ['b', 'a']);
+  });
+
+  it('add evicts past the bound', () => {
+    const evicted: Array<[string, number]> = [];
+    const map = new EntityMap<number>(2, (key, state) => evicted.push([key, state]));
+    map.add('a', 1);
+    map.add('b', 2);
+    assert.equal(map.add('c', 3), 3);
+    assert.deepEqual(evicted, [['a', 1]]);
+    assert.deepEqual(keysOf(map), ['b', 'c']);
+    assert.equal(map.evicted, 1);
+  });
+
+  it('touchKnown trims restored excess', () => {
+    const map = new EntityMap<number>(2);
+    for (const key of ['a', 'b', 'c']) map.set(key, 0);
+    map.touchKnown('b');
+    assert.deepEqual(keysOf(map), ['c', 'b']);
+    assert.equal(map.evicted, 1);
+  });
+
   it('clear empties it', () => {
     const map = new EntityMap<number>(3);
     map.touch('a', () => 1);
