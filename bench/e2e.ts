@@ -31,7 +31,7 @@ import { REPO_ROOT } from '../test/helpers/paths.js';
 
 const RECORDS = positiveInteger('HOLTER_BENCH_E2E_RECORDS', 100_000);
 /** Smaller, because every record raises an alert and so waits for its own bulk request. */
-const EVERY_EVENT_RECORDS = positiveInteger('HOLTER_BENCH_E2E_ALERT_RECORDS', 3000);
+const EVERY_EVENT_RECORDS = positiveInteger('HOLTER_BENCH_E2E_ALERT_RECORDS', 20_000);
 const OFFERED_EVENTS_PER_SECOND = positiveInteger('HOLTER_BENCH_E2E_RATE', 100);
 const OFFERED_SECONDS = positiveInteger('HOLTER_BENCH_E2E_SECONDS', 10);
 /**
@@ -165,6 +165,7 @@ async function holterRate(label: string, texts: string[], rules?: string[]): Pro
   const raised = Number(alerts[1]);
   if (raised > 0 && sinkCounts(holter.stderr, 'elasticsearch').failed > 0) throw new Error(`Some alerts were not delivered:\n${holter.stderr.slice(-3000)}`);
   const timedRecords = firstCommit.lag;
+  if (timedRecords === 0) throw new Error(`${label}: every record was committed at the first commit, so none could be timed. Raise the record count.`);
   return { consumer: label, records: timedRecords, eventsPerSecond: (timedRecords / (finishedAt - firstCommit.at)) * 1000, alerts: raised };
 }
 
