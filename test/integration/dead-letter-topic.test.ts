@@ -39,19 +39,22 @@ describe('kafka dead-letter topic', { skip: INTEGRATION_SKIP }, () => {
     const good = await sampleRecords();
     const oversized = JSON.stringify({ resourceType: 'AuditEvent', padding: 'x'.repeat(3 * MAX_RECORD_BYTES) });
     const bad = [
-      { text: '{"resourceType": "AuditEvent", "recorded": ', reason: 'invalid_json' },
-      { text: 'this line is in no known format', reason: 'format_unknown' },
-      { text: oversized, reason: 'too_large' },
+      { value: Buffer.from('{"resourceType": "AuditEvent", "recorded": '), reason: 'invalid_json' },
+      { value: Buffer.from('this line is in no known format'), reason: 'format_unknown' },
+      // "Café" in Latin-1: the é byte is not valid UTF-8.
+      { value: Buffer.concat([Buffer.from('{"actor": {"alternateId": "Caf'), Buffer.from([0xe9]), Buffer.from('"}}')]), reason: 'invalid_utf8' },
+      { value: Buffer.from(oversized), reason: 'too_large' },
     ];
     // Bad records first, in the middle and last, so a stalled partition would hold back good ones.
-    const texts = [bad[0]!.text, ...good.slice(0, 100), bad[1]!.text, ...good.slice(100), bad[2]!.text];
-    const badOffsets = [0, 101, texts.length - 1];
+    const goodValues = good.map((text) => Buffer.from(text));
+    const values = [bad[0]!.value, ...goodValues.slice(0, 100), bad[1]!.value, ...goodValues.slice(100, 150), bad[2]!.value, ...goodValues.slice(150), bad[3]!.value];
+    const badOffsets = bad.map((entry) => values.indexOf(entry.value));
 
     const expected = await expectedAlerts(configFile, good);
     assert.ok(expected.ids.size > 0, 'the good records raise alerts');
     await createTopic(topic, 1);
     await setupDataStream(configFile);
-    await produce(topic, texts.map((text, index) => ({ key: `record-${index}`, value: text })));
+    await produce(topic, values.map((value, index) => ({ key: `record-${index}`, value })));
 
     holter = new HolterProcess(configFile);
     await pollUntil('the group to commit past every record', async () => ((await groupLag(settings.groupId, topic)) === 0 ? true : undefined));
@@ -69,9 +72,9 @@ describe('kafka dead-letter topic', { skip: INTEGRATION_SKIP }, () => {
       assert.equal(record.headers[DEAD_LETTER_HEADERS.sourcePartition], '0');
       assert.equal(record.headers[DEAD_LETTER_HEADERS.sourceOffset], String(badOffsets[index]));
       assert.equal(record.key?.toString(), `record-${badOffsets[index]}`);
-      assert.equal(record.value?.toString(), entry.text, 'the original value, whole');
+      assert.ok(record.value?.equals(entry.value), `the original bytes of the ${entry.reason} record, whole`);
       assert.equal(record.headers[DEAD_LETTER_HEADERS.truncated], undefined);
     }
-    assert.equal(deadLetters[2]!.headers[DEAD_LETTER_HEADERS.originalBytes], String(Buffer.byteLength(oversized)));
+    assert.equal(deadLetters[3]!.headers[DEAD_LETTER_HEADERS.originalBytes], String(Buffer.byteLength(oversized)));
   });
 });
