@@ -21,7 +21,7 @@ export const ERROR_CODES = {
   HOLTER_RULE_INVALID: 'A Sigma rule or detector file is invalid.',
   HOLTER_RULE_UNSUPPORTED: 'A Sigma rule uses a feature that Holter does not support yet.',
   HOLTER_SINK_FAILED: 'A sink could not deliver an alert.',
-  HOLTER_OUTPUT_INVALID: 'An output file (alerts, dead letters, run summary) names a directory.',
+  HOLTER_OUTPUT_INVALID: 'An output file (alerts, dead letters, run summary, JUnit report) cannot be written where it is named.',
   HOLTER_WEBHOOK_REJECTED: 'The webhook receiver answered with a status that retrying cannot fix.',
   HOLTER_KAFKA_CONNECT: 'Holter could not connect to the Kafka brokers or join the consumer group.',
   HOLTER_KAFKA_CONSUME: 'The Kafka consumer stopped on an error while fetching, processing or committing.',

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { isDirectory } from '../paths.js';
+import { existsSync, realpathSync } from 'node:fs';
+import path from 'node:path';
 import type { HolterConfig } from '../config/schema.js';
-import { readSecret } from '../config/load.js';
+import { readSecret, WEBHOOK_SECRET_ENV } from '../config/load.js';
 import { decodeRecord } from '../decoders/index.js';
 import type { DecodeContext, GenericMapping } from '../decoders/types.js';
 import { loadDetectors } from '../detect/baseline/index.js';
@@ -12,6 +12,7 @@ import type { DetectionStage } from '../detect/types.js';
 import { createEnricher, loadDirectory, loadRoster } from '../enrich/index.js';
 import { HolterError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { isDirectory } from '../paths.js';
 import { Pipeline } from '../pipeline.js';
 import { ConsoleSink } from '../sinks/console/sink.js';
 import { DeadLetterFile, type DeadLetterSink } from '../sinks/dead-letter/writer.js';
@@ -63,9 +64,8 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
   const { logger } = options;
   assertPathsExist(config.rules.paths, 'rules.paths or --rules');
   assertPathsExist(config.detectors.paths, 'detectors.paths or --detectors');
-  // Checked before any record is read: a directory fails only at the first write, mid-run.
-  rejectOutputDirectory(config.dead_letter.path, 'dead_letter.path or --dead-letter');
-  if (config.sinks.ndjson.path !== undefined) rejectOutputDirectory(config.sinks.ndjson.path, 'sinks.ndjson.path or --out');
+  checkOutputFile(config.dead_letter.path, 'dead_letter.path or --dead-letter');
+  if (config.sinks.ndjson.path !== undefined) checkOutputFile(config.sinks.ndjson.path, 'sinks.ndjson.path or --out');
   const enrich = await buildEnricher(config, logger);
 
   const rules = await loadSigmaRules(config.rules.paths, {
@@ -135,7 +135,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
 }
 
 async function buildEnricher(config: HolterConfig, logger: Logger): Promise<ReturnType<typeof createEnricher>> {
-  const configuredKey = readSecret(config.identity.token_key, config.identity.token_key_file, 'identity.token_key', MIN_SECRET_LENGTH);
+  const configuredKey = readSecret(config.identity.token_key, config.identity.token_key_file, 'identity.token_key', { minLength: MIN_SECRET_LENGTH });
   if (configuredKey === undefined) {
     logger.warn('no identity.token_key configured; patient tokens are random for this run and will not match other runs');
   }
@@ -163,9 +163,37 @@ function assertPathsExist(paths: string[], setting: string): void {
   }
 }
 
-/** Throws HOLTER_OUTPUT_INVALID when an output file path names a directory. */
-export function rejectOutputDirectory(filePath: string, setting: string): void {
+/**
+ * Throws HOLTER_OUTPUT_INVALID when an output file cannot be written where it is named: the path
+ * is a directory, a folder on its way is a file, or it is one of the run's `inputs`. Checked
+ * before any record is read, because a write fails only when the first output arrives, mid-run.
+ */
+export function checkOutputFile(filePath: string, setting: string, inputs: string[] = []): void {
   if (isDirectory(filePath)) throw new HolterError('HOLTER_OUTPUT_INVALID', `${filePath} is a directory (from ${setting}). Name a file inside it.`);
+
+  const blocking = existingAncestor(path.dirname(path.resolve(filePath)));
+  if (!isDirectory(blocking)) throw new HolterError('HOLTER_OUTPUT_INVALID', `${filePath} (from ${setting}) cannot be created, because ${blocking} is a file, not a folder. Name another path.`);
+
+  const target = canonicalPath(filePath);
+  if (inputs.some((input) => input !== '-' && canonicalPath(input) === target)) {
+    throw new HolterError('HOLTER_OUTPUT_INVALID', `${filePath} (from ${setting}) is also an input of this run, and writing to it would change what is read. Name another file.`);
+  }
+}
+
+/** Returns the nearest ancestor of `folder` that exists, itself included; folders missing below it are created on write. */
+function existingAncestor(folder: string): string {
+  let current = folder;
+  while (!existsSync(current) && path.dirname(current) !== current) current = path.dirname(current);
+  return current;
+}
+
+/** Resolves links, so that two names of one file compare equal; a file not yet created keeps its absolute path. */
+function canonicalPath(filePath: string): string {
+  try {
+    return realpathSync(filePath);
+  } catch {
+    return path.resolve(filePath);
+  }
 }
 
 function buildSinks(config: HolterConfig, logger: Logger): { sinks: AlertSink[]; store?: AlertStore } {
@@ -184,7 +212,7 @@ function buildSinks(config: HolterConfig, logger: Logger): { sinks: AlertSink[];
     sinks.push(
       new WebhookSink({
         url: webhook.url,
-        secret: readSecret(webhook.secret, webhook.secret_file, 'sinks.webhook.secret (or HOLTER_WEBHOOK_SECRET)', MIN_SECRET_LENGTH),
+        secret: readSecret(webhook.secret, webhook.secret_file, 'sinks.webhook.secret', { minLength: MIN_SECRET_LENGTH, envName: WEBHOOK_SECRET_ENV }),
         minSeverity: webhook.min_severity,
         timeoutMs: webhook.timeout_ms,
         maxAttempts: webhook.max_attempts,

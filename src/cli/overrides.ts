@@ -47,7 +47,6 @@ export function applyOverrides(config: HolterConfig, options: CommandLineOverrid
       throw new HolterError('HOLTER_CONFIG_INVALID', `Invalid webhook URL ${JSON.stringify(options.webhook)} given to --webhook. Use an http:// or https:// URL.`);
     }
     config.sinks.webhook.url = options.webhook;
-    if (process.env.HOLTER_WEBHOOK_SECRET !== undefined) config.sinks.webhook.secret = process.env.HOLTER_WEBHOOK_SECRET;
   }
   if (options.logLevel !== undefined) {
     if (!(LOG_LEVELS as readonly string[]).includes(options.logLevel)) {

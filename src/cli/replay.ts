@@ -13,7 +13,7 @@ import { decodedRecord, mergeByEventTime, type DecodedRecord } from '../sources/
 import { completeLength, fingerprintFile, resumeOffset } from '../sources/position.js';
 import { LocalStateStore, type InputPosition } from '../state/local-store.js';
 import type { TaskState } from '../state/task.js';
-import { assemblePipeline, rejectOutputDirectory } from './assemble.js';
+import { assemblePipeline, checkOutputFile } from './assemble.js';
 import { applyOverrides, type CommandLineOverrides } from './overrides.js';
 import { formatPreview } from './preview.js';
 import { formatLoadErrors } from './rules-report.js';
@@ -44,8 +44,12 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
       throw new HolterError('HOLTER_INPUT_NOT_FOUND', `Input file ${file} not found. Check the path, or use - for standard input.`);
     }
   }
-  if (options.summaryJson !== undefined) rejectOutputDirectory(options.summaryJson, '--summary-json');
+  if (options.summaryJson !== undefined) checkOutputFile(options.summaryJson, '--summary-json', files);
   const config = applyOverrides(loadConfig(options.config), options);
+  checkOutputFile(config.dead_letter.path, 'dead_letter.path or --dead-letter', files);
+  if (config.sinks.ndjson.path !== undefined) checkOutputFile(config.sinks.ndjson.path, 'sinks.ndjson.path or --out', files);
+  if (config.sinks.store.path !== undefined) checkOutputFile(config.sinks.store.path, 'sinks.store.path or --store', files);
+  if (options.state !== undefined) checkOutputFile(options.state, '--state', files);
   if (options.format !== undefined) {
     const known = listFormats({ genericMappings: config.decode.generic as DecodeContext['genericMappings'] });
     if (!known.includes(options.format)) {

@@ -3,7 +3,7 @@
  * live. Both load the files with the real engine (Sigma compiler and detector loader), so what
  * passes here loads the same way in `holter run` and `holter replay`.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, parseDocument } from 'yaml';
@@ -25,6 +25,7 @@ import type { DetectionRule, SigmaDocument } from '../detect/sigma/model.js';
 import type { SigmaLoadResult } from '../detect/sigma/stage.js';
 import { HolterError } from '../errors.js';
 import { documentData, locatePath, parseLocated } from '../yaml/locate.js';
+import { checkOutputFile } from './assemble.js';
 import { errorFinding, findingsJson, formatFinding, formatResultTable, junitXml, lintFinding, sortFindings } from './rules-report.js';
 import type { Finding } from './rules-report.js';
 import { readSigmaSuites, runSigmaSuite } from './rules-sigma.js';
@@ -82,6 +83,7 @@ export async function runRulesValidate(paths: string[], options: ValidateOptions
 
 /** Runs `holter rules test`; returns 1 when a case fails, a tests block is invalid or a file does not load, else 0. */
 export async function runRulesTest(paths: string[], options: TestOptions, output: NodeJS.WritableStream = process.stdout): Promise<number> {
+  if (options.junit !== undefined) checkOutputFile(options.junit, '--junit', paths);
   const loaded = await loadFiles(paths, options);
   const cwd = process.cwd();
   const testOptions = { defaultTimeZone: loaded.config.facility.time_zone, allowedLatenessMs: loaded.config.detection.allowed_lateness_seconds * 1000 };
@@ -110,7 +112,10 @@ export async function runRulesTest(paths: string[], options: TestOptions, output
   const suites = new Set(results.map((result) => result.suite)).size;
   output.write(`${results.length - failed} passed, ${failed} failed (${suites} ${suites === 1 ? 'rule or detector' : 'rules and detectors'})\n`);
   if (results.length === 0) output.write('No inline tests found: add holter.tests to a rule or detector (docs/rules.md, "Inline tests").\n');
-  if (options.junit !== undefined) writeFileSync(options.junit, junitXml(results, cwd, loadErrors));
+  if (options.junit !== undefined) {
+    mkdirSync(path.dirname(path.resolve(options.junit)), { recursive: true });
+    writeFileSync(options.junit, junitXml(results, cwd, loadErrors));
+  }
 
   return failed > 0 || loadErrors.length > 0 ? 1 : 0;
 }

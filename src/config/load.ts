@@ -100,8 +100,21 @@ function validateConfig(raw: Record<string, unknown>, located: LocatedDocument |
 
   const configDir = located ? path.dirname(path.resolve(located.file)) : process.cwd();
   resolvePaths(config, written, configDir);
+
+  // The environment wins over the file, so that the signing secret need not be written into it.
+  const webhookSecret = process.env[WEBHOOK_SECRET_ENV];
+  if (webhookSecret !== undefined && webhookSecret !== '') {
+    config.sinks.webhook.secret = webhookSecret;
+    delete config.sinks.webhook.secret_file;
+  }
   return config;
 }
+
+/** Environment variable holding the webhook signing secret; it replaces sinks.webhook.secret and secret_file. */
+export const WEBHOOK_SECRET_ENV = 'HOLTER_WEBHOOK_SECRET';
+
+/** Keys whose values are secrets: their values never appear in error messages. */
+const SECRET_KEY = /secret|token_key|api_key|password/;
 
 function describeSchemaError(error: ErrorObject, located: LocatedDocument | undefined): HolterError {
   const segments = pointerToPath(error.instancePath);
@@ -117,7 +130,9 @@ function describeSchemaError(error: ErrorObject, located: LocatedDocument | unde
     const allowed = (error.params as { allowedValues: unknown[] }).allowedValues.map((value) => JSON.stringify(value)).join(', ');
     message = `Invalid value at ${keyPath}: ${JSON.stringify(valueAt(located, segments))}. Expected one of ${allowed}.`;
   } else {
-    message = `Invalid value at ${keyPath || '(top level)'}: ${JSON.stringify(valueAt(located, segments))} ${error.message ?? 'does not match the schema'}.`;
+    // A secret is not echoed back: error messages end up in terminals, CI logs and tickets.
+    const valueText = SECRET_KEY.test(String(segments.at(-1) ?? '')) ? '(value withheld)' : JSON.stringify(valueAt(located, segments));
+    message = `Invalid value at ${keyPath || '(top level)'}: ${valueText} ${error.message ?? 'does not match the schema'}.`;
   }
 
   const location = located ? { file: located.file, ...locatePath(located, segments) } : undefined;
@@ -201,21 +216,28 @@ function dig(root: Record<string, unknown>, keys: readonly string[]): Record<str
 }
 
 /**
- * Reads a secret given either inline or as a file; a file's trailing newline is dropped. Throws
- * HOLTER_CONFIG_INVALID when the secret is shorter than `minLength` characters.
+ * Reads a secret given either inline or as a file; a file's trailing line breaks are dropped.
+ * Throws HOLTER_CONFIG_INVALID when the secret is shorter than `minLength` characters. `key` is
+ * the inline setting, and the file's setting is `key` with `_file` appended.
  */
-export function readSecret(inline: string | undefined, file: string | undefined, key: string, minLength = 0): string | undefined {
+export function readSecret(inline: string | undefined, file: string | undefined, key: string, options: { minLength?: number; envName?: string } = {}): string | undefined {
+  const fileKey = `${key}_file`;
   let secret = inline;
   if (secret === undefined && file !== undefined) {
     if (!existsSync(file)) {
-      throw new HolterError('HOLTER_CONFIG_INVALID', `Secret file ${file} for ${key} not found. Create it or fix the path.`, { path: key });
+      throw new HolterError('HOLTER_CONFIG_INVALID', `Secret file ${file} (from ${fileKey}) not found. Create it or fix the path.`, { path: fileKey });
     }
-    secret = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    if (isDirectory(file)) {
+      throw new HolterError('HOLTER_CONFIG_INVALID', `Secret file ${file} (from ${fileKey}) is a directory. Name the file inside it.`, { path: fileKey });
+    }
+    secret = readFileSync(file, 'utf8').replace(/[\r\n]+$/, '');
   }
+
   // The schema checks an inline value, but not a file's content or an environment variable.
+  const minLength = options.minLength ?? 0;
   if (secret !== undefined && secret.length < minLength) {
-    const where = inline === undefined ? ` in the file ${file}` : '';
-    throw new HolterError('HOLTER_CONFIG_INVALID', `The secret for ${key}${where} has ${secret.length} characters. Use at least ${minLength}, for example from \`openssl rand -hex 32\`.`, { path: key });
+    const source = inline === undefined ? `The secret in the file ${file} (from ${fileKey})` : `The secret of ${key}${options.envName === undefined ? '' : ` (or ${options.envName})`}`;
+    throw new HolterError('HOLTER_CONFIG_INVALID', `${source} has ${secret.length} characters. Use at least ${minLength}, for example from \`openssl rand -hex 32\`.`, { path: inline === undefined ? fileKey : key });
   }
   return secret;
 }

@@ -259,8 +259,8 @@ export const ConfigSchema = Type.Object(
         webhook: Type.Object(
           {
             url: Type.Optional(Type.String({ pattern: '^https?://', description: 'POST each alert as JSON to this URL (http or https).' })),
-            secret: Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 signing secret. Prefer `secret_file`.' })),
-            secret_file: Type.Optional(Type.String({ description: 'File holding the signing secret.' })),
+            secret: Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 signing secret. Prefer `secret_file`, or the HOLTER_WEBHOOK_SECRET environment variable, which replaces both.' })),
+            secret_file: Type.Optional(Type.String({ description: 'File holding the signing secret, at least 16 characters; trailing line breaks are dropped.' })),
             min_severity: StringEnum(SEVERITIES, { default: 'medium', description: 'Lowest severity sent.' }),
             timeout_ms: Type.Integer({ minimum: 100, default: 5000, description: 'Timeout of one POST, in milliseconds.' }),
             max_attempts: Type.Integer({ minimum: 1, maximum: 20, default: 6, description: 'Attempts per alert before it is counted as failed.' }),

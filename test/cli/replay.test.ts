@@ -85,7 +85,7 @@ test('replay names a missing input', () => {
   assert.match(result.stderr, /Input file no-such-file\.json not found/);
 });
 
-test('replay rejects directory as output file', () => {
+test('replay rejects unusable output paths', () => {
   const cwd = workDir();
   const input = path.join(cwd, 'audit.ndjson');
   writeFileSync(input, 'not json\n');
@@ -94,6 +94,9 @@ test('replay rejects directory as output file', () => {
     [['--out', cwd], /is a directory \(from sinks\.ndjson\.path or --out\)\. .*\[HOLTER_OUTPUT_INVALID\]/],
     [['--summary-json', cwd], /is a directory \(from --summary-json\)\. .*\[HOLTER_OUTPUT_INVALID\]/],
     [['--config', cwd], /Configuration file .* is a directory\. Give --config the YAML file inside it\. \[HOLTER_CONFIG_NOT_FOUND\]/],
+    [['--out', input], /audit\.ndjson \(from sinks\.ndjson\.path or --out\) is also an input of this run.*\[HOLTER_OUTPUT_INVALID\]/],
+    [['--summary-json', input], /\(from --summary-json\) is also an input of this run/],
+    [['--dead-letter', path.join(input, 'dead-letter.ndjson')], /cannot be created, because .*audit\.ndjson is a file, not a folder/],
   ];
   for (const [options, message] of cases) {
     const result = holter(['replay', '--quiet', '--log-level', 'warn', ...options, input], cwd);
@@ -101,6 +104,7 @@ test('replay rejects directory as output file', () => {
     assert.match(result.stderr, message);
     assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
   }
+  assert.equal(readFileSync(input, 'utf8'), 'not json\n', 'the input is unchanged');
 });
 
 test('replay rejects an unknown format name', () => {

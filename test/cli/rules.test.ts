@@ -454,6 +454,15 @@ describe('rules test', () => {
     }
   });
 
+  test('JUnit path checked and its folders created', async () => {
+    const dir = folder({ 'suite.yml': FAILING_SUITE });
+    await assert.rejects(runTests([dir], { junit: dir }), /is a directory \(from --junit\)\. Name a file inside it\./);
+
+    const junit = path.join(dir, 'reports', 'rules', 'junit.xml');
+    await runTests([dir], { junit });
+    assert.match(readFileSync(junit, 'utf8'), /<testsuites name="holter rules test" /);
+  });
+
   test('failing case shows table, exit code and JUnit', async () => {
     const dir = folder({ 'suite.yml': FAILING_SUITE });
     const junit = path.join(dir, 'report.xml');

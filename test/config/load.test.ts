@@ -99,12 +99,47 @@ test('short secret rejected from file and inline', () => {
   writeFileSync(file, 'short\n');
 
   assert.throws(
-    () => readSecret(undefined, file, 'sinks.webhook.secret', 16),
-    (error: unknown) => isHolterError(error) && error.code === 'HOLTER_CONFIG_INVALID' && error.message.includes(`in the file ${file} has 5 characters. Use at least 16`),
+    () => readSecret(undefined, file, 'sinks.webhook.secret', { minLength: 16 }),
+    (error: unknown) => isHolterError(error) && error.code === 'HOLTER_CONFIG_INVALID' && error.message.includes(`The secret in the file ${file} (from sinks.webhook.secret_file) has 5 characters. Use at least 16`),
   );
-  assert.throws(() => readSecret('x', undefined, 'sinks.webhook.secret (or HOLTER_WEBHOOK_SECRET)', 16), /The secret for sinks\.webhook\.secret \(or HOLTER_WEBHOOK_SECRET\) has 1 characters/);
+  assert.throws(() => readSecret('x', undefined, 'sinks.webhook.secret', { minLength: 16, envName: 'HOLTER_WEBHOOK_SECRET' }), /The secret of sinks\.webhook\.secret \(or HOLTER_WEBHOOK_SECRET\) has 1 characters/);
+  assert.throws(() => readSecret(undefined, folder, 'identity.token_key', { minLength: 16 }), /Secret file .* \(from identity\.token_key_file\) is a directory/);
 
-  writeFileSync(file, `${'k'.repeat(16)}\n`);
-  assert.equal(readSecret(undefined, file, 'sinks.webhook.secret', 16), 'k'.repeat(16));
-  assert.equal(readSecret(undefined, undefined, 'sinks.webhook.secret', 16), undefined);
+  writeFileSync(file, `${'k'.repeat(16)}\r\n\n`);
+  assert.equal(readSecret(undefined, file, 'sinks.webhook.secret', { minLength: 16 }), 'k'.repeat(16));
+  assert.equal(readSecret(undefined, undefined, 'sinks.webhook.secret', { minLength: 16 }), undefined);
+});
+
+test('webhook secret comes from the environment', () => {
+  const folder = mkdtempSync(path.join(tmpdir(), 'holter-secret-env-'));
+  const file = path.join(folder, 'holter.yml');
+  writeFileSync(file, 'sinks:\n  webhook:\n    url: http://127.0.0.1:9/hook\n    secret_file: missing.secret\n');
+  const previous = process.env.HOLTER_WEBHOOK_SECRET;
+  try {
+    process.env.HOLTER_WEBHOOK_SECRET = 'env-secret-0123456789';
+    const config = loadConfig(file);
+    assert.equal(config.sinks.webhook.secret, 'env-secret-0123456789');
+    assert.equal(config.sinks.webhook.secret_file, undefined, 'the environment replaces the file');
+
+    process.env.HOLTER_WEBHOOK_SECRET = '';
+    assert.equal(loadConfig(file).sinks.webhook.secret, undefined, 'an empty variable counts as unset');
+  } finally {
+    if (previous === undefined) delete process.env.HOLTER_WEBHOOK_SECRET;
+    else process.env.HOLTER_WEBHOOK_SECRET = previous;
+  }
+});
+
+test('short inline secret not echoed', () => {
+  const folder = mkdtempSync(path.join(tmpdir(), 'holter-secret-echo-'));
+  const file = path.join(folder, 'holter.yml');
+  writeFileSync(file, 'identity:\n  token_key: hunter2\n');
+  assert.throws(
+    () => loadConfig(file),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigErrors);
+      assert.match(error.message, /identity\.token_key: \(value withheld\) must NOT have fewer than 16 characters/);
+      assert.doesNotMatch(error.message, /hunter2/);
+      return true;
+    },
+  );
 });
