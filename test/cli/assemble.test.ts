@@ -34,15 +34,21 @@ test('assembled tasks get stages of their own', async () => {
   await pipeline.close();
 });
 
-test('rejected rules point to rules validate', async () => {
-  const rulesDir = mkdtempSync(path.join(tmpdir(), 'holter-assemble-rules-'));
-  writeFileSync(path.join(rulesDir, 'bad.yml'), 'title: Bad\nlogsource: { product: holter }\ndetection:\n    selection: { event.outcome: failure }\n    condition: selection\nlevel: bogus\n');
+/** A configuration with only the rules of `rulesDir`, no detectors and no console output. */
+function configWithRules(rulesDir: string): ReturnType<typeof loadConfig> {
   const config = loadConfig();
   config.rules.paths = [rulesDir];
   config.rules.mapping = path.join(REPO_ROOT, 'mappings', 'sigma.yml');
   config.detectors.paths = [];
   config.identity.token_key = 'assemble-test-key-0123456789';
   config.sinks.console.enabled = false;
+  return config;
+}
+
+test('rejected rules point to rules validate', async () => {
+  const rulesDir = mkdtempSync(path.join(tmpdir(), 'holter-assemble-rules-'));
+  writeFileSync(path.join(rulesDir, 'bad.yml'), 'title: Bad\nlogsource: { product: holter }\ndetection:\n    selection: { event.outcome: failure }\n    condition: selection\nlevel: bogus\n');
+  const config = configWithRules(rulesDir);
   const lines: string[] = [];
   const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
 
@@ -57,12 +63,7 @@ test('rejected count is per rule', async () => {
   const rulesDir = mkdtempSync(path.join(tmpdir(), 'holter-assemble-rules-'));
   const rule = "title: Two errors\nlogsource: { product: holter }\ndetection:\n    selection:\n        source.ip|cidr: 10.0.0.0/99\n        event.outcome|nosuchmod: failure\n    condition: selection\n";
   writeFileSync(path.join(rulesDir, 'bad.yml'), rule);
-  const config = loadConfig();
-  config.rules.paths = [rulesDir];
-  config.rules.mapping = path.join(REPO_ROOT, 'mappings', 'sigma.yml');
-  config.detectors.paths = [];
-  config.identity.token_key = 'assemble-test-key-0123456789';
-  config.sinks.console.enabled = false;
+  const config = configWithRules(rulesDir);
 
   const { pipeline, report } = await assemblePipeline(config, { logger: silentLogger, deadLetter: new DeadLetterMemory() });
   await pipeline.close();

@@ -33,7 +33,7 @@ function readPath(value: unknown, steps: PathSteps, start: number): unknown {
     if (Array.isArray(current)) return readFromElements(current, steps, index);
     const record = current as Record<string, unknown>;
     const key = parts[index] as string;
-    // One lookup for a present key; `in` only tells an absent key from one set to undefined.
+    // A present key takes one lookup. `in` runs only to tell an absent key from one set to undefined.
     const next = record[key];
     if (next !== undefined || key in record) {
       current = next;

@@ -6,10 +6,10 @@
  * The trie is built with a Map per state, then flattened into typed arrays. Code units are mapped
  * to classes, one per unit that occurs in some pattern and class 0 for all others, which lead
  * back to the root from every state. ASCII units get the lowest classes. Some states get a full
- * row of transitions over the ASCII classes, with the failure links already followed: every state
- * of a small automaton, which then runs as a plain table, and the states near the root of a larger
- * one, where most of a scan is spent. The other states, and every non-ASCII unit, use the few edges
- * of the trie, sorted for a linear search, and the failure links.
+ * row of transitions over the ASCII classes, with the failure links already followed. Every state
+ * of a small automaton gets one, so it runs as a plain table. In a larger one, the states near the
+ * root get one, because most of a scan is spent there. The other states, and every non-ASCII
+ * unit, use the few edges of the trie, sorted for a linear search, and the failure links.
  */
 
 /** Depth up to which states get a full row of transitions, within MAX_ROW_CELLS (the root has depth 0). */
