@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { HolterConfig } from '../config/schema.js';
 import { readSecret, WEBHOOK_SECRET_ENV } from '../config/load.js';
@@ -65,6 +65,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
   assertPathsExist(config.rules.paths, 'rules.paths or --rules');
   assertPathsExist(config.detectors.paths, 'detectors.paths or --detectors');
   checkOutputFile(config.dead_letter.path, 'dead_letter.path or --dead-letter');
+  if (options.deadLetter === undefined) warnIfOthersRead(config.dead_letter.path, logger);
   if (config.sinks.ndjson.path !== undefined) checkOutputFile(config.sinks.ndjson.path, 'sinks.ndjson.path or --out');
   const enrich = await buildEnricher(config, logger);
 
@@ -177,6 +178,22 @@ export function checkOutputFile(filePath: string, setting: string, inputs: strin
   const target = canonicalPath(filePath);
   if (inputs.some((input) => input !== '-' && canonicalPath(input) === target)) {
     throw new HolterError('HOLTER_OUTPUT_INVALID', `${filePath} (from ${setting}) is also an input of this run, and writing to it would change what is read. Name another file.`);
+  }
+}
+
+/**
+ * Warns when an existing dead-letter file is readable by other users. Holter creates it owner-only,
+ * but does not change the mode of a file someone made before.
+ */
+function warnIfOthersRead(filePath: string, logger: Logger): void {
+  let mode: number;
+  try {
+    mode = statSync(filePath).mode;
+  } catch {
+    return;
+  }
+  if ((mode & 0o077) !== 0) {
+    logger.warn({ path: filePath, mode: (mode & 0o777).toString(8) }, 'the dead-letter file is readable by other users, and its records keep patient identifiers; run chmod 600 on it');
   }
 }
 

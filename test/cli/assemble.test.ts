@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -71,4 +71,19 @@ test('rejected count is per rule', async () => {
   assert.equal(report.ruleErrors.length, 2);
   assert.equal(report.rulesRejected, 1);
   assert.equal(report.detectorsRejected, 0);
+});
+
+test('dead-letter file readable by others warns', async () => {
+  const folder = mkdtempSync(path.join(tmpdir(), 'holter-assemble-dead-letter-'));
+  const config = configWithRules(folder);
+  config.dead_letter.path = path.join(folder, 'dead-letter.ndjson');
+  writeFileSync(config.dead_letter.path, '', { mode: 0o644 });
+  chmodSync(config.dead_letter.path, 0o644);
+  const lines: string[] = [];
+  const logger = pino({ level: 'warn' }, { write: (line: string) => lines.push(line) });
+
+  const { pipeline } = await assemblePipeline(config, { logger });
+  await pipeline.close();
+
+  assert.ok(lines.some((line) => line.includes('the dead-letter file is readable by other users') && line.includes('"mode":"644"')), lines.join(''));
 });
