@@ -110,8 +110,10 @@ export async function runRulesTest(paths: string[], options: TestOptions, output
   if (results.length > 0) output.write(formatResultTable(results, cwd));
   const failed = results.filter((result) => !result.passed).length;
   const suites = new Set(results.map((result) => result.suite)).size;
-  output.write(`${results.length - failed} passed, ${failed} failed (${suites} ${suites === 1 ? 'rule or detector' : 'rules and detectors'})\n`);
-  if (results.length === 0) output.write('No inline tests found: add holter.tests to a rule or detector (docs/rules.md, "Inline tests").\n');
+  // Load errors are failed cases of the JUnit report too, so the line counts them beside the tests.
+  const loadErrorCount = loadErrors.length === 0 ? '' : `, ${loadErrors.length} load ${loadErrors.length === 1 ? 'error' : 'errors'}`;
+  output.write(`${results.length - failed} passed, ${failed} failed${loadErrorCount} (${suites} ${suites === 1 ? 'rule or detector' : 'rules and detectors'})\n`);
+  if (results.length === 0 && loadErrors.length === 0) output.write('No inline tests found: add holter.tests to a rule or detector (docs/rules.md, "Inline tests").\n');
   if (options.junit !== undefined) {
     mkdirSync(path.dirname(path.resolve(options.junit)), { recursive: true });
     writeFileSync(options.junit, junitXml(results, cwd, loadErrors));

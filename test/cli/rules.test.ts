@@ -545,7 +545,8 @@ describe('rules test', () => {
     const file = path.join(dir, 'broken.yml');
 
     assert.equal(code, 1);
-    assert.match(output, /\n1 passed, 0 failed \(1 rule or detector\)\n/);
+    assert.match(output, /\n1 passed, 0 failed, 4 load errors \(1 rule or detector\)\n/);
+    assert.doesNotMatch(output, /No inline tests found/);
     assert.match(xml, /<testsuites name="holter rules test" tests="5" failures="4">/);
     assert.match(xml, /<testsuite name="test-failed-login" tests="1" failures="0">/);
     assert.match(xml, new RegExp(`<testsuite name="load ${escape(file)}" tests="4" failures="4">`));
