@@ -57,6 +57,8 @@ export interface AssembleOptions {
   deadLetter?: DeadLetterSink;
   /** False when the caller prints the rule and detector load errors itself, as `holter replay` does. Default true. */
   logLoadErrors?: boolean;
+  /** Input files of the run, which no output file may name. */
+  inputs?: string[];
 }
 
 /** Builds the whole pipeline from a validated configuration: decoders, enrich, rules, detectors, sinks. */
@@ -64,9 +66,10 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
   const { logger } = options;
   assertPathsExist(config.rules.paths, 'rules.paths or --rules');
   assertPathsExist(config.detectors.paths, 'detectors.paths or --detectors');
-  checkOutputFile(config.dead_letter.path, 'dead_letter.path or --dead-letter');
+  checkOutputFile(config.dead_letter.path, 'dead_letter.path or --dead-letter', options.inputs);
   if (options.deadLetter === undefined) warnIfOthersRead(config.dead_letter.path, logger);
-  if (config.sinks.ndjson.path !== undefined) checkOutputFile(config.sinks.ndjson.path, 'sinks.ndjson.path or --out');
+  if (config.sinks.ndjson.path !== undefined) checkOutputFile(config.sinks.ndjson.path, 'sinks.ndjson.path or --out', options.inputs);
+  if (config.sinks.store.path !== undefined) checkOutputFile(config.sinks.store.path, 'sinks.store.path or --store', options.inputs);
   const enrich = await buildEnricher(config, logger);
 
   const rules = await loadSigmaRules(config.rules.paths, {

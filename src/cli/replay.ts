@@ -46,9 +46,6 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   }
   if (options.summaryJson !== undefined) checkOutputFile(options.summaryJson, '--summary-json', files);
   const config = applyOverrides(loadConfig(options.config), options);
-  checkOutputFile(config.dead_letter.path, 'dead_letter.path or --dead-letter', files);
-  if (config.sinks.ndjson.path !== undefined) checkOutputFile(config.sinks.ndjson.path, 'sinks.ndjson.path or --out', files);
-  if (config.sinks.store.path !== undefined) checkOutputFile(config.sinks.store.path, 'sinks.store.path or --store', files);
   if (options.state !== undefined) checkOutputFile(options.state, '--state', files);
   if (options.format !== undefined) {
     const known = listFormats({ genericMappings: config.decode.generic as DecodeContext['genericMappings'] });
@@ -58,7 +55,7 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   }
   const logger = createLogger(config.log.level);
   const raised: Alert[] = [];
-  const { pipeline, report } = await assemblePipeline(config, { logger, logLoadErrors: false, onAlert: options.preview ? (alert) => raised.push(alert) : undefined });
+  const { pipeline, report } = await assemblePipeline(config, { logger, logLoadErrors: false, inputs: files, onAlert: options.preview ? (alert) => raised.push(alert) : undefined });
   process.stderr.write(formatLoadErrors(report, process.cwd()));
 
   const statePath = options.state !== undefined ? path.resolve(options.state) : config.state.path;

@@ -34,7 +34,7 @@ test('assembled tasks get stages of their own', async () => {
   await pipeline.close();
 });
 
-/** A configuration with only the rules of `rulesDir`, no detectors and no console output. */
+/** Returns a configuration with only the rules of `rulesDir`, no detectors and no console output. */
 function configWithRules(rulesDir: string): ReturnType<typeof loadConfig> {
   const config = loadConfig();
   config.rules.paths = [rulesDir];

@@ -114,7 +114,7 @@ export class SubstringAutomaton {
       this.scanTable(text, found);
       return;
     }
-    const { foldedClasses, rowStart, rows, reports, outputStart, outputValues } = this;
+    const { foldedClasses, rowStart, rows, reports } = this;
     let state = 0;
     for (let index = 0; index < text.length; index++) {
       const code = text.charCodeAt(index);
@@ -129,15 +129,13 @@ export class SubstringAutomaton {
       }
       const row = rowStart[state] as number;
       state = row >= 0 ? (rows[row + symbol] as number) : this.step(state, symbol);
-      if (reports[state] === 0) continue;
-      const outputEnd = outputStart[state + 1] as number;
-      for (let position = outputStart[state] as number; position < outputEnd; position++) found(outputValues[position] as number);
+      if (reports[state] !== 0) this.report(state, found);
     }
   }
 
   /** `scan` for an automaton whose every state has a row: state s's row starts at s * width, and class 0 leads to the root. */
   private scanTable(text: string, found: (value: number) => void): void {
-    const { foldedClasses, rows, width, reports, outputStart, outputValues } = this;
+    const { foldedClasses, rows, width, reports } = this;
     let state = 0;
     for (let index = 0; index < text.length; index++) {
       const code = text.charCodeAt(index);
@@ -146,15 +144,13 @@ export class SubstringAutomaton {
         return;
       }
       state = rows[state * width + (foldedClasses[code] as number)] as number;
-      if (reports[state] === 0) continue;
-      const outputEnd = outputStart[state + 1] as number;
-      for (let position = outputStart[state] as number; position < outputEnd; position++) found(outputValues[position] as number);
+      if (reports[state] !== 0) this.report(state, found);
     }
   }
 
   /** Goes on with a scan of a lower-cased text, which may contain any code unit, from `start` in `state`. */
   private scanFrom(lower: string, start: number, from: number, found: (value: number) => void): void {
-    const { asciiClasses, otherClasses, outputStart, outputValues } = this;
+    const { asciiClasses, otherClasses } = this;
     let state = from;
     for (let index = start; index < lower.length; index++) {
       const code = lower.charCodeAt(index);
@@ -164,9 +160,15 @@ export class SubstringAutomaton {
         continue;
       }
       state = this.step(state, symbol);
-      const outputEnd = outputStart[state + 1] as number;
-      for (let position = outputStart[state] as number; position < outputEnd; position++) found(outputValues[position] as number);
+      if (this.reports[state] !== 0) this.report(state, found);
     }
+  }
+
+  /** Calls `found` with the value of every pattern that ends in `state`. */
+  private report(state: number, found: (value: number) => void): void {
+    const { outputStart, outputValues } = this;
+    const outputEnd = outputStart[state + 1] as number;
+    for (let position = outputStart[state] as number; position < outputEnd; position++) found(outputValues[position] as number);
   }
 
   /** Returns the state after `symbol` (not class 0): a row cell for ASCII classes, else the trie's edges and failure links. */
