@@ -15,6 +15,14 @@ function findPackageRoot(start: string): string {
   return dir;
 }
 
+/** The path that names a standard stream: standard input for inputs, standard output for `--out`. */
+export const STANDARD_STREAM = '-';
+
+/** Resolves a user's path against `base`, keeping STANDARD_STREAM as it is so it still names the stream. */
+export function resolveUserPath(base: string, file: string): string {
+  return file === STANDARD_STREAM ? file : path.resolve(base, file);
+}
+
 /** Returns true when `filePath` names an existing directory, which a write reports only later, as EISDIR. */
 export function isDirectory(filePath: string): boolean {
   try {

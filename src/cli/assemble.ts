@@ -12,7 +12,7 @@ import type { DetectionStage } from '../detect/types.js';
 import { createEnricher, loadDirectory, loadRoster } from '../enrich/index.js';
 import { HolterError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { isDirectory } from '../paths.js';
+import { isDirectory, STANDARD_STREAM } from '../paths.js';
 import { Pipeline } from '../pipeline.js';
 import { ConsoleSink } from '../sinks/console/sink.js';
 import { DeadLetterFile, type DeadLetterSink } from '../sinks/dead-letter/writer.js';
@@ -68,7 +68,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
   assertPathsExist(config.detectors.paths, 'detectors.paths or --detectors');
   checkOutputFile(config.dead_letter.path, 'dead_letter.path or --dead-letter', options.inputs);
   if (options.deadLetter === undefined) warnIfOthersRead(config.dead_letter.path, logger);
-  if (config.sinks.ndjson.path !== undefined) checkOutputFile(config.sinks.ndjson.path, 'sinks.ndjson.path or --out', options.inputs);
+  if (config.sinks.ndjson.path !== undefined && config.sinks.ndjson.path !== STANDARD_STREAM) checkOutputFile(config.sinks.ndjson.path, 'sinks.ndjson.path or --out', options.inputs);
   if (config.sinks.store.path !== undefined) checkOutputFile(config.sinks.store.path, 'sinks.store.path or --store', options.inputs);
   const enrich = await buildEnricher(config, logger);
 
@@ -173,6 +173,7 @@ function assertPathsExist(paths: string[], setting: string): void {
  * before any record is read, because a write fails only when the first output arrives, mid-run.
  */
 export function checkOutputFile(filePath: string, setting: string, inputs: string[] = []): void {
+  if (filePath === STANDARD_STREAM) throw new HolterError('HOLTER_OUTPUT_INVALID', `- (standard output) is accepted by --out only, not by ${setting}. Name a file.`);
   if (isDirectory(filePath)) throw new HolterError('HOLTER_OUTPUT_INVALID', `${filePath} is a directory (from ${setting}). Name a file inside it.`);
 
   const blocking = existingAncestor(path.dirname(path.resolve(filePath)));
@@ -218,7 +219,9 @@ function canonicalPath(filePath: string): string {
 
 function buildSinks(config: HolterConfig, logger: Logger): { sinks: AlertSink[]; store?: AlertStore } {
   const sinks: AlertSink[] = [];
-  if (config.sinks.console.enabled) sinks.push(new ConsoleSink({ minSeverity: config.sinks.console.min_severity }));
+  // With `--out -` standard output carries the NDJSON alone, so that a pipe to jq reads only JSON.
+  const consoleOutput = config.sinks.ndjson.path === STANDARD_STREAM ? process.stderr : process.stdout;
+  if (config.sinks.console.enabled) sinks.push(new ConsoleSink({ minSeverity: config.sinks.console.min_severity, output: consoleOutput }));
   if (config.sinks.ndjson.path !== undefined) sinks.push(new NdjsonSink(config.sinks.ndjson.path));
 
   let store: AlertStore | undefined;

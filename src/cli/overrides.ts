@@ -1,8 +1,8 @@
-import path from 'node:path';
 import { isHttpUrl, isValidTimeZone } from '../config/load.js';
 import type { HolterConfig } from '../config/schema.js';
 import type { Severity } from '../detect/types.js';
 import { HolterError } from '../errors.js';
+import { resolveUserPath } from '../paths.js';
 
 /** Command-line options that override the configuration file. Paths are read from the current folder. */
 export interface CommandLineOverrides {
@@ -24,7 +24,7 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 
 
 export function applyOverrides(config: HolterConfig, options: CommandLineOverrides): HolterConfig {
-  const resolve = (file: string): string => path.resolve(file);
+  const resolve = (file: string): string => resolveUserPath(process.cwd(), file);
 
   if (options.out !== undefined) config.sinks.ndjson.path = resolve(options.out);
   if (options.deadLetter !== undefined) config.dead_letter.path = resolve(options.deadLetter);

@@ -7,6 +7,7 @@ import { listFormats } from '../decoders/index.js';
 import type { DecodeContext } from '../decoders/types.js';
 import { HolterError } from '../errors.js';
 import { createLogger } from '../log.js';
+import { STANDARD_STREAM } from '../paths.js';
 import type { Pipeline } from '../pipeline.js';
 import { readRecords } from '../sources/file.js';
 import { decodedRecord, mergeByEventTime, type DecodedRecord } from '../sources/merge.js';
@@ -113,7 +114,7 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   await pipeline.close();
   process.stderr.write(formatSummary(summary, report));
   if (checkpoints !== undefined) process.stderr.write(checkpoints.describe(Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0)));
-  if (options.preview) process.stdout.write(formatPreview(raised));
+  if (options.preview) (config.sinks.ndjson.path === STANDARD_STREAM ? process.stderr : process.stdout).write(formatPreview(raised));
   if (summary.deadLettered > 0) process.stderr.write(`Dead-lettered records are in ${config.dead_letter.path}\n`);
   if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, rulesRejected: report.rulesRejected }, null, 2)}\n`);
 

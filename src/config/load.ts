@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { HolterError } from '../errors.js';
-import { isDirectory, PACKAGE_ROOT } from '../paths.js';
+import { isDirectory, PACKAGE_ROOT, resolveUserPath } from '../paths.js';
 import { documentData, locatePath, parseLocated, pointerToPath, type LocatedDocument } from '../yaml/locate.js';
 import { ConfigSchema, type HolterConfig } from './schema.js';
 
@@ -201,8 +201,8 @@ function resolvePaths(config: HolterConfig, written: Record<string, unknown>, co
     if (wasWritten) base = configDir;
     else if (shipped) base = PACKAGE_ROOT;
     parent![key] = Array.isArray(value)
-      ? value.map((item: string) => path.resolve(base, item))
-      : path.resolve(base, value as string);
+      ? value.map((item: string) => resolveUserPath(base, item))
+      : resolveUserPath(base, value as string);
   }
 }
 

@@ -217,7 +217,7 @@ export const ConfigSchema = Type.Object(
         ),
         ndjson: Type.Object(
           {
-            path: Type.Optional(Type.String({ description: 'Append alerts to this file, one JSON document a line.' })),
+            path: Type.Optional(Type.String({ description: 'Append alerts to this file, one JSON document a line. `-` writes them to standard output, and readable alerts then go to standard error.' })),
           },
           { additionalProperties: false, default: {} },
         ),

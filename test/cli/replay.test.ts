@@ -97,6 +97,7 @@ test('replay rejects unusable output paths', () => {
     [['--out', input], /audit\.ndjson \(from sinks\.ndjson\.path or --out\) is also an input of this run.*\[HOLTER_OUTPUT_INVALID\]/],
     [['--summary-json', input], /\(from --summary-json\) is also an input of this run/],
     [['--dead-letter', path.join(input, 'dead-letter.ndjson')], /cannot be created, because .*audit\.ndjson is a file, not a folder/],
+    [['--dead-letter', '-'], /- \(standard output\) is accepted by --out only, not by dead_letter\.path or --dead-letter\. Name a file\. \[HOLTER_OUTPUT_INVALID\]/],
   ];
   for (const [options, message] of cases) {
     const result = holter(['replay', '--quiet', '--log-level', 'warn', ...options, input], cwd);
@@ -105,6 +106,22 @@ test('replay rejects unusable output paths', () => {
     assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
   }
   assert.equal(readFileSync(input, 'utf8'), 'not json\n', 'the input is unchanged');
+});
+
+test('replay --out - prints only NDJSON', () => {
+  const cwd = workDir();
+  const burst = Array.from({ length: 12 }, (_, i) => `Mar  1 10:00:${String(i * 4).padStart(2, '0')} host sshd[100]: Failed password for jdoe from 203.0.113.9 port 4000${i} ssh2`);
+  writeFileSync(path.join(cwd, 'burst.log'), `${burst.join('\n')}\n`);
+
+  // Without --quiet the readable alerts are printed too, and they must go to standard error.
+  const result = holter(['replay', '--out', '-', '--preview', '--log-level', 'warn', 'burst.log'], cwd);
+  assert.equal(result.status, 0, result.stderr);
+  const lines = result.stdout.trim().split('\n');
+  assert.ok(lines.length >= 1, 'at least one alert');
+  for (const line of lines) assert.equal((JSON.parse(line) as { rule: { id: string } }).rule.id, 'holter-failed-login-burst');
+  assert.match(result.stderr, /alerts\s+\d+/);
+  assert.match(result.stderr, /Rule preview/);
+  assert.deepEqual(readdirSync(cwd).filter((name) => name === '-'), [], 'no file named -');
 });
 
 test('replay rejects an unknown format name', () => {

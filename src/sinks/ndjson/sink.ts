@@ -2,24 +2,30 @@ import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import type { Alert } from '../../alerts/types.js';
 import { HolterError } from '../../errors.js';
+import { STANDARD_STREAM } from '../../paths.js';
 import type { AlertSink, SinkOutcome } from '../types.js';
 
-/** Appends each alert as one JSON document per line. */
+/** Appends each alert as one JSON document per line, to a file or to standard output. */
 export class NdjsonSink implements AlertSink {
   readonly name = 'ndjson';
-  private readonly stream: WriteStream;
+  private readonly stream: WriteStream | NodeJS.WriteStream;
   private failure: Error | undefined;
 
   constructor(readonly filePath: string) {
-    try {
-      mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
-    } catch (error) {
-      throw this.wrap(error as Error);
-    }
-    this.stream = createWriteStream(filePath, { flags: 'a' });
+    this.stream = filePath === STANDARD_STREAM ? process.stdout : NdjsonSink.openFile(filePath);
+    // Without a listener, a closed pipe (EPIPE) on standard output would end the process mid-run.
     this.stream.on('error', (error) => {
       this.failure = error;
     });
+  }
+
+  private static openFile(filePath: string): WriteStream {
+    try {
+      mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
+    } catch (error) {
+      throw writeFailed(filePath, error as Error);
+    }
+    return createWriteStream(filePath, { flags: 'a' });
   }
 
   /** Resolves once the line is written to the file (not only buffered), so a failure is never missed. */
@@ -32,10 +38,16 @@ export class NdjsonSink implements AlertSink {
   }
 
   private wrap(error: Error): HolterError {
-    return new HolterError('HOLTER_SINK_FAILED', `Cannot write alerts to ${this.filePath}: ${error.message}. Check the path and free space.`, { cause: error });
+    return writeFailed(this.filePath === STANDARD_STREAM ? 'standard output' : this.filePath, error);
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.stream.end(resolve));
+    // Standard output stays open for the summary and the process's other writers; every line is already flushed by write.
+    if (this.stream === process.stdout) return;
+    await new Promise<void>((resolve) => (this.stream as WriteStream).end(resolve));
   }
+}
+
+function writeFailed(target: string, error: Error): HolterError {
+  return new HolterError('HOLTER_SINK_FAILED', `Cannot write alerts to ${target}: ${error.message}. Check the path and free space.`, { cause: error });
 }
