@@ -32,9 +32,11 @@ const MIN_SECRET_LENGTH = 16;
 export interface LoadReport {
   ruleErrors: HolterError[];
   detectorErrors: HolterError[];
+  /** Detection rules; correlation rules are counted apart. */
   rulesLoaded: number;
+  correlationsLoaded: number;
   detectorsLoaded: number;
-  /** Rule documents and detector files that did not load. One with several errors counts once. */
+  /** Rule documents (detection or correlation) and detector files that did not load. One with several errors counts once. */
   rulesRejected: number;
   detectorsRejected: number;
   /** Problems in the risk settings; with any, the run goes on without risk scoring. */
@@ -124,13 +126,14 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     ruleErrors: rules.errors,
     detectorErrors: detectors.errors,
     rulesLoaded: rules.stage.stats().rules_loaded ?? 0,
+    correlationsLoaded: rules.stage.stats().correlations_loaded ?? 0,
     detectorsLoaded: detectors.stage.stats().detectors_loaded ?? 0,
     rulesRejected: rules.stats.rules_rejected,
     detectorsRejected: detectors.rejected,
     riskErrors: risk.errors,
     riskEnabled: risk.stage !== undefined,
   };
-  logger.info({ rulesLoaded: report.rulesLoaded, rulesRejected: report.rulesRejected, detectorsLoaded: report.detectorsLoaded, detectorsRejected: report.detectorsRejected }, 'detection loaded');
+  logger.info({ rulesLoaded: report.rulesLoaded, correlationsLoaded: report.correlationsLoaded, rulesRejected: report.rulesRejected, detectorsLoaded: report.detectorsLoaded, detectorsRejected: report.detectorsRejected }, 'detection loaded');
   if (options.logLoadErrors !== false && rules.errors.length + detectors.errors.length > 0) {
     // Loading stops at a document's first problems; validate also compiles and lints what it can.
     logger.warn({ rulesRejected: report.rulesRejected, detectorsRejected: report.detectorsRejected }, 'some rules or detectors were rejected; run holter rules validate on their files to list every problem at once');

@@ -116,7 +116,7 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   if (checkpoints !== undefined) process.stderr.write(checkpoints.describe(Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0)));
   if (options.preview) (config.sinks.ndjson.path === STANDARD_STREAM ? process.stderr : process.stdout).write(formatPreview(raised));
   if (summary.deadLettered > 0) process.stderr.write(`Dead-lettered records are in ${config.dead_letter.path}\n`);
-  if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, rulesRejected: report.rulesRejected }, null, 2)}\n`);
+  if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, correlationsLoaded: report.correlationsLoaded, rulesRejected: report.rulesRejected }, null, 2)}\n`);
 
   return countDeliveryFailures(summary) > 0 ? 1 : 0;
 }

@@ -10,7 +10,7 @@ export function formatSummary(summary: RunSummary, report: LoadReport): string {
   lines.push(`  dead-lettered       ${summary.deadLettered}`);
   for (const [reason, count] of sortedEntries(summary.deadLetteredByReason)) lines.push(`    ${reason.padEnd(22)} ${count}`);
   if (summary.firstEventTime !== undefined) lines.push(`  event time          ${summary.firstEventTime} .. ${summary.lastEventTime}`);
-  lines.push(`  rules loaded        ${report.rulesLoaded} (${report.rulesRejected} rejected)`);
+  lines.push(`  rules loaded        ${report.rulesLoaded} detection, ${report.correlationsLoaded} correlation (${report.rulesRejected} rejected)`);
   lines.push(`  detectors loaded    ${report.detectorsLoaded} (${report.detectorsRejected} rejected)`);
   lines.push(`  risk scoring        ${report.riskEnabled ? 'on' : 'off'}${report.riskErrors.length > 0 ? ` (${report.riskErrors.length} errors in its settings)` : ''}`);
 

@@ -119,6 +119,7 @@ test('replay --out - prints only NDJSON', () => {
   const lines = result.stdout.trim().split('\n');
   assert.ok(lines.length >= 1, 'at least one alert');
   for (const line of lines) assert.equal((JSON.parse(line) as { rule: { id: string } }).rule.id, 'holter-failed-login-burst');
+  assert.match(result.stderr, /rules loaded\s+\d+ detection, \d+ correlation \(0 rejected\)/);
   assert.match(result.stderr, /alerts\s+\d+/);
   assert.match(result.stderr, /Rule preview/);
   assert.deepEqual(readdirSync(cwd).filter((name) => name === '-'), [], 'no file named -');
