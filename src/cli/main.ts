@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { PACKAGE_ROOT } from '../paths.js';
 import { SEVERITIES } from '../config/schema.js';
 import { isHolterError } from '../errors.js';
+import { INCIDENT_DAYS, LEARNING_DAYS, MIN_SCORED_DAYS } from '../sim/options.js';
 import { runAlerts } from './alerts.js';
 import { runBaselineShow } from './baseline.js';
 import { runDemo } from './demo.js';
@@ -44,7 +45,7 @@ function buildProgram(): Command {
   program
     .command('demo')
     .description('Stream a simulated cardiology hospital (weeks of normal work, then incidents) through the pipeline.')
-    .option('--days <n>', 'days of simulated activity', parsePositiveInteger, 35)
+    .option('--days <n>', `days of simulated activity, at least ${MIN_SCORED_DAYS}`, parseScoredDays, 35)
     .option('--staff <n>', 'number of staff in the simulated hospital', parsePositiveInteger, 300)
     .option('--seed <n>', 'random seed; the same seed gives the same hospital', parsePositiveInteger, 42)
     .option('--store <file>', 'embedded alert store (SQLite); the default one starts empty on each run, a store you name keeps earlier alerts', DEMO_STORE)
@@ -60,7 +61,7 @@ function buildProgram(): Command {
   program
     .command('eval')
     .description('Score detection on labelled simulated hospitals: precision, recall and false alerts per thousand user-days.')
-    .option('--days <n>', 'days of simulated activity per hospital', parsePositiveInteger, 35)
+    .option('--days <n>', `days of simulated activity per hospital, at least ${MIN_SCORED_DAYS}`, parseScoredDays, 35)
     .option('--staff <n>', 'staff per simulated hospital', parsePositiveInteger, 300)
     .option('--seeds <list>', 'comma-separated random seeds, one hospital each', parseSeeds, [42])
     .option('-v, --verbose', 'print each hospital\'s scorecard')
@@ -178,6 +179,15 @@ function packageVersion(): string {
 
 function parseSeeds(value: string): number[] {
   return value.split(',').map((part) => parsePositiveInteger(part.trim()));
+}
+
+/** Days of a simulation with incidents and traps: the learning weeks, then the incident week. */
+function parseScoredDays(value: string): number {
+  const days = parsePositiveInteger(value);
+  if (days < MIN_SCORED_DAYS) {
+    throw new InvalidArgumentError(`${days} days leave no room for ${LEARNING_DAYS} days of learned history before the ${INCIDENT_DAYS}-day incident week. Give at least ${MIN_SCORED_DAYS}.`);
+  }
+  return days;
 }
 
 function parsePositiveInteger(value: string): number {

@@ -55,6 +55,11 @@ export class InvalidFileError extends HolterError {
     });
     this.problems = problems;
   }
+
+  /** Returns the message alone: it names the file, and each listed problem ends with its own location and code. */
+  override describe(): string {
+    return this.message;
+  }
 }
 
 /** Creates a located problem for one value (or one record when column is omitted). */
@@ -81,7 +86,7 @@ export async function readTable(file: string, spec: TableSpec): Promise<{ table:
     text = await readFile(file, 'utf8');
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? 'read failed';
-    throw new HolterError(spec.code, `cannot read ${spec.kind} ${file} (${reason}); check the path in the configuration`, {
+    throw new HolterError(spec.code, `cannot read ${spec.kind} ${file} (${reason}); check the path in the configuration or on the command line`, {
       location: { file },
       cause: error,
     });

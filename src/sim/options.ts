@@ -29,6 +29,8 @@ export type ResolvedOptions = Required<SimulationOptions>;
 export const LEARNING_DAYS = 21;
 /** Length of the incident week that closes the range. */
 export const INCIDENT_DAYS = 7;
+/** Days a simulation with incidents or traps needs at least. */
+export const MIN_SCORED_DAYS = LEARNING_DAYS + INCIDENT_DAYS;
 const MAX_DAYS = 400;
 const MAX_STAFF = 50_000;
 
@@ -61,9 +63,8 @@ export function resolveOptions(options: SimulationOptions = {}): ResolvedOptions
   if (!/^[a-z0-9][a-z0-9-]*$/.test(resolved.facility)) {
     invalid('facility', `facility must be lower-case letters, digits and hyphens, got "${resolved.facility}"`);
   }
-  const minimumDays = LEARNING_DAYS + INCIDENT_DAYS;
-  if ((resolved.incidents || resolved.traps) && resolved.days < minimumDays) {
-    invalid('days', `days must be at least ${minimumDays} when incidents or traps are on (three weeks of history, then the incident week), got ${resolved.days}; set incidents and traps to false for a shorter run`);
+  if ((resolved.incidents || resolved.traps) && resolved.days < MIN_SCORED_DAYS) {
+    invalid('days', `days must be at least ${MIN_SCORED_DAYS} when incidents or traps are on (three weeks of history, then the incident week), got ${resolved.days}; set incidents and traps to false for a shorter run`);
   }
   return resolved;
 }

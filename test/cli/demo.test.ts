@@ -76,6 +76,14 @@ test('eval prints precision and recall', () => {
   assert.match(result.stderr, /seed 42: \d+ alerts, incidents caught 7\/7/);
 });
 
+test('eval and demo reject too few days', () => {
+  for (const command of ['eval', 'demo']) {
+    const result = spawnSync(process.execPath, [HOLTER, command, '--days', '9'], { cwd: mkdtempSync(path.join(tmpdir(), 'holter-eval-')), encoding: 'utf8' });
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(result.stderr, /9 days leave no room for 21 days of learned history before the 7-day incident week\. Give at least 28\./);
+  }
+});
+
 test('demo starts its default store empty', () => {
   const cwd = mkdtempSync(path.join(tmpdir(), 'holter-demo-store-'));
   const run = (args: string[]): { status: number | null; stdout: string; stderr: string } => spawnSync(process.execPath, [HOLTER, ...args], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });

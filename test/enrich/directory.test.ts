@@ -126,6 +126,7 @@ describe('loadDirectory', () => {
       [8, columnOf(lines[7] as string, 'extra'), undefined],
     ]);
     for (const problem of error.problems) assert.equal(problem.location?.file, file);
+    assert.equal(error.describe().match(/\[HOLTER_DIRECTORY_INVALID\]/g)?.length, error.problems.length, 'each code once, after its problem');
   });
 
   it('names the bad time zone and the fix', async () => {
