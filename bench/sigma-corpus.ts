@@ -97,9 +97,10 @@ function decodeAndEnrich(records: RawRecord[], options: SigmaCorpusOptions): Hol
 /**
  * Windows events, which the corpus rules are written for and the simulated hospital does not
  * produce: the regression events of the corpus, decoded by the Windows decoder and repeated in
- * order with rising event times, so correlation windows see time pass as in a stream.
+ * order with rising event times, so correlation windows see time pass as in a stream. Each
+ * repetition gets its own instance fields (see `makeInstance`).
  */
-function windowsMix(regressionDir: string, context: DecodeContext): HolterEvent[] {
+export function windowsMix(regressionDir: string, context: DecodeContext, count = WINDOWS_EVENTS): HolterEvent[] {
   if (!existsSync(regressionDir)) return [];
   const decoded: HolterEvent[] = [];
   for (const file of findJsonFiles(regressionDir)) {
@@ -112,13 +113,117 @@ function windowsMix(regressionDir: string, context: DecodeContext): HolterEvent[
 
   const startMs = Date.parse('2026-01-05T08:00:00Z');
   const events: HolterEvent[] = [];
-  for (let index = 0; index < WINDOWS_EVENTS; index++) {
-    const event = structuredClone(decoded[index % decoded.length] as HolterEvent);
+  for (let index = 0; index < count; index++) {
+    const original = decoded[index % decoded.length] as HolterEvent;
+    const event = structuredClone(original);
     event['@timestamp'] = new Date(startMs + index * 10).toISOString();
     event.event.id = `bench-windows-${index}`;
+    const repetition = Math.floor(index / decoded.length);
+    makeInstance(event, repetition, Date.parse(event['@timestamp']) - Date.parse(original['@timestamp']));
     events.push(event);
   }
   return events;
+}
+
+/**
+ * The kind of each instance field, by the end of its dotted path: `processid` also covers
+ * `ParentProcessId` and `TargetProcessId`, `.pid` covers `process.parent.pid`. Paths compare
+ * without case, because Windows spells `ProcessGuid` and `SourceProcessGUID` both ways.
+ */
+const INSTANCE_KEY_SUFFIXES: [string, InstanceKind][] = [
+  ['processguid', 'guid'],
+  ['logonguid', 'guid'],
+  ['entity_id', 'guid'],
+  ['processid', 'count'],
+  ['threadid', 'count'],
+  ['.pid', 'count'],
+  ['thread.id', 'count'],
+  ['record_id', 'count'],
+  ['logonid', 'logon'],
+  ['sourceport', 'port'],
+  ['utctime', 'time'],
+  ['detection time', 'time'],
+];
+type InstanceKind = 'guid' | 'count' | 'logon' | 'port' | 'time';
+
+/** Added to an id once per repetition. It is larger than any id of the regression events, so no two repetitions share an id. */
+const ID_STRIDE = 10_000_019;
+/** Process ids up to 4 (Idle and System) and logon ids up to 0x3e7 (SYSTEM, LOCAL SERVICE, NETWORK SERVICE) name well-known instances that rules test, so they stay. */
+const WELL_KNOWN_PROCESS_ID = 4;
+const WELL_KNOWN_LOGON_ID = 0x3e7;
+const EPHEMERAL_PORT_FIRST = 49_152;
+const EPHEMERAL_PORTS = 16_384;
+const GUID = /^(\{?[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-)([0-9A-Fa-f]{12})(\}?)$/;
+const SYSMON_TIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}$/;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
+/**
+ * Makes the instance fields of one repetition of a regression event unique, as they are in real
+ * Windows telemetry, and leaves the descriptive fields (Image, CommandLine, User, Hashes and the
+ * like) as written, because real telemetry repeats those. Per-value caches then see what they
+ * would in production instead of the same regression events over and over. By the end of the
+ * field's path (INSTANCE_KEY_SUFFIXES):
+ *
+ * - GUIDs (ProcessGuid, LogonGuid, ECS entity_id): the last group of 12 hex digits plus
+ *   `repetition * ID_STRIDE`, so one process keeps one GUID across the fields that carry it;
+ * - process, thread and record ids: plus `repetition * ID_STRIDE`, except the well-known
+ *   process ids 0 to 4;
+ * - logon ids (`0x3b5e64`): the same in hex, except the well-known ids up to 0x3e7;
+ * - source ports in the ephemeral range 49152 to 65535: one further per repetition, within it;
+ * - times (UtcTime, CreationUtcTime, Defender's Detection Time): shifted by as much as the
+ *   event time, in the same format.
+ *
+ * The first repetition keeps its ids, so it is the regression events as written, at new times.
+ */
+function makeInstance(value: unknown, repetition: number, shiftMs: number, keyPath = ''): void {
+  if (value === null || typeof value !== 'object') return;
+  const object = value as Record<string, unknown>;
+  for (const key of Object.keys(object)) {
+    const child = object[key];
+    const childPath = `${keyPath}.${key}`;
+    if (child !== null && typeof child === 'object') {
+      makeInstance(child, repetition, shiftMs, childPath);
+      continue;
+    }
+    const kind = instanceKind(childPath);
+    if (kind !== undefined) object[key] = rewriteInstanceValue(kind, child, repetition, shiftMs);
+  }
+}
+
+/** `keyPath` starts with a dot, so `.pid` also matches a top-level `pid`. */
+function instanceKind(keyPath: string): InstanceKind | undefined {
+  const lower = keyPath.toLowerCase();
+  for (const [suffix, kind] of INSTANCE_KEY_SUFFIXES) if (lower.endsWith(suffix)) return kind;
+  return undefined;
+}
+
+/** Returns the value of one repetition. A value of another shape than its kind expects is returned unchanged. */
+function rewriteInstanceValue(kind: InstanceKind, value: unknown, repetition: number, shiftMs: number): unknown {
+  const offset = repetition * ID_STRIDE;
+  if (kind === 'time') return typeof value === 'string' ? shiftTime(value, shiftMs) : value;
+  if (kind === 'guid') {
+    const match = typeof value === 'string' ? GUID.exec(value) : null;
+    if (match === null) return value;
+    const node = ((parseInt(match[2] as string, 16) + offset) % 2 ** 48).toString(16).toUpperCase().padStart(12, '0');
+    return `${match[1]}${node}${match[3]}`;
+  }
+  if (kind === 'logon') {
+    if (typeof value !== 'string' || !/^0x[0-9a-fA-F]+$/.test(value) || parseInt(value, 16) <= WELL_KNOWN_LOGON_ID) return value;
+    return `0x${(parseInt(value, 16) + offset).toString(16)}`;
+  }
+  const number = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : undefined;
+  if (number === undefined) return value;
+  let rewritten: number;
+  if (kind === 'port') rewritten = number < EPHEMERAL_PORT_FIRST ? number : EPHEMERAL_PORT_FIRST + ((number - EPHEMERAL_PORT_FIRST + repetition) % EPHEMERAL_PORTS);
+  else rewritten = number <= WELL_KNOWN_PROCESS_ID ? number : number + offset;
+  return typeof value === 'number' ? rewritten : String(rewritten);
+}
+
+function shiftTime(value: string, shiftMs: number): string {
+  if (ISO_TIME.test(value)) return new Date(Date.parse(value) + shiftMs).toISOString();
+  if (!SYSMON_TIME.test(value)) return value;
+  const shifted = new Date(Date.parse(`${value.replace(' ', 'T')}Z`) + shiftMs).toISOString();
+  return shifted.slice(0, 23).replace('T', ' ');
 }
 
 function findJsonFiles(directory: string): string[] {
