@@ -8,12 +8,26 @@ import type { FieldAccessor } from './fields.js';
 import { KEYWORD_STRINGS, MAX_CLAUSES } from './prefilter.js';
 import type { Clause } from './prefilter.js';
 import { forEachKeywordString } from './scope.js';
-import type { EventPredicate, MatchScope } from './scope.js';
+import type { EventPredicate, MatchScope, ValueEntry } from './scope.js';
+import { memoizable, NO_RESULTS, ValueMemo } from './value-memo.js';
+import type { ValueMemoLimits } from './value-memo.js';
 import { SubstringAutomaton } from './substring-automaton.js';
 
 export { SubstringAutomaton };
 
 const PLAIN_DECIMAL = /^[-+]?(\d+(\.\d*)?|\.\d+)$/;
+
+/**
+ * Memo limits of each field with substrings, per generation. With the public corpus a stage has
+ * about 150 such fields, but an event reaches only those of its log source keys, about 30 for
+ * Windows events. At the limits, the memo of one field takes at most about 200 KB in its two generations.
+ */
+export const FIELD_MEMO_LIMITS: ValueMemoLimits = { maxEntries: 512, maxChars: 32_768 };
+/**
+ * Memo limits of the keyword scan, per generation. A rule set has one, and a Windows event brings
+ * about 50 keyword strings, so it gets more room than a field: at most about 6 MB in its two generations.
+ */
+export const KEYWORD_MEMO_LIMITS: ValueMemoLimits = { maxEntries: 16_384, maxChars: 1_048_576 };
 
 /** A rule of the group (its position in the group) and the bit of one of its clauses. */
 type Target = number;
@@ -23,6 +37,8 @@ interface FieldIndex {
   equals: Map<string, Target[]>;
   numbers: Map<number, Target[]>;
   substrings?: SubstringAutomaton;
+  /** Targets per recent value, for fields with substrings: their scan is what a lookup saves. */
+  memo?: ValueMemo<readonly Target[]>;
 }
 
 export class LiteralIndex {
@@ -44,8 +60,17 @@ export class LiteralIndex {
   /** Log source conditions of the rules with keyword literals: when none holds, no such rule can match and the scan is skipped. */
   private readonly keywordLogsources = new Set<EventPredicate>();
 
-  /** `rules` lists rule indexes with their clauses, or null for rules without. */
-  constructor(rules: { rule: number; clauses: Clause[] | null }[]) {
+  /** Scratch list of one value's targets, reused for every value that misses the memo. */
+  private readonly valueTargets: Target[] = [];
+  private readonly collectTarget = (target: Target): void => {
+    if (!this.valueTargets.includes(target)) this.valueTargets.push(target);
+  };
+
+  /**
+   * `rules` lists rule indexes with their clauses, or null for rules without. `memoLimits` is for
+   * tests: null scans every value, for a reference without the memo.
+   */
+  constructor(rules: { rule: number; clauses: Clause[] | null }[], memoLimits: ValueMemoLimits | null = FIELD_MEMO_LIMITS) {
     const byAccessor = new Map<FieldAccessor, { index: FieldIndex; substrings: [string, Target][] }>();
     for (const { rule, clauses } of rules) {
       if (clauses === null || clauses.length === 0 || clauses.length > MAX_CLAUSES) {
@@ -78,7 +103,12 @@ export class LiteralIndex {
       });
     }
     for (const { index, substrings } of byAccessor.values()) {
-      if (substrings.length > 0) index.substrings = new SubstringAutomaton(substrings);
+      if (substrings.length > 0) {
+        index.substrings = new SubstringAutomaton(substrings);
+        // Keyword strings keep numbers as written and lower-case other strings, so one text can
+        // have two lower-cased forms there, and the memo keys by text alone.
+        if (memoLimits !== null && index.accessor !== KEYWORD_STRINGS) index.memo = new ValueMemo(memoLimits);
+      }
       this.fields.push(index);
     }
     this.passed = new Uint8Array(this.filtered.length);
@@ -105,16 +135,37 @@ export class LiteralIndex {
       const entries = field.accessor === KEYWORD_STRINGS ? scope.keywordStrings() : scope.fieldEntries(field.accessor);
       if (entries === undefined) continue;
       for (const entry of entries) {
-        const exact = field.equals.size > 0 ? field.equals.get(entry.lower) : undefined;
-        if (exact !== undefined) for (const target of exact) pass(target);
-        if (field.numbers.size > 0 && PLAIN_DECIMAL.test(entry.value)) {
-          const numeric = field.numbers.get(Number(entry.value));
-          if (numeric !== undefined) for (const target of numeric) pass(target);
+        if (field.memo === undefined || !memoizable(entry.value)) {
+          this.testValue(field, entry, pass);
+          continue;
         }
-        // The automaton folds case as it reads, so fields without exact values are never lower-cased.
-        field.substrings?.scan(entry.value, pass);
+        let targets = field.memo.get(entry.value);
+        if (targets === undefined) {
+          targets = this.valueTargetsOf(field, entry);
+          field.memo.set(entry.value, targets);
+        }
+        for (const target of targets) pass(target);
       }
     }
+  }
+
+  /** Calls `found` with every target of one field value: its exact value, its number and its substrings. */
+  private testValue(field: FieldIndex, entry: ValueEntry, found: (target: Target) => void): void {
+    const exact = field.equals.size > 0 ? field.equals.get(entry.lower) : undefined;
+    if (exact !== undefined) for (const target of exact) found(target);
+    if (field.numbers.size > 0 && PLAIN_DECIMAL.test(entry.value)) {
+      const numeric = field.numbers.get(Number(entry.value));
+      if (numeric !== undefined) for (const target of numeric) found(target);
+    }
+    // The automaton folds case as it reads, so fields without exact values are never lower-cased.
+    field.substrings?.scan(entry.value, found);
+  }
+
+  /** Returns the targets of one field value, each once, in a new list for the memo. */
+  private valueTargetsOf(field: FieldIndex, entry: ValueEntry): readonly Target[] {
+    this.valueTargets.length = 0;
+    this.testValue(field, entry, this.collectTarget);
+    return this.valueTargets.length === 0 ? NO_RESULTS : this.valueTargets.slice();
   }
 
   /** Records that the event passed one clause of a rule, and adds the rule once it passed them all. */
@@ -154,12 +205,36 @@ export class KeywordScan {
     this.seenStamps[id] = this.stamp;
     this.found.push(id);
   };
-  private readonly visit = (text: string): void => this.automaton.scan(text, this.add);
+  /** Literal numbers per recent keyword string. Numbers are not cached: their strings are short and built anew per event. */
+  private readonly memo?: ValueMemo<readonly number[]>;
+  /** Scratch list of one string's literals, reused for every string that misses the memo. */
+  private readonly stringLiterals: number[] = [];
+  private readonly collectLiteral = (id: number): void => {
+    if (!this.stringLiterals.includes(id)) this.stringLiterals.push(id);
+  };
+  private readonly visit = (text: string, number: boolean): void => {
+    if (this.memo === undefined || number || !memoizable(text)) {
+      this.automaton.scan(text, this.add);
+      return;
+    }
+    let ids = this.memo.get(text);
+    if (ids === undefined) {
+      this.stringLiterals.length = 0;
+      this.automaton.scan(text, this.collectLiteral);
+      ids = this.stringLiterals.length === 0 ? NO_RESULTS : this.stringLiterals.slice();
+      this.memo.set(text, ids);
+    }
+    for (const id of ids) this.add(id);
+  };
 
-  /** Takes lower-cased texts. A literal's number is its position in `texts`. */
-  constructor(texts: string[]) {
+  /**
+   * Takes lower-cased texts. A literal's number is its position in `texts`. `memoLimits` is for
+   * tests: null scans every string, for a reference without the memo.
+   */
+  constructor(texts: string[], memoLimits: ValueMemoLimits | null = KEYWORD_MEMO_LIMITS) {
     this.automaton = new SubstringAutomaton(texts.map((text, id) => [text, id]));
     this.seenStamps = new Uint32Array(texts.length);
+    if (memoLimits !== null) this.memo = new ValueMemo(memoLimits);
   }
 
   /**

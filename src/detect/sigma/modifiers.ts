@@ -5,6 +5,7 @@
  * decide how the result is compared.
  */
 import { BlockList, isIP } from 'node:net';
+import type { RE2JS } from 're2js';
 
 import type { HolterError } from '../../errors.js';
 import { base64, base64Offsets, bytesToText, utf16be, utf16le, utf16WithBom } from './encodings.js';
@@ -16,6 +17,8 @@ import { ANY_SEQUENCE, compilePattern, DASH, isLiteral, literalText, parseSigmaS
 import type { PatternPart, StringTest } from './pattern.js';
 import { compileRegex } from './regex.js';
 import { minimumMatchLength } from './regex-literals.js';
+import { memoizable, ValueMemo } from './value-memo.js';
+import type { ValueMemoLimits } from './value-memo.js';
 import { cachedPartReader, TIME_PART_RANGES, TIME_PARTS } from './time-parts.js';
 import type { TimePart } from './time-parts.js';
 import { valueStrings } from './scope.js';
@@ -307,9 +310,26 @@ function compileRegexValues(item: FieldItem, plan: ModifierPlan, context: ItemCo
     const regex = result.regex;
     // RE2JS's cost grows with the pattern too, so `.{1000,}` takes microseconds even on texts too short to match.
     const minLength = minimumMatchLength(value.text);
-    tests.push(minLength > 1 ? (text) => text.length >= minLength && regex.test(text) : (text) => regex.test(text));
+    const memo = new ValueMemo<boolean>(REGEX_MEMO_LIMITS);
+    tests.push(minLength > 1 ? (text) => text.length >= minLength && memoizedTest(regex, memo, text) : (text) => memoizedTest(regex, memo, text));
   }
   return tests;
+}
+
+/**
+ * Memo limits of each regular expression, per generation. RE2JS takes microseconds per test even
+ * on short texts. The public corpus has a few hundred regular expressions, so each keeps only
+ * recent values: at the limits, at most about 75 KB in its two generations.
+ */
+const REGEX_MEMO_LIMITS: ValueMemoLimits = { maxEntries: 128, maxChars: 16_384 };
+
+function memoizedTest(regex: RE2JS, memo: ValueMemo<boolean>, text: string): boolean {
+  if (!memoizable(text)) return regex.test(text);
+  const cached = memo.get(text);
+  if (cached !== undefined) return cached;
+  const matched = regex.test(text);
+  memo.set(text, matched);
+  return matched;
 }
 
 function compileFieldref(item: FieldItem, plan: ModifierPlan, context: ItemContext, accessor: FieldAccessor | undefined): EventPredicate | undefined {

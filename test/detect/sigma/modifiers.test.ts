@@ -202,6 +202,19 @@ describe('regular expressions', () => {
     });
   }
 
+  test('re results survive the value memo', () => {
+    // More distinct values than the memo of one regular expression keeps, each tested twice, so
+    // results come from a test, from the memo and again after eviction.
+    const rule = compileOne(processRule("    selection:\n        CommandLine|re: 'run-[0-9]*7 --now'"));
+    const expected = /run-[0-9]*7 --now/;
+    for (const round of [1, 2]) {
+      for (let index = 0; index < 600; index++) {
+        const commandLine = `C:\\tools\\run-${index} --now`;
+        assert.equal(matches(rule, processEvent({ CommandLine: commandLine })), expected.test(commandLine), `round ${round}, ${commandLine}`);
+      }
+    }
+  });
+
   test('escaped lookahead text is allowed', () => {
     assert.equal(check("    selection:\n        CommandLine|re: '\\(\\?=x'", { CommandLine: '(?=x' }), true);
   });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { decodeRecord } from '../../../src/decoders/index.js';
 import { createEnricher } from '../../../src/enrich/index.js';
 import type { HolterEvent } from '../../../src/event.js';
-import { LiteralIndex, SubstringAutomaton } from '../../../src/detect/sigma/literal-index.js';
+import { KeywordScan, LiteralIndex, SubstringAutomaton } from '../../../src/detect/sigma/literal-index.js';
 import { KEYWORD_STRINGS } from '../../../src/detect/sigma/prefilter.js';
 import { MatchScope } from '../../../src/detect/sigma/scope.js';
 import { loadSigmaRules, SigmaStage } from '../../../src/detect/sigma/stage.js';
@@ -318,7 +318,9 @@ test('indexed and plain stages agree', async () => {
   const loaded = await loadSigmaRules([path.join(REPO_ROOT, 'rules'), ...folders], { mappingFile: MAPPING_FILE });
   const indexed = new SigmaStage(loaded.stage.ruleSet);
   const plain = new SigmaStage(loaded.stage.ruleSet, { prefilter: false });
-  const events = [...hospitalEvents(), ...corpusEvents()];
+  // The corpus events go through twice, and the second time the value memos already contain their values.
+  const corpus = corpusEvents();
+  const events = [...hospitalEvents(), ...corpus, ...corpus];
   events.forEach((event, position) => {
     const timed = { ...event, '@timestamp': new Date(Date.parse('2026-01-05T08:00:00Z') + position * 1000).toISOString() };
     const expected = plain.process(timed, Number.NEGATIVE_INFINITY);
@@ -327,4 +329,64 @@ test('indexed and plain stages agree', async () => {
   assert.deepEqual(indexed.flush(Number.POSITIVE_INFINITY), plain.flush(Number.POSITIVE_INFINITY));
   assert.deepEqual(indexed.stats(), plain.stats());
   assert.ok((indexed.stats().rule_matches ?? 0) > 1000);
+});
+
+/** Loads the pack and the public corpus together, as the benchmark does. */
+async function corpusRuleSet(): Promise<RuleSet> {
+  const folders = readdirSync(SIGMA_DIR)
+    .filter((name) => name.startsWith('rules'))
+    .map((name) => path.join(SIGMA_DIR, name));
+  const loaded = await loadSigmaRules([path.join(REPO_ROOT, 'rules'), ...folders], { mappingFile: MAPPING_FILE });
+  return loaded.stage.ruleSet;
+}
+
+/** Returns the rules that pass the index's required literals, sorted. */
+function passedRules(index: LiteralIndex, event: HolterEvent): number[] {
+  const passed = new Set<number>();
+  index.collect(new MatchScope(event), (rule) => passed.add(rule));
+  return [...passed].sort((a, b) => a - b);
+}
+
+test('field memo keeps passed rules', async () => {
+  const ruleSet = await corpusRuleSet();
+  const rules = ruleSet.rules.map((rule, position) => ({ rule: position, clauses: rule.literals }));
+  const events = corpusEvents();
+  const reference = new LiteralIndex(rules, null);
+  // Warm: one index for the whole stream, run twice, so the second pass reads every value from its memo.
+  const warm = new LiteralIndex(rules);
+  // Evicting: the smallest limits, so the generations turn over every few values.
+  const evicting = new LiteralIndex(rules, { maxEntries: 2, maxChars: 4_096 });
+  let passedTotal = 0;
+  for (const pass of [1, 2]) {
+    for (const event of events) {
+      const expected = passedRules(reference, event);
+      passedTotal += expected.length;
+      assert.deepEqual(passedRules(warm, event), expected, `warm index, pass ${pass}, event ${event.event.id}`);
+      assert.deepEqual(passedRules(evicting, event), expected, `evicting index, pass ${pass}, event ${event.event.id}`);
+    }
+  }
+  assert.ok(passedTotal > 1000, `only ${passedTotal} rules passed: the events no longer exercise the index`);
+});
+
+test('keyword memo keeps found literals', async () => {
+  const ruleSet = await corpusRuleSet();
+  const texts = new Set<string>();
+  for (const rule of ruleSet.rules) for (const clause of rule.literals ?? []) for (const literal of clause) if (literal.shared !== undefined) texts.add(literal.text);
+  assert.ok(texts.size > 20, `only ${texts.size} keyword literals in the corpus`);
+  const literals = [...texts];
+  const events = corpusEvents();
+  const sorted = (ids: readonly number[]): number[] => [...ids].sort((a, b) => a - b);
+  const reference = new KeywordScan(literals, null);
+  const warm = new KeywordScan(literals);
+  const evicting = new KeywordScan(literals, { maxEntries: 2, maxChars: 4_096 });
+  let foundTotal = 0;
+  for (const pass of [1, 2]) {
+    for (const event of events) {
+      const expected = sorted(reference.literalsIn(new MatchScope(event)));
+      foundTotal += expected.length;
+      assert.deepEqual(sorted(warm.literalsIn(new MatchScope(event))), expected, `warm scan, pass ${pass}, event ${event.event.id}`);
+      assert.deepEqual(sorted(evicting.literalsIn(new MatchScope(event))), expected, `evicting scan, pass ${pass}, event ${event.event.id}`);
+    }
+  }
+  assert.ok(foundTotal > 100, `only ${foundTotal} keyword literals found: the events no longer exercise the scan`);
 });
