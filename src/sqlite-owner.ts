@@ -3,6 +3,8 @@
  * webhook outbox. Each kind sets its own SQLite `application_id`, so a path that names another
  * program's database, or another kind of Holter file, is rejected before anything is written.
  */
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { HolterError } from './errors.js';
 import { isDirectory } from './paths.js';
@@ -28,6 +30,18 @@ const KINDS = [STATE_STORE, ALERT_STORE, WEBHOOK_OUTBOX];
 export function rejectDirectory(path: string, kind: SqliteKind): void {
   if (path === ':memory:' || !isDirectory(path)) return;
   throw new HolterError('HOLTER_STORE_FAILED', `The ${kind.name} ${path} is a directory. Point ${kind.setting} at a file inside it.`);
+}
+
+/**
+ * Creates the folders of a database file and, when the file is new, the file itself readable by its
+ * owner only: the files hold user ids, alert bodies and break-glass reasons. SQLite then opens the
+ * empty file as a new database and gives its WAL and shared-memory files the same mode. An existing
+ * file keeps its mode.
+ */
+export function createOwnerOnly(path: string): void {
+  if (path === ':memory:') return;
+  mkdirSync(dirname(resolve(path)), { recursive: true });
+  closeSync(openSync(path, 'a', 0o600));
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -83,4 +83,30 @@ test('each kind names a directory as one', () => {
   assert.throws(() => new AlertStore(directory), rejected(/The alert store .* is a directory\. Point sinks\.store\.path \(or --store\) at a file inside it\./));
   assert.throws(() => new WebhookOutbox(directory), rejected(/The webhook outbox .* is a directory\./));
   assert.throws(() => LocalStateStore.open(directory), rejected(/The state store .* is a directory\./));
+});
+
+test('new stores are owner-only', async () => {
+  const previous = process.umask(0o022);
+  try {
+    const stateFile = tempFile('state.db');
+    const state = LocalStateStore.open(stateFile);
+    const alertFile = tempFile('alerts.db');
+    const alerts = new AlertStore(alertFile);
+    const outboxFile = tempFile('outbox.db');
+    const outbox = new WebhookOutbox(outboxFile);
+    for (const file of [stateFile, alertFile, outboxFile, `${stateFile}-wal`, `${alertFile}-wal`, `${outboxFile}-wal`]) {
+      assert.equal(statSync(file).mode & 0o777, 0o600, file);
+    }
+    state.close();
+    await alerts.close();
+    outbox.close();
+
+    // A file someone created before keeps the mode they gave it.
+    const existing = tempFile('shared-alerts.db');
+    writeFileSync(existing, '', { mode: 0o640 });
+    await new AlertStore(existing).close();
+    assert.equal(statSync(existing).mode & 0o777, 0o640);
+  } finally {
+    process.umask(previous);
+  }
 });

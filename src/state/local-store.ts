@@ -1,9 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { HolterError } from '../errors.js';
-import { claimDatabase, rejectDirectory, STATE_STORE } from '../sqlite-owner.js';
+import { claimDatabase, createOwnerOnly, rejectDirectory, STATE_STORE } from '../sqlite-owner.js';
 
 /**
  * Layout of a stored checkpoint row. Each stage versions its own snapshot inside `state`; this
@@ -67,7 +65,7 @@ export class LocalStateStore {
     rejectDirectory(path, STATE_STORE);
     let db: Database.Database;
     try {
-      if (!readOnly) mkdirSync(dirname(path), { recursive: true });
+      if (!readOnly) createOwnerOnly(path);
       db = new Database(path, { timeout: BUSY_TIMEOUT_MS, readonly: readOnly, fileMustExist: readOnly });
     } catch (error) {
       throw new HolterError('HOLTER_STORE_FAILED', `The state store ${path} could not be opened: ${(error as Error).message}. Check that the path is a writable file, or delete a damaged one to start with empty state.`, {

@@ -69,6 +69,7 @@ test('replay writes alerts as NDJSON', () => {
   assert.equal(alerts.length, 1);
   assert.equal(alerts[0]?.event.kind, 'alert');
   assert.match(result.stdout, /\[HIGH\]/);
+  assert.equal(statSync(path.join(cwd, 'alerts.ndjson')).mode & 0o077, 0, 'only the owner reads the alerts');
 });
 
 test('replay rejects a bad config with its line', () => {

@@ -25,7 +25,8 @@ export class NdjsonSink implements AlertSink {
     } catch (error) {
       throw writeFailed(filePath, error as Error);
     }
-    return createWriteStream(filePath, { flags: 'a' });
+    // Owner-only, as the other outputs: alerts name users and carry break-glass reasons.
+    return createWriteStream(filePath, { flags: 'a', mode: 0o600 });
   }
 
   /** Resolves once the line is written to the file (not only buffered), so a failure is never missed. */

@@ -1,9 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Alert } from '../../alerts/types.js';
 import { HolterError } from '../../errors.js';
-import { ALERT_STORE, claimDatabase, rejectDirectory } from '../../sqlite-owner.js';
+import { ALERT_STORE, claimDatabase, createOwnerOnly, rejectDirectory } from '../../sqlite-owner.js';
 import type { AlertSink, SinkOutcome } from '../types.js';
 
 const SCHEMA_VERSION = 1;
@@ -35,7 +33,7 @@ export class AlertStore implements AlertSink {
     const readOnly = options.readOnly === true;
     rejectDirectory(filePath, ALERT_STORE);
     try {
-      if (filePath !== ':memory:' && !readOnly) mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
+      if (!readOnly) createOwnerOnly(filePath);
       this.db = new Database(filePath, { readonly: readOnly, fileMustExist: readOnly });
       if (filePath !== ':memory:') claimDatabase(this.db, filePath, ALERT_STORE, { readOnly });
       if (!readOnly) {

@@ -1,8 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import Database from 'better-sqlite3';
 import { HolterError } from '../../errors.js';
-import { claimDatabase, rejectDirectory, WEBHOOK_OUTBOX } from '../../sqlite-owner.js';
+import { claimDatabase, createOwnerOnly, rejectDirectory, WEBHOOK_OUTBOX } from '../../sqlite-owner.js';
 
 /** One page waiting to be sent. */
 export interface PendingPage {
@@ -24,7 +22,7 @@ export class WebhookOutbox {
   constructor(readonly filePath: string) {
     rejectDirectory(filePath, WEBHOOK_OUTBOX);
     try {
-      if (filePath !== ':memory:') mkdirSync(path.dirname(path.resolve(filePath)), { recursive: true });
+      createOwnerOnly(filePath);
       this.db = new Database(filePath);
       if (filePath !== ':memory:') claimDatabase(this.db, filePath, WEBHOOK_OUTBOX);
       this.db.pragma('journal_mode = WAL');
