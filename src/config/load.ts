@@ -21,7 +21,8 @@ export class ConfigErrors extends HolterError {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+// verbose: errors carry the schema they failed, so a value that should be a map can be told its keys.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
 const validate = ajv.compile<HolterConfig>(ConfigSchema);
 
 /** Keys whose values are paths to resources Holter ships (resolved against the package when defaulted). */
@@ -133,6 +134,10 @@ function describeSchemaError(error: ErrorObject, located: LocatedDocument | unde
     // A secret is not echoed back: error messages end up in terminals, CI logs and tickets.
     const valueText = SECRET_KEY.test(String(segments.at(-1) ?? '')) ? '(value withheld)' : JSON.stringify(valueAt(located, segments));
     message = `Invalid value at ${keyPath || '(top level)'}: ${valueText} ${error.message ?? 'does not match the schema'}.`;
+    const keys = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+    if (error.keyword === 'type' && (error.params as { type?: unknown }).type === 'object' && keys.length > 0) {
+      message += ` Write it as a map with the keys ${keys.join(', ')} (see docs/configuration.md).`;
+    }
   }
 
   const location = located ? { file: located.file, ...locatePath(located, segments) } : undefined;

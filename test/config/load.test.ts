@@ -54,6 +54,12 @@ test('every problem is reported with its line', () => {
   assert.ok(problems.some((line) => line.startsWith(`${file}:8:`) && line.includes('"loud"') && line.includes('"critical"')));
 });
 
+test('a topic name alone is told the map keys', () => {
+  const problems = problemsOf(writeConfig('kafka:\n  topics: [ehr-audit]\n'));
+  assert.equal(problems.length, 1);
+  assert.match(problems[0] ?? '', /holter\.yml:2:\d+: Invalid value at kafka\.topics\.0: "ehr-audit" must be object\. Write it as a map with the keys name, format/);
+});
+
 test('invalid YAML names the line', () => {
   const file = writeConfig('facility:\n  time_zone: [UTC\n');
   const problems = problemsOf(file);
