@@ -24,6 +24,9 @@ export interface DemoOptions {
   logLevel: string;
   /** Delete the store's file first, so that its alerts are this run's only: a second demo would mix two hospitals. */
   freshStore?: boolean;
+  /** Rule and detector paths that replace the shipped ones, so an author can score their own. */
+  rules?: string[];
+  detectors?: string[];
 }
 
 /**
@@ -76,6 +79,8 @@ export async function runSimulation(options: DemoOptions, announce: boolean): Pr
     quiet: options.quiet,
     logLevel: options.logLevel,
     deadLetter: path.join(workDir, 'dead-letter.ndjson'),
+    rules: options.rules,
+    detectors: options.detectors,
   });
   config.sinks.webhook.outbox_path = path.join(workDir, 'webhook-outbox.db');
   // The demo's tokens only need to be stable within the demo's own store.

@@ -11,6 +11,9 @@ export interface EvalOptions {
   seeds: number[];
   verbose?: boolean;
   json?: boolean;
+  /** Rule and detector paths that replace the shipped ones. */
+  rules?: string[];
+  detectors?: string[];
 }
 
 /**
@@ -22,7 +25,7 @@ export async function runEval(options: EvalOptions): Promise<number> {
   const runs = [];
   for (const seed of options.seeds) {
     const store = path.join(mkdtempSync(path.join(tmpdir(), 'holter-eval-')), 'alerts.db');
-    const run = await runSimulation({ days: options.days, staff: options.staff, seed, store, minSeverity: 'informational', quiet: true, logLevel: 'error' }, false);
+    const run = await runSimulation({ days: options.days, staff: options.staff, seed, store, minSeverity: 'informational', quiet: true, logLevel: 'error', rules: options.rules, detectors: options.detectors }, false);
     runs.push({ scorecard: run.scorecard, alerts: run.summary.alerts, userDays: run.userDays });
     process.stderr.write(`seed ${seed}: ${run.summary.alerts} alerts, incidents caught ${run.scorecard.incidentsCaught}/${run.scorecard.incidents}, traps clean ${run.scorecard.trapsClean}/${run.scorecard.traps}, unexplained ${run.scorecard.unexplained.length}\n`);
     if (options.verbose) process.stderr.write(formatScorecard(run.scorecard));

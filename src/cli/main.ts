@@ -54,6 +54,8 @@ function buildProgram(): Command {
     .addOption(new Option('--min-severity <level>', 'lowest severity printed').choices(SEVERITIES).default('low'))
     .option('-q, --quiet', 'print only the summary and scorecard, not each alert')
     .option('--log-level <level>', 'operational log level on standard error', 'warn')
+    .option('--rules <path>', 'Sigma rule file or folder; repeat for more (replaces the shipped ones)', collect)
+    .option('--detectors <path>', 'detector file or folder; repeat for more (replaces the shipped ones)', collect)
     .action(async (options, command: Command) => {
       process.exitCode = await runDemo({ ...options, freshStore: command.getOptionValueSource('store') === 'default' });
     });
@@ -66,6 +68,8 @@ function buildProgram(): Command {
     .option('--seeds <list>', 'comma-separated random seeds, one hospital each', parseSeeds, [42])
     .option('-v, --verbose', 'print each hospital\'s scorecard')
     .option('--json', 'print the metrics as JSON')
+    .option('--rules <path>', 'Sigma rule file or folder to score; repeat for more (replaces the shipped ones)', collect)
+    .option('--detectors <path>', 'detector file or folder to score; repeat for more (replaces the shipped ones)', collect)
     .action(async (options) => {
       process.exitCode = await runEval(options);
     });

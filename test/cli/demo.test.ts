@@ -84,6 +84,13 @@ test('eval and demo reject too few days', () => {
   }
 });
 
+test('eval scores the rules it is given', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-eval-'));
+  const result = spawnSync(process.execPath, [HOLTER, 'eval', '--rules', 'my-rules', '--detectors', 'my-detectors'], { cwd, encoding: 'utf8' });
+  assert.equal(result.status, 2, result.stderr);
+  assert.match(result.stderr, /my-rules not found \(from rules\.paths or --rules\)/);
+});
+
 test('demo starts its default store empty', () => {
   const cwd = mkdtempSync(path.join(tmpdir(), 'holter-demo-store-'));
   const run = (args: string[]): { status: number | null; stdout: string; stderr: string } => spawnSync(process.execPath, [HOLTER, ...args], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
