@@ -13,11 +13,13 @@ export interface PendingPage {
  * The webhook's durable outbox, an SQLite file: pages wait here until the receiver accepts them,
  * across restarts, so a receiver that is down delays its own pages and nothing else. Delivered
  * ids are remembered, so a replayed alert is not paged twice; pages the receiver rejected, or
- * that ran out of attempts, are kept in `failed` for an operator to inspect.
+ * that ran out of attempts, are kept in `failed` for an operator to inspect. Those that ran out of
+ * attempts (the receiver was down or failing, `exhausted` = 1) are queued again at the next start:
+ * an outage longer than the retries must not lose a page. Rejected ones (4xx) are not.
  */
 export class WebhookOutbox {
   private readonly db: Database.Database;
-  private readonly statements: Record<'insert' | 'retryAll' | 'isDelivered' | 'due' | 'delivered' | 'deletePending' | 'reschedule' | 'failed' | 'pendingCount' | 'nextDue', Database.Statement>;
+  private readonly statements: Record<'insert' | 'retryAll' | 'isDelivered' | 'due' | 'delivered' | 'deletePending' | 'reschedule' | 'failed' | 'pendingCount' | 'nextDue' | 'requeueExhausted' | 'deleteExhausted', Database.Statement>;
 
   constructor(readonly filePath: string) {
     rejectDirectory(filePath, WEBHOOK_OUTBOX);
@@ -29,8 +31,11 @@ export class WebhookOutbox {
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS pending (id TEXT PRIMARY KEY, body TEXT NOT NULL, attempts INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS delivered (id TEXT PRIMARY KEY, delivered_ms INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS failed (id TEXT PRIMARY KEY, body TEXT NOT NULL, attempts INTEGER NOT NULL, reason TEXT NOT NULL, failed_ms INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS failed (id TEXT PRIMARY KEY, body TEXT NOT NULL, attempts INTEGER NOT NULL, reason TEXT NOT NULL, failed_ms INTEGER NOT NULL, exhausted INTEGER NOT NULL DEFAULT 0);
       `);
+      // Outboxes written before `exhausted` existed get the column; their failed pages count as rejected, so none is re-sent unasked.
+      const columns = (this.db.prepare('PRAGMA table_info(failed)').all() as { name: string }[]).map((column) => column.name);
+      if (!columns.includes('exhausted')) this.db.exec('ALTER TABLE failed ADD COLUMN exhausted INTEGER NOT NULL DEFAULT 0');
     } catch (error) {
       if (error instanceof HolterError) throw error;
       throw new HolterError('HOLTER_STORE_FAILED', `Cannot open the webhook outbox ${filePath}: ${(error as Error).message}. Check sinks.webhook.outbox_path and its permissions.`, {
@@ -45,7 +50,9 @@ export class WebhookOutbox {
       delivered: this.db.prepare('INSERT OR IGNORE INTO delivered (id, delivered_ms) VALUES (?, ?)'),
       deletePending: this.db.prepare('DELETE FROM pending WHERE id = ?'),
       reschedule: this.db.prepare('UPDATE pending SET attempts = ?, next_attempt_ms = ? WHERE id = ?'),
-      failed: this.db.prepare('INSERT OR REPLACE INTO failed (id, body, attempts, reason, failed_ms) VALUES (?, ?, ?, ?, ?)'),
+      failed: this.db.prepare('INSERT OR REPLACE INTO failed (id, body, attempts, reason, failed_ms, exhausted) VALUES (?, ?, ?, ?, ?, ?)'),
+      requeueExhausted: this.db.prepare('INSERT OR IGNORE INTO pending (id, body, attempts, next_attempt_ms) SELECT id, body, 0, ? FROM failed WHERE exhausted = 1'),
+      deleteExhausted: this.db.prepare('DELETE FROM failed WHERE exhausted = 1'),
       pendingCount: this.db.prepare('SELECT count(*) AS n FROM pending'),
       nextDue: this.db.prepare('SELECT min(next_attempt_ms) AS at FROM pending'),
     };
@@ -60,6 +67,15 @@ export class WebhookOutbox {
   /** Makes every pending page due now: on start, pages left by an earlier run are tried at once. */
   retryAllNow(nowMs: number): void {
     this.statements.retryAll.run(nowMs, nowMs);
+  }
+
+  /** Queues again, due now and with a fresh count of attempts, the pages that ran out of attempts; returns how many. */
+  requeueExhausted(nowMs: number): number {
+    return this.db.transaction(() => {
+      const queued = this.statements.requeueExhausted.run(nowMs).changes;
+      this.statements.deleteExhausted.run();
+      return queued;
+    })();
   }
 
   due(nowMs: number, limit: number): PendingPage[] {
@@ -77,9 +93,10 @@ export class WebhookOutbox {
     this.statements.reschedule.run(attempts, nextAttemptMs, id);
   }
 
-  markFailed(page: PendingPage, attempts: number, reason: string, nowMs: number): void {
+  /** Moves a page to `failed`. `exhausted` is true when it ran out of attempts rather than being rejected. */
+  markFailed(page: PendingPage, attempts: number, reason: string, nowMs: number, exhausted: boolean): void {
     this.db.transaction(() => {
-      this.statements.failed.run(page.id, page.body, attempts, reason, nowMs);
+      this.statements.failed.run(page.id, page.body, attempts, reason, nowMs, exhausted ? 1 : 0);
       this.statements.deletePending.run(page.id);
     })();
   }

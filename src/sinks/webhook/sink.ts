@@ -88,6 +88,8 @@ export class WebhookSink implements AlertSink {
     if (options.secret === undefined) {
       options.logger.warn({ sink: 'webhook' }, 'webhook secret not configured; requests are sent unsigned');
     }
+    const requeued = this.outbox.requeueExhausted(Date.now());
+    if (requeued > 0) options.logger.warn({ sink: 'webhook', pages: requeued }, 'webhook pages that ran out of attempts in an earlier run are sent again');
     const left = this.outbox.pendingCount();
     if (left > 0) {
       this.outbox.retryAllNow(Date.now());
@@ -174,7 +176,7 @@ export class WebhookSink implements AlertSink {
     }
     if (result.kind === 'rejected') {
       const reason = `HTTP ${result.status}`;
-      this.outbox.markFailed(page, attempts, reason, now);
+      this.outbox.markFailed(page, attempts, reason, now, false);
       this.counters.failed++;
       this.options.logger.error(
         { sink: 'webhook', alertId: page.id, status: result.status, code: 'HOLTER_WEBHOOK_REJECTED' },
@@ -183,11 +185,11 @@ export class WebhookSink implements AlertSink {
       return;
     }
     if (attempts >= this.options.maxAttempts) {
-      this.outbox.markFailed(page, attempts, result.reason, now);
+      this.outbox.markFailed(page, attempts, result.reason, now, true);
       this.counters.failed++;
       this.options.logger.error(
         { sink: 'webhook', alertId: page.id, attempts, reason: result.reason, code: 'HOLTER_SINK_FAILED' },
-        'webhook delivery failed after the last attempt; check that the receiver is up',
+        'webhook delivery failed after the last attempt; check that the receiver is up. The page is sent again at the next start',
       );
       return;
     }
