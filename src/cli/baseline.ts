@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { loadConfig } from '../config/load.js';
 import { loadDetectors } from '../detect/baseline/index.js';
+import type { BaselineSnapshot, DetectorRestore } from '../detect/baseline/index.js';
 import { HolterError } from '../errors.js';
 import { LocalStateStore } from '../state/local-store.js';
 import type { TaskState } from '../state/task.js';
+import { applyOverrides } from './overrides.js';
 import { REPLAY_JOB } from './replay.js';
 
 export interface BaselineShowOptions {
@@ -11,6 +13,11 @@ export interface BaselineShowOptions {
   /** The state store written by `holter replay --state`; defaults to `state.path` of the config. */
   state?: string;
   format: 'text' | 'json';
+  /**
+   * Facility time zone (IANA name) in place of the configured one. It must be the zone the replay
+   * ran with, because the zone is part of each detector's fingerprint.
+   */
+  timeZone?: string;
 }
 
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
@@ -20,7 +27,7 @@ const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
  * has learned about the user. Exit code 1 when no detector has a baseline for the user.
  */
 export async function runBaselineShow(user: string, options: BaselineShowOptions): Promise<number> {
-  const config = loadConfig(options.config);
+  const config = applyOverrides(loadConfig(options.config), { timeZone: options.timeZone });
   const statePath = options.state ?? config.state.path;
   if (statePath === undefined) {
     throw new HolterError('HOLTER_CONFIG_INVALID', 'No state store to read. Pass --state FILE, or set state.path, and fill it with holter replay --state FILE.', { path: 'state.path' });
@@ -42,13 +49,14 @@ export async function runBaselineShow(user: string, options: BaselineShowOptions
 
   const detectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone });
   const saved = (checkpoint.state as TaskState).stages?.detectors;
-  if (saved !== undefined) detectors.stage.restore(saved as Parameters<typeof detectors.stage.restore>[0]);
+  const restored: DetectorRestore = saved === undefined ? { kept: [], changed: [], unchecked: [] } : detectors.stage.restore(saved as BaselineSnapshot);
   const profiles = detectors.stage.describe(user);
 
   if (options.format === 'json') {
-    process.stdout.write(`${JSON.stringify({ user, savedAt: checkpoint.savedAt, detectors: profiles }, null, 2)}\n`);
+    const body = { user, savedAt: checkpoint.savedAt, detectors: profiles, changedDetectors: restored.changed, uncheckedDetectors: restored.unchecked };
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
   } else {
-    process.stdout.write(formatBaseline(user, checkpoint.savedAt, profiles));
+    process.stdout.write(formatBaseline(user, checkpoint.savedAt, profiles, restoreNotes(restored)));
   }
   if (Object.keys(profiles).length > 0) return 0;
 
@@ -56,9 +64,25 @@ export async function runBaselineShow(user: string, options: BaselineShowOptions
   return 1;
 }
 
-/** Renders profiles for a terminal: one block per detector, hours of the week as a grid. */
-export function formatBaseline(user: string, savedAt: string, profiles: Record<string, Record<string, unknown>>): string {
-  const lines = [`Baseline of ${user} (state saved ${savedAt})`];
+/**
+ * Explains the saved states that the configured detectors did not take as they are: states of
+ * changed detectors are left out, and states saved without fingerprints are shown unchecked.
+ */
+export function restoreNotes(restored: DetectorRestore): string[] {
+  const notes = restored.changed.map(
+    (id) =>
+      `Note: detector ${id} differs from the one that saved the state, in its definition or in the facility time zone (facility.time_zone, or the replay's --time-zone), ` +
+      'so its saved baseline is not shown. The next replay with this configuration starts it empty.',
+  );
+  if (restored.unchecked.length > 0) {
+    notes.push('Note: the state was saved before Holter recorded detector fingerprints, so a detector changed since then still shows the baseline its old definition learned.');
+  }
+  return notes;
+}
+
+/** Renders profiles for a terminal: notes first, then one block per detector, hours of the week as a grid. */
+export function formatBaseline(user: string, savedAt: string, profiles: Record<string, Record<string, unknown>>, notes: string[] = []): string {
+  const lines = [`Baseline of ${user} (state saved ${savedAt})`, ...notes];
   for (const [detector, profile] of Object.entries(profiles)) {
     lines.push('', `${detector} (${String(profile.function)})`);
     for (const [key, value] of Object.entries(profile)) {

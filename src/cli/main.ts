@@ -108,6 +108,7 @@ function buildProgram(): Command {
     .argument('<user>', 'user id as the detectors key it (holter.user.id, e.g. u-1042)')
     .option('-c, --config <file>', 'configuration file (YAML); its detectors are restored from the store')
     .option('--state <file>', 'embedded state store (default: state.path of the configuration)')
+    .option('--time-zone <zone>', 'facility time zone the state was learned in, when the replay was given --time-zone')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (user: string, options) => {
       process.exitCode = await runBaselineShow(user, options);

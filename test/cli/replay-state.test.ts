@@ -80,7 +80,7 @@ test('baseline show prints a learned profile', () => {
   assert.equal(replay.status, 0, replay.stderr);
 
   const user = hospital.directory[0]!.user_id;
-  const text = holter(['baseline', 'show', user, '--state', 'state.db'], cwd);
+  const text = holter(['baseline', 'show', user, '--state', 'state.db', '--time-zone', hospital.timeZone], cwd);
   assert.equal(text.status, 0, text.stderr);
   assert.match(text.stdout, new RegExp(`^Baseline of ${user} `, 'm'));
   assert.match(text.stdout, /^after-hours-record-access \(time_of_day\)$/m);
@@ -91,7 +91,7 @@ test('baseline show prints a learned profile', () => {
   assert.match(text.stdout, /^ {4}- typical: [\d.]+, .*learned: (true|false), /m);
   assert.doesNotMatch(text.stdout, /[{}"]/, 'profiles are printed as text, not JSON');
 
-  const json = holter(['baseline', 'show', user, '--state', 'state.db', '--format', 'json'], cwd);
+  const json = holter(['baseline', 'show', user, '--state', 'state.db', '--time-zone', hospital.timeZone, '--format', 'json'], cwd);
   const profile = JSON.parse(json.stdout) as { user: string; detectors: Record<string, { hour_of_week_percent?: number[] }> };
   assert.equal(profile.user, user);
   assert.equal(profile.detectors['after-hours-record-access']?.hour_of_week_percent?.length, 168);

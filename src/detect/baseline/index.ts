@@ -8,7 +8,7 @@ export type { LoadDetectorsOptions } from './loader.js';
 export { COUNT_FUNCTIONS, DEFAULTS, NEW_VALUE_FUNCTIONS, PLANNED_FUNCTIONS, SUPPORTED_FUNCTIONS, durationMs } from './schema.js';
 export type { CountConfig, DetectorConfig, HighSumConfig, NewValueConfig, TimeOfDayConfig, WhereClause } from './schema.js';
 export { BASELINE_STATE_VERSION, BaselineStage } from './stage.js';
-export type { BaselineSnapshot, DetectorReplacement } from './stage.js';
+export type { BaselineSnapshot, DetectorReplacement, DetectorRestore } from './stage.js';
 export { NewValueDetector } from './new-values.js';
 export { TimeOfDayDetector } from './time-of-day.js';
 export { compileWhere } from './where.js';

@@ -1,11 +1,15 @@
 import { HolterError } from '../../errors.js';
 import type { HolterEvent } from '../../event.js';
+import { silentLogger } from '../../log.js';
+import type { Logger } from '../../log.js';
 import type { Detection, DetectionStage } from '../types.js';
 import type { BaselineDetector } from './detector.js';
 
 /**
  * Version of the snapshot layout. Version 2 added the active-date counts of `time_of_day`
- * profiles. restore migrates version 1 (the counts start empty) and rejects any other.
+ * profiles. restore migrates version 1 (the counts start empty) and rejects any other. The
+ * `fingerprints` map came later within version 2. It is optional, so a Holter that predates it
+ * still restores the detector states and ignores the map.
  */
 export const BASELINE_STATE_VERSION = 2;
 const MIGRATED_VERSIONS = [1];
@@ -14,6 +18,11 @@ export interface BaselineSnapshot {
   version: number;
   /** Detector id -> that detector's state (plain JSON data). */
   detectors: Record<string, unknown>;
+  /**
+   * Detector id -> fingerprint of the detector that saved the state. Snapshots written before
+   * fingerprints were saved lack it. A detector without a fingerprint is left out.
+   */
+  fingerprints?: Record<string, string>;
 }
 
 /** Detector ids by what replaceDetectors did with their state. */
@@ -26,6 +35,16 @@ export interface DetectorReplacement {
   removed: string[];
 }
 
+/** Detector ids by what restore did with their saved state. Detectors with no saved state are in none. */
+export interface DetectorRestore {
+  /** Saved by a detector with the same fingerprint: restored. */
+  kept: string[];
+  /** Saved by a detector with another fingerprint, or with none: dropped, so the detector starts empty. */
+  changed: string[];
+  /** Saved before snapshots carried fingerprints: restored unchecked. */
+  unchecked: string[];
+}
+
 /** Counters summed over detectors in stats(); each is also reported per detector. */
 const SUMMED_COUNTERS = ['detections', 'events_late', 'events_matched'];
 
@@ -35,7 +54,11 @@ const SUMMED_COUNTERS = ['detections', 'events_late', 'events_matched'];
  */
 export class BaselineStage implements DetectionStage {
   readonly name = 'detectors';
+  /** Log for the warning about each detector whose saved state restore drops. Silent until the caller sets it. */
+  logger: Logger = silentLogger;
   private detectors: BaselineDetector[];
+  /** Count of saved detector states that restore dropped because the detector's logic changed. */
+  private statesDropped = 0;
 
   constructor(detectors: BaselineDetector[]) {
     this.detectors = detectors;
@@ -75,11 +98,11 @@ export class BaselineStage implements DetectionStage {
   }
 
   /**
-   * Returns `detectors_loaded`, sums of the main counters, and every counter per detector as
-   * `<detector id>.<counter>`.
+   * Returns `detectors_loaded`, `detector_states_dropped` (by restore), sums of the main counters,
+   * and every counter per detector as `<detector id>.<counter>`.
    */
   stats(): Record<string, number> {
-    const stats: Record<string, number> = { detectors_loaded: this.detectors.length };
+    const stats: Record<string, number> = { detectors_loaded: this.detectors.length, detector_states_dropped: this.statesDropped };
     for (const name of SUMMED_COUNTERS) stats[name] = 0;
     for (const detector of this.detectors) {
       for (const [name, value] of Object.entries(detector.stats())) {
@@ -128,19 +151,25 @@ export class BaselineStage implements DetectionStage {
     return profiles;
   }
 
-  /** Returns the learned profiles and open windows of every detector as plain JSON data. */
+  /** Returns the learned profiles and open windows of every detector, with each detector's fingerprint, as plain JSON data. */
   snapshot(): BaselineSnapshot {
     const detectors: Record<string, unknown> = {};
-    for (const detector of this.detectors) detectors[detector.rule.id] = detector.snapshot();
-    return { version: BASELINE_STATE_VERSION, detectors };
+    const fingerprints: Record<string, string> = {};
+    for (const detector of this.detectors) {
+      detectors[detector.rule.id] = detector.snapshot();
+      if (detector.fingerprint !== undefined) fingerprints[detector.rule.id] = detector.fingerprint;
+    }
+    return { version: BASELINE_STATE_VERSION, detectors, fingerprints };
   }
 
   /**
-   * Restores a snapshot, migrating an older version that restore still reads. Detectors missing
-   * from the snapshot start empty, and state of detectors no longer loaded is ignored. A detector
-   * whose configuration changed keeps its profiles.
+   * Restores a snapshot, migrating an older version that restore still reads. A detector gets its
+   * saved state back only when the snapshot's fingerprint for it equals its own. A detector whose
+   * logic changed starts empty, as after a hot reload, and is logged and counted. Detectors missing
+   * from the snapshot start empty, and state of detectors no longer loaded is ignored. Returns the
+   * ids by outcome.
    */
-  restore(snapshot: BaselineSnapshot): void {
+  restore(snapshot: BaselineSnapshot): DetectorRestore {
     const version = snapshot?.version;
     const migrated = typeof version === 'number' && MIGRATED_VERSIONS.includes(version);
     if (version !== BASELINE_STATE_VERSION && !migrated) {
@@ -151,11 +180,47 @@ export class BaselineStage implements DetectionStage {
           'delete the saved state to relearn the profiles',
       );
     }
+    const fingerprints = savedFingerprints(snapshot);
+
+    const outcome: DetectorRestore = { kept: [], changed: [], unchecked: [] };
     for (const detector of this.detectors) {
-      let state = snapshot.detectors[detector.rule.id];
+      const id = detector.rule.id;
+      let state = snapshot.detectors[id];
       if (state === undefined) continue;
+
+      // A detector without a fingerprint counts as changed, as in replaceDetectors.
+      const sameLogic = detector.fingerprint !== undefined && fingerprints?.[id] === detector.fingerprint;
+      if (fingerprints !== undefined && !sameLogic) {
+        outcome.changed.push(id);
+        continue;
+      }
+      // A snapshot without fingerprints was written by a Holter that did not save them. Its
+      // states are kept because nearly always the same definitions learned them, and dropping
+      // them would make every detector relearn for weeks after an upgrade.
+      (fingerprints === undefined ? outcome.unchecked : outcome.kept).push(id);
+
       if (migrated && detector.migrate !== undefined) state = detector.migrate(state, version);
       detector.restore(state);
     }
+
+    this.statesDropped += outcome.changed.length;
+    for (const id of outcome.changed) {
+      this.logger.warn({ ruleId: id }, 'detector changed since its state was saved, so its baseline restarts empty');
+    }
+    if (outcome.unchecked.length > 0) {
+      this.logger.info({ detectors: outcome.unchecked.length }, 'detector state restored without a check for changed detectors because it was saved without fingerprints');
+    }
+    return outcome;
   }
+}
+
+/** Reads the optional fingerprint map of a snapshot, rejecting one that is not detector id -> string. */
+function savedFingerprints(snapshot: BaselineSnapshot): Record<string, string> | undefined {
+  const fingerprints: unknown = snapshot.fingerprints;
+  if (fingerprints === undefined) return undefined;
+  const valid = typeof fingerprints === 'object' && fingerprints !== null && !Array.isArray(fingerprints) && Object.values(fingerprints).every((value) => typeof value === 'string');
+  if (!valid) {
+    throw new HolterError('HOLTER_STATE_VERSION', 'detector state is malformed because fingerprints is not a map of detector id to fingerprint. Delete the saved state to relearn the profiles.');
+  }
+  return fingerprints as Record<string, string>;
 }

@@ -191,7 +191,10 @@ describe('seasonality state', () => {
     const original = stageOf(daily('count'));
     run(original, weeksOf('u-1', 3, officeHours), false);
     const restored = stageOf(daily('count', 'bucket_span: 12h\n').replace('bucket_span: 1d\n', ''));
-    restored.restore(JSON.parse(JSON.stringify(original.snapshot())) as BaselineSnapshot);
+    // With fingerprints the changed bucket_span drops the whole state, so only a snapshot saved
+    // without them reaches the series with slots of another seasonality.
+    const { fingerprints: _fingerprints, ...withoutFingerprints } = JSON.parse(JSON.stringify(original.snapshot())) as BaselineSnapshot;
+    assert.deepEqual(restored.restore(withoutFingerprints).unchecked, ['daily']);
     const profile = restored.describe('u-1').daily as { series: Array<Record<string, unknown>> };
     assert.equal(profile.series[0]?.seasonality, 'hour_of_week');
     assert.equal(profile.series[0]?.seasonal_weeks, 0);
