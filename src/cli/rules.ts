@@ -10,7 +10,7 @@ import { isMap, parseDocument } from 'yaml';
 
 import { loadConfig } from '../config/load.js';
 import type { HolterConfig } from '../config/schema.js';
-import { parseDetector } from '../detect/baseline/loader.js';
+import { claimDetectorId, parseDetector } from '../detect/baseline/loader.js';
 import { readDetectorSuite, runDetectorSuite } from '../detect/baseline/rule-tests.js';
 import { compileDetectionRule } from '../detect/sigma/compile.js';
 import { lintRuleSources, unknownEventField } from '../detect/sigma/lint.js';
@@ -92,15 +92,24 @@ export async function runRulesTest(paths: string[], options: TestOptions, output
   const results: RuleTestResult[] = [];
   for (const suite of sigma.suites) results.push(...runSigmaSuite(suite, loaded.rules.stage.ruleSet, testOptions));
   const blockErrors = [...sigma.errors];
+  const seenIds = new Map<string, string>();
   for (const source of loaded.detectorSources) {
     const read = readDetectorSuite(source.file, source.text);
     blockErrors.push(...read.errors);
+    const parsed = parseDetector(source.text, source.file, { defaultTimeZone: testOptions.defaultTimeZone });
+
+    // A run rejects a detector whose id an earlier file uses, so its cases do not run either.
+    const duplicate = parsed.detector === undefined ? undefined : claimDetectorId(seenIds, parsed.detector, source.file);
+    if (duplicate !== undefined) {
+      blockErrors.push(duplicate);
+      continue;
+    }
     if (read.suite !== undefined) {
       results.push(...runDetectorSuite(read.suite, testOptions));
       continue;
     }
-    // A detector with tests reports load errors in its cases; one without is loaded here.
-    blockErrors.push(...parseDetector(source.text, source.file, { defaultTimeZone: testOptions.defaultTimeZone }).errors);
+    // A detector with tests reports load errors in its cases; one without reports them here.
+    blockErrors.push(...parsed.errors);
   }
 
   // A file that does not load hides its tests, so load errors are printed, fail the run and go
@@ -317,13 +326,8 @@ function validateDetectors(loaded: LoadedFiles): HolterError[] {
     errors.push(...result.errors);
     errors.push(...readDetectorSuite(source.file, source.text).errors);
     if (result.detector === undefined) continue;
-    const id = result.detector.rule.id;
-    const earlier = seenIds.get(id);
-    if (earlier !== undefined) {
-      const message = `Detector id '${id}' is already used by ${earlier}. Give each detector its own id.`;
-      errors.push(new HolterError('HOLTER_RULE_INVALID', message, { location: { file: source.file, line: result.detector.rule.line, column: 1 }, path: 'id' }));
-    }
-    seenIds.set(id, source.file);
+    const duplicate = claimDetectorId(seenIds, result.detector, source.file);
+    if (duplicate !== undefined) errors.push(duplicate);
   }
   return errors;
 }

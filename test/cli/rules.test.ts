@@ -283,7 +283,7 @@ describe('rules validate', () => {
 
     assert.equal(code, 1);
     assert.match(output, /pull\.yaml:\d+:\d+: error HOLTER_RULE_INVALID risk_score must be <= 100, got 700/);
-    assert.match(output, /copy2\.yaml:\d+:1: error HOLTER_RULE_INVALID Detector id 'after-hours-record-access' is already used by .*copy\.yaml/);
+    assert.match(output, /copy2\.yaml:\d+:1: error HOLTER_RULE_INVALID detector id 'after-hours-record-access' is already used by .*copy\.yaml; give each detector its own id/);
   });
 
   test('detector alias bomb is an error', async () => {
@@ -387,6 +387,32 @@ describe('rules validate', () => {
     assert.ok(errors.some((line) => line.includes("where key 'bad key!' must be a dotted field path")), output);
     assert.ok(errors.some((line) => line.includes("exclude start 'not-a-date' is not an ISO 8601 date")), output);
     assert.equal(errors.length, 4, output);
+  });
+
+  test('durations past their limits are errors', async () => {
+    const rule = FAILING_SUITE.replace('timespan: 1m', 'timespan: 99999999999999999999d').replace('                every: 10s\n                event: { event.category: [authentication], event.outcome: failure, holter.user.id: u-1 }\n          expect:\n              - group: { holter.user.id: u-2 }', '                every: 366d\n                event: { event.category: [authentication], event.outcome: failure, holter.user.id: u-1 }\n          expect:\n              - group: { holter.user.id: u-2 }');
+    const detector = readFileSync(path.join(DETECTORS_DIR, 'mass-image-pull.yaml'), 'utf8').replace(/^window: .*$/m, 'window: 99999999999999d');
+    const dir = folder({ 'suite.yml': rule, 'pull.yaml': detector });
+    const { code, output } = await validate([dir]);
+    const errors = output.split('\n').filter((line) => line.includes(': error '));
+
+    assert.equal(code, 1);
+    assert.equal(errors.length, 3, output);
+    assert.match(output, /suite\.yml:31:15: error HOLTER_RULE_INVALID Timespan '99999999999999999999d' is longer than the largest allowed, 365d\./);
+    assert.match(output, /suite\.yml:46:24: error HOLTER_RULE_INVALID Duration '366d' at holter\.tests\[1\]\.events\[0\]\.every is longer than the largest allowed, 365d\./);
+    assert.match(output, /pull\.yaml:\d+:9: error HOLTER_RULE_INVALID window '99999999999999d' is longer than the largest allowed, 7d/);
+  });
+
+  test('second detector document is located', async () => {
+    const text = readFileSync(path.join(DETECTORS_DIR, 'mass-image-pull.yaml'), 'utf8');
+    const lines = text.trimEnd().split('\n').length;
+    const dir = folder({ 'pull.yaml': `${text.replace('risk_score: 70', 'risk_score: 700')}---\n${text}` });
+    const { code, output } = await validate([dir]);
+
+    assert.equal(code, 1);
+    assert.doesNotMatch(output, /parseAllDocuments/);
+    assert.match(output, /pull\.yaml:\d+:\d+: error HOLTER_RULE_INVALID risk_score must be <= 100, got 700/);
+    assert.match(output, new RegExp(`pull\\.yaml:${lines + 1}:1: error HOLTER_RULE_INVALID a detector file holds one document; split it into files`));
   });
 
   test('invalid tests block is an error', async () => {
@@ -601,6 +627,20 @@ describe('rules test on detectors', () => {
 
     assert.equal(code, 1);
     assert.match(output, /FAIL +after-hours-record-access +day worker at 02:00 fires .*\n +detection 1 of after-hours-record-access: expected count 7, got 6\n/);
+  });
+
+  test('repeated detector id fails the run', async () => {
+    const text = readFileSync(path.join(DETECTORS_DIR, 'mass-image-pull.yaml'), 'utf8');
+    const dir = folder({ 'a.yaml': text, 'b.yaml': text });
+    const validated = await validate([dir]);
+    const { code, output } = await runTests([path.join(dir, 'a.yaml'), path.join(dir, 'b.yaml')]);
+    const duplicate = validated.output.split('\n').find((line) => line.includes('is already used by'));
+
+    assert.equal(code, 1);
+    assert.ok(duplicate !== undefined, validated.output);
+    assert.ok(output.split('\n').includes(duplicate), output);
+    assert.doesNotMatch(output, /b\.yaml:\d+:\d+ *$/m);
+    assert.match(output.trimEnd().split('\n').at(-1) ?? '', /^\d+ passed, 0 failed, 1 load error \(1 rule or detector\)$/);
   });
 
   test('detector that does not load fails its cases', async () => {

@@ -2,9 +2,11 @@ import { createHash } from 'node:crypto';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { IANAZone } from 'luxon';
-import { LineCounter, isMap, parseDocument } from 'yaml';
+import { LineCounter, isMap, parseAllDocuments } from 'yaml';
+import type { Document } from 'yaml';
 import { HolterError } from '../../errors.js';
 import { documentData } from '../../yaml/locate.js';
+import { DAY_MS, isWithinMaxDuration, maxDurationText, MAX_DURATION_DAYS } from '../sigma/duration.js';
 import type { RuleInfo } from '../types.js';
 import type { BaselineDetector } from './detector.js';
 import { HighSumDetector } from './high-sum.js';
@@ -27,6 +29,8 @@ export interface LoadDetectorsOptions {
 }
 
 const FIELD_PATH = /^[A-Za-z@_][A-Za-z0-9@_.-]*$/;
+
+const EMPTY_FILE_MESSAGE = 'a detector file must be a YAML mapping of keys such as id, name and function';
 
 /**
  * Loads detector files (a folder contributes its `.yaml` and `.yml` files, sorted by name). A bad
@@ -65,15 +69,12 @@ export async function loadDetectors(
 
     const result = parseDetector(text, file, { ...options, clock });
     if (result.detector !== undefined) {
-      const id = result.detector.rule.id;
-      const earlier = seenIds.get(id);
-      if (earlier !== undefined) {
-        const message = `detector id '${id}' is already used by ${earlier}; give each detector its own id`;
-        errors.push(new HolterError('HOLTER_RULE_INVALID', message, { location: { file, line: result.detector.rule.line }, path: 'id' }));
+      const duplicate = claimDetectorId(seenIds, result.detector, file);
+      if (duplicate !== undefined) {
+        errors.push(duplicate);
         rejected++;
         continue;
       }
-      seenIds.set(id, file);
       detectors.push(result.detector);
     } else {
       rejected++;
@@ -82,6 +83,24 @@ export async function loadDetectors(
   }
 
   return { stage: new BaselineStage(detectors), errors, rejected };
+}
+
+/**
+ * Records the id of a detector that loaded from `file` in `seenIds` (id to file). Returns the
+ * error when an earlier file already uses the id: that detector is then rejected. `holter rules
+ * validate` and `holter rules test` call it too, so they reject the same files as a run does.
+ */
+export function claimDetectorId(seenIds: Map<string, string>, detector: BaselineDetector, file: string): HolterError | undefined {
+  const id = detector.rule.id;
+  const earlier = seenIds.get(id);
+  if (earlier === undefined) {
+    seenIds.set(id, file);
+    return undefined;
+  }
+
+  // A detector file is a block mapping, so its top-level `id` key starts the line.
+  const location = { file, line: detector.rule.line, column: 1 };
+  return new HolterError('HOLTER_RULE_INVALID', `detector id '${id}' is already used by ${earlier}; give each detector its own id`, { location, path: 'id' });
 }
 
 async function expandPaths(paths: string[], errors: HolterError[]): Promise<string[]> {
@@ -112,20 +131,40 @@ export function parseDetector(
   options: LoadDetectorsOptions & { clock?: LocalClock },
 ): { detector?: BaselineDetector; errors: HolterError[] } {
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  const list = Array.isArray(documents) ? documents : [];
+  const document = list[0];
+  if (document === undefined) return { errors: [new HolterError('HOLTER_RULE_INVALID', EMPTY_FILE_MESSAGE, { location: { file, line: 1, column: 1 } })] };
   const context: DocumentContext = { file, document, lineCounter };
 
-  if (document.errors.length > 0) {
-    const errors = document.errors.map((error) => {
-      const start = lineCounter.linePos(error.pos[0]);
-      const reason = error.message.split('\n')[0] ?? error.message;
-      return new HolterError('HOLTER_RULE_INVALID', `invalid YAML: ${reason}`, { location: { file, line: start.line, column: start.col } });
-    });
-    return { errors };
-  }
+  // A second document would be ignored by a run, so it is an error. The first is still checked,
+  // so that one pass reports its problems too.
+  const extraDocuments = list.slice(1).filter((extra) => extra.contents !== null || extra.errors.length > 0);
+  const layoutErrors = extraDocuments.slice(0, 1).map((extra) => secondDocumentError(extra, file, lineCounter));
+  const syntaxErrors = list.flatMap((parsed) => parsed.errors).map((error) => {
+    const start = lineCounter.linePos(error.pos[0]);
+    const reason = error.message.split('\n')[0] ?? error.message;
+    return new HolterError('HOLTER_RULE_INVALID', `invalid YAML: ${reason}`, { location: { file, line: start.line, column: start.col } });
+  });
+  if (document.errors.length > 0) return { errors: [...syntaxErrors, ...layoutErrors] };
+
+  const result = parseDetectorDocument(context, options);
+  const errors = [...result.errors, ...syntaxErrors, ...layoutErrors];
+  if (errors.length > 0) return { errors };
+  return result;
+}
+
+function secondDocumentError(document: Document.Parsed, file: string, lineCounter: LineCounter): HolterError {
+  const start = lineCounter.linePos(document.range[0]);
+  return new HolterError('HOLTER_RULE_INVALID', 'a detector file holds one document; split it into files', { location: { file, line: start.line, column: start.col } });
+}
+
+/** Validates the document of a detector file that parsed; returns the detector, or every error found. */
+function parseDetectorDocument(context: DocumentContext, options: LoadDetectorsOptions & { clock?: LocalClock }): { detector?: BaselineDetector; errors: HolterError[] } {
+  const { document, file } = context;
 
   if (!isMap(document.contents)) {
-    return { errors: [located(context, [], 'value', 'a detector file must be a YAML mapping of keys such as id, name and function')] };
+    return { errors: [located(context, [], 'value', EMPTY_FILE_MESSAGE)] };
   }
   let data: Record<string, unknown>;
   try {
@@ -196,7 +235,8 @@ function checkFunction(value: unknown, context: DocumentContext): DetectorFuncti
 
 /**
  * Returns the problems that a file with an unknown `function` has whichever function it should
- * name: those that every function's schema reports, and invalid `where` keys and `exclude` dates.
+ * name: those that every function's schema reports, invalid `where` keys, durations past their
+ * limits and invalid `exclude` dates.
  * They are then reported with the function error, not only after it is fixed.
  */
 function problemsForEveryFunction(data: Record<string, unknown>, zone: string, context: DocumentContext): HolterError[] {
@@ -211,7 +251,8 @@ function problemsForEveryFunction(data: Record<string, unknown>, zone: string, c
     .filter((key) => !known.has(key))
     .map((key) => located(context, [key], 'key', `unknown key '${key}': no detector function has it; check its spelling against docs/detectors.md`));
   const exclusions = readExclusions(data, zone, context);
-  return [...(common?.values() ?? []), ...unknownKeys, ...checkWhereKeys(data, context), ...(exclusions instanceof Array ? exclusions : [])];
+  const durations = checkDurationLimits(data, context);
+  return [...(common?.values() ?? []), ...unknownKeys, ...checkWhereKeys(data, context), ...durations, ...(exclusions instanceof Array ? exclusions : [])];
 }
 
 function checkWhereKeys(data: Record<string, unknown>, context: DocumentContext): HolterError[] {
@@ -228,6 +269,7 @@ function checkWhereKeys(data: Record<string, unknown>, context: DocumentContext)
 function checkSemantics(data: Record<string, unknown>, fn: DetectorFunction, context: DocumentContext): HolterError[] {
   const errors = checkWhereKeys(data, context);
   errors.push(...checkFunctionKeys(data, fn, context));
+  errors.push(...checkDurationLimits(data, context));
 
   const thresholds = isRecord(data.thresholds) ? data.thresholds : {};
   const { floor, ceiling } = thresholds;
@@ -236,6 +278,32 @@ function checkSemantics(data: Record<string, unknown>, fn: DetectorFunction, con
       `thresholds.floor (${floor}) must be below thresholds.ceiling (${ceiling}); ` +
       'the ceiling always alerts, so a floor at or above it has no effect';
     errors.push(located(context, ['thresholds', 'floor'], 'value', message));
+  }
+  return errors;
+}
+
+/**
+ * Checks every duration against the largest value its setting allows. A value of the wrong form
+ * is left to the schema's error.
+ */
+function checkDurationLimits(data: Record<string, unknown>, context: DocumentContext): HolterError[] {
+  const errors: HolterError[] = [];
+  const pattern = new RegExp(DURATION_PATTERN);
+  for (const key of ['bucket_span', 'window', 'history'] as const) {
+    const value = data[key];
+    if (typeof value !== 'string' || !pattern.test(value) || isWithinMaxDuration(key, durationMs(value))) continue;
+    const max = maxDurationText(key);
+    errors.push(located(context, [key], 'value', `${key} '${value}' is longer than the largest allowed, ${max}; use a ${key} of at most ${max}`));
+  }
+
+  const learning = isRecord(data.learning) ? data.learning : {};
+  for (const key of ['min_days', 'half_life_days'] as const) {
+    const value = learning[key];
+    const setting = `learning.${key}` as const;
+    // ajv reports a value that is not a finite number.
+    if (typeof value !== 'number' || !Number.isFinite(value) || isWithinMaxDuration(setting, value * DAY_MS)) continue;
+    const max = MAX_DURATION_DAYS[setting];
+    errors.push(located(context, ['learning', key], 'value', `${setting} (${value}) is longer than the largest allowed, ${max} days; use at most ${max}`));
   }
   return errors;
 }

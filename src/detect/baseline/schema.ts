@@ -218,10 +218,5 @@ export const DEFAULTS = {
   seasonality: 'auto',
 } as const;
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
 /** Converts a duration that matched DURATION_PATTERN to milliseconds. */
-export function durationMs(text: string): number {
-  const unit = text.slice(-1);
-  return Number(text.slice(0, -1)) * (UNIT_MS[unit] ?? Number.NaN);
-}
+export { durationMs } from '../sigma/duration.js';

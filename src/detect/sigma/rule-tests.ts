@@ -17,6 +17,7 @@ import { createEnricher } from '../../enrich/index.js';
 import { setField } from '../../event.js';
 import type { HolterEvent } from '../../event.js';
 import type { Detection } from '../types.js';
+import { DAY_MS, isWithinMaxDuration, maxDurationText } from './duration.js';
 import { locate, mapEntries } from './parse.js';
 import type { SourceDocument } from './parse.js';
 
@@ -78,8 +79,12 @@ export interface TimelineOptions {
 
 const DURATION_PART = /(\d+)(ms|s|m|h|d)/g;
 const DURATION = /^(\d+(ms|s|m|h|d))+$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: DAY_MS };
 const ISO_WITH_ZONE = /^\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:?\d\d)$/;
+/**
+ * Largest number of events a case expands to. With offsets and intervals of at most 365 days, it
+ * also keeps the event times of a case inside the 1e8 days after 1970 that a Date can hold.
+ */
 const MAX_EVENTS_PER_CASE = 100_000;
 
 /** Reads and checks the cases of a `holter.tests` node. Every problem is a located HOLTER_RULE_INVALID error. */
@@ -235,7 +240,10 @@ class CaseReader {
     if (DURATION.test(text)) {
       let offsetMs = 0;
       for (const part of text.matchAll(DURATION_PART)) offsetMs += Number(part[1]) * (UNIT_MS[part[2] as string] as number);
-      return { offsetMs };
+      if (isWithinMaxDuration('holter.tests', offsetMs)) return { offsetMs };
+      const max = maxDurationText('holter.tests');
+      this.invalid(node, path, `Duration '${text}' at ${path} is longer than the largest allowed, ${max}. Use at most ${max}.`);
+      return undefined;
     }
     if (ISO_WITH_ZONE.test(text) && Number.isFinite(Date.parse(text))) return { absoluteMs: Date.parse(text) };
     this.invalid(node, path, `Invalid time '${String(value)}' at ${path}. Write an offset such as 90s, 5m or 1h30m, or an ISO 8601 time with a zone.`);

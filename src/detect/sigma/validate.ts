@@ -22,6 +22,7 @@ import type {
   SearchIdentifier,
   SigmaDocument,
 } from './model.js';
+import { durationMs, isWithinMaxDuration, maxDurationText } from './duration.js';
 import { locate, mapEntries, readScalar, ruleError } from './parse.js';
 import type { RuleScalar, SourceDocument } from './parse.js';
 
@@ -40,7 +41,6 @@ const CORRELATION_TYPES: readonly CorrelationType[] = [
 const OPERATORS: readonly ComparisonOperator[] = ['gt', 'gte', 'lt', 'lte', 'eq', 'neq'];
 
 const TIMESPAN = /^(\d+)([smhd])$/;
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 export interface ValidateResult {
   document?: SigmaDocument;
@@ -325,7 +325,8 @@ function readFieldMap(check: DocumentCheck, path: string, map: YAMLMap<unknown, 
     if (values === undefined) continue;
     items.push({ field: field === '' ? null : field, modifiers, values, location });
   }
-  if (items.length === 0 && check.errors.length === 0) {
+  // A map whose fields all failed to read already has an error for each of them.
+  if (mapEntries(map).length === 0) {
     check.invalid(map as Node, path, 'A selection map must contain at least one field.');
   }
   return items;
@@ -376,21 +377,27 @@ function readCorrelation(check: DocumentCheck, root: YAMLMap<unknown, unknown>):
   }
   const body = entry.value;
 
-  const typeText = check.string(body, 'type', true);
-  const typeNode = mapEntries(body).find((item) => item.key === 'type')?.value;
-  if (typeText !== undefined && !(CORRELATION_TYPES as readonly string[]).includes(typeText)) {
-    check.invalid(typeNode, 'correlation.type', `Unknown correlation type '${typeText}'. Use one of: ${CORRELATION_TYPES.join(', ')}.`);
-  } else if (typeText !== undefined) {
-    correlation.type = typeText as CorrelationType;
-  }
+  const type = readCorrelationType(check, body);
+  if (type !== undefined) correlation.type = type;
 
   correlation.rules = readRuleReferences(check, body);
   correlation.groupBy = check.stringList(body, 'group-by') ?? [];
   readTimespan(check, body, correlation);
-  correlation.condition = readCorrelationCondition(check, body, correlation.type);
+  correlation.condition = readCorrelationCondition(check, body, type);
   correlation.generate = readGenerate(check, root);
   correlation.aliases = readAliases(check, body);
   return correlation;
+}
+
+/** Returns the correlation type, or undefined when it is missing or unknown (an error is recorded). */
+function readCorrelationType(check: DocumentCheck, body: YAMLMap<unknown, unknown>): CorrelationType | undefined {
+  const typeText = check.string(body, 'type', true);
+  if (typeText === undefined) return undefined;
+  if ((CORRELATION_TYPES as readonly string[]).includes(typeText)) return typeText as CorrelationType;
+
+  const typeNode = mapEntries(body).find((item) => item.key === 'type')?.value;
+  check.invalid(typeNode, 'correlation.type', `Unknown correlation type '${typeText}'. Use one of: ${CORRELATION_TYPES.join(', ')}.`);
+  return undefined;
 }
 
 function readRuleReferences(check: DocumentCheck, body: YAMLMap<unknown, unknown>): RuleReference[] {
@@ -420,20 +427,27 @@ function readTimespan(check: DocumentCheck, body: YAMLMap<unknown, unknown>, cor
     check.invalid(node, 'correlation.timespan', `Invalid timespan '${text}'. Write a positive number and a unit s, m, h or d, e.g. '5m'.`);
     return;
   }
-  correlation.timespanMs = Number(match[1]) * (UNIT_MS[match[2] as string] as number);
+  const timespanMs = durationMs(text);
+  if (!isWithinMaxDuration('correlation.timespan', timespanMs)) {
+    const max = maxDurationText('correlation.timespan');
+    check.invalid(node, 'correlation.timespan', `Timespan '${text.trim()}' is longer than the largest allowed, ${max}. Use a timespan of at most ${max}.`);
+    return;
+  }
+  correlation.timespanMs = timespanMs;
   correlation.timespanText = text.trim();
 }
 
 function readCorrelationCondition(
   check: DocumentCheck,
   body: YAMLMap<unknown, unknown>,
-  type: CorrelationType,
+  type: CorrelationType | undefined,
 ): CorrelationCondition | undefined {
   const entry = mapEntries(body).find((item) => item.key === 'condition');
   const needsField = type === 'value_count' || type === 'value_sum' || type === 'value_avg' || type === 'value_percentile';
   const temporal = type === 'temporal' || type === 'temporal_ordered';
   if (!entry) {
-    if (!temporal) check.invalid(body as Node, 'correlation.condition', `Correlation type '${type}' requires a condition, e.g. 'condition: {gte: 10}'.`);
+    // Whether a condition is required depends on the type, so a missing or unknown type decides nothing here.
+    if (type !== undefined && !temporal) check.invalid(body as Node, 'correlation.condition', `Correlation type '${type}' requires a condition, e.g. 'condition: {gte: 10}'.`);
     return undefined;
   }
   if (!isMap(entry.value)) {

@@ -150,6 +150,59 @@ describe('parseDetector', () => {
     assert.match(errorsOf('- a\n- b\n')[0]?.message ?? '', /must be a YAML mapping/);
   });
 
+  it('rejects a window past the limit', () => {
+    const errors = errorsOf(VALID.replace('window: 1h', 'window: 99999999999999d'));
+    assert.deepEqual(located(errors), [[8, 9, 'window']]);
+    assert.equal(errors[0]?.message, "window '99999999999999d' is longer than the largest allowed, 7d; use a window of at most 7d");
+  });
+
+  it('accepts a window at the limit', () => {
+    assert.deepEqual(errorsOf(VALID.replace('window: 1h', 'window: 7d')), []);
+    assert.equal(errorsOf(VALID.replace('window: 1h', 'window: 169h')).length, 1);
+  });
+
+  it('rejects a bucket_span past the limit', () => {
+    const text = VALID.replace('function: high_sum', 'function: count').replace('window: 1h', 'bucket_span: 8d').replace(/thresholds:\n(  .*\n)+/, 'thresholds:\n  min_score: 50\n').replace('field: holter.dicom.study_count\n', '');
+    const errors = errorsOf(text);
+    assert.deepEqual(errors.map((error) => error.path), ['bucket_span']);
+    assert.match(errors[0]?.message ?? '', /^bucket_span '8d' is longer than the largest allowed, 7d/);
+  });
+
+  it('rejects a history past the limit', () => {
+    const text = VALID.replace('function: high_sum', 'function: first_seen').replace('window: 1h', 'history: 366d').replace(/thresholds:\n(  .*\n)+/, 'thresholds:\n  min_values: 1\n');
+    const errors = errorsOf(text);
+    assert.deepEqual(errors.map((error) => error.path), ['history']);
+    assert.match(errors[0]?.message ?? '', /^history '366d' is longer than the largest allowed, 365d/);
+  });
+
+  it('rejects learning periods past the limit', () => {
+    const errors = errorsOf(VALID.replace('min_days: 7', 'min_days: 400').replace('half_life_days: 30', 'half_life_days: 3650.5'));
+    assert.deepEqual(located(errors), [
+      [10, 13, 'learning.min_days'],
+      [12, 19, 'learning.half_life_days'],
+    ]);
+    assert.equal(errors[0]?.message, 'learning.min_days (400) is longer than the largest allowed, 365 days; use at most 365');
+  });
+
+  it('checks durations of an unknown function', () => {
+    const errors = errorsOf(VALID.replace('function: high_sum', 'function: magic').replace('window: 1h', 'window: 8d'));
+    assert.deepEqual(errors.map((error) => error.path), ['function', 'window']);
+    assert.match(errors[1]?.message ?? '', /^window '8d' is longer than the largest allowed, 7d/);
+  });
+
+  it('rejects a second document', () => {
+    const errors = errorsOf(`${VALID.replace('risk_score: 70', 'risk_score: 700')}---\n${VALID}`);
+    assert.deepEqual(located(errors), [
+      [18, 13, 'risk_score'],
+      [19, 1, undefined],
+    ]);
+    assert.equal(errors[1]?.message, 'a detector file holds one document; split it into files');
+  });
+
+  it('accepts a document marker before the mapping', () => {
+    assert.deepEqual(errorsOf(`---\n${VALID}`), []);
+  });
+
   it('fills the rule info', () => {
     const { detector } = parseDetector(`# comment\n${VALID.replace('risk_score: 70', 'risk_score: 70\ntags: [attack.collection]')}`, 'x.yaml', { defaultTimeZone: ZONE });
     assert.deepEqual(detector?.rule, { id: 'test-pull', name: 'Test pull', ruleset: 'detector', file: 'x.yaml', line: 2, tags: ['attack.collection'] });

@@ -142,6 +142,55 @@ correlation:
   assert.match(result.errors[0]?.message ?? '', /Invalid timespan '5 minutes'/);
 });
 
+/** Writes a correlation of the GOOD rule; `body` contains its further keys, indented under `correlation:`. */
+function correlationWith(body: string): string {
+  return `title: Span test
+correlation:
+    rules:
+        - 00000000-0000-4000-8000-000000000001
+    group-by:
+        - User
+${body}`;
+}
+
+test('timespan past the limit is located', () => {
+  const result = compileTexts([GOOD, correlationWith('    type: event_count\n    timespan: 99999999999999999999d\n    condition:\n        gte: 3\n')]);
+  assert.equal(result.stats.correlations_loaded, 0);
+  assert.equal(result.errors.length, 1);
+  assert.equal(result.errors[0]?.location?.line, 8);
+  assert.equal(result.errors[0]?.location?.column, 15);
+  assert.equal(result.errors[0]?.message, "Timespan '99999999999999999999d' is longer than the largest allowed, 365d. Use a timespan of at most 365d.");
+});
+
+test('timespan at the limit loads', () => {
+  const atLimit = compileTexts([GOOD, correlationWith('    type: event_count\n    timespan: 365d\n    condition:\n        gte: 3\n')]);
+  assert.deepEqual(atLimit.errors.map((error) => error.message), []);
+  assert.equal(atLimit.stats.correlations_loaded, 1);
+
+  const pastLimit = compileTexts([GOOD, correlationWith('    type: event_count\n    timespan: 8761h\n    condition:\n        gte: 3\n')]);
+  assert.equal(pastLimit.stats.correlations_loaded, 0);
+});
+
+test('unknown correlation type is the only error', () => {
+  const result = compileTexts([GOOD, correlationWith('    type: event_cuont\n    timespan: 5m\n')]);
+  assert.deepEqual(result.errors.map((error) => error.message), [
+    "Unknown correlation type 'event_cuont'. Use one of: event_count, value_count, temporal, temporal_ordered, value_sum, value_avg, value_percentile.",
+  ]);
+});
+
+test('missing correlation type is the only error', () => {
+  const result = compileTexts([GOOD, correlationWith('    timespan: 5m\n')]);
+  assert.deepEqual(result.errors.map((error) => error.message), ["Missing required attribute 'type'. Add it to the rule."]);
+});
+
+test('empty selection map after empty list', () => {
+  const result = compileTexts([processRule('    sel2: []\n    sel3: {}', 'sel2 or sel3')]);
+  assert.deepEqual(result.errors.map((error) => [error.path, error.message]), [
+    ['detection.sel2', "Search identifier 'sel2' is an empty list. Add values or remove it."],
+    ['detection.sel3', 'A selection map must contain at least one field.'],
+  ]);
+});
+
 test('YAML aliases in detections are rejected', () => {
   const text = processRule("    values: &values ['a', 'b']\n    selection:\n        Image|endswith: *values");
   const result = compileTexts([
