@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Detection, Severity } from '../detect/types.js';
+import { detectionEntities, isGrouped } from './entities.js';
 import type { Alert } from './types.js';
 
 /** ECS `event.severity` numbers for Sigma levels (higher is worse). */
@@ -32,7 +33,6 @@ export function alertId(detection: Pick<Detection, 'rule' | 'groupKey' | 'window
 export function buildAlert(detection: Detection, created: Date): Alert {
   const trigger = detection.trigger;
   const tags = detection.tags ?? detection.rule.tags ?? [];
-  const userId = trigger.holter.user?.id ?? detection.groupKey['holter.user.id'];
 
   const alert: Alert = {
     '@timestamp': trigger['@timestamp'],
@@ -70,28 +70,47 @@ export function buildAlert(detection: Detection, created: Date): Alert {
   if (detection.rule.references?.[0] !== undefined) alert.rule.reference = detection.rule.references[0];
   if (trigger.event.category.length > 0) alert.event.category = trigger.event.category;
 
-  if (userId !== undefined || trigger.user?.name !== undefined) {
-    alert.user = {};
-    if (userId !== undefined) alert.user.id = userId;
-    if (trigger.user?.name !== undefined) alert.user.name = trigger.user.name;
-  }
-  const sourceIp = detection.groupKey['source.ip'] ?? trigger.source?.ip;
-  if (sourceIp !== undefined) alert.source = { ip: sourceIp };
-  if (trigger.host?.name !== undefined) alert.host = { name: trigger.host.name };
-
-  const directoryUser = trigger.holter.user;
-  if (directoryUser?.role !== undefined || directoryUser?.department !== undefined) {
-    alert.holter.user = { role: directoryUser.role, department: directoryUser.department, facility: directoryUser.facility };
-  }
-  const patient = trigger.holter.patient;
-  if (patient?.token !== undefined) {
-    alert.holter.patient = { token: patient.token, vip: patient.vip, employee: patient.employee, deceased: patient.deceased };
-  }
+  addEntityFields(alert, detection);
 
   if (tags.length > 0) alert.tags = tags;
   const threat = mitreFromTags(tags);
   if (threat !== undefined) alert.threat = threat;
   return alert;
+}
+
+/**
+ * Copies the user, source, host and patient fields that hold for every event of the detection:
+ * all of the trigger event's for a single-event detection, else only those of the entities its
+ * group key names (detectionEntities). The other members of a group, such as the victims of a
+ * spray grouped by source address, stay in the evidence and are not presented as the alert's user.
+ */
+function addEntityFields(alert: Alert, detection: Detection): void {
+  const trigger = detection.trigger;
+  const grouped = isGrouped(detection);
+  const entities = detectionEntities(detection);
+
+  // One person can have several accounts, so a group of one user has one account name only when grouped by it.
+  const userName = grouped ? detection.groupKey['user.name'] : trigger.user?.name;
+  if (entities.user !== undefined || userName !== undefined) {
+    alert.user = {};
+    if (entities.user !== undefined) alert.user.id = entities.user;
+    if (userName !== undefined) alert.user.name = userName;
+  }
+  if (entities.source !== undefined) alert.source = { ip: entities.source };
+  if (entities.host !== undefined) alert.host = { name: entities.host };
+
+  // Directory facts describe the trigger's person, who is the group's person only when the group is about that user.
+  const directoryUser = trigger.holter.user;
+  const sameUser = !grouped || (directoryUser?.id !== undefined && directoryUser.id === entities.user);
+  if (sameUser && (directoryUser?.role !== undefined || directoryUser?.department !== undefined)) {
+    alert.holter.user = { role: directoryUser.role, department: directoryUser.department, facility: directoryUser.facility };
+  }
+
+  const patient = trigger.holter.patient;
+  const samePatient = !grouped || detection.groupKey['holter.patient.token'] === patient?.token;
+  if (samePatient && patient?.token !== undefined) {
+    alert.holter.patient = { token: patient.token, vip: patient.vip, employee: patient.employee, deceased: patient.deceased };
+  }
 }
 
 /**

@@ -29,6 +29,10 @@ export interface Alert {
     reference?: string;
   };
   message: string;
+  /**
+   * The entities the alert is about (detectionEntities): every entity of a single event, and
+   * only the group key's entities for a correlation or detector.
+   */
   user?: { id?: string; name?: string };
   source?: { ip?: string };
   host?: { name?: string };

@@ -33,10 +33,17 @@ export function formatPreview(alerts: readonly Alert[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Names the entity an alert is about. A grouped alert carries only the entities of its group key,
+ * so a group keyed by another field (a client id) is named by its group key, patient fields left out.
+ */
 function entityOf(alert: Alert): string {
   if (alert.user?.id !== undefined) return `user ${alert.user.id}`;
   if (alert.source?.ip !== undefined) return `source ${alert.source.ip}`;
   if (alert.host?.name !== undefined) return `host ${alert.host.name}`;
+
+  const group = Object.entries(alert.holter.alert.group_key).filter(([field]) => !field.startsWith('holter.patient.'));
+  if (group.length > 0) return group.map(([field, value]) => `${field} ${value}`).join(' ');
   return 'no entity';
 }
 

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { buildAlert } from '../../src/alerts/build.js';
 import { silentLogger } from '../../src/log.js';
 import { verifySignature } from '../../src/sinks/webhook/sign.js';
-import { WebhookSink } from '../../src/sinks/webhook/sink.js';
+import { toWebhookPayload, WebhookSink } from '../../src/sinks/webhook/sink.js';
 import { detectionFor, eventAt } from '../helpers/detections.js';
 
 const SECRET = 'test-secret-0123456789';
@@ -59,7 +59,11 @@ function sink(overrides: Partial<ConstructorParameters<typeof WebhookSink>[0]> =
   });
 }
 
-const alert = buildAlert(detectionFor(eventAt('2026-10-29T06:03:00Z')), new Date());
+// Grouped by user and patient token, so the alert carries the token for the webhook to withhold.
+const alert = buildAlert(
+  detectionFor(eventAt('2026-10-29T06:03:00Z'), { groupKey: { 'holter.user.id': 'u-1042', 'holter.patient.token': 'pt_0123' } }),
+  new Date(),
+);
 
 /** Queues one alert, then closes the sink (which drains the outbox) and returns its counters. */
 async function sendOne(webhook: WebhookSink, page = alert): Promise<Record<string, number>> {
@@ -86,8 +90,24 @@ test('webhook body is signed and minimal', async () => {
   const payload = JSON.parse(request.body) as Record<string, unknown>;
   assert.equal(payload.id, alert.event.id);
   assert.equal((payload.user as { id: string }).id, 'u-1042');
+  assert.equal(alert.holter.patient?.token, 'pt_0123');
   assert.ok(!request.body.includes('pt_0123'), 'patient token must not be sent');
   assert.equal(payload.evidence, undefined);
+});
+
+test('webhook body of spray names source', () => {
+  // The eighth victim (u-1042) triggered the spray, which is grouped by source address.
+  const victim = eventAt('2026-10-29T06:07:00Z', { source: { ip: '203.0.113.9' } });
+  const spray = detectionFor(victim, {
+    rule: { id: 'holter-password-spray', name: 'Password spray', ruleset: 'sigma' },
+    groupKey: { 'source.ip': '203.0.113.9' },
+    explanation: { summary: '8 users with failed logins for source 203.0.113.9 within 10 minutes (threshold: 8 or more)' },
+  });
+  const body = toWebhookPayload(buildAlert(spray, new Date()));
+
+  assert.deepEqual(body.source, { ip: '203.0.113.9' });
+  assert.equal(body.user, undefined);
+  assert.ok(!JSON.stringify(body).includes('u-1042'), 'the victim must not be named');
 });
 
 test('webhook sends the pager summary', async () => {

@@ -1,11 +1,11 @@
 import { alertId } from '../../alerts/build.js';
-import { getField } from '../../event.js';
+import { detectionEntities } from '../../alerts/entities.js';
 import type { HolterEvent } from '../../event.js';
 import type { Detection } from '../types.js';
 import { EntityRisk, MAX_EVIDENCE_PER_CONTRIBUTION } from './entity.js';
 import type { Contribution } from './entity.js';
 import { riskDetection } from './explain.js';
-import { ENTITY_FIELDS, ENTITY_TYPES, SIGNAL_TAG } from './schema.js';
+import { ENTITY_TYPES, SIGNAL_TAG } from './schema.js';
 import type { EntityType, RiskConfig } from './schema.js';
 import { readSnapshot, writeSnapshot } from './state.js';
 import type { RiskSnapshot } from './state.js';
@@ -47,8 +47,9 @@ const COUNTERS = [
 type Counter = (typeof COUNTERS)[number];
 
 /**
- * Entity risk scoring: every detection adds risk to its user, source address and host, and an
- * entity whose decayed risk within a window reaches the window threshold raises one risk
+ * Entity risk scoring: every detection adds risk to the user, source address and host it is
+ * about, and a grouped detection only to the entities its group key names (detectionEntities).
+ * An entity whose decayed risk within a window reaches the window threshold raises one risk
  * detection (`risk-user`, `risk-source`, `risk-host`). docs/detectors.md, section "Risk",
  * describes the model.
  */
@@ -161,10 +162,11 @@ export class RiskStage {
     }
 
     const factor = this.scaleOf(detection);
+    const named = detectionEntities(detection);
     const entities: PendingDetection['entities'] = [];
     for (const type of ENTITY_TYPES) {
       const weight = this.config.weights[type];
-      const value = entityValue(detection, ENTITY_FIELDS[type]);
+      const value = named[type];
       if (weight === undefined || value === undefined) continue;
       const score = detection.riskScore * weight * factor;
       if (score > 0) entities.push({ type, value, score });
@@ -262,14 +264,6 @@ function entityKey(type: EntityType, value: string): string {
 
 function tagsOf(detection: Detection): string[] {
   return detection.tags ?? detection.rule.tags ?? [];
-}
-
-/** Reads an entity from the trigger event, else from the group key; only non-empty strings name an entity. */
-function entityValue(detection: Detection, field: string): string | undefined {
-  const fromTrigger = getField(detection.trigger, field);
-  if (typeof fromTrigger === 'string' && fromTrigger !== '') return fromTrigger;
-  const fromGroup = detection.groupKey[field];
-  return fromGroup === undefined || fromGroup === '' ? undefined : fromGroup;
 }
 
 function isRiskDetection(detection: Detection): boolean {

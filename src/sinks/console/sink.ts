@@ -58,10 +58,23 @@ export function formatAlert(alert: Alert, color: boolean): string {
   return `${lines.join('\n')}\n`;
 }
 
+/**
+ * Names the entities the alert is about. A grouped alert carries only the entities of its group
+ * key, so a group keyed by another field (a client id) is named by its group key instead.
+ */
 function describeEntity(alert: Alert): string {
   const parts: string[] = [];
   if (alert.user?.id !== undefined) parts.push(`user ${alert.user.id}`);
   if (alert.source?.ip !== undefined) parts.push(`source ${alert.source.ip}`);
+  if (alert.host?.name !== undefined) parts.push(`host ${alert.host.name}`);
+  if (parts.length === 0) parts.push(...describeGroupKey(alert.holter.alert.group_key));
   if (alert.holter.user?.role !== undefined) parts.push(`(${alert.holter.user.role}, ${alert.holter.user.department ?? 'no department'})`);
   return parts.join(' ');
+}
+
+/** Lists group key fields and values, leaving out patient fields as every other entity line does. */
+function describeGroupKey(groupKey: Record<string, string>): string[] {
+  return Object.entries(groupKey)
+    .filter(([field]) => !field.startsWith('holter.patient.'))
+    .map(([field, value]) => `${field} ${value}`);
 }
