@@ -11,7 +11,7 @@ import { STANDARD_STREAM } from '../paths.js';
 import type { Pipeline } from '../pipeline.js';
 import { readRecords } from '../sources/file.js';
 import { decodedRecord, mergeByEventTime, type DecodedRecord } from '../sources/merge.js';
-import { completeLength, fingerprintFile, resumeOffset } from '../sources/position.js';
+import { completeLength, fingerprintFile, renamedPosition, resumeOffset } from '../sources/position.js';
 import { LocalStateStore, type InputPosition } from '../state/local-store.js';
 import type { TaskState } from '../state/task.js';
 import { assemblePipeline, checkOutputFile } from './assemble.js';
@@ -164,7 +164,14 @@ async function openCheckpoints(statePath: string, files: string[], pipeline: Pip
   const completeLengths = new Map<string, number>();
   for (const file of files) {
     if (file === '-') continue;
-    const offset = await resumeOffset(file, positions.get(path.resolve(file)));
+    let offset = await resumeOffset(file, positions.get(path.resolve(file)));
+    if (offset === undefined) {
+      const earlier = await renamedPosition(path.resolve(file), positions.values());
+      if (earlier !== undefined) {
+        offset = earlier.lastOffset;
+        process.stderr.write(`Note: ${file} begins as ${earlier.input} did when it was read, so it is taken as that file renamed or rotated and resumes after its saved position.\n`);
+      }
+    }
     if (offset !== undefined) resumeOffsets.set(file, offset);
     const complete = await completeLength(file);
     if (complete < statSync(file).size) completeLengths.set(file, complete);
@@ -193,7 +200,7 @@ async function openCheckpoints(statePath: string, files: string[], pipeline: Pip
       const resumed = saved === undefined ? 'no earlier checkpoint' : `resumed from the checkpoint of ${saved.savedAt}, skipping ${checkpoints.skipped} records already processed`;
       let text = `  state               ${statePath}: ${resumed}; open windows saved for the next replay\n`;
       if (saved !== undefined && lateEvents > 0) {
-        text += `  late after restore  ${lateEvents} events were older than the saved state's watermark and were left out of windows. Replay older data without --state, or all inputs together.\n`;
+        text += `  late after restore  ${lateEvents} events were older than the saved state's watermark, so they changed no window already judged (docs/detectors.md says which detectors still learn from them). Replay older data without --state, or all inputs together.\n`;
       }
       if (checkpoints.heldBack > 0) text += `  held back           ${checkpoints.heldBack} record(s) after the last newline of a file, read once the line is complete\n`;
       return text;

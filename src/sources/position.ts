@@ -33,6 +33,28 @@ export async function resumeOffset(path: string, saved: InputPosition | undefine
 }
 
 /**
+ * Finds the saved position of a file that `path` continues under another name: a log rotated or
+ * renamed since the last replay (`app.log` read, then renamed `app.log.1`). Its first bytes equal
+ * those saved for the other name. Returns that position, or undefined when no saved file matches.
+ * NOTE: a copy of a file already read matches too, so its records are skipped like the original's.
+ */
+export async function renamedPosition(path: string, saved: Iterable<InputPosition>): Promise<InputPosition | undefined> {
+  const fingerprints = new Map<number, string>();
+  for (const position of saved) {
+    if (position.input === path) continue;
+    let current = fingerprints.get(position.fingerprintBytes);
+    if (current === undefined) {
+      const read = await fingerprintFile(path, position.fingerprintBytes);
+      // A file shorter than the saved prefix cannot continue it.
+      current = read.fingerprintBytes === position.fingerprintBytes ? read.fingerprint : '';
+      fingerprints.set(position.fingerprintBytes, current);
+    }
+    if (current === position.fingerprint && (await resumeOffset(path, { ...position, input: path })) !== undefined) return position;
+  }
+  return undefined;
+}
+
+/**
  * Returns the length of the file up to and including its last newline: the part whose last record
  * is complete. A writer may be in the middle of the line after it, so a resumable replay leaves
  * that line for the next run.

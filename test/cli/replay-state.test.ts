@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -47,6 +47,22 @@ test('replay state continues a window', () => {
   assert.equal(third.status, 0, third.stderr);
   assert.deepEqual(alertRules(path.join(cwd, 'third.ndjson')), []);
   assert.match(third.stderr, /skipping 10 records already processed/);
+});
+
+test('replay state follows a rotated file', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 6));
+  assert.equal(holter(['replay', '--quiet', '--state', 'state.db', 'auth.log'], cwd).status, 0);
+
+  // The writer renamed auth.log, wrote 4 more records to it, and started a new auth.log.
+  renameSync(path.join(cwd, 'auth.log'), path.join(cwd, 'auth.log.1'));
+  appendFileSync(path.join(cwd, 'auth.log.1'), failedLogins(6, 10));
+  writeFileSync(path.join(cwd, 'auth.log'), '');
+  const result = holter(['replay', '--quiet', '--state', 'state.db', '--out', 'alerts.ndjson', 'auth.log.1', 'auth.log'], cwd);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stderr, /auth\.log\.1 begins as .*auth\.log did when it was read/);
+  assert.match(result.stderr, /skipping 6 records already processed/);
+  assert.match(readFileSync(path.join(cwd, 'alerts.ndjson'), 'utf8'), /10 failed logins/, 'the window goes on where the old name left it');
 });
 
 test('replay state rereads a replaced file', () => {

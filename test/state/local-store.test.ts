@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { HolterError } from '../../src/errors.js';
-import { fingerprintFile, resumeOffset } from '../../src/sources/position.js';
+import { fingerprintFile, renamedPosition, resumeOffset } from '../../src/sources/position.js';
 import { LOCAL_CHECKPOINT_VERSION, LocalStateStore, type LocalCheckpoint } from '../../src/state/local-store.js';
 
 function tempDir(): string {
@@ -191,6 +191,27 @@ describe('input positions', () => {
     appendFileSync(file, 'more');
     assert.equal(first.fingerprintBytes, 4096);
     assert.deepEqual(await fingerprintFile(file), first);
+  });
+
+  it('finds the position of a renamed file', async () => {
+    const folder = tempDir();
+    const rotated = join(folder, 'audit.log');
+    writeFileSync(rotated, 'line one\nline two\n');
+    const other = join(folder, 'other.log');
+    writeFileSync(other, 'other one\n');
+    const saved = [
+      { input: other, ...(await fingerprintFile(other)), lastOffset: 0 },
+      { input: rotated, ...(await fingerprintFile(rotated)), lastOffset: 9 },
+    ];
+    const renamed = join(folder, 'audit.log.1');
+    renameSync(rotated, renamed);
+    appendFileSync(renamed, 'line three\n');
+    writeFileSync(rotated, 'new one\n');
+
+    assert.equal((await renamedPosition(renamed, saved))?.input, rotated);
+    assert.equal(await renamedPosition(rotated, saved), undefined, 'the new file under the old name begins otherwise');
+    writeFileSync(renamed, 'line one\n');
+    assert.equal(await renamedPosition(renamed, saved), undefined, 'a file shorter than the saved prefix is not a continuation');
   });
 
   it('starts without a saved position', async () => {
