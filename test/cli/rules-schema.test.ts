@@ -67,6 +67,16 @@ test('correlation schema needs condition field', () => {
   assert.equal(validate({ ...correlation, correlation: { ...correlation.correlation, timespan: '10 minutes' } }), false);
 });
 
+test('rule schema accepts filter documents', () => {
+  const validate = compile(RULE_SCHEMA_FILE);
+  const filter = { title: 'backup account', logsource: { product: 'windows' }, filter: { rules: ['holter-failed-login-burst'], backup: { 'user.name': 'svc-backup' }, condition: 'not backup' } };
+
+  assert.equal(validate(filter), true, JSON.stringify(validate.errors));
+  assert.equal(validate({ ...filter, filter: { ...filter.filter, rules: [] } }), false);
+  assert.equal(validate({ ...filter, filter: { backup: filter.filter.backup, condition: 'not backup' } }), false);
+  assert.equal(validate({ ...filter, detection: { selection: { a: 1 }, condition: 'selection' } }), false);
+});
+
 test('detector schema file is up to date', () => {
   const ruleSchema = JSON.parse(readFileSync(RULE_SCHEMA_FILE, 'utf8')) as { definitions: Record<string, unknown> };
   const expected = buildDetectorSchema(ruleSchema);
