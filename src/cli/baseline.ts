@@ -18,6 +18,8 @@ export interface BaselineShowOptions {
    * ran with, because the zone is part of each detector's fingerprint.
    */
   timeZone?: string;
+  /** Detector files or folders in place of the configured ones, as given to the replay. */
+  detectors?: string[];
 }
 
 const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
@@ -27,7 +29,7 @@ const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
  * has learned about the user. Exit code 1 when no detector has a baseline for the user.
  */
 export async function runBaselineShow(user: string, options: BaselineShowOptions): Promise<number> {
-  const config = applyOverrides(loadConfig(options.config), { timeZone: options.timeZone });
+  const config = applyOverrides(loadConfig(options.config), { timeZone: options.timeZone, detectors: options.detectors });
   const statePath = options.state ?? config.state.path;
   if (statePath === undefined) {
     throw new HolterError('HOLTER_CONFIG_INVALID', 'No state store to read. Pass --state FILE, or set state.path, and fill it with holter replay --state FILE.', { path: 'state.path' });
@@ -51,6 +53,13 @@ export async function runBaselineShow(user: string, options: BaselineShowOptions
   const saved = (checkpoint.state as TaskState).stages?.detectors;
   const restored: DetectorRestore = saved === undefined ? { kept: [], changed: [], unchecked: [] } : detectors.stage.restore(saved as BaselineSnapshot);
   const profiles = detectors.stage.describe(user);
+
+  // State of detectors that this configuration does not load is never shown, so say whose it is.
+  const loaded = new Set(detectors.stage.detectorIds);
+  const notLoaded = Object.keys((saved as BaselineSnapshot | undefined)?.detectors ?? {}).filter((id) => !loaded.has(id));
+  if (notLoaded.length > 0) {
+    process.stderr.write(`Note: the state store also holds detectors that are not loaded here: ${notLoaded.join(', ')}. Give baseline show the --config or --detectors the replay ran with.\n`);
+  }
 
   if (options.format === 'json') {
     const body = { user, savedAt: checkpoint.savedAt, detectors: profiles, changedDetectors: restored.changed, uncheckedDetectors: restored.unchecked };

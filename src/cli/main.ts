@@ -109,6 +109,7 @@ function buildProgram(): Command {
     .option('-c, --config <file>', 'configuration file (YAML); its detectors are restored from the store')
     .option('--state <file>', 'embedded state store (default: state.path of the configuration)')
     .option('--time-zone <zone>', 'facility time zone the state was learned in, when the replay was given --time-zone')
+    .option('--detectors <path>', 'detector file or folder the replay ran with; repeat for more (replaces the configured ones)', collect)
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (user: string, options) => {
       process.exitCode = await runBaselineShow(user, options);

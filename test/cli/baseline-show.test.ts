@@ -52,6 +52,12 @@ test('changed detector restarts its baseline', () => {
   assert.match(unchanged.stdout, /^ {4}- value: 10\.\d+\.\d+\.\d+, share percent: /m);
   assert.doesNotMatch(unchanged.stdout, /Note:/);
 
+  // Without the configuration, the shipped detectors are loaded and the saved one is not.
+  const shipped = holter(['baseline', 'show', 'u-1000', '--state', 'state.db', '--time-zone', 'America/New_York'], cwd);
+  assert.match(shipped.stderr, /Note: the state store also holds detectors that are not loaded here: new-source\. Give baseline show the --config or --detectors the replay ran with\./);
+  const named = holter(['baseline', 'show', 'u-1000', '--state', 'state.db', '--detectors', 'detectors', '--time-zone', 'America/New_York'], cwd);
+  assert.doesNotMatch(named.stderr, /not loaded here/);
+
   writeFileSync(path.join(cwd, 'detectors', 'new-source.yaml'), firstSeenDetector('host.name', { minEvents: 10 }));
   const changed = holter(['baseline', 'show', 'u-1000', '-c', 'holter.yml', '--state', 'state.db'], cwd);
   assert.equal(changed.status, 1, 'no detector has a baseline for the user any more');
