@@ -4,6 +4,7 @@ import { HolterError } from '../../errors.js';
 import { documentData, locatePath, parseLocated } from '../../yaml/locate.js';
 import type { LocatedDocument } from '../../yaml/locate.js';
 import { durationMs } from '../baseline/schema.js';
+import { isWithinMaxDuration, maxDurationText } from '../sigma/duration.js';
 import { ENTITY_TYPES, RISK_DEFAULTS } from './schema.js';
 import type { EntityType, RiskConfig, RiskFile, RiskWindow } from './schema.js';
 import { locatedError, validateRiskFile } from './validate.js';
@@ -89,6 +90,17 @@ function checkSemantics(raw: RiskFile, windows: RiskWindow[], located: LocatedDo
       errors.push(locatedError(located, ['floor'], message));
     }
   }
+
+  // A mistyped length such as 99999999999999d would make window ends invalid dates mid-run.
+  const tooLong = (keyPath: (string | number)[], text: string, setting: 'risk.length' | 'risk.half_life'): void => {
+    if (isWithinMaxDuration(setting, durationMs(text))) return;
+    errors.push(locatedError(located, keyPath, `${keyPath.join('.')} is ${text}, longer than the largest allowed, ${maxDurationText(setting)}`));
+  };
+  tooLong(['half_life'], raw.half_life, 'risk.half_life');
+  raw.windows.forEach((window, index) => {
+    tooLong(['windows', index, 'length'], window.length, 'risk.length');
+    if (window.half_life !== undefined) tooLong(['windows', index, 'half_life'], window.half_life, 'risk.half_life');
+  });
 
   const weighted = ENTITY_TYPES.filter((type) => (raw.entities[type] ?? 0) > 0);
   if (weighted.length === 0) {

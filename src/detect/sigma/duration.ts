@@ -25,6 +25,9 @@ export const MAX_DURATION_DAYS = {
   'learning.half_life_days': 3650,
   /** Offsets (`at`) and intervals (`every`) in the timeline of an inline test. */
   'holter.tests': 365,
+  /** Entity risk (config/risk.yaml): a window's `length`, and `half_life` at the top or per window. */
+  'risk.length': 365,
+  'risk.half_life': 3650,
 } as const;
 
 export type DurationSetting = keyof typeof MAX_DURATION_DAYS;

@@ -103,6 +103,13 @@ describe('parseRiskConfig errors', () => {
     ]);
   });
 
+  it('rejects durations past their limit', () => {
+    assert.deepEqual(problems(VALID.replace('length: 7d', 'length: 99999999999999d').replace('half_life: 12h', 'half_life: 4000d')), [
+      'risk.yaml:1:12: half_life is 4000d, longer than the largest allowed, 3650d [HOLTER_RULE_INVALID]',
+      'risk.yaml:11:13: windows.1.length is 99999999999999d, longer than the largest allowed, 365d [HOLTER_RULE_INVALID]',
+    ]);
+  });
+
   it('rejects all weights zero', () => {
     assert.deepEqual(problems(VALID.replace('user: 1', 'user: 0').replace('source: 0.8', 'source: 0')), [
       'risk.yaml:4:3: entities gives every entity type weight 0; give user, source or host a weight above 0 [HOLTER_RULE_INVALID]',
