@@ -248,6 +248,41 @@ describe('rules validate', () => {
     assert.equal(strict.code, 1);
   });
 
+  test('patient summary field exits one', async () => {
+    const rule = `${CLEAN_RULE}holter:\n    summary: 'Login for patient {holter.patient.id}'\n`;
+    const dir = folder({ 'patient.yml': rule });
+    const file = path.join(dir, 'patient.yml');
+    const { code, output } = await validate([dir]);
+
+    assert.equal(code, 1, output);
+    assert.ok(output.includes(`${file}:14:33: error HOLTER_LINT_SUMMARY_PATIENT_FIELD Placeholder '{holter.patient.id}'`), output);
+    assert.match(output, /1 error, 0 warnings in 1 file/);
+  });
+
+  test('summary and correlation warnings need strict', async () => {
+    const rule = `${CLEAN_RULE}holter:\n    summary: 'Login by {user.nmae'\n`;
+    const correlation = `title: Never
+id: 0b7f5d0e-3a57-4d0c-a0d2-6c1f0f8a9c21
+description: Needs two rules but names one.
+level: low
+correlation:
+    type: temporal
+    rules: [test-failed-login]
+    group-by: [user.name]
+    timespan: 5m
+    condition: { gte: 2 }
+`;
+    const dir = folder({ 'rule.yml': `${rule}---\n${correlation}` });
+
+    const relaxed = await validate([dir]);
+    assert.equal(relaxed.code, 0, relaxed.output);
+    assert.match(relaxed.output, /warning HOLTER_LINT_SUMMARY_PLACEHOLDER/);
+    assert.match(relaxed.output, /warning HOLTER_LINT_UNREACHABLE_CORRELATION Correlation 'Never' \(temporal\) names 1 rule/);
+
+    const strict = await validate([dir], { strict: true });
+    assert.equal(strict.code, 1);
+  });
+
   test('json format lists findings', async () => {
     const dir = folder({ 'warn.yml': CLEAN_RULE.replace('id: 7c0e3b52-5b0a-4a4e-9d6e-0f2a4c1d9e11\n', '') });
     const { code, output } = await validate([dir], { format: 'json' });

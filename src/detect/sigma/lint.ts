@@ -1,15 +1,21 @@
 /**
  * Lint checks for Sigma rule files: problems that do not stop a rule from loading but make it
  * wrong or hard to run (no id, a search identifier the condition never uses, a field the mapping
- * cannot resolve). Load errors come from the engine itself, so these findings are all warnings.
+ * cannot resolve). Load errors come from the engine itself, so most findings are warnings. The
+ * exception is a summary template that puts a patient identifier into alert text, an error.
  */
 import { isMap, isNode } from 'yaml';
+import type { Node } from 'yaml';
 
 import { ENTRA_FIELDS } from '../../decoders/entra.js';
 import { OKTA_FIELDS } from '../../decoders/okta.js';
 import type { SourceLocation } from '../../errors.js';
 import { expandQuantifier, parseCondition } from './condition.js';
 import type { ConditionNode } from './condition.js';
+import { CHECKED_ECS_NAMESPACES, closestField, ECS_FIELDS, EVENT_NAMESPACES } from './ecs-fields.js';
+import { lintUnreachableCorrelation } from './lint-correlation.js';
+import { lintSummaryTemplate } from './lint-template.js';
+import type { TemplateFields } from './lint-template.js';
 import { describeLogsource, logsourceEntries, resolveFieldPaths } from './mapping.js';
 import type { SigmaMapping } from './mapping.js';
 import type { CorrelationRule, DetectionRule, SigmaDocument } from './model.js';
@@ -28,12 +34,15 @@ export const LINT_CODES = {
   HOLTER_LINT_UNUSED_SEARCH: 'A search identifier is never used by the condition, so it has no effect.',
   HOLTER_LINT_UNKNOWN_FIELD: 'A field that the mapping cannot resolve to an event field for the log source, so it never has a value.',
   HOLTER_LINT_LOGSOURCE_UNMAPPED: 'The mapping has no entry for the log source, so the rule never matches.',
+  HOLTER_LINT_SUMMARY_PLACEHOLDER: 'A `holter.summary` placeholder is unclosed or empty, so it renders as written or as unknown.',
+  HOLTER_LINT_SUMMARY_PATIENT_FIELD: 'A `holter.summary` placeholder reads a patient identifier, which alert text must not carry (an error).',
+  HOLTER_LINT_UNREACHABLE_CORRELATION: 'A temporal correlation names fewer rules than its condition needs, so it never fires.',
 } as const;
 
 export type LintCode = keyof typeof LINT_CODES;
 
 export interface LintFinding {
-  severity: 'warning';
+  severity: 'warning' | 'error';
   code: LintCode;
   message: string;
   /** The fix, in a few words. */
@@ -82,6 +91,7 @@ export function lintRuleSources(sources: RuleSource[], mapping: SigmaMapping): L
   const documents: SigmaDocument[] = [];
   const rejected = new Set<SigmaDocument>();
   const sourceOf = new Map<SigmaDocument, SourceDocument>();
+  const textOf = new Map<SigmaDocument, string>();
   for (const source of sources) {
     for (const parsed of parseRuleText(source.text, source.file).documents) {
       const result = validateDocument(parsed);
@@ -89,6 +99,7 @@ export function lintRuleSources(sources: RuleSource[], mapping: SigmaMapping): L
       if (document === undefined) continue;
       documents.push(document);
       sourceOf.set(document, parsed);
+      textOf.set(document, source.text);
       if (result.partial) rejected.add(result.partial);
     }
   }
@@ -108,7 +119,9 @@ export function lintRuleSources(sources: RuleSource[], mapping: SigmaMapping): L
       findings.push(...lintRuleFields(document, mapping));
     } else {
       findings.push(...lintCorrelationFields(document, byReference, mapping));
+      findings.push(...lintUnreachableCorrelation(document, locationAt(sourceOf.get(document), ['correlation', 'condition']) ?? document.location));
     }
+    findings.push(...lintSummary(document, sourceOf.get(document), textOf.get(document) ?? '', byReference, mapping));
   }
   return findings;
 }
@@ -117,14 +130,24 @@ function finding(code: LintCode, location: SourceLocation, message: string, hint
   return { severity: 'warning', code, message, hint, location };
 }
 
+/** Returns the YAML node at a key path of the document, such as `holter.summary`, if it is there. */
+function nodeAt(source: SourceDocument | undefined, keys: string[]): Node | undefined {
+  let node: unknown = source?.document.contents;
+  for (const key of keys) node = isMap(node) ? node.get(key, true) : undefined;
+  return isNode(node) ? node : undefined;
+}
+
+function locationAt(source: SourceDocument | undefined, keys: string[]): SourceLocation | undefined {
+  const node = nodeAt(source, keys);
+  return source === undefined || node === undefined ? undefined : locate(source, node);
+}
+
 function lintMetadata(document: SigmaDocument, source: SourceDocument | undefined): LintFinding[] {
   const findings: LintFinding[] = [];
   const title = document.title;
   // A warning about a value points at that value; one about a missing key at the document.
   const at = (key: string): SourceLocation => {
-    const root = source?.document.contents;
-    const node = isMap(root) ? root.get(key, true) : undefined;
-    return source !== undefined && isNode(node) ? locate(source, node) : document.location;
+    return locationAt(source, [key]) ?? document.location;
   };
   if (document.id === undefined) {
     findings.push(finding('HOLTER_LINT_MISSING_ID', document.location, `Rule '${title}' has no id.`, 'add `id:` with a new UUID and keep it when the rule changes'));
@@ -223,6 +246,51 @@ function lintCorrelationFields(correlation: CorrelationRule, byReference: Map<st
   return findings;
 }
 
+/** Lints the `holter.summary` template against the fields the rule's events, or the correlation's window, fill it from. */
+function lintSummary(
+  document: SigmaDocument,
+  source: SourceDocument | undefined,
+  text: string,
+  byReference: Map<string, SigmaDocument>,
+  mapping: SigmaMapping,
+): LintFinding[] {
+  const template = document.holter.summary;
+  const node = nodeAt(source, ['holter', 'summary']);
+  if (template === undefined || source === undefined || node === undefined) return [];
+  const fields = document.kind === 'rule' ? ruleTemplateFields(document, mapping) : correlationTemplateFields(document, byReference, mapping);
+  return lintSummaryTemplate(template, fields, { source, text, node });
+}
+
+function ruleTemplateFields(rule: DetectionRule, mapping: SigmaMapping): TemplateFields {
+  // Without a mapping entry the rule never matches, which HOLTER_LINT_LOGSOURCE_UNMAPPED reports.
+  const mapped = logsourceEntries(mapping, rule.logsource) !== undefined;
+  return {
+    title: rule.title,
+    unknownReason: (name) => (mapped ? unresolvedReason(mapping, rule, name) : undefined),
+    eventPaths: (name) => resolveFieldPaths(mapping, rule.logsource, name),
+    unknownHint: fieldHint,
+  };
+}
+
+/** Names a correlation summary is filled from (explain.ts), besides the group-by fields. */
+const CORRELATION_TEMPLATE_VALUES = ['actual', 'threshold', 'window'];
+
+function correlationTemplateFields(correlation: CorrelationRule, byReference: Map<string, SigmaDocument>, mapping: SigmaMapping): TemplateFields {
+  const names = [...CORRELATION_TEMPLATE_VALUES, ...correlation.groupBy];
+  const targets = correlation.rules.map((reference) => byReference.get(reference.reference)).filter((target) => target?.kind === 'rule');
+  return {
+    title: correlation.title,
+    unknownReason: (name) =>
+      names.includes(name) ? undefined : `is not one of the values a correlation summary is filled from: ${names.map((item) => `{${item}}`).join(', ')}.`,
+    // A group-by value comes from each referenced rule's events, through the aliases and the mapping.
+    eventPaths: (name) => {
+      if (!correlation.groupBy.includes(name)) return [];
+      return targets.flatMap((target) => resolveFieldPaths(mapping, target.logsource, aliasedField(correlation, name, target)));
+    },
+    unknownHint: () => 'add the field to correlation.group-by, or use {actual}, {threshold} or {window}',
+  };
+}
+
 function aliasedField(correlation: CorrelationRule, field: string, target: DetectionRule): string {
   const byRule = correlation.aliases.get(field);
   if (byRule === undefined) return field;
@@ -250,6 +318,9 @@ function unresolvedReason(mapping: SigmaMapping, rule: DetectionRule, field: str
   if (read.length > 0 && read.every((path) => isUnknownOwnField(path))) {
     return `is not a field Holter sets (log source '${logsource}'): ${read.length === 1 ? 'it reads' : 'it reads one of'} ${read.join(', ')}.`;
   }
+  if (read.length > 0 && read.every((path) => path.includes('.') && !EVENT_NAMESPACES.has(path.split('.')[0] ?? ''))) {
+    return `is in no namespace that ECS or a Holter decoder uses (log source '${logsource}'): ${read.length === 1 ? 'it reads' : 'it reads one of'} ${read.join(', ')}.`;
+  }
   return undefined;
 }
 
@@ -259,6 +330,8 @@ const OWN_NAMESPACES = new Map<string, ReadonlySet<string>>([
   ['event', HOLTER_FIELDS],
   ['okta', OKTA_FIELDS],
   ['azure', ENTRA_FIELDS],
+  // NOTE: a generic JSON mapping (docs/event.md) may write other ECS fields, which lint still reports.
+  ...[...CHECKED_ECS_NAMESPACES].map((namespace): [string, ReadonlySet<string>] => [namespace, ECS_FIELDS]),
 ]);
 
 function isUnknownOwnField(path: string): boolean {
@@ -277,7 +350,16 @@ export function unknownEventField(field: string): string | undefined {
   return undefined;
 }
 
-function fieldHint(field: string): string {
-  if (field.startsWith('holter.') || field.startsWith('event.')) return 'check the spelling against the field list in docs/event.md';
+/** Returns the known field of the path's namespace closest in spelling, if one is close. */
+function suggestField(field: string): string | undefined {
+  const known = OWN_NAMESPACES.get(field.split('.')[0] ?? '');
+  return known === undefined ? undefined : closestField(field, known);
+}
+
+/** Returns the fix for a field that never has a value: the closest known field, else where the fields are listed. */
+export function fieldHint(field: string): string {
+  const suggestion = suggestField(field);
+  if (suggestion !== undefined) return `did you mean ${suggestion}? The fields are listed in docs/event.md`;
+  if (OWN_NAMESPACES.has(field.split('.')[0] ?? '')) return 'check the spelling against the field list in docs/event.md';
   return 'use the event field path from docs/event.md, or add a name for it to the mapping file';
 }

@@ -17,7 +17,7 @@
  */
 import type { HolterEvent } from '../../event.js';
 import type { FieldAccessor } from './fields.js';
-import type { CorrelationRule } from './model.js';
+import type { ComparisonOperator, CorrelationRule } from './model.js';
 
 /** One match of a referenced rule (or correlation) fed into a correlation. */
 export interface Hit {
@@ -265,22 +265,7 @@ export class CorrelationWindows {
   holds(actual: number): boolean {
     if (Number.isNaN(actual)) return false;
     const comparisons = this.rule.condition?.comparisons ?? [{ operator: 'gte' as const, value: this.rule.rules.length }];
-    return comparisons.every(({ operator, value }) => {
-      switch (operator) {
-        case 'gt':
-          return actual > value;
-        case 'gte':
-          return actual >= value;
-        case 'lt':
-          return actual < value;
-        case 'lte':
-          return actual <= value;
-        case 'eq':
-          return actual === value;
-        case 'neq':
-          return actual !== value;
-      }
-    });
+    return comparisons.every(({ operator, value }) => meetsComparison(operator, actual, value));
   }
 
   private prune(group: GroupState, watermarkMs: number): void {
@@ -398,4 +383,22 @@ function insertSorted(hits: Hit[], hit: Hit): void {
     index--;
   }
   hits.splice(index, 0, hit);
+}
+
+/** Applies one comparison of a correlation condition to a window's value. */
+export function meetsComparison(operator: ComparisonOperator, actual: number, value: number): boolean {
+  switch (operator) {
+    case 'gt':
+      return actual > value;
+    case 'gte':
+      return actual >= value;
+    case 'lt':
+      return actual < value;
+    case 'lte':
+      return actual <= value;
+    case 'eq':
+      return actual === value;
+    case 'neq':
+      return actual !== value;
+  }
 }
