@@ -6,6 +6,7 @@ import type { HolterEvent } from '../../event.js';
 import { getField } from '../../event.js';
 import type { Detection, Explanation, RuleInfo, Severity } from '../types.js';
 import type { CompiledRule } from './compile.js';
+import { isPatientIdentifierPath } from './lint-template.js';
 import type { ComparisonOperator, CorrelationRule } from './model.js';
 import type { Firing } from './windows.js';
 
@@ -87,11 +88,15 @@ const PAGER_FIELDS = new Set(['holter.user.id', 'user.name', 'user.id', 'source.
 
 /** Text put in a pager summary in place of a field that is not on the pager allowlist. */
 export const WITHHELD = '[withheld: see the stored alert]';
+/** Written for a placeholder that names a patient identifier, in the stored alert too. */
+const PATIENT_WITHHELD = '[withheld: patient identifier]';
 
 /** Fills `{path}` placeholders of a rule's summary template from the event. */
 function fillTemplate(template: string, read: (field: string) => unknown, pager = false): string {
   return template.replace(/\{([^{}]+)\}/g, (_, field: string) => {
     const name = field.trim();
+    // `rules validate` rejects such a placeholder. A rule loaded anyway still keeps the identifier out of the alert.
+    if (isPatientIdentifierPath(name)) return PATIENT_WITHHELD;
     if (pager && !PAGER_FIELDS.has(name)) return WITHHELD;
     const value = read(name);
     if (value === undefined || value === null) return 'unknown';

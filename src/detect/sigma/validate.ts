@@ -413,7 +413,13 @@ function readRuleReferences(check: DocumentCheck, body: YAMLMap<unknown, unknown
       check.invalid(node, 'correlation.rules', 'Every item of correlation.rules must be a rule id or name.');
       continue;
     }
-    references.push({ reference: String(node.value), location: check.at(node) });
+    const reference = String(node.value);
+    // A temporal correlation counts entries, so a rule listed twice would count one event twice.
+    if (references.some((earlier) => earlier.reference === reference)) {
+      check.invalid(node, 'correlation.rules', `Rule '${reference}' is listed twice in correlation.rules. List each rule once.`);
+      continue;
+    }
+    references.push({ reference, location: check.at(node) });
   }
   return references;
 }

@@ -72,6 +72,19 @@ test('duplicate id is rejected where repeated', () => {
   assert.match(result.errors[0]?.message ?? '', /Duplicate rule id/);
 });
 
+test('correlation lists each rule once', () => {
+  const correlation = `title: Twice
+correlation:
+  type: temporal
+  rules: [holter-failed-login, holter-failed-login]
+  group-by: [holter.user.id]
+  timespan: 5m
+`;
+  const result = compileTexts([correlation]);
+  assert.equal(result.stats.correlations_loaded, 0);
+  assert.match(result.errors[0]?.describe() ?? '', /inline-1\.yml:4:32: Rule 'holter-failed-login' is listed twice in correlation\.rules\. List each rule once\./);
+});
+
 test('folders are walked recursively', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'holter-sigma-'));
   try {
