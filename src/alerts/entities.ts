@@ -63,3 +63,13 @@ function triggerEntity(trigger: HolterEvent, type: EntityType): string | undefin
   const value = getField(trigger, ENTITY_FIELDS[type]);
   return typeof value === 'string' && value !== '' ? value : undefined;
 }
+
+/**
+ * Lists a group key's fields and values as `field value` texts, without patient fields. Alert
+ * headers name a group keyed by a field other than an entity (a client id) this way.
+ */
+export function groupKeyEntities(groupKey: Record<string, string>): string[] {
+  return Object.entries(groupKey)
+    .filter(([field]) => !field.startsWith('holter.patient.'))
+    .map(([field, value]) => `${field} ${value}`);
+}

@@ -80,9 +80,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     allowedLatenessMs: config.detection.allowed_lateness_seconds * 1000,
     timeZone: config.facility.time_zone,
   });
-  const detectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone });
-  // A restored checkpoint warns here about each detector whose changed logic restarts its baseline.
-  detectors.stage.logger = logger;
+  const detectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone, logger });
   if (options.logLoadErrors !== false) {
     for (const error of [...rules.errors, ...detectors.errors]) logger.error({ code: error.code, location: error.location }, error.describe());
   }
@@ -97,8 +95,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
   // so its detectors can differ from the running tasks' until the files are fixed.
   const allowedLatenessMs = config.detection.allowed_lateness_seconds * 1000;
   const createStages = async (): Promise<TaskStages> => {
-    const taskDetectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone });
-    taskDetectors.stage.logger = logger;
+    const taskDetectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone, logger });
     const taskStages: TaskStages = { stages: [new SigmaStage(rules.stage.ruleSet, { allowedLatenessMs }), taskDetectors.stage] };
     if (risk.stage !== undefined) taskStages.risk = new RiskStage(risk.stage.config);
     return taskStages;

@@ -1,3 +1,4 @@
+import { groupKeyEntities } from '../alerts/entities.js';
 import type { Alert } from '../alerts/types.js';
 
 /** How many entities and example summaries the preview shows per rule. */
@@ -42,9 +43,8 @@ function entityOf(alert: Alert): string {
   if (alert.source?.ip !== undefined) return `source ${alert.source.ip}`;
   if (alert.host?.name !== undefined) return `host ${alert.host.name}`;
 
-  const group = Object.entries(alert.holter.alert.group_key).filter(([field]) => !field.startsWith('holter.patient.'));
-  if (group.length > 0) return group.map(([field, value]) => `${field} ${value}`).join(' ');
-  return 'no entity';
+  const group = groupKeyEntities(alert.holter.alert.group_key);
+  return group.length > 0 ? group.join(' ') : 'no entity';
 }
 
 function countBy<T>(items: readonly T[], key: (item: T) => string): Map<string, number> {

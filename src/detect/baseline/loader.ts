@@ -5,6 +5,7 @@ import { IANAZone } from 'luxon';
 import { LineCounter, isMap, parseAllDocuments } from 'yaml';
 import type { Document } from 'yaml';
 import { HolterError } from '../../errors.js';
+import type { Logger } from '../../log.js';
 import { documentData } from '../../yaml/locate.js';
 import { DAY_MS, isWithinMaxDuration, maxDurationText, MAX_DURATION_DAYS } from '../sigma/duration.js';
 import type { RuleInfo } from '../types.js';
@@ -26,6 +27,8 @@ import type { DocumentContext } from './validate.js';
 export interface LoadDetectorsOptions {
   /** IANA zone for events whose user has no time zone. */
   defaultTimeZone: string;
+  /** Log of the stage: a restore warns there about each detector whose changed logic restarts its baseline. */
+  logger?: Logger;
 }
 
 const FIELD_PATH = /^[A-Za-z@_][A-Za-z0-9@_.-]*$/;
@@ -82,7 +85,7 @@ export async function loadDetectors(
     errors.push(...result.errors);
   }
 
-  return { stage: new BaselineStage(detectors), errors, rejected };
+  return { stage: new BaselineStage(detectors, options.logger), errors, rejected };
 }
 
 /**

@@ -54,14 +54,15 @@ const SUMMED_COUNTERS = ['detections', 'events_late', 'events_matched'];
  */
 export class BaselineStage implements DetectionStage {
   readonly name = 'detectors';
-  /** Log for the warning about each detector whose saved state restore drops. Silent until the caller sets it. */
-  logger: Logger = silentLogger;
   private detectors: BaselineDetector[];
+  /** Log for the warning about each detector whose saved state restore drops. */
+  private readonly logger: Logger;
   /** Count of saved detector states that restore dropped because the detector's logic changed. */
   private statesDropped = 0;
 
-  constructor(detectors: BaselineDetector[]) {
+  constructor(detectors: BaselineDetector[], logger: Logger = silentLogger) {
     this.detectors = detectors;
+    this.logger = logger;
   }
 
   /** Ids of the loaded detectors. */

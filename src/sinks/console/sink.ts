@@ -1,5 +1,6 @@
 import type { Writable } from 'node:stream';
 import { severityRank } from '../../alerts/build.js';
+import { groupKeyEntities } from '../../alerts/entities.js';
 import type { Alert } from '../../alerts/types.js';
 import type { Severity } from '../../detect/types.js';
 import type { AlertSink, SinkOutcome } from '../types.js';
@@ -67,14 +68,7 @@ function describeEntity(alert: Alert): string {
   if (alert.user?.id !== undefined) parts.push(`user ${alert.user.id}`);
   if (alert.source?.ip !== undefined) parts.push(`source ${alert.source.ip}`);
   if (alert.host?.name !== undefined) parts.push(`host ${alert.host.name}`);
-  if (parts.length === 0) parts.push(...describeGroupKey(alert.holter.alert.group_key));
+  if (parts.length === 0) parts.push(...groupKeyEntities(alert.holter.alert.group_key));
   if (alert.holter.user?.role !== undefined) parts.push(`(${alert.holter.user.role}, ${alert.holter.user.department ?? 'no department'})`);
   return parts.join(' ');
-}
-
-/** Lists group key fields and values, leaving out patient fields as every other entity line does. */
-function describeGroupKey(groupKey: Record<string, string>): string[] {
-  return Object.entries(groupKey)
-    .filter(([field]) => !field.startsWith('holter.patient.'))
-    .map(([field, value]) => `${field} ${value}`);
 }

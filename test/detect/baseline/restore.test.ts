@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { HolterError } from '../../../src/errors.js';
+import { BaselineStage } from '../../../src/detect/baseline/index.js';
 import type { BaselineSnapshot } from '../../../src/detect/baseline/index.js';
 import { createLogger } from '../../../src/log.js';
 import { firstSeenDetector } from '../../helpers/detector-files.js';
-import { DAY, HOUR, START, eventAt, run, stageOf, workdays } from './helpers.js';
+import { DAY, HOUR, START, detectorOf, eventAt, run, stageOf, workdays } from './helpers.js';
 
 /** Two sign-ins an hour on working days, every one from the same workstation address and host. */
 function usual(days: number, firstDay = 0): ReturnType<typeof workdays> {
@@ -46,9 +47,8 @@ describe('BaselineStage restore', () => {
 
   it('drops state of a changed field', () => {
     const snapshot = learnedSnapshot();
-    const changed = stageOf(firstSeenDetector('host.name'));
     const { logger, lines } = capturingLogger();
-    changed.logger = logger;
+    const changed = new BaselineStage([detectorOf(firstSeenDetector('host.name'))], logger);
 
     const outcome = changed.restore(snapshot);
 
@@ -73,9 +73,8 @@ describe('BaselineStage restore', () => {
   });
 
   it('keeps state of an unchanged detector', () => {
-    const same = stageOf(firstSeenDetector('source.ip'));
     const { logger, lines } = capturingLogger();
-    same.logger = logger;
+    const same = new BaselineStage([detectorOf(firstSeenDetector('source.ip'))], logger);
 
     const outcome = same.restore(learnedSnapshot());
 
@@ -105,9 +104,8 @@ describe('BaselineStage restore', () => {
   it('keeps unchecked state without fingerprints', () => {
     // Snapshots written before fingerprints were saved have no such map.
     const { fingerprints: _fingerprints, ...oldFormat } = learnedSnapshot();
-    const changed = stageOf(firstSeenDetector('host.name'));
     const { logger, lines } = capturingLogger();
-    changed.logger = logger;
+    const changed = new BaselineStage([detectorOf(firstSeenDetector('host.name'))], logger);
 
     const outcome = changed.restore(oldFormat);
 
