@@ -7,7 +7,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { HolterError } from './errors.js';
-import { isDirectory } from './paths.js';
+import { isDirectory, STANDARD_STREAM } from './paths.js';
 
 export interface SqliteKind {
   /** The kind of file in messages, such as "state store". */
@@ -26,8 +26,12 @@ export const WEBHOOK_OUTBOX: SqliteKind = { name: 'webhook outbox', applicationI
 
 const KINDS = [STATE_STORE, ALERT_STORE, WEBHOOK_OUTBOX];
 
-/** Throws HOLTER_STORE_FAILED when `path` is a directory, which SQLite reports only as "unable to open". */
+/**
+ * Throws HOLTER_STORE_FAILED when `path` is a directory, which SQLite reports only as "unable to
+ * open", or `-`, which names standard output elsewhere and would become a file named `-` here.
+ */
 export function rejectDirectory(path: string, kind: SqliteKind): void {
+  if (path === STANDARD_STREAM) throw new HolterError('HOLTER_STORE_FAILED', `The ${kind.name} cannot be - (standard output): it is an SQLite file. Point ${kind.setting} at a file.`);
   if (path === ':memory:' || !isDirectory(path)) return;
   throw new HolterError('HOLTER_STORE_FAILED', `The ${kind.name} ${path} is a directory. Point ${kind.setting} at a file inside it.`);
 }

@@ -110,3 +110,9 @@ test('new stores are owner-only', async () => {
     process.umask(previous);
   }
 });
+
+test('stores reject standard output', () => {
+  assert.throws(() => LocalStateStore.open('-'), rejected(/The state store cannot be - \(standard output\): it is an SQLite file\. Point state\.path \(or --state\) at a file\./));
+  assert.throws(() => new WebhookOutbox('-'), rejected(/The webhook outbox cannot be - .*Point sinks\.webhook\.outbox_path at a file\./));
+  assert.throws(() => new AlertStore('-'), rejected(/The alert store cannot be -/));
+});

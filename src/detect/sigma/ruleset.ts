@@ -228,6 +228,7 @@ function resolveCorrelations(registry: ReturnType<typeof registerDocuments>, rul
     state.set(entry, 'visiting');
 
     const targets: Target[] = [];
+    const seen = new Map<Registered, string>();
     let ok = true;
     for (const reference of rule.rules) {
       const target = registry.byReference.get(reference.reference);
@@ -236,6 +237,14 @@ function resolveCorrelations(registry: ReturnType<typeof registerDocuments>, rul
         ok = false;
         continue;
       }
+      // Its id and its name are two spellings of one rule, whose events would then count twice.
+      const earlier = seen.get(target);
+      if (earlier !== undefined) {
+        errors.push(ruleError('HOLTER_RULE_INVALID', `Correlation '${rule.title}' refers to one rule twice, as '${earlier}' and as '${reference.reference}'. List each rule once.`, reference.location, 'correlation.rules'));
+        ok = false;
+        continue;
+      }
+      seen.set(target, reference.reference);
       if (target.document.kind === 'correlation' && !visit(target)) ok = false;
       if (target.compiledIndex === undefined) {
         if (ok) errors.push(ruleError('HOLTER_RULE_INVALID', `Correlation '${rule.title}' refers to '${reference.reference}', which was rejected. Fix that rule first.`, reference.location, 'correlation.rules'));

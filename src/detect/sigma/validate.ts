@@ -118,7 +118,13 @@ export function validateDocument(source: SourceDocument): ValidateResult {
     check.unsupported(root as Node, 'action', "Multi-document rules with 'action: global' (Sigma 1.0 collections) are not supported. Write each rule as a complete document.");
     return { errors: check.errors };
   }
-  if (keys.has('filter') && !keys.has('detection')) {
+  if (keys.has('filter') && (keys.has('detection') || keys.has('correlation'))) {
+    const other = keys.has('detection') ? 'detection' : 'correlation';
+    const node = mapEntries(root).find((entry) => entry.key === 'filter')?.keyNode ?? (root as Node);
+    check.invalid(node as Node, 'filter', `A document has either 'filter' or '${other}', not both: a filter inside a rule would be ignored. Put the filter in a document of its own.`);
+    return { errors: check.errors };
+  }
+  if (keys.has('filter')) {
     const filter = readFilter(check, root);
     if (check.errors.length > 0) return { errors: check.errors };
     return { filter, errors: [] };

@@ -85,6 +85,44 @@ correlation:
   assert.match(result.errors[0]?.describe() ?? '', /inline-1\.yml:4:32: Rule 'holter-failed-login' is listed twice in correlation\.rules\. List each rule once\./);
 });
 
+test('rule named by id and name is rejected', () => {
+  const rule = `title: Failed login
+id: 5b7b6a3e-0000-4000-8000-000000000009
+name: failed-login
+logsource: { product: holter }
+detection:
+  selection: { event.outcome: failure }
+  condition: selection
+`;
+  const correlation = `title: Twice by two names
+correlation:
+  type: event_count
+  rules: [failed-login, 5b7b6a3e-0000-4000-8000-000000000009]
+  group-by: [holter.user.id]
+  timespan: 5m
+  condition: { gte: 10 }
+`;
+  const result = compileTexts([rule, correlation]);
+  assert.equal(result.stats.correlations_loaded, 0);
+  assert.match(result.errors[0]?.describe() ?? '', /inline-2\.yml:4:25: Correlation 'Twice by two names' refers to one rule twice, as 'failed-login' and as '5b7b6a3e-0000-4000-8000-000000000009'\. List each rule once\./);
+});
+
+test('filter inside a rule is rejected', () => {
+  const rule = `title: Spray with filter
+logsource: { product: holter }
+detection:
+  selection: { event.outcome: failure }
+  condition: selection
+filter:
+  rules: [holter-password-spray]
+  backup: { source.ip: 10.9.9.9 }
+  condition: not backup
+`;
+  const result = compileTexts([rule]);
+  assert.equal(result.stats.rules_loaded, 0);
+  assert.match(result.errors[0]?.describe() ?? '', /inline-1\.yml:6:1: A document has either 'filter' or 'detection', not both/);
+});
+
 test('folders are walked recursively', async () => {
   const root = mkdtempSync(path.join(tmpdir(), 'holter-sigma-'));
   try {
