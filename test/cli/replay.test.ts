@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -124,6 +124,26 @@ test('replay --out - prints only NDJSON', () => {
   assert.match(result.stderr, /alerts\s+\d+/);
   assert.match(result.stderr, /Rule preview/);
   assert.deepEqual(readdirSync(cwd).filter((name) => name === '-'), [], 'no file named -');
+});
+
+test('replay --out - stops quietly at a closed pipe', async () => {
+  const cwd = workDir();
+  // A burst of 10 failed logins for each of 200 users: one alert each.
+  const lines: string[] = [];
+  for (let user = 0; user < 200; user++) {
+    for (let i = 0; i < 10; i++) lines.push(`Mar  1 10:${String(Math.floor(user / 10)).padStart(2, '0')}:${String(i * 4).padStart(2, '0')} host sshd[100]: Failed password for user${user} from 203.0.113.9 port ${40000 + i} ssh2`);
+  }
+  writeFileSync(path.join(cwd, 'bursts.log'), `${lines.join('\n')}\n`);
+
+  const child = spawn(process.execPath, [HOLTER, 'replay', '--out', '-', '--quiet', '--log-level', 'error', 'bursts.log'], { cwd });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  // Read the first alert, then close the pipe, as `| head -1` does.
+  child.stdout.once('data', () => child.stdout.destroy());
+  await new Promise((resolve) => child.on('close', resolve));
+
+  assert.ok((stderr.match(/"msg":"alert delivery failed"/g) ?? []).length <= 1, stderr);
+  assert.doesNotMatch(stderr, /Cannot write alerts to standard output/);
 });
 
 test('replay rejects an unknown format name', () => {

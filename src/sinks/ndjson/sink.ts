@@ -10,6 +10,7 @@ export class NdjsonSink implements AlertSink {
   readonly name = 'ndjson';
   private readonly stream: WriteStream | NodeJS.WriteStream;
   private failure: Error | undefined;
+  private readerGone = false;
 
   constructor(readonly filePath: string) {
     this.stream = filePath === STANDARD_STREAM ? process.stdout : NdjsonSink.openFile(filePath);
@@ -31,14 +32,28 @@ export class NdjsonSink implements AlertSink {
 
   /** Resolves once the line is written to the file (not only buffered), so a failure is never missed. */
   async write(alert: Alert): Promise<SinkOutcome> {
-    if (this.failure) throw this.wrap(this.failure);
-    await new Promise<void>((resolve, reject) => {
-      this.stream.write(`${JSON.stringify(alert)}\n`, (error) => (error ? reject(this.wrap(error)) : resolve()));
+    if (this.readerGone) return 'filtered';
+    if (this.failure) throw this.failed(this.failure);
+    return new Promise<SinkOutcome>((resolve, reject) => {
+      this.stream.write(`${JSON.stringify(alert)}\n`, (error) => {
+        if (!error) return resolve('delivered');
+        // Writes already in flight fail too once the reader has gone; the first one reports it.
+        if (this.readerGone) return resolve('filtered');
+        this.failure ??= error;
+        reject(this.failed(error));
+      });
     });
-    return 'delivered';
   }
 
-  private wrap(error: Error): HolterError {
+  /**
+   * Returns the error to report for a failed write. A reader that closed standard output (`| head
+   * -1`) wants no more alerts, so that is reported once and later alerts are dropped quietly.
+   */
+  private failed(error: Error): HolterError {
+    if (this.stream === process.stdout && (error as NodeJS.ErrnoException).code === 'EPIPE') {
+      this.readerGone = true;
+      return new HolterError('HOLTER_SINK_FAILED', 'Standard output was closed by its reader, so no more alerts are written to it (--out -).', { cause: error });
+    }
     return writeFailed(this.filePath === STANDARD_STREAM ? 'standard output' : this.filePath, error);
   }
 
