@@ -11,7 +11,7 @@ import { STANDARD_STREAM } from '../paths.js';
 import type { Pipeline } from '../pipeline.js';
 import { readRecords } from '../sources/file.js';
 import { decodedRecord, mergeByEventTime, type DecodedRecord } from '../sources/merge.js';
-import { completeLength, fingerprintFile, renamedPosition, resumeOffset } from '../sources/position.js';
+import { completeLength, fingerprintFile, renamedPosition, resumeOffset, tailFingerprint } from '../sources/position.js';
 import { LocalStateStore, type InputPosition } from '../state/local-store.js';
 import type { TaskState } from '../state/task.js';
 import { assemblePipeline, checkOutputFile } from './assemble.js';
@@ -191,7 +191,7 @@ async function openCheckpoints(statePath: string, files: string[], pipeline: Pip
     async save() {
       await pipeline.drain();
       for (const [input, lastOffset] of lastOffsets) {
-        positions.set(path.resolve(input), { input: path.resolve(input), ...(await fingerprintFile(input)), lastOffset });
+        positions.set(path.resolve(input), { input: path.resolve(input), ...(await fingerprintFile(input)), lastOffset, tailFingerprint: await tailFingerprint(input, lastOffset) });
       }
       store.save(REPLAY_JOB, { positions: [...positions.values()], state: pipeline.mainTask.snapshot(), savedAt: new Date().toISOString() });
       lastSaveMs = Date.now();

@@ -17,11 +17,24 @@ export async function fingerprintFile(path: string, maxBytes = FINGERPRINT_MAX_B
   }
 }
 
+/** Hashes the up to FINGERPRINT_MAX_BYTES bytes of a file that end at `endOffset`, for InputPosition.tailFingerprint. */
+export async function tailFingerprint(path: string, endOffset: number): Promise<string> {
+  const start = Math.max(0, endOffset - FINGERPRINT_MAX_BYTES);
+  const handle = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(endOffset - start);
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, start);
+    return createHash('sha256').update(buffer.subarray(0, bytesRead)).digest('hex');
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
  * Returns the offset of the last record already processed from `path`. Returns undefined, so the
- * file is read from its start, when no position was saved or when the file no longer begins with
- * the bytes it began with (rotated or replaced), or is shorter than that position (truncated). A
- * file that only grew keeps its position.
+ * file is read from its start, when no position was saved, when the file no longer begins with
+ * the bytes it began with or no longer has the bytes it had before that position (rotated or
+ * replaced), or is shorter than that position (truncated). A file that only grew keeps its position.
  */
 export async function resumeOffset(path: string, saved: InputPosition | undefined): Promise<number | undefined> {
   if (saved === undefined) return undefined;
@@ -29,6 +42,8 @@ export async function resumeOffset(path: string, saved: InputPosition | undefine
   if (current.fingerprintBytes !== saved.fingerprintBytes || current.fingerprint !== saved.fingerprint) return undefined;
   // Cut back below the last record read, though it still begins with the same bytes.
   if ((await stat(path)).size <= saved.lastOffset) return undefined;
+  // Replaced by a file that begins the same but differs before the resume point.
+  if (saved.tailFingerprint !== undefined && (await tailFingerprint(path, saved.lastOffset)) !== saved.tailFingerprint) return undefined;
   return saved.lastOffset;
 }
 

@@ -18,6 +18,11 @@ export interface InputPosition {
   fingerprintBytes: number;
   /** Byte offset of the last record processed from it. */
   lastOffset: number;
+  /**
+   * SHA-256 of the up to 4096 bytes before `lastOffset`, so that a file replaced by one with the
+   * same beginning is not resumed mid-way. Positions saved before it existed lack it.
+   */
+  tailFingerprint?: string;
 }
 
 /** Detection state with the input positions it reflects. */

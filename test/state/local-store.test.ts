@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { HolterError } from '../../src/errors.js';
-import { fingerprintFile, renamedPosition, resumeOffset } from '../../src/sources/position.js';
+import { fingerprintFile, renamedPosition, resumeOffset, tailFingerprint } from '../../src/sources/position.js';
 import { LOCAL_CHECKPOINT_VERSION, LocalStateStore, type LocalCheckpoint } from '../../src/state/local-store.js';
 
 function tempDir(): string {
@@ -191,6 +191,19 @@ describe('input positions', () => {
     appendFileSync(file, 'more');
     assert.equal(first.fingerprintBytes, 4096);
     assert.deepEqual(await fingerprintFile(file), first);
+  });
+
+  it('restarts a replaced file with the same start', async () => {
+    const file = join(tempDir(), 'audit.log');
+    const head = Array.from({ length: 500 }, (_, index) => `record ${index}\n`).join('');
+    writeFileSync(file, `${head}old tail one\nold tail two\n`);
+    const lastOffset = head.length + 'old tail one\n'.length;
+    const saved = { input: file, ...(await fingerprintFile(file)), lastOffset, tailFingerprint: await tailFingerprint(file, lastOffset) };
+    appendFileSync(file, 'grown\n');
+    assert.equal(await resumeOffset(file, saved), lastOffset, 'a file that grew resumes');
+    writeFileSync(file, `${head}new tail one\nnew tail two\nnew tail three\n`);
+    assert.equal(saved.fingerprintBytes, 4096, 'the first 4096 bytes are the same');
+    assert.equal(await resumeOffset(file, saved), undefined);
   });
 
   it('finds the position of a renamed file', async () => {
