@@ -86,7 +86,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
   }
 
   const stages: DetectionStage[] = [rules.stage, detectors.stage];
-  const risk = await loadRisk(config, logger);
+  const risk = await loadRisk(config, options.logLoadErrors === false ? undefined : logger);
 
   // Each further task (holter run: one per partition) gets stages of its own. The compiled Sigma
   // rules are shared, read from the default task's stage so a task made after a reload gets the
@@ -153,10 +153,11 @@ async function buildEnricher(config: HolterConfig, logger: Logger): Promise<Retu
   return createEnricher({ directory, roster, tokenKey });
 }
 
-async function loadRisk(config: HolterConfig, logger: Logger): Promise<{ stage?: RiskStage; errors: HolterError[] }> {
+/** Loads the risk settings; `logger` logs their errors, unless the caller prints them itself. */
+async function loadRisk(config: HolterConfig, logger: Logger | undefined): Promise<{ stage?: RiskStage; errors: HolterError[] }> {
   if (!config.risk.enabled) return { errors: [] };
   const loaded = await loadRiskConfig(config.risk.file);
-  for (const error of loaded.errors) logger.error({ code: error.code, location: error.location }, error.describe());
+  for (const error of loaded.errors) logger?.error({ code: error.code, location: error.location }, error.describe());
   if (loaded.config === undefined || loaded.errors.length > 0) return { errors: loaded.errors };
   return { stage: new RiskStage(loaded.config), errors: [] };
 }

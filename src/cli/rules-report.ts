@@ -157,11 +157,12 @@ function junitLoadSuite(file: string, findings: Finding[], cwd: string): string[
  * loaded.
  */
 export function formatLoadErrors(
-  load: { ruleErrors: HolterError[]; detectorErrors: HolterError[]; rulesRejected: number; detectorsRejected: number },
+  load: { ruleErrors: HolterError[]; detectorErrors: HolterError[]; rulesRejected: number; detectorsRejected: number; riskErrors?: HolterError[] },
   cwd: string,
 ): string {
+  const riskLines = formatRiskErrors(load.riskErrors ?? [], cwd);
   const errors = [...load.ruleErrors, ...load.detectorErrors];
-  if (errors.length === 0) return '';
+  if (errors.length === 0) return riskLines;
   const rules = `${load.rulesRejected} rule${load.rulesRejected === 1 ? '' : 's'}`;
   const detectors = `${load.detectorsRejected} detector${load.detectorsRejected === 1 ? '' : 's'}`;
   const count = `${errors.length} error${errors.length === 1 ? '' : 's'}`;
@@ -169,6 +170,14 @@ export function formatLoadErrors(
   for (const finding of sortFindings(errors.map(errorFinding))) lines.push(formatFinding(finding, cwd));
   // Loading stops at a rule's first problems, but validate also compiles and lints what it can.
   lines.push('Run holter rules validate on these files to list every problem at once.');
+  return `${lines.join('\n')}\n${riskLines}`;
+}
+
+/** Lists the problems of the risk settings, which turn risk scoring off for the run. */
+function formatRiskErrors(errors: HolterError[], cwd: string): string {
+  if (errors.length === 0) return '';
+  const lines = [`${errors.length} error${errors.length === 1 ? '' : 's'} in the risk settings: the run goes on without risk scoring.`];
+  for (const finding of sortFindings(errors.map(errorFinding))) lines.push(formatFinding(finding, cwd));
   return `${lines.join('\n')}\n`;
 }
 

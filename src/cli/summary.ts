@@ -12,7 +12,7 @@ export function formatSummary(summary: RunSummary, report: LoadReport): string {
   if (summary.firstEventTime !== undefined) lines.push(`  event time          ${summary.firstEventTime} .. ${summary.lastEventTime}`);
   lines.push(`  rules loaded        ${report.rulesLoaded} detection, ${report.correlationsLoaded} correlation (${report.rulesRejected} rejected)`);
   lines.push(`  detectors loaded    ${report.detectorsLoaded} (${report.detectorsRejected} rejected)`);
-  lines.push(`  risk scoring        ${report.riskEnabled ? 'on' : 'off'}${report.riskErrors.length > 0 ? ` (${report.riskErrors.length} errors in its settings)` : ''}`);
+  lines.push(`  risk scoring        ${report.riskEnabled ? 'on' : 'off'}${report.riskErrors.length > 0 ? ` (${report.riskErrors.length} error${report.riskErrors.length === 1 ? '' : 's'} in its settings)` : ''}`);
 
   const late = Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0);
   lines.push(`  late events         ${late}`);

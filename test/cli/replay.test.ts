@@ -146,6 +146,20 @@ test('replay --out - stops quietly at a closed pipe', async () => {
   assert.doesNotMatch(stderr, /Cannot write alerts to standard output/);
 });
 
+test('replay prints risk setting errors', () => {
+  const cwd = workDir();
+  const risk = readFileSync(path.join(REPO_ROOT, 'config', 'risk.yaml'), 'utf8').replace(/^half_life: .*$/m, 'half_life: 999999999d');
+  writeFileSync(path.join(cwd, 'risk.yaml'), risk);
+  writeFileSync(path.join(cwd, 'holter.yml'), 'risk:\n  file: risk.yaml\n');
+  writeFileSync(path.join(cwd, 'auth.log'), 'Mar  1 10:00:00 host sshd[100]: Failed password for jdoe from 203.0.113.9 port 40000 ssh2\n');
+
+  const result = holter(['replay', '-c', 'holter.yml', '--quiet', 'auth.log'], cwd);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stderr, /^1 error in the risk settings: the run goes on without risk scoring\.$/m);
+  assert.match(result.stderr, /^risk\.yaml:\d+:\d+: error HOLTER_RULE_INVALID half_life is 999999999d, longer than the largest allowed, 3650d/m);
+  assert.match(result.stderr, /risk scoring\s+off \(1 error in its settings\)/);
+});
+
 test('replay rejects an unknown format name', () => {
   const cwd = workDir();
   const result = holter(['replay', '--quiet', '--format', 'nosuch', '--summary-json', 'summary.json', path.join(SAMPLES_DIR, 'identity', 'crowdsec_sshd-logs.log')], cwd);
