@@ -37,14 +37,14 @@ export function rejectDirectory(path: string, kind: SqliteKind): void {
 }
 
 /**
- * Creates the folders of a database file and, when the file is new, the file itself readable by its
- * owner only: the files hold user ids, alert bodies and break-glass reasons. SQLite then opens the
+ * Creates the folders of a database file and, when the file is new, the file itself, readable by
+ * their owner only: the files hold user ids, alert bodies and break-glass reasons. SQLite then opens the
  * empty file as a new database and gives its WAL and shared-memory files the same mode. An existing
  * file keeps its mode.
  */
 export function createOwnerOnly(path: string): void {
   if (path === ':memory:') return;
-  mkdirSync(dirname(resolve(path)), { recursive: true });
+  mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
   closeSync(openSync(path, 'a', 0o600));
 }
 

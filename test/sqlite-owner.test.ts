@@ -92,11 +92,12 @@ test('new stores are owner-only', async () => {
     const state = LocalStateStore.open(stateFile);
     const alertFile = tempFile('alerts.db');
     const alerts = new AlertStore(alertFile);
-    const outboxFile = tempFile('outbox.db');
+    const outboxFile = path.join(path.dirname(tempFile('outbox.db')), 'new-folder', 'outbox.db');
     const outbox = new WebhookOutbox(outboxFile);
     for (const file of [stateFile, alertFile, outboxFile, `${stateFile}-wal`, `${alertFile}-wal`, `${outboxFile}-wal`]) {
       assert.equal(statSync(file).mode & 0o777, 0o600, file);
     }
+    assert.equal(statSync(path.dirname(outboxFile)).mode & 0o777, 0o700, 'a folder it creates is owner-only too');
     state.close();
     await alerts.close();
     outbox.close();

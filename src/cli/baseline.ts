@@ -69,7 +69,9 @@ export async function runBaselineShow(user: string, options: BaselineShowOptions
   }
   if (Object.keys(profiles).length > 0) return 0;
 
-  process.stderr.write(`No detector has a baseline for ${user} in ${statePath}. Detectors key users by holter.user.id (e.g. u-1042).\n`);
+  // With state left out, the notes above say why; the user id is then not the likely mistake.
+  const hint = restored.changed.length + notLoaded.length > 0 ? 'See the notes above.' : 'Detectors key users by holter.user.id (e.g. u-1042).';
+  process.stderr.write(`No detector has a baseline for ${user} in ${statePath}. ${hint}\n`);
   return 1;
 }
 

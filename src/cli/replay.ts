@@ -40,10 +40,16 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   if (files.filter((file) => file === '-').length > 1) {
     throw new HolterError('HOLTER_CONFIG_INVALID', 'Standard input (-) is given more than once. It can be read only once: name it once.');
   }
+  const named = new Map<string, string>();
   for (const file of files) {
-    if (file !== '-' && !existsSync(file)) {
+    if (file === '-') continue;
+    if (!existsSync(file)) {
       throw new HolterError('HOLTER_INPUT_NOT_FOUND', `Input file ${file} not found. Check the path, or use - for standard input.`);
     }
+    // Read twice, every record would count twice in windows and baselines.
+    const earlier = named.get(path.resolve(file));
+    if (earlier !== undefined) throw new HolterError('HOLTER_CONFIG_INVALID', `Input ${file} is given twice (also as ${earlier}). Name each input once.`);
+    named.set(path.resolve(file), file);
   }
   if (options.summaryJson !== undefined) checkOutputFile(options.summaryJson, '--summary-json', files);
   const config = applyOverrides(loadConfig(options.config), options);

@@ -61,6 +61,7 @@ test('changed detector restarts its baseline', () => {
   writeFileSync(path.join(cwd, 'detectors', 'new-source.yaml'), firstSeenDetector('host.name', { minEvents: 10 }));
   const changed = holter(['baseline', 'show', 'u-1000', '-c', 'holter.yml', '--state', 'state.db'], cwd);
   assert.equal(changed.status, 1, 'no detector has a baseline for the user any more');
+  assert.match(changed.stderr, /No detector has a baseline for u-1000 in state\.db\. See the notes above\./);
   assert.match(changed.stdout, /^Note: detector new-source differs from the one that saved the state, in its definition or in the facility time zone .*, so its saved baseline is not shown\./m);
   assert.doesNotMatch(changed.stdout, /10\.\d+\.\d+\.\d+/);
 

@@ -160,6 +160,14 @@ test('replay prints risk setting errors', () => {
   assert.match(result.stderr, /risk scoring\s+off \(1 error in its settings\)/);
 });
 
+test('replay rejects an input named twice', () => {
+  const cwd = workDir();
+  writeFileSync(path.join(cwd, 'auth.log'), 'not json\n');
+  const result = holter(['replay', '--quiet', 'auth.log', path.join(cwd, 'auth.log')], cwd);
+  assert.equal(result.status, 2, result.stderr);
+  assert.match(result.stderr, /Input .*auth\.log is given twice \(also as auth\.log\)\. Name each input once\./);
+});
+
 test('replay rejects an unknown format name', () => {
   const cwd = workDir();
   const result = holter(['replay', '--quiet', '--format', 'nosuch', '--summary-json', 'summary.json', path.join(SAMPLES_DIR, 'identity', 'crowdsec_sshd-logs.log')], cwd);
