@@ -10,6 +10,7 @@ import { createLogger } from '../log.js';
 import { simulateHospital } from '../sim/index.js';
 import { assemblePipeline, type LoadReport } from './assemble.js';
 import { applyOverrides } from './overrides.js';
+import { formatLoadErrors } from './rules-report.js';
 import { formatSummary } from './summary.js';
 
 export interface DemoOptions {
@@ -88,7 +89,11 @@ export async function runSimulation(options: DemoOptions, announce: boolean): Pr
 
   const logger = createLogger(config.log.level);
   const alerts: Alert[] = [];
-  const { pipeline, report } = await assemblePipeline(config, { logger, onAlert: (alert) => alerts.push(alert) });
+  const { pipeline, report } = await assemblePipeline(config, { logger, logLoadErrors: false, onAlert: (alert) => alerts.push(alert) });
+  process.stderr.write(formatLoadErrors(report, process.cwd()));
+  if (report.rulesLoaded + report.correlationsLoaded + report.detectorsLoaded === 0) {
+    process.stderr.write('Note: no rule or detector loaded, so nothing can raise an alert. Check --rules and --detectors.\n');
+  }
 
   if (announce) process.stderr.write(
     `Simulating ${hospital.directory.length} staff at ${hospital.facility} (${hospital.timeZone}) for ${options.days} days; alerts print below as they are raised.\n`,

@@ -24,8 +24,10 @@ export function lintUnreachableCorrelation(correlation: CorrelationRule, locatio
 
   const condition = comparisons.map(({ operator, value }) => `${operator}: ${value}`).join(', ');
   const needed = smallestCountNeeded(comparisons);
+  // A lower bound that some count meets, more rules could reach; one that no count meets, only a new condition can.
+  const satisfiable = needed !== undefined && comparisons.every(({ operator, value }) => meetsComparison(operator, needed, value));
   const hint =
-    needed !== undefined && needed > named
+    needed !== undefined && needed > named && satisfiable
       ? `list the ${needed} rules the condition needs in correlation.rules, or lower the condition to at most ${named}`
       : `change the condition so that a count from 1 to ${named} meets it`;
   return [

@@ -45,6 +45,13 @@ test('condition below one is unreachable', () => {
   assert.equal(findings[0]?.hint, 'change the condition so that a count from 1 to 2 meets it');
 });
 
+test('contradictory bounds ask for a new condition', () => {
+  const findings = lintTemporal('temporal', '[first, second]', '{ gte: 3, lte: 1 }');
+
+  assert.equal(findings.length, 1);
+  assert.equal(findings[0]?.hint, 'change the condition so that a count from 1 to 2 meets it');
+});
+
 test('reachable temporal conditions pass', () => {
   assert.deepEqual(lintTemporal('temporal', '[first, second]', '{ gte: 2 }'), []);
   assert.deepEqual(lintTemporal('temporal', '[first, second]', undefined), []);
