@@ -12,6 +12,7 @@ import { loadConfig } from '../config/load.js';
 import type { HolterConfig } from '../config/schema.js';
 import { claimDetectorId, parseDetector } from '../detect/baseline/loader.js';
 import { readDetectorSuite, runDetectorSuite } from '../detect/baseline/rule-tests.js';
+import { loadRiskConfig } from '../detect/risk/index.js';
 import { compileDetectionRule } from '../detect/sigma/compile.js';
 import { lintRuleSources, unknownEventField } from '../detect/sigma/lint.js';
 import type { SigmaMapping } from '../detect/sigma/mapping.js';
@@ -67,8 +68,12 @@ export async function runRulesValidate(paths: string[], options: ValidateOptions
   findings.push(...validateDetectors(loaded).map(errorFinding));
   findings.push(...loaded.detectorSources.flatMap((source) => lintDetectorFields(source)));
 
+  // The configured set includes the risk settings, which a run loads with the rules.
+  const checkRisk = loaded.config.risk.enabled && (options.config !== undefined || paths.length === 0);
+  if (checkRisk) findings.push(...(await loadRiskConfig(loaded.config.risk.file)).errors.map(errorFinding));
+
   const sorted = sortFindings(findings);
-  const files = loaded.ruleSources.length + loaded.detectorSources.length;
+  const files = loaded.ruleSources.length + loaded.detectorSources.length + (checkRisk ? 1 : 0);
   const cwd = process.cwd();
   if (options.format === 'json') {
     output.write(findingsJson(sorted, files, cwd));

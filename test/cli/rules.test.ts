@@ -47,6 +47,16 @@ async function runTests(paths: string[], options: Partial<TestOptions> = {}): Pr
   return { code, output: capture.text };
 }
 
+test('validate checks the configured risk file', async () => {
+  const risk = readFileSync(path.join(REPO_ROOT, 'config', 'risk.yaml'), 'utf8').replace(/^half_life: .*$/m, 'half_life: 999999999d');
+  const target = folder({ 'risk.yaml': risk, 'holter.yml': `risk:\n  file: risk.yaml\nrules:\n  paths: [${RULES_DIR}]\ndetectors:\n  paths: [${DETECTORS_DIR}]\n` });
+  const { code, output } = await validate([], { config: path.join(target, 'holter.yml') });
+
+  assert.equal(code, 1);
+  assert.match(output, /risk\.yaml:\d+:\d+: error HOLTER_RULE_INVALID half_life is 999999999d, longer than the largest allowed, 3650d/);
+  assert.match(output, /^1 error, 0 warnings in \d+ files$/m);
+});
+
 const CLEAN_RULE = `title: Failed login
 id: 7c0e3b52-5b0a-4a4e-9d6e-0f2a4c1d9e11
 name: test-failed-login
