@@ -24,7 +24,7 @@ const ACCOUNT_FIELDS: Record<EntityType, readonly string[]> = {
  * one arbitrary member of the group, so a password spray grouped by `source.ip` is about the
  * source address and not about whichever victim failed last.
  *
- * A group key names an entity type when it holds the type's field (`holter.user.id`,
+ * A group key names an entity type when it contains the type's field (`holter.user.id`,
  * `source.ip`, `host.name`) or one of its account fields, or when one of its values equals the
  * trigger event's value of the type's field. The last case covers group-by names that reach the
  * field through a Sigma alias or a log source mapping (`IPAddress` for `source.ip`).

@@ -54,7 +54,7 @@ export async function runBaselineShow(user: string, options: BaselineShowOptions
   const restored: DetectorRestore = saved === undefined ? { kept: [], changed: [], unchecked: [] } : detectors.stage.restore(saved as BaselineSnapshot);
   const profiles = detectors.stage.describe(user);
 
-  // State of detectors that this configuration does not load is never shown, so say whose it is.
+  // State of detectors that this configuration does not load is never shown, so the note names them.
   const loaded = new Set(detectors.stage.detectorIds);
   const notLoaded = Object.keys((saved as BaselineSnapshot | undefined)?.detectors ?? {}).filter((id) => !loaded.has(id));
   if (notLoaded.length > 0) {
@@ -69,7 +69,7 @@ export async function runBaselineShow(user: string, options: BaselineShowOptions
   }
   if (Object.keys(profiles).length > 0) return 0;
 
-  // With state left out, the notes above say why; the user id is then not the likely mistake.
+  // With state left out, the notes above give the reason, so the user id is not the likely mistake.
   const hint = restored.changed.length + notLoaded.length > 0 ? 'See the notes above.' : 'Detectors key users by holter.user.id (e.g. u-1042).';
   process.stderr.write(`No detector has a baseline for ${user} in ${statePath}. ${hint}\n`);
   return 1;

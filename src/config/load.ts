@@ -21,7 +21,7 @@ export class ConfigErrors extends HolterError {
   }
 }
 
-// verbose: errors carry the schema they failed, so a value that should be a map can be told its keys.
+// verbose: errors carry the schema they failed, so the message for a value that should be a map can list its keys.
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
 const validate = ajv.compile<HolterConfig>(ConfigSchema);
 

@@ -32,9 +32,9 @@ export async function tailFingerprint(path: string, endOffset: number): Promise<
 
 /**
  * Returns the offset of the last record already processed from `path`. Returns undefined, so the
- * file is read from its start, when no position was saved, when the file no longer begins with
- * the bytes it began with or no longer has the bytes it had before that position (rotated or
- * replaced), or is shorter than that position (truncated). A file that only grew keeps its position.
+ * file is read from its start, in three cases. No position was saved. The file's first bytes, or
+ * the bytes before that position, differ from those saved (rotated or replaced). The file is
+ * shorter than that position (truncated). A file that only grew keeps its position.
  */
 export async function resumeOffset(path: string, saved: InputPosition | undefined): Promise<number | undefined> {
   if (saved === undefined) return undefined;

@@ -42,7 +42,7 @@ test('MITRE tags split into tactics and techniques', () => {
   assert.equal(mitreFromTags(['cve.2021-44228']), undefined);
 });
 
-/** A password spray as the shipped correlation raises it: grouped by source.ip, triggered by the eighth victim. */
+/** Builds a password spray as the shipped correlation raises it: grouped by source.ip, triggered by the eighth victim. */
 function spray(): Detection {
   const victim = eventAt('2026-10-29T06:07:00Z', { source: { ip: '203.0.113.9' }, host: { name: 'okta-edge' } });
   return detectionFor(victim, {

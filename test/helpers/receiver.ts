@@ -9,7 +9,7 @@ export interface Receiver {
 
 /**
  * Starts a real HTTP receiver on loopback for webhook tests. `respond` gets each request's body and
- * headers once the body is complete, and returns the status code to answer with.
+ * headers once the body is complete, and returns the status code of the response.
  */
 export async function startReceiver(respond: (body: string, headers: IncomingHttpHeaders) => number): Promise<Receiver> {
   const server = createServer((request, response) => {
