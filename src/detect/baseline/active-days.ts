@@ -13,6 +13,8 @@
  */
 
 const HOURS_PER_DAY = 24;
+/** Bits 0 to 23. */
+const ALL_HOURS = 0xffffff;
 
 export interface OpenDate {
   /** Local date as days since 1970-01-01. */
@@ -34,7 +36,10 @@ export class ActiveDays {
   private readonly counts = new Float64Array(HOURS_PER_DAY);
   /** Event time to which all counts are decayed. */
   private referenceMs = Number.NaN;
-  private open: OpenDate | null = null;
+  /** The date being marked, in fields rather than an object per date; NaN when none. */
+  private openDay = Number.NaN;
+  private openHours = 0;
+  private openLastMs = 0;
 
   constructor(halfLifeMs: number) {
     this.halfLifeMs = halfLifeMs;
@@ -48,26 +53,30 @@ export class ActiveDays {
   mark(ms: number, day: number, hour: number): void {
     // NOTE: an out-of-order event from a date already counted is not counted, so a late event
     // can only make an hour look less usual.
-    if (this.open !== null && day < this.open.day) return;
+    if (day < this.openDay) return;
     this.settleBefore(day);
 
-    if (this.open === null) this.open = { day, hours: 0, lastMs: ms };
-    for (const neighbour of [hour - 1, hour, hour + 1]) {
-      if (neighbour >= 0 && neighbour < HOURS_PER_DAY) this.open.hours |= 1 << neighbour;
+    if (Number.isNaN(this.openDay)) {
+      this.openDay = day;
+      this.openHours = 0;
+      this.openLastMs = ms;
     }
-    this.open.lastMs = Math.max(this.open.lastMs, ms);
+    // Bits hour - 1, hour and hour + 1, cut to the 24 hours of the date.
+    this.openHours |= ((0b111 << hour) >>> 1) & ALL_HOURS;
+    this.openLastMs = Math.max(this.openLastMs, ms);
   }
 
   /** Counts the open date when `day` is a later date. */
   settleBefore(day: number): void {
-    const open = this.open;
-    if (open === null || open.day >= day) return;
-    this.open = null;
+    if (!(this.openDay < day)) return;
+    const hours = this.openHours;
+    const lastMs = this.openLastMs;
+    this.openDay = Number.NaN;
 
-    this.decayTo(open.lastMs);
-    const weight = Math.pow(2, -(this.referenceMs - open.lastMs) / this.halfLifeMs);
+    this.decayTo(lastMs);
+    const weight = Math.pow(2, -(this.referenceMs - lastMs) / this.halfLifeMs);
     for (let hour = 0; hour < HOURS_PER_DAY; hour += 1) {
-      if ((open.hours & (1 << hour)) !== 0) this.counts[hour] = (this.counts[hour] as number) + weight;
+      if ((hours & (1 << hour)) !== 0) this.counts[hour] = (this.counts[hour] as number) + weight;
     }
   }
 
@@ -82,7 +91,7 @@ export class ActiveDays {
     return {
       counts: Array.from(this.counts),
       referenceMs: Number.isNaN(this.referenceMs) ? null : this.referenceMs,
-      open: this.open === null ? null : { ...this.open },
+      open: Number.isNaN(this.openDay) ? null : { day: this.openDay, hours: this.openHours, lastMs: this.openLastMs },
     };
   }
 
@@ -90,7 +99,11 @@ export class ActiveDays {
     const days = new ActiveDays(halfLifeMs);
     days.counts.set(snapshot.counts.slice(0, HOURS_PER_DAY));
     days.referenceMs = snapshot.referenceMs ?? Number.NaN;
-    days.open = snapshot.open === null ? null : { ...snapshot.open };
+    if (snapshot.open !== null) {
+      days.openDay = snapshot.open.day;
+      days.openHours = snapshot.open.hours;
+      days.openLastMs = snapshot.open.lastMs;
+    }
     return days;
   }
 

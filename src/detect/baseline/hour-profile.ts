@@ -7,10 +7,9 @@ import type { LocalHour } from './local-time.js';
  * Activity of one entity (a user or a peer group) by local hour of week, with exponential decay
  * in event time so that old behaviour fades.
  *
- * Size: 168 float64 weights (1,344 bytes), nine numbers and the active-day counts (about 300
- * bytes), about 1.8 KB per profile including object overhead. A profile that has been judged
- * also keeps its weekday and weekend pools (48 float64, about 0.5 KB). Both are estimates from
- * the field sizes, not heap measurements.
+ * Size: 168 float64 weights and their 48 weekday and weekend sums in one array (1,728 bytes),
+ * fifteen numbers and the active-day counts (about 300 bytes), about 2.2 KB per profile with
+ * object overhead: an estimate from the field sizes. `npm run bench:detectors` measures the heap.
  *
  * Events of the current local hour are held back and added when a later hour begins. A burst of
  * unusual events therefore cannot make its own hour look usual while it is still being judged.
@@ -40,7 +39,7 @@ export interface HourShare {
   dayType: DayType;
 }
 
-/** The events of one local hour, held back until a later hour begins. */
+/** The events of one local hour, held back until a later hour begins, as saved in a snapshot. */
 interface PendingHour {
   startMs: number;
   hourOfWeek: number;
@@ -51,6 +50,7 @@ interface PendingHour {
 }
 
 export interface HourProfileSnapshot {
+  /** Decayed weights at referenceMs, by hour of week. */
   weights: number[];
   referenceMs: number | null;
   firstMs: number | null;
@@ -60,10 +60,32 @@ export interface HourProfileSnapshot {
   activeDays: ActiveDaysSnapshot;
 }
 
+/** Offsets into a profile's one array of numbers: the hour-of-week weights, then their sums by hour of day. */
+const WEEKDAY_POOL = HOURS_PER_WEEK;
+const WEEKEND_POOL = HOURS_PER_WEEK + 24;
+const CELLS = HOURS_PER_WEEK + 48;
+/** First hour of week of Saturday: Monday is day 0. */
+const WEEKEND_START = 5 * 24;
+/**
+ * Half-lives after the scale's base at which the scaled weights are rescaled. 2^512 times any
+ * realistic count stays far below the largest double (about 2^1024).
+ */
+const MAX_SCALE_HALF_LIVES = 512;
+
 export class HourProfile {
   private readonly halfLifeMs: number;
-  private readonly weights = new Float64Array(HOURS_PER_WEEK);
-  /** Event time to which all weights are decayed. */
+  /**
+   * Weights by hour of week (0-167), then their sums over weekdays (168-191) and weekend days
+   * (192-215) by hour of day, all scaled. An event at time t adds 2^((t - scaleBaseMs) / half-life)
+   * instead of decaying all 168 weights to each new event's time, which costs a pass over the
+   * array per hour of activity. The decayed weight at referenceMs is the scaled one times
+   * 2^((scaleBaseMs - referenceMs) / half-life). Shares are ratios, so the scale cancels in them.
+   */
+  private readonly cells = new Float64Array(CELLS);
+  private weekdayTotal = 0;
+  private weekendTotal = 0;
+  private scaleBaseMs = Number.NaN;
+  /** Latest event time added: the time at which the decayed weights are read. */
   private referenceMs = Number.NaN;
   firstMs = Number.NaN;
   lastMs = Number.NaN;
@@ -71,10 +93,14 @@ export class HourProfile {
   events = 0;
   /** Peer group of the latest event, for describe; not part of the snapshot. */
   peer: string | undefined;
-  private pending: PendingHour | null = null;
+  /** The held-back hour, in fields rather than an object per hour; NaN start when none. */
+  private pendingStartMs = Number.NaN;
+  private pendingHourOfWeek = 0;
+  /** Local date of the held-back hour; NaN for an hour restored from state saved before dates were kept. */
+  private pendingDay = Number.NaN;
+  private pendingLastMs = 0;
+  private pendingCount = 0;
   private activeDays: ActiveDays;
-  /** Pools for shareOf, made on first use. */
-  private pooled: PooledDays | null = null;
 
   constructor(halfLifeMs: number) {
     this.halfLifeMs = halfLifeMs;
@@ -95,7 +121,7 @@ export class HourProfile {
    * of `hour`, so that judging `hour` uses every earlier hour and every earlier date.
    */
   settleBefore(hour: LocalHour): void {
-    if (this.pending !== null && this.pending.startMs < hour.startMs) this.addPending();
+    if (this.pendingStartMs < hour.startMs) this.addPending();
     this.activeDays.settleBefore(hour.day);
   }
 
@@ -114,9 +140,8 @@ export class HourProfile {
 
   /** Share of the decayed weight in each hour of the week, without the held-back hour. */
   hourOfWeekShares(): number[] {
-    let total = 0;
-    for (const weight of this.weights) total += weight;
-    return Array.from(this.weights, (weight) => (total > 0 ? weight / total : 0));
+    const total = this.weekdayTotal + this.weekendTotal;
+    return Array.from(this.cells.subarray(0, HOURS_PER_WEEK), (weight) => (total > 0 ? weight / total : 0));
   }
 
   /**
@@ -125,33 +150,38 @@ export class HourProfile {
    */
   discount(hour: LocalHour, count: number): void {
     if (count <= 0) return;
-    const pending = this.pending;
-    if (pending !== null && pending.startMs === hour.startMs) {
-      pending.count = Math.max(0, pending.count - count);
+    if (this.pendingStartMs === hour.startMs) {
+      this.pendingCount = Math.max(0, this.pendingCount - count);
       return;
     }
     if (Number.isNaN(this.referenceMs)) return;
-    const ageMs = Math.max(0, this.referenceMs - (hour.startMs + HOUR_MS - 1));
-    const weight = count * Math.pow(2, -ageMs / this.halfLifeMs);
-    this.weights[hour.hourOfWeek] = Math.max(0, (this.weights[hour.hourOfWeek] as number) - weight);
-    if (this.pooled !== null) this.pooled.stale = true;
+    // The events count as of the end of their hour, or of the reference time if that is earlier.
+    const atMs = Math.min(this.referenceMs, hour.startMs + HOUR_MS - 1);
+    const index = hour.hourOfWeek;
+    this.cells[index] = Math.max(0, (this.cells[index] as number) - count * this.scaleAt(atMs));
+    // Summed again rather than subtracted, so an hour taken back to 0 leaves no rounding residue in
+    // the pools. Detections are rare, so the pass costs little.
+    this.sumPools();
   }
 
   /** Records one event. Call after judging it. */
   observe(ms: number, hour: LocalHour): void {
-    const pending = this.pending;
-    if (pending !== null && pending.startMs === hour.startMs) {
-      pending.count += 1;
-      pending.lastMs = Math.max(pending.lastMs, ms);
+    if (this.pendingStartMs === hour.startMs) {
+      this.pendingCount += 1;
+      this.pendingLastMs = Math.max(this.pendingLastMs, ms);
       return;
     }
-    if (pending !== null && hour.startMs < pending.startMs) {
+    if (hour.startMs < this.pendingStartMs) {
       // An out-of-order event from an earlier hour: that hour is over, so add it at once.
       this.add(ms, hour.hourOfWeek, hour.day, 1);
       return;
     }
-    if (pending !== null) this.addPending();
-    this.pending = { startMs: hour.startMs, hourOfWeek: hour.hourOfWeek, day: hour.day, lastMs: ms, count: 1 };
+    this.addPending();
+    this.pendingStartMs = hour.startMs;
+    this.pendingHourOfWeek = hour.hourOfWeek;
+    this.pendingDay = hour.day;
+    this.pendingLastMs = ms;
+    this.pendingCount = 1;
   }
 
   /**
@@ -160,10 +190,11 @@ export class HourProfile {
    * undefined when the profile is empty.
    */
   shareOf(hour: LocalHour, smoothing: number): HourShare | undefined {
-    const pooled = this.pooledDays();
-    const { weekdays, weekends, weekdayTotal, weekendTotal } = pooled;
+    const cells = this.cells;
+    const { weekdayTotal, weekendTotal } = this;
     const total = weekdayTotal + weekendTotal;
-    if (total < EMPTY_WEIGHT) return undefined;
+    const scale = this.decayedScale();
+    if (total * scale < EMPTY_WEIGHT) return undefined;
 
     const before = (hour.hour + 23) % 24;
     const after = (hour.hour + 25) % 24;
@@ -173,21 +204,21 @@ export class HourProfile {
     let weightAt: number;
     let weightAfter: number;
     if (dayTotal < MIN_DAY_TYPE_FRACTION * total) {
-      weightBefore = (weekdays[before] as number) + (weekends[before] as number);
-      weightAt = (weekdays[hour.hour] as number) + (weekends[hour.hour] as number);
-      weightAfter = (weekdays[after] as number) + (weekends[after] as number);
+      weightBefore = (cells[WEEKDAY_POOL + before] as number) + (cells[WEEKEND_POOL + before] as number);
+      weightAt = (cells[WEEKDAY_POOL + hour.hour] as number) + (cells[WEEKEND_POOL + hour.hour] as number);
+      weightAfter = (cells[WEEKDAY_POOL + after] as number) + (cells[WEEKEND_POOL + after] as number);
       dayTotal = total;
       dayType = 'all days';
     } else {
-      const day = hour.weekend ? weekends : weekdays;
-      weightBefore = day[before] as number;
-      weightAt = day[hour.hour] as number;
-      weightAfter = day[after] as number;
+      const pool = hour.weekend ? WEEKEND_POOL : WEEKDAY_POOL;
+      weightBefore = cells[pool + before] as number;
+      weightAt = cells[pool + hour.hour] as number;
+      weightAfter = cells[pool + after] as number;
     }
 
     const at = weightAt / dayTotal;
     const share = (smoothing * (weightBefore / dayTotal) + at + smoothing * (weightAfter / dayTotal)) / (1 + 2 * smoothing);
-    return { share, seen: at * dayTotal > EMPTY_WEIGHT, dayType };
+    return { share, seen: weightAt * scale > EMPTY_WEIGHT, dayType };
   }
 
   /**
@@ -196,109 +227,124 @@ export class HourProfile {
    * profile is empty.
    */
   weekShareOf(hour: LocalHour, smoothing: number): HourShare | undefined {
-    const total = sum(this.weights);
-    if (total < EMPTY_WEIGHT) return undefined;
-    const at = (this.weights[hour.hourOfWeek] as number) / total;
-    const before = (this.weights[(hour.hourOfWeek + HOURS_PER_WEEK - 1) % HOURS_PER_WEEK] as number) / total;
-    const after = (this.weights[(hour.hourOfWeek + 1) % HOURS_PER_WEEK] as number) / total;
+    const cells = this.cells;
+    const total = this.weekdayTotal + this.weekendTotal;
+    const scale = this.decayedScale();
+    if (total * scale < EMPTY_WEIGHT) return undefined;
+    const weightAt = cells[hour.hourOfWeek] as number;
+    const at = weightAt / total;
+    const before = (cells[(hour.hourOfWeek + HOURS_PER_WEEK - 1) % HOURS_PER_WEEK] as number) / total;
+    const after = (cells[(hour.hourOfWeek + 1) % HOURS_PER_WEEK] as number) / total;
     const share = (smoothing * before + at + smoothing * after) / (1 + 2 * smoothing);
-    return { share, seen: at * total > EMPTY_WEIGHT, dayType: WEEKDAY_NAMES[Math.floor(hour.hourOfWeek / 24)] as DayType };
+    return { share, seen: weightAt * scale > EMPTY_WEIGHT, dayType: WEEKDAY_NAMES[Math.floor(hour.hourOfWeek / 24)] as DayType };
   }
 
   snapshot(): HourProfileSnapshot {
+    const scale = this.decayedScale();
     return {
-      weights: Array.from(this.weights),
+      weights: Array.from(this.cells.subarray(0, HOURS_PER_WEEK), (weight) => weight * scale),
       referenceMs: nullable(this.referenceMs),
       firstMs: nullable(this.firstMs),
       lastMs: nullable(this.lastMs),
       events: this.events,
-      pending: this.pending === null ? null : { ...this.pending },
+      pending: Number.isNaN(this.pendingStartMs)
+        ? null
+        : { startMs: this.pendingStartMs, hourOfWeek: this.pendingHourOfWeek, day: nullable(this.pendingDay), lastMs: this.pendingLastMs, count: this.pendingCount },
       activeDays: this.activeDays.snapshot(),
     };
   }
 
   static restore(snapshot: HourProfileSnapshot, halfLifeMs: number): HourProfile {
     const profile = new HourProfile(halfLifeMs);
-    profile.weights.set(snapshot.weights.slice(0, HOURS_PER_WEEK));
+    profile.cells.set(snapshot.weights.slice(0, HOURS_PER_WEEK));
+    profile.sumPools();
     profile.referenceMs = snapshot.referenceMs ?? Number.NaN;
+    // The saved weights are decayed to referenceMs, so that is where their scale is 1.
+    profile.scaleBaseMs = profile.referenceMs;
     profile.firstMs = snapshot.firstMs ?? Number.NaN;
     profile.lastMs = snapshot.lastMs ?? Number.NaN;
     profile.events = snapshot.events;
-    profile.pending = snapshot.pending === null ? null : { ...snapshot.pending };
+    const pending = snapshot.pending;
+    if (pending !== null) {
+      profile.pendingStartMs = pending.startMs;
+      profile.pendingHourOfWeek = pending.hourOfWeek;
+      profile.pendingDay = pending.day ?? Number.NaN;
+      profile.pendingLastMs = pending.lastMs;
+      profile.pendingCount = pending.count;
+    }
     profile.activeDays = ActiveDays.restore(snapshot.activeDays, halfLifeMs);
     return profile;
   }
 
   private addPending(): void {
-    const pending = this.pending;
-    if (pending === null) return;
-    this.pending = null;
-    this.add(pending.lastMs, pending.hourOfWeek, pending.day, pending.count);
+    if (Number.isNaN(this.pendingStartMs)) return;
+    this.pendingStartMs = Number.NaN;
+    this.add(this.pendingLastMs, this.pendingHourOfWeek, Number.isNaN(this.pendingDay) ? null : this.pendingDay, this.pendingCount);
   }
 
   private add(ms: number, hourOfWeek: number, day: number | null, count: number): void {
     if (day !== null) this.activeDays.mark(ms, day, hourOfWeek % 24);
 
-    if (Number.isNaN(this.referenceMs)) this.referenceMs = ms;
-    if (ms > this.referenceMs) {
-      const factor = Math.pow(2, -(ms - this.referenceMs) / this.halfLifeMs);
-      for (let index = 0; index < HOURS_PER_WEEK; index += 1) this.weights[index] = (this.weights[index] as number) * factor;
-      this.referenceMs = ms;
-    }
-    const weight = count * Math.pow(2, -(this.referenceMs - ms) / this.halfLifeMs);
-    this.weights[hourOfWeek] = (this.weights[hourOfWeek] as number) + weight;
-    if (this.pooled !== null) this.pooled.stale = true;
+    if (Number.isNaN(this.scaleBaseMs)) this.scaleBaseMs = ms;
+    if (ms - this.scaleBaseMs > MAX_SCALE_HALF_LIVES * this.halfLifeMs) this.rescale(ms);
+    this.referenceMs = Number.isNaN(this.referenceMs) ? ms : Math.max(this.referenceMs, ms);
+    this.changeWeight(hourOfWeek, count * this.scaleAt(ms));
 
     this.events += count;
     this.firstMs = Number.isNaN(this.firstMs) ? ms : Math.min(this.firstMs, ms);
     this.lastMs = Number.isNaN(this.lastMs) ? ms : Math.max(this.lastMs, ms);
   }
 
-  /**
-   * Returns the weights pooled into weekdays and weekends, summed again only after `add` changed
-   * the weights: a user's many events within one hour are judged against the same pools.
-   */
-  private pooledDays(): PooledDays {
-    let pooled = this.pooled;
-    if (pooled === null) {
-      pooled = { weekdays: new Float64Array(24), weekends: new Float64Array(24), weekdayTotal: 0, weekendTotal: 0, stale: true };
-      this.pooled = pooled;
+  /** Adds `delta` (scaled, may be negative) to one hour-of-week weight and to its pool and total. */
+  private changeWeight(hourOfWeek: number, delta: number): void {
+    const cells = this.cells;
+    cells[hourOfWeek] = (cells[hourOfWeek] as number) + delta;
+    const hour = hourOfWeek % 24;
+    if (hourOfWeek < WEEKEND_START) {
+      cells[WEEKDAY_POOL + hour] = (cells[WEEKDAY_POOL + hour] as number) + delta;
+      this.weekdayTotal += delta;
+    } else {
+      cells[WEEKEND_POOL + hour] = (cells[WEEKEND_POOL + hour] as number) + delta;
+      this.weekendTotal += delta;
     }
-    if (!pooled.stale) return pooled;
-
-    poolDays(this.weights, 0, 5, pooled.weekdays);
-    poolDays(this.weights, 5, 7, pooled.weekends);
-    pooled.weekdayTotal = sum(pooled.weekdays);
-    pooled.weekendTotal = sum(pooled.weekends);
-    pooled.stale = false;
-    return pooled;
   }
-}
 
-/** Weights of a profile summed over weekdays and over weekend days, hour by hour. */
-interface PooledDays {
-  weekdays: Float64Array;
-  weekends: Float64Array;
-  weekdayTotal: number;
-  weekendTotal: number;
-  /** True when the weights changed after the pools were summed. */
-  stale: boolean;
-}
-
-/** Sums days [fromDay, toDay) of hour-of-week weights into one 24-hour profile. */
-function poolDays(weights: Float64Array, fromDay: number, toDay: number, pooled: Float64Array): void {
-  pooled.fill(0);
-  for (let day = fromDay; day < toDay; day += 1) {
+  /** Sets the weekday and weekend pools and their totals from the hour-of-week weights. */
+  private sumPools(): void {
+    const cells = this.cells;
+    cells.fill(0, HOURS_PER_WEEK);
+    for (let hourOfWeek = 0; hourOfWeek < HOURS_PER_WEEK; hourOfWeek += 1) {
+      const pool = hourOfWeek < WEEKEND_START ? WEEKDAY_POOL : WEEKEND_POOL;
+      cells[pool + (hourOfWeek % 24)] = (cells[pool + (hourOfWeek % 24)] as number) + (cells[hourOfWeek] as number);
+    }
+    this.weekdayTotal = 0;
+    this.weekendTotal = 0;
     for (let hour = 0; hour < 24; hour += 1) {
-      pooled[hour] = (pooled[hour] as number) + (weights[day * 24 + hour] as number);
+      this.weekdayTotal += cells[WEEKDAY_POOL + hour] as number;
+      this.weekendTotal += cells[WEEKEND_POOL + hour] as number;
     }
   }
-}
 
-function sum(values: Float64Array): number {
-  let total = 0;
-  for (const value of values) total += value;
-  return total;
+  /** Scaled weight of one event at `ms`. */
+  private scaleAt(ms: number): number {
+    return Math.pow(2, (ms - this.scaleBaseMs) / this.halfLifeMs);
+  }
+
+  /** Factor from scaled weights to weights decayed to referenceMs; 1 for an empty profile. */
+  private decayedScale(): number {
+    if (Number.isNaN(this.referenceMs)) return 1;
+    return Math.pow(2, (this.scaleBaseMs - this.referenceMs) / this.halfLifeMs);
+  }
+
+  /** Moves the scale's base to `ms`, so scaled weights stay far from the largest double. */
+  private rescale(ms: number): void {
+    const factor = Math.pow(2, (this.scaleBaseMs - ms) / this.halfLifeMs);
+    const cells = this.cells;
+    for (let index = 0; index < CELLS; index += 1) cells[index] = (cells[index] as number) * factor;
+    this.weekdayTotal *= factor;
+    this.weekendTotal *= factor;
+    this.scaleBaseMs = ms;
+  }
 }
 
 function nullable(value: number): number | null {
