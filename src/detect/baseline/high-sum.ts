@@ -123,7 +123,9 @@ export class HighSumDetector implements BaselineDetector {
     if (this.pending.size === 0 || watermarkMs < this.nextDueMs) return [];
     const detections: Detection[] = [];
     let nextDueMs = Number.POSITIVE_INFINITY;
-    for (const key of [...this.pending].sort()) {
+    // A copy, because a pass deletes from the set; sorted, so entities are evaluated in a fixed order.
+    const keys = this.pending.size === 1 ? this.pending : [...this.pending].sort();
+    for (const key of keys) {
       const state = this.entities.get(key);
       if (state === undefined) {
         this.pending.delete(key);
@@ -184,11 +186,13 @@ export class HighSumDetector implements BaselineDetector {
     if (late) this.counters.events_late += 1;
     if (ms < state.consumedBeforeMs) return;
 
-    const also = this.readAlso.map((readExtra) => {
+    const also: number[] = [];
+    for (const readExtra of this.readAlso) {
       const extra = readExtra(event);
-      return typeof extra === 'number' && Number.isFinite(extra) ? extra : 0;
-    });
-    insertSorted(state.entries, { ms, value, also, id: event.event.id, evaluated: late, event });
+      also.push(typeof extra === 'number' && Number.isFinite(extra) ? extra : 0);
+    }
+    // A late entry ends no window, so it never becomes a trigger and needs no event.
+    insertSorted(state.entries, { ms, value, also, id: event.event.id, evaluated: late, event: late ? null : event });
     if (state.entries.length > MAX_ENTRIES_PER_ENTITY) {
       mergeOldest(state.entries);
       this.counters.entries_merged += 1;
@@ -208,26 +212,34 @@ export class HighSumDetector implements BaselineDetector {
       if (end.evaluated) continue;
       end.evaluated = true;
       state.evaluatedMs = Math.max(state.evaluatedMs, end.ms);
-      if (end.ms < state.consumedBeforeMs) continue;
+      if (end.ms < state.consumedBeforeMs) {
+        end.event = null;
+        continue;
+      }
       learnHeldSums(state, end.ms - this.windowMs, this.halfLifeMs);
 
-      const inWindow = state.entries.filter(
-        (entry) => entry.ms > end.ms - this.windowMs && entry.ms <= end.ms && entry.ms >= state.consumedBeforeMs,
-      );
-      const total = inWindow.reduce((sum, entry) => sum + entry.value, 0);
+      const inWindow = (entry: Entry): boolean => entry.ms > end.ms - this.windowMs && entry.ms <= end.ms && entry.ms >= state.consumedBeforeMs;
+      // The window's entries are listed only for a detection: most windows stay below the threshold.
+      let total = 0;
+      for (const entry of state.entries) if (inWindow(entry)) total += entry.value;
       const threshold = this.thresholdAt(state, end.ms);
 
       if (total >= threshold.value) {
-        const startMs = inWindow[0]?.ms ?? end.ms;
-        detections.push(this.toDetection(entity, state, inWindow, end, total, threshold, startMs));
+        const windowEntries = state.entries.filter(inWindow);
+        const startMs = windowEntries[0]?.ms ?? end.ms;
+        detections.push(this.toDetection(entity, state, windowEntries, end, total, threshold, startMs));
         // The burst owns the events up to one window after the event that reached the threshold. The
         // window's first event can be routine work from before the burst, so ending there would let
         // the burst's own tail raise a second detection.
         state.consumedBeforeMs = end.ms + this.windowMs;
         state.heldSums.length = 0;
+        end.event = null;
         continue;
       }
       state.heldSums.push([end.ms, total]);
+      // Only the entry being evaluated becomes a trigger, so its event is let go once evaluated.
+      // Buffered events would otherwise live for a whole window and be copied by young collections.
+      end.event = null;
     }
 
     dropUnreachable(state, this.windowMs);
