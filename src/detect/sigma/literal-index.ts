@@ -5,9 +5,9 @@
  * scan per rule set and event (KeywordScan).
  */
 import type { FieldAccessor } from './fields.js';
+import type { KeywordScan } from './keyword-scan.js';
 import { KEYWORD_STRINGS, MAX_CLAUSES } from './prefilter.js';
 import type { Clause } from './prefilter.js';
-import { forEachKeywordString } from './scope.js';
 import type { EventPredicate, MatchScope, ValueEntry } from './scope.js';
 import { memoizable, NO_RESULTS, ValueMemo } from './value-memo.js';
 import type { ValueMemoLimits } from './value-memo.js';
@@ -23,11 +23,6 @@ const PLAIN_DECIMAL = /^[-+]?(\d+(\.\d*)?|\.\d+)$/;
  * Windows events. At the limits, the memo of one field takes at most about 200 KB in its two generations.
  */
 export const FIELD_MEMO_LIMITS: ValueMemoLimits = { maxEntries: 512, maxChars: 32_768 };
-/**
- * Memo limits of the keyword scan, per generation. A rule set has one, and a Windows event brings
- * about 50 keyword strings, so it gets more room than a field: at most about 6 MB in its two generations.
- */
-export const KEYWORD_MEMO_LIMITS: ValueMemoLimits = { maxEntries: 16_384, maxChars: 1_048_576 };
 
 /** A rule of the group (its position in the group) and the bit of one of its clauses. */
 type Target = number;
@@ -57,8 +52,21 @@ export class LiteralIndex {
   /** The rule set's shared scan of the keyword strings, and the targets of each of its literal numbers. */
   private keywordScan?: KeywordScan;
   private readonly keywordTargets = new Map<number, Target[]>();
-  /** Log source conditions of the rules with keyword literals: when none holds, no such rule can match and the scan is skipped. */
-  private readonly keywordLogsources = new Set<EventPredicate>();
+  /**
+   * Log source conditions of the rules with keyword literals, and their positions in the scan. When
+   * none holds, no such rule can match and the scan is skipped.
+   */
+  private readonly keywordLogsources: EventPredicate[] = [];
+  private keywordPositions: number[] = [];
+  /** Scratch list of the positions of the conditions that hold for the current event. */
+  private readonly metPositions: number[] = [];
+  /** Passes the keyword clauses of a deferred scan, with the stamp and `add` of the last `collect`. */
+  private readonly passKeywords = (ids: readonly number[]): void => {
+    for (const id of ids) {
+      const targets = this.keywordTargets.get(id);
+      if (targets !== undefined) for (const target of targets) this.pass(target);
+    }
+  };
 
   /** Scratch list of one value's targets, reused for every value that misses the memo. */
   private readonly valueTargets: Target[] = [];
@@ -86,7 +94,7 @@ export class LiteralIndex {
           this.keywordScan ??= literal.shared?.scan;
           if (literal.shared !== undefined && literal.shared.scan === this.keywordScan) {
             append(this.keywordTargets, literal.shared.id, target);
-            this.keywordLogsources.add(literal.shared.logsource);
+            if (!this.keywordLogsources.includes(literal.shared.logsource)) this.keywordLogsources.push(literal.shared.logsource);
             continue;
           }
           let entry = byAccessor.get(literal.accessor);
@@ -113,10 +121,22 @@ export class LiteralIndex {
     }
     this.passed = new Uint8Array(this.filtered.length);
     this.passedStamps = new Uint32Array(this.filtered.length);
+    const scan = this.keywordScan;
+    if (scan !== undefined) this.keywordPositions = this.keywordLogsources.map((logsource) => scan.positionOf(logsource));
   }
 
-  /** Calls `add` for every rule of the group the event may match; a rule may be added more than once. */
-  collect(scope: MatchScope, add: (rule: number) => void): void {
+  /** The rule set's keyword scan, when some rule of the group has keyword literals: `collect` may defer to it. */
+  get sharedKeywordScan(): KeywordScan | undefined {
+    return this.keywordScan;
+  }
+
+  /**
+   * Calls `add` for every rule of the group the event may match; a rule may be added more than once.
+   * With `deferKeywords`, the keyword clauses wait for `sharedKeywordScan.flush(scope)`, which the
+   * caller runs after the last index of the event. The scan then looks for the literals of every
+   * log source met by the event's indexes at once.
+   */
+  collect(scope: MatchScope, add: (rule: number) => void, deferKeywords = false): void {
     for (const rule of this.unfiltered) add(rule);
     if (this.filtered.length === 0) return;
     if (++this.stamp === 0xffffffff) {
@@ -125,11 +145,9 @@ export class LiteralIndex {
     }
     this.add = add;
     const pass = this.pass;
-    if (this.keywordScan !== undefined && this.anyKeywordLogsource(scope)) {
-      for (const id of this.keywordScan.literalsIn(scope)) {
-        const targets = this.keywordTargets.get(id);
-        if (targets !== undefined) for (const target of targets) pass(target);
-      }
+    if (this.keywordScan !== undefined && this.findMetKeywordLogsources(scope)) {
+      if (deferKeywords) this.keywordScan.defer(scope, this.metPositions, this.passKeywords);
+      else this.passKeywords(this.keywordScan.literalsIn(scope, this.metPositions));
     }
     for (const field of this.fields) {
       const entries = field.accessor === KEYWORD_STRINGS ? scope.keywordStrings() : scope.fieldEntries(field.accessor);
@@ -178,79 +196,17 @@ export class LiteralIndex {
   };
 
   /**
-   * Tells whether the event meets the log source condition of a rule with keyword literals. Keyword
-   * strings cover the whole event, so scanning them costs more than testing a log source. An event
-   * of another log source, such as a hospital record under a Windows rule, skips the scan.
+   * Lists in `metPositions` the log source conditions of rules with keyword literals that the event
+   * meets, and returns true when there is one. Keyword strings cover the whole event, so scanning
+   * them costs more than testing a log source. An event of another log source, such as a hospital
+   * record under a Windows rule, skips the scan.
    */
-  private anyKeywordLogsource(scope: MatchScope): boolean {
-    for (const logsource of this.keywordLogsources) if (logsource(scope)) return true;
-    return false;
-  }
-}
-
-/**
- * One automaton over the keyword literals of every rule of a rule set. Several literal indexes
- * test one event (its log source keys and the unindexed rules) and all need the same result. The
- * event's keyword strings, often a kilobyte or more, are then scanned once instead of once per index.
- */
-export class KeywordScan {
-  private readonly automaton: SubstringAutomaton;
-  private readonly seenStamps: Uint32Array;
-  private stamp = 0;
-  private lastScope?: MatchScope;
-  /** Reused for every event: callers read it before the next event's scan. */
-  private readonly found: number[] = [];
-  private readonly add = (id: number): void => {
-    if (this.seenStamps[id] === this.stamp) return;
-    this.seenStamps[id] = this.stamp;
-    this.found.push(id);
-  };
-  /** Literal numbers per recent keyword string. Numbers are not cached: their strings are short and built anew per event. */
-  private readonly memo?: ValueMemo<readonly number[]>;
-  /** Scratch list of one string's literals, reused for every string that misses the memo. */
-  private readonly stringLiterals: number[] = [];
-  private readonly collectLiteral = (id: number): void => {
-    if (!this.stringLiterals.includes(id)) this.stringLiterals.push(id);
-  };
-  private readonly visit = (text: string, number: boolean): void => {
-    if (this.memo === undefined || number || !memoizable(text)) {
-      this.automaton.scan(text, this.add);
-      return;
+  private findMetKeywordLogsources(scope: MatchScope): boolean {
+    this.metPositions.length = 0;
+    for (let index = 0; index < this.keywordLogsources.length; index++) {
+      if ((this.keywordLogsources[index] as EventPredicate)(scope)) this.metPositions.push(this.keywordPositions[index] as number);
     }
-    let ids = this.memo.get(text);
-    if (ids === undefined) {
-      this.stringLiterals.length = 0;
-      this.automaton.scan(text, this.collectLiteral);
-      ids = this.stringLiterals.length === 0 ? NO_RESULTS : this.stringLiterals.slice();
-      this.memo.set(text, ids);
-    }
-    for (const id of ids) this.add(id);
-  };
-
-  /**
-   * Takes lower-cased texts. A literal's number is its position in `texts`. `memoLimits` is for
-   * tests: null scans every string, for a reference without the memo.
-   */
-  constructor(texts: string[], memoLimits: ValueMemoLimits | null = KEYWORD_MEMO_LIMITS) {
-    this.automaton = new SubstringAutomaton(texts.map((text, id) => [text, id]));
-    this.seenStamps = new Uint32Array(texts.length);
-    if (memoLimits !== null) this.memo = new ValueMemo(memoLimits);
-  }
-
-  /**
-   * Returns the numbers of the literals that occur in the event's keyword strings, each once. The
-   * strings are read from the event as they are, not collected: the automaton folds case itself.
-   */
-  literalsIn(scope: MatchScope): readonly number[] {
-    if (scope === this.lastScope) return this.found;
-    this.lastScope = scope;
-    this.found.length = 0;
-    if (++this.stamp === 0xffffffff) {
-      this.seenStamps.fill(0);
-      this.stamp = 1;
-    }
-    forEachKeywordString(scope.event, this.visit);
-    return this.found;
+    return this.metPositions.length > 0;
   }
 }
 

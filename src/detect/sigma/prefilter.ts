@@ -11,7 +11,7 @@
 import { expandQuantifier, parseCondition } from './condition.js';
 import type { ConditionNode } from './condition.js';
 import type { FieldAccessor } from './fields.js';
-import type { KeywordScan } from './literal-index.js';
+import type { KeywordScan } from './keyword-scan.js';
 import type { DetectionRule, FieldItem } from './model.js';
 import type { RuleScalar } from './parse.js';
 import type { EventPredicate } from './scope.js';

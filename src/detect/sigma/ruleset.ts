@@ -11,11 +11,11 @@ import { correlationFingerprint, filteredFingerprint } from './fingerprint.js';
 import type { CompiledLogsource, CompiledRule } from './compile.js';
 import type { SigmaMapping } from './mapping.js';
 import type { CorrelationRule, DetectionRule, FilterDocument, SigmaDocument } from './model.js';
-import { KeywordScan } from './literal-index.js';
+import { KeywordScan } from './keyword-scan.js';
 import { parseRuleText, ruleError } from './parse.js';
 import { KEYWORD_STRINGS } from './prefilter.js';
 import type { RequiredLiteral } from './prefilter.js';
-import type { EventPredicate } from './scope.js';
+import type { EventPredicate, MatchScope } from './scope.js';
 import { isValidTimeZone } from './time-parts.js';
 import { validateDocument } from './validate.js';
 
@@ -143,6 +143,7 @@ export function buildRuleSet(sources: RuleSource[], options: BuildOptions): Buil
   applyFilters(filters, registry, ruleSet, { compileOptions, logsourceCache }, errors);
   resolveCorrelations(registry, ruleSet, errors);
   buildIndex(ruleSet);
+  rememberLogsourceResults(ruleSet);
   shareKeywordScan(ruleSet);
   return { ruleSet, errors, warnings };
 }
@@ -325,10 +326,39 @@ function buildIndex(ruleSet: RuleSet): void {
   });
 }
 
-/** Gives every keyword literal of the rule set one shared scan (literal-index.ts), numbered by distinct text, with its rule's log source condition. */
+/**
+ * Makes each log source condition keep its result for the last scope it tested. Rules of one log
+ * source share its condition. The stage tests it for each candidate rule, and the literal indexes
+ * test it before the keyword scan, so without the result kept it ran several times per event. A
+ * scope belongs to one event, which detection does not change.
+ */
+function rememberLogsourceResults(ruleSet: RuleSet): void {
+  const wrapped = new Set<CompiledLogsource>();
+  for (const rule of ruleSet.rules) {
+    const logsource = rule.logsource;
+    if (logsource === undefined || wrapped.has(logsource)) continue;
+    wrapped.add(logsource);
+    const condition = logsource.predicate;
+    let lastScope: MatchScope | undefined;
+    let lastResult = false;
+    logsource.predicate = (scope) => {
+      if (scope !== lastScope) {
+        lastResult = condition(scope);
+        lastScope = scope;
+      }
+      return lastResult;
+    };
+  }
+}
+
+/**
+ * Gives every keyword literal of the rule set one shared scan (keyword-scan.ts), numbered by
+ * distinct text, with the log source conditions of the rules that use each text.
+ */
 function shareKeywordScan(ruleSet: RuleSet): void {
   const keywordLiterals: { literal: RequiredLiteral; logsource: EventPredicate }[] = [];
   const ids = new Map<string, number>();
+  const logsources: Set<EventPredicate>[] = [];
   for (const rule of ruleSet.rules) {
     // A rule with an unmapped log source never matches, so its literals are never looked up.
     if (rule.logsource === undefined) continue;
@@ -336,13 +366,19 @@ function shareKeywordScan(ruleSet: RuleSet): void {
       for (const literal of clause) {
         if (literal.accessor !== KEYWORD_STRINGS || literal.kind !== 'contains') continue;
         keywordLiterals.push({ literal, logsource: rule.logsource.predicate });
-        if (!ids.has(literal.text)) ids.set(literal.text, ids.size);
+        let id = ids.get(literal.text);
+        if (id === undefined) {
+          id = ids.size;
+          ids.set(literal.text, id);
+          logsources.push(new Set());
+        }
+        logsources[id]?.add(rule.logsource.predicate);
       }
     }
   }
   if (keywordLiterals.length === 0) return;
 
-  const scan = new KeywordScan([...ids.keys()]);
+  const scan = new KeywordScan([...ids.keys()], { logsources: logsources.map((set) => [...set]) });
   for (const { literal, logsource } of keywordLiterals) literal.shared = { scan, id: ids.get(literal.text) as number, logsource };
 }
 

@@ -5,6 +5,7 @@
 import type { HolterEvent } from '../../event.js';
 import type { Detection, DetectionStage } from '../types.js';
 import { correlationDetection, singleEventDetection } from './explain.js';
+import type { KeywordScan } from './keyword-scan.js';
 import { LiteralIndex } from './literal-index.js';
 import type { CompiledCorrelation, RuleSet } from './ruleset.js';
 import { MatchScope, valueStrings } from './scope.js';
@@ -31,6 +32,8 @@ export class SigmaStage implements DetectionStage {
   private indexLookup: { parts: string[]; buckets: Map<string, LiteralIndex> }[] = [];
   /** Literal index of the rules tested on events of every log source. */
   private unindexed = new LiteralIndex([]);
+  /** The keyword scans that the literal indexes defer to, run once per event after the indexes (one per rule set). */
+  private keywordScans: KeywordScan[] = [];
   /** False only for the reference path of the tests: every rule of the event's log source is then evaluated. */
   private readonly prefilter: boolean;
   /** Per rule, the number of the last event whose candidate list took it: marks rules already added without a Set per event. */
@@ -114,6 +117,10 @@ export class SigmaStage implements DetectionStage {
     const indexLookup = splitIndex(ruleSet, literalIndex);
     const unindexed = literalIndex(ruleSet.unindexed);
     const candidateMarks = new Uint32Array(ruleSet.rules.length);
+    const keywordScans = new Set<KeywordScan>();
+    for (const index of [unindexed, ...indexLookup.flatMap(({ buckets }) => [...buckets.values()])]) {
+      if (index.sharedKeywordScan !== undefined) keywordScans.add(index.sharedKeywordScan);
+    }
 
     this.retiredDroppedHits += this.windows.reduce((sum, previous) => sum + previous.droppedHits, 0);
     this.counters.correlation_states_kept += [...ruleSet.correlations].filter((correlation) => states.has(correlation.fingerprint)).length;
@@ -122,6 +129,7 @@ export class SigmaStage implements DetectionStage {
     this.windows = windows;
     this.indexLookup = indexLookup;
     this.unindexed = unindexed;
+    this.keywordScans = [...keywordScans];
     this.candidateMarks = candidateMarks;
     this.candidateStamp = 0;
   }
@@ -201,11 +209,12 @@ export class SigmaStage implements DetectionStage {
       this.candidateMarks.fill(0);
       this.candidateStamp = 1;
     }
-    this.unindexed.collect(scope, this.addCandidate);
+    this.unindexed.collect(scope, this.addCandidate, true);
     for (const { parts, buckets } of this.indexLookup) {
       const value = readPath(scope.event, parts);
       if (value !== undefined && value !== null) this.addIndexed(scope, buckets, value);
     }
+    for (const scan of this.keywordScans) scan.flush(scope);
     sortAscending(found);
     return found;
   }
@@ -220,7 +229,7 @@ export class SigmaStage implements DetectionStage {
     if (typeof value === 'string') text = value;
     else if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') text = String(value);
     else return;
-    buckets.get(text.toLowerCase())?.collect(scope, this.addCandidate);
+    buckets.get(text.toLowerCase())?.collect(scope, this.addCandidate, true);
   }
 
   private readonly addCandidate = (rule: number): void => {

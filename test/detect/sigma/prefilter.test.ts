@@ -6,9 +6,11 @@ import { test } from 'node:test';
 import { decodeRecord } from '../../../src/decoders/index.js';
 import { createEnricher } from '../../../src/enrich/index.js';
 import type { HolterEvent } from '../../../src/event.js';
-import { KeywordScan, LiteralIndex, SubstringAutomaton } from '../../../src/detect/sigma/literal-index.js';
+import { KeywordScan } from '../../../src/detect/sigma/keyword-scan.js';
+import { LiteralIndex, SubstringAutomaton } from '../../../src/detect/sigma/literal-index.js';
 import { KEYWORD_STRINGS } from '../../../src/detect/sigma/prefilter.js';
 import { MatchScope } from '../../../src/detect/sigma/scope.js';
+import type { EventPredicate } from '../../../src/detect/sigma/scope.js';
 import { loadSigmaRules, SigmaStage } from '../../../src/detect/sigma/stage.js';
 import type { RuleSet } from '../../../src/detect/sigma/ruleset.js';
 import { simulateHospital } from '../../../src/sim/index.js';
@@ -376,9 +378,9 @@ test('keyword memo keeps found literals', async () => {
   const literals = [...texts];
   const events = corpusEvents();
   const sorted = (ids: readonly number[]): number[] => [...ids].sort((a, b) => a - b);
-  const reference = new KeywordScan(literals, null);
-  const warm = new KeywordScan(literals);
-  const evicting = new KeywordScan(literals, { maxEntries: 2, maxChars: 4_096 });
+  const reference = new KeywordScan(literals, { memoLimits: null, gate: false });
+  const warm = new KeywordScan(literals, { gate: false });
+  const evicting = new KeywordScan(literals, { memoLimits: { maxEntries: 2, maxChars: 4_096 }, gate: false });
   let foundTotal = 0;
   for (const pass of [1, 2]) {
     for (const event of events) {
@@ -389,4 +391,48 @@ test('keyword memo keeps found literals', async () => {
     }
   }
   assert.ok(foundTotal > 100, `only ${foundTotal} keyword literals found: the events no longer exercise the scan`);
+});
+
+test('keyword groups keep found literals', async () => {
+  const ruleSet = await corpusRuleSet();
+  const texts: string[] = [];
+  const logsources: EventPredicate[][] = [];
+  for (const rule of ruleSet.rules) {
+    for (const clause of rule.literals ?? []) {
+      for (const literal of clause) {
+        if (literal.shared === undefined) continue;
+        let id = texts.indexOf(literal.text);
+        if (id < 0) {
+          id = texts.push(literal.text) - 1;
+          logsources.push([]);
+        }
+        if (!logsources[id]?.includes(literal.shared.logsource)) logsources[id]?.push(literal.shared.logsource);
+      }
+    }
+  }
+  const distinct = new Set(logsources.flat()).size;
+  assert.ok(distinct > 5, `only ${distinct} log sources have keyword literals in the corpus`);
+
+  // The reference scans every string for every literal; the groups must report exactly the literals of the log sources met.
+  const reference = new KeywordScan(texts, { memoLimits: null, gate: false });
+  const grouped = new KeywordScan(texts, { logsources });
+  const sorted = (ids: readonly number[]): number[] => [...ids].sort((a, b) => a - b);
+
+  // The regression events rarely contain a keyword literal of their own log source, so copies of
+  // them carry one more string with a literal: upper-cased, as written, or with the Kelvin sign for `k`.
+  const events = [...corpusEvents(), ...hospitalEvents()];
+  const carriers = events.map((event, position) => {
+    const literal = texts[position % texts.length] as string;
+    const spellings = [literal.toUpperCase(), `x${literal}x`, literal.replaceAll('k', '\u212A')];
+    return { ...event, message: spellings[position % spellings.length] } as HolterEvent;
+  });
+
+  let foundTotal = 0;
+  for (const event of [...events, ...carriers]) {
+    const scope = new MatchScope(event);
+    const expected = sorted(reference.literalsIn(scope).filter((id) => logsources[id]?.some((logsource) => logsource(scope))));
+    foundTotal += expected.length;
+    assert.deepEqual(sorted(grouped.literalsIn(scope)), expected, `event ${event.event.id}`);
+  }
+  assert.ok(foundTotal > 100, `only ${foundTotal} keyword literals found: the events no longer exercise the groups`);
 });
