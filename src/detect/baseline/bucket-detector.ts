@@ -9,6 +9,7 @@ import type { BucketJudgement } from './bucket-explain.js';
 import { compareCodeUnits, readEntityAndTime, roundTo, scalarText } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
+import type { EntityKeys } from './entities.js';
 import { Exclusions } from './exclusions.js';
 import { LocalClock } from './local-time.js';
 import { PeerGroupReader } from './peer-group.js';
@@ -113,7 +114,7 @@ export class BucketDetector implements BaselineDetector {
     detections: 0,
   };
 
-  constructor(config: CountConfig, rule: RuleInfo, options: { exclusions?: Exclusions; defaultTimeZone?: string; clock?: LocalClock } = {}) {
+  constructor(config: CountConfig, rule: RuleInfo, options: { exclusions?: Exclusions; defaultTimeZone?: string; clock?: LocalClock; entityKeys?: EntityKeys } = {}) {
     this.config = config;
     this.rule = rule;
     this.filter = compileWhere(config.where);
@@ -140,7 +141,7 @@ export class BucketDetector implements BaselineDetector {
     this.series = new EntityMap(maxEntities, (key, series) => {
       this.pending.delete(key);
       if (series.seasonal !== undefined) this.slots?.release(series.seasonal);
-    });
+    }, options.entityKeys);
     this.peers = new EntityMap(maxEntities);
   }
 

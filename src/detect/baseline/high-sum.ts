@@ -4,6 +4,7 @@ import type { Detection, RuleInfo } from '../types.js';
 import { readEntityAndTime, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
+import type { EntityKeys } from './entities.js';
 import { DEFAULTS, durationMs } from './schema.js';
 import type { HighSumConfig } from './schema.js';
 import { compileWhere } from './where.js';
@@ -98,7 +99,7 @@ export class HighSumDetector implements BaselineDetector {
     detections: 0,
   };
 
-  constructor(config: HighSumConfig, rule: RuleInfo) {
+  constructor(config: HighSumConfig, rule: RuleInfo, options: { entityKeys?: EntityKeys } = {}) {
     this.config = config;
     this.rule = rule;
     this.filter = compileWhere(config.where);
@@ -109,7 +110,7 @@ export class HighSumDetector implements BaselineDetector {
     this.readEntity = compileFieldPath(config.by);
     this.readValue = compileFieldPath(config.field);
     this.readAlso = this.alsoFields.map((field) => compileFieldPath(field));
-    this.entities = new EntityMap(config.max_entities ?? DEFAULTS.max_entities, (key) => this.pending.delete(key));
+    this.entities = new EntityMap(config.max_entities ?? DEFAULTS.max_entities, (key) => this.pending.delete(key), options.entityKeys);
   }
 
   process(event: HolterEvent, watermarkMs: number): Detection[] {

@@ -21,6 +21,7 @@ import { SEASONALITIES, seasonalModeOf, type Seasonality } from './seasonal.js';
 import type { CountConfig, DetectorConfig, DetectorFunction, NewValueConfig, TimeOfDayConfig } from './schema.js';
 import { BaselineStage } from './stage.js';
 import { TimeOfDayDetector } from './time-of-day.js';
+import { EntityKeys } from './entities.js';
 import { located, validateDetector } from './validate.js';
 import type { DocumentContext } from './validate.js';
 
@@ -29,6 +30,12 @@ export interface LoadDetectorsOptions {
   defaultTimeZone: string;
   /** Log of the stage: a restore warns there about each detector whose changed logic restarts its baseline. */
   logger?: Logger;
+}
+
+/** Caches the detectors of one loaded set share. */
+interface SharedByDetectors {
+  clock?: LocalClock;
+  entityKeys?: EntityKeys;
 }
 
 const FIELD_PATH = /^[A-Za-z@_][A-Za-z0-9@_.-]*$/;
@@ -52,7 +59,9 @@ export async function loadDetectors(
     );
   }
 
+  // One clock and one entity key table for the set, so detectors share their caches.
   const clock = new LocalClock();
+  const entityKeys = new EntityKeys();
   const errors: HolterError[] = [];
   const detectors: BaselineDetector[] = [];
   const seenIds = new Map<string, string>();
@@ -70,7 +79,7 @@ export async function loadDetectors(
       continue;
     }
 
-    const result = parseDetector(text, file, { ...options, clock });
+    const result = parseDetector(text, file, { ...options, clock, entityKeys });
     if (result.detector !== undefined) {
       const duplicate = claimDetectorId(seenIds, result.detector, file);
       if (duplicate !== undefined) {
@@ -131,7 +140,7 @@ async function expandPaths(paths: string[], errors: HolterError[]): Promise<stri
 export function parseDetector(
   text: string,
   file: string,
-  options: LoadDetectorsOptions & { clock?: LocalClock },
+  options: LoadDetectorsOptions & SharedByDetectors,
 ): { detector?: BaselineDetector; errors: HolterError[] } {
   const lineCounter = new LineCounter();
   const documents = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
@@ -163,7 +172,7 @@ function secondDocumentError(document: Document.Parsed, file: string, lineCounte
 }
 
 /** Validates the document of a detector file that parsed; returns the detector, or every error found. */
-function parseDetectorDocument(context: DocumentContext, options: LoadDetectorsOptions & { clock?: LocalClock }): { detector?: BaselineDetector; errors: HolterError[] } {
+function parseDetectorDocument(context: DocumentContext, options: LoadDetectorsOptions & SharedByDetectors): { detector?: BaselineDetector; errors: HolterError[] } {
   const { document, file } = context;
 
   if (!isMap(document.contents)) {
@@ -194,11 +203,12 @@ function parseDetectorDocument(context: DocumentContext, options: LoadDetectorsO
   return { detector, errors: [] };
 }
 
-function createDetector(config: DetectorConfig, rule: RuleInfo, options: LoadDetectorsOptions & { clock?: LocalClock; exclusions: Exclusions }): BaselineDetector {
-  if (config.function === 'time_of_day' || config.function === 'time_of_week') return new TimeOfDayDetector(config as TimeOfDayConfig, rule, { defaultTimeZone: options.defaultTimeZone, clock: options.clock });
-  if (config.function === 'high_sum') return new HighSumDetector(config, rule);
-  if (config.function === 'first_seen' || config.function === 'rare') return new NewValueDetector(config as NewValueConfig, rule, { exclusions: options.exclusions });
-  return new BucketDetector(config as CountConfig, rule, { exclusions: options.exclusions, defaultTimeZone: options.defaultTimeZone, clock: options.clock });
+function createDetector(config: DetectorConfig, rule: RuleInfo, options: LoadDetectorsOptions & SharedByDetectors & { exclusions: Exclusions }): BaselineDetector {
+  const { clock, entityKeys, exclusions, defaultTimeZone } = options;
+  if (config.function === 'time_of_day' || config.function === 'time_of_week') return new TimeOfDayDetector(config as TimeOfDayConfig, rule, { defaultTimeZone, clock, entityKeys });
+  if (config.function === 'high_sum') return new HighSumDetector(config, rule, { entityKeys });
+  if (config.function === 'first_seen' || config.function === 'rare') return new NewValueDetector(config as NewValueConfig, rule, { exclusions, entityKeys });
+  return new BucketDetector(config as CountConfig, rule, { exclusions, defaultTimeZone, clock, entityKeys });
 }
 
 /**

@@ -4,6 +4,7 @@ import type { Detection, RuleInfo } from '../types.js';
 import { compareCodeUnits, readEntityAndTime, roundTo, scalarText, spanText } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
+import type { EntityKeys } from './entities.js';
 import { Evidence } from './evidence.js';
 import { Exclusions } from './exclusions.js';
 import { KnownValues } from './known-values.js';
@@ -90,7 +91,7 @@ export class NewValueDetector implements BaselineDetector {
     detections: 0,
   };
 
-  constructor(config: NewValueConfig, rule: RuleInfo, options: { exclusions?: Exclusions } = {}) {
+  constructor(config: NewValueConfig, rule: RuleInfo, options: { exclusions?: Exclusions; entityKeys?: EntityKeys } = {}) {
     this.config = config;
     this.rule = rule;
     this.filter = compileWhere(config.where);
@@ -104,7 +105,7 @@ export class NewValueDetector implements BaselineDetector {
     this.readValue = compileFieldPath(config.field);
     this.peerGroup = config.over === undefined ? undefined : new PeerGroupReader(config.over);
     const maxEntities = config.max_entities ?? DEFAULTS.max_entities;
-    this.entities = new EntityMap(maxEntities);
+    this.entities = new EntityMap(maxEntities, undefined, options.entityKeys);
     this.peers = new EntityMap(maxEntities);
   }
 

@@ -5,6 +5,7 @@ import { compareCodeUnits, formatPercent, readEntityAndTime, roundTo } from './d
 import type { BaselineDetector } from './detector.js';
 import { ActiveDays } from './active-days.js';
 import { EntityMap } from './entities.js';
+import type { EntityKeys } from './entities.js';
 import { Evidence } from './evidence.js';
 import { HourProfile } from './hour-profile.js';
 import type { HourProfileSnapshot, HourShare } from './hour-profile.js';
@@ -105,7 +106,7 @@ export class TimeOfDayDetector implements BaselineDetector {
     detections: 0,
   };
 
-  constructor(config: TimeOfDayConfig, rule: RuleInfo, options: { defaultTimeZone: string; clock?: LocalClock }) {
+  constructor(config: TimeOfDayConfig, rule: RuleInfo, options: { defaultTimeZone: string; clock?: LocalClock; entityKeys?: EntityKeys }) {
     this.config = config;
     this.rule = rule;
     this.filter = compileWhere(config.where);
@@ -121,7 +122,7 @@ export class TimeOfDayDetector implements BaselineDetector {
     this.readTimeZone = compileFieldPath(config.time_zone_field ?? DEFAULTS.time_zone_field);
     this.peerGroup = new PeerGroupReader(config.learning.peer_group ?? []);
     const maxEntities = config.max_entities ?? DEFAULTS.max_entities;
-    this.users = new EntityMap(maxEntities);
+    this.users = new EntityMap(maxEntities, undefined, options.entityKeys);
     this.peers = new EntityMap(maxEntities);
   }
 

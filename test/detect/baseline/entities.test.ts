@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { EntityMap } from '../../../src/detect/baseline/entities.js';
+import { EntityKeys, EntityMap } from '../../../src/detect/baseline/entities.js';
 
 const keysOf = (map: EntityMap<number>): string[] => [...map].map(([key]) => key);
 
@@ -93,5 +93,73 @@ describe('EntityMap', () => {
     assert.deepEqual(keysOf(map), []);
     map.touch('b', () => 2);
     assert.deepEqual(keysOf(map), ['b']);
+  });
+});
+
+/** Returns a key table and two maps of `maxEntities` that share it. */
+function twoMaps(maxEntities: number): [EntityKeys, EntityMap<number>, EntityMap<number>] {
+  const keys = new EntityKeys();
+  return [keys, new EntityMap<number>(maxEntities, undefined, keys), new EntityMap<number>(maxEntities, undefined, keys)];
+}
+
+describe('EntityMap with shared keys', () => {
+  it('keeps each map apart', () => {
+    const keys = new EntityKeys();
+    const counts = new EntityMap<number>(10, undefined, keys);
+    const names = new EntityMap<string>(10, undefined, keys);
+    counts.touch('u-1', () => 1);
+    names.touch('u-2', () => 'second');
+    names.touch('u-1', () => 'first');
+
+    assert.equal(counts.get('u-1'), 1);
+    assert.equal(counts.get('u-2'), undefined);
+    assert.equal(names.get('u-1'), 'first');
+    assert.equal(names.get('u-2'), 'second');
+    assert.equal(counts.size, 1);
+    assert.equal(names.size, 2);
+    assert.deepEqual(keysOf(counts), ['u-1']);
+  });
+
+  it('eviction in one map spares the other', () => {
+    const keys = new EntityKeys();
+    const small = new EntityMap<number>(1, undefined, keys);
+    const large = new EntityMap<number>(10, undefined, keys);
+    for (const key of ['a', 'b']) {
+      small.touch(key, () => 1);
+      large.touch(key, () => 2);
+    }
+
+    assert.equal(small.get('a'), undefined);
+    assert.equal(small.evicted, 1);
+    assert.equal(large.get('a'), 2);
+    assert.equal(large.get('b'), 2);
+  });
+
+  it('forgets a key no map holds', () => {
+    const [keys, first, second] = twoMaps(1);
+    first.touch('a', () => 1);
+    second.touch('a', () => 2);
+    first.touch('b', () => 3);
+    second.touch('b', () => 4);
+    assert.equal(keys.find('a'), undefined);
+
+    // A key dropped from the table and added again keeps its new state after other lookups.
+    assert.equal(first.touch('a', () => 5), 5);
+    first.get('b');
+    assert.equal(first.get('a'), 5);
+    assert.equal(second.get('a'), undefined);
+  });
+
+  it('clear leaves the other map whole', () => {
+    const [, cleared, kept] = twoMaps(10);
+    cleared.touch('a', () => 1);
+    kept.touch('a', () => 2);
+    cleared.clear();
+
+    assert.equal(cleared.get('a'), undefined);
+    assert.equal(cleared.size, 0);
+    assert.equal(kept.get('a'), 2);
+    cleared.set('a', 3);
+    assert.equal(cleared.get('a'), 3);
   });
 });
