@@ -63,6 +63,12 @@ export interface HolterFields {
   };
   /** Why access happened: purpose of use, break-glass (emergency override) and its stated reason. */
   access?: { purpose?: string; break_glass?: boolean; reason?: string };
+  /**
+   * The patient who acted, when the acting account is a patient's own (a patient portal). Decoders
+   * set the clear `id` here instead of `user.*`, and the enrich stage replaces it with `token` and
+   * makes that token the user id.
+   */
+  acting_patient?: { id?: string; token?: string };
   /** Directory facts about the acting user, set by the enrich stage. */
   user?: {
     /**

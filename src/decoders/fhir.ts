@@ -234,13 +234,20 @@ function agentTypeCodes(agent: JsonObject): string[] {
 /**
  * user.id is `who.identifier.value`, else `who.reference`; user.name is the identifier
  * value, else `altId`, else the id part of the reference. Person names (`agent.name`,
- * `who.display`) are deliberately not copied.
+ * `who.display`) are deliberately not copied. The reference of an agent that is a Patient (a patient portal) is a
+ * patient identifier, so it goes to `holter.acting_patient` for the enrich stage to tokenise.
  */
 function setUser(event: HolterEvent, agent: JsonObject): void {
   const who = asObject(agent.who);
   const identifier = nonEmpty(asObject(who?.identifier)?.value);
   const reference = nonEmpty(who?.reference);
   const altId = nonEmpty(agent.altId);
+  const patient = parseReference(reference);
+  if (patient?.type === 'Patient') {
+    event.holter.acting_patient = { id: patient.id };
+    setSourceAddress(event, readNetworkAddress(agent));
+    return;
+  }
   const id = identifier ?? reference;
   const name = identifier ?? altId ?? (reference ? referenceId(reference) : undefined);
 

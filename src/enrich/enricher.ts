@@ -61,8 +61,16 @@ export function createEnricher(options: EnricherOptions): Enricher {
   const enrich = (event: HolterEvent): HolterEvent => {
     const holter = event.holter ?? (event.holter = { source: { input: 'unknown', format: 'unknown' } });
 
-    const cacheKey = userCacheKey(event);
-    if (cacheKey !== undefined) {
+    const actingPatient = holter.acting_patient?.id;
+    const cacheKey = actingPatient === undefined ? userCacheKey(event) : undefined;
+    if (actingPatient !== undefined) {
+      // A patient's own account: its id is a patient identifier, so the user is known by the token.
+      const token = tokenize(actingPatient);
+      holter.acting_patient = { token };
+      holter.user = { id: token, known: false, role: 'patient' };
+      event.user = { id: token, name: token };
+      stats.patients_tokenised += 1;
+    } else if (cacheKey !== undefined) {
       let cached = cache.get(cacheKey);
       if (cached === undefined) {
         if (cache.size >= USER_CACHE_MAX_ENTRIES) cache.clear();

@@ -25,6 +25,14 @@ describe('FHIR AuditEvent decoder', () => {
     assert.ok(!JSON.stringify(event).includes('Grahame'));
   });
 
+  it('keeps a patient requestor out of user', async () => {
+    const [event] = await decodeFile(samplePath('ehr/ihe-balp_AuditEvent-ex-auditPrivacyDisclosure-source.json'));
+    assert.ok(event);
+    assert.equal(event.user, undefined);
+    assert.deepEqual(event.holter.acting_patient, { id: 'ex-patient' });
+    assert.deepEqual(event.related?.user ?? [], []);
+  });
+
   it('decodes the Bundle into three events', async () => {
     const events = await decodeFile(samplePath('ehr/gematik-erp_2025-01-15_07_response_getAuditEvent.json'));
     assert.equal(events.length, 3);

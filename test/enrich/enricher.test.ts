@@ -88,6 +88,20 @@ describe('createEnricher', () => {
     assert.equal(event.holter.patient?.token, createPatientTokenizer(KEY)(MARKER));
   });
 
+  it('knows a patient actor by token', async () => {
+    const enrich = await setup();
+    const event = accessEvent(undefined, 'MRN-OTHER');
+    event.holter.acting_patient = { id: MARKER };
+    enrich(event);
+    const token = createPatientTokenizer(KEY)(MARKER);
+
+    assert.ok(!JSON.stringify(event).includes(MARKER));
+    assert.deepEqual(event.holter.acting_patient, { token });
+    assert.deepEqual(event.holter.user, { id: token, known: false, role: 'patient' });
+    assert.deepEqual(event.user, { id: token, name: token });
+    assert.equal(event.holter.patient?.token, createPatientTokenizer(KEY)('MRN-OTHER'));
+  });
+
   it('sets self_access for an employee patient', async () => {
     const enrich = await setup();
     const own = enrich(accessEvent({ name: 'jdoe@stjude.example.org' }, MARKER));
