@@ -5,6 +5,7 @@ import type { BaselineSnapshot, DetectorRestore } from '../detect/baseline/index
 import { HolterError } from '../errors.js';
 import { LocalStateStore } from '../state/local-store.js';
 import type { TaskState } from '../state/task.js';
+import { escapeForTerminal } from '../text/escape.js';
 import { applyOverrides } from './overrides.js';
 import { REPLAY_JOB } from './replay.js';
 
@@ -114,7 +115,8 @@ export function formatBaseline(user: string, savedAt: string, profiles: Record<s
       lines.push(`  ${key.replaceAll('_', ' ')}: ${formatValue(value)}`);
     }
   }
-  return `${lines.join('\n')}\n`;
+  // Known values and user ids come from events.
+  return `${lines.map((line) => escapeForTerminal(line)).join('\n')}\n`;
 }
 
 /**

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PACKAGE_ROOT } from '../paths.js';
 import { SEVERITIES } from '../config/schema.js';
+import { escapeForTerminal } from '../text/escape.js';
 import { isHolterError } from '../errors.js';
 import { INCIDENT_DAYS, LEARNING_DAYS, MIN_SCORED_DAYS } from '../sim/options.js';
 import { runAlerts } from './alerts.js';
@@ -25,7 +26,9 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (isHolterError(error)) {
-      process.stderr.write(`holter: ${error.describe()}\n`);
+      // Errors quote paths and values from input files, so each line is escaped for the terminal.
+      const lines = error.describe().split('\n').map((line) => escapeForTerminal(line, { keepTab: true }));
+      process.stderr.write(`holter: ${lines.join('\n')}\n`);
       return 2;
     }
     // Commander has printed the usage error already. Help and --version end here too, with 0.

@@ -1,5 +1,6 @@
 import { groupKeyEntities } from '../alerts/entities.js';
 import type { Alert } from '../alerts/types.js';
+import { escapeForTerminal } from '../text/escape.js';
 
 /** How many entities and example summaries the preview shows per rule. */
 const TOP_ENTITIES = 5;
@@ -31,7 +32,8 @@ export function formatPreview(alerts: readonly Alert[]): string {
 
     for (const alert of ruleAlerts.slice(0, EXAMPLES)) lines.push(`    example   ${alert['@timestamp']}  ${alert.message}`);
   }
-  return `${lines.join('\n')}\n`;
+  // Rule ids, entities and messages come from rule files and events.
+  return `${lines.map((line) => escapeForTerminal(line)).join('\n')}\n`;
 }
 
 /**

@@ -95,3 +95,12 @@ test('notes on unchecked and changed detectors', () => {
   assert.match(lines[1] ?? '', /^Note: the state was saved before Holter recorded detector fingerprints, so a detector changed since then still shows the baseline its old definition learned\.$/);
   assert.equal(lines[3], 'new-source (first_seen)');
 });
+
+test('baseline text escapes terminal controls', () => {
+  const profile = { 'new-source': { function: 'first_seen', known_values: [{ value: '10.0.0.1\u001b]0;owned\u0007', last_seen: '2026-10-10' }] } };
+  const text = formatBaseline('u-1000\u202e', '2026-10-11T00:00:00Z', profile);
+
+  assert.match(text, /^Baseline of u-1000\\u202e /);
+  assert.ok(text.includes('value: 10.0.0.1\\x1b]0;owned\\x07'), text);
+  assert.doesNotMatch(text, /[\u0007\u001b\u202e]/);
+});

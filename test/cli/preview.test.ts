@@ -39,3 +39,13 @@ test('preview top falls back to group key', () => {
   const top = topLine(formatPreview([buildAlert(detection, created)]));
   assert.equal(top.trim(), 'top       keycloak.client_id billing-export (1)');
 });
+
+test('preview escapes terminal controls', () => {
+  const detection = detectionFor(eventAt('2026-10-29T06:03:00Z'), { groupKey: { 'holter.user.id': 'evil\u001b[2J\u202eX' } });
+  const alert = buildAlert(detection, created);
+  alert.user = { id: 'evil\u001b[2J\u202eX' };
+  const preview = formatPreview([alert]);
+
+  assert.equal(topLine(preview).trim(), 'top       user evil\\x1b[2J\\u202eX (1)');
+  assert.doesNotMatch(preview, /[\u001b\u202e]/);
+});

@@ -43,3 +43,21 @@ test('header falls back to group key', () => {
   assert.match(header, /keycloak\.client_id billing-export$/);
   assert.doesNotMatch(header, /u-1042/);
 });
+
+test('block escapes terminal controls', () => {
+  const name = 'evil\u001b[2J\u001b[31mRED\u001b[0m\u202eX';
+  const trigger = eventAt('2026-10-29T06:03:00Z', { user: { id: name } });
+  const detection = detectionFor(trigger, {
+    rule: { id: 'holter-failed-login-burst', name: 'Failed logins\u2066 burst', ruleset: 'sigma' },
+    groupKey: { 'holter.user.id': name },
+  });
+  detection.explanation.summary = `Login failures for ${name}\r\nFAKE LINE`;
+  const block = formatAlert(buildAlert(detection, created), true);
+
+  assert.ok(block.includes('user evil\\x1b[2J\\x1b[31mRED\\x1b[0m\\u202eX'), block);
+  assert.ok(block.includes('Failed logins\\u2066 burst'), block);
+  assert.ok(block.includes(`Login failures for evil\\x1b[2J\\x1b[31mRED\\x1b[0m\\u202eX\\x0d\\x0aFAKE LINE`), block);
+  // Only the severity colour and its reset remain as escape characters.
+  assert.equal(block.split('\u001b').length - 1, 2);
+  assert.doesNotMatch(block, /[\u202e\u2066\r]/);
+});

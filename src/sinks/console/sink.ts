@@ -3,6 +3,7 @@ import { severityRank } from '../../alerts/build.js';
 import { groupKeyEntities } from '../../alerts/entities.js';
 import type { Alert } from '../../alerts/types.js';
 import type { Severity } from '../../detect/types.js';
+import { escapeForTerminal } from '../../text/escape.js';
 import type { AlertSink, SinkOutcome } from '../types.js';
 
 export interface ConsoleSinkOptions {
@@ -47,7 +48,7 @@ export function formatAlert(alert: Alert, color: boolean): string {
   const entity = describeEntity(alert);
   const explanation = alert.holter.alert.explanation;
 
-  const lines = [`[${label}] ${alert['@timestamp']}  ${alert.rule.name} (${alert.rule.id})${entity ? `  ${entity}` : ''}`];
+  const lines = [`${alert['@timestamp']}  ${alert.rule.name} (${alert.rule.id})${entity ? `  ${entity}` : ''}`];
   lines.push(`    ${explanation.summary}`);
   const figures: string[] = [];
   if (explanation.actual !== undefined) figures.push(`actual ${explanation.actual}`);
@@ -56,7 +57,10 @@ export function formatAlert(alert: Alert, color: boolean): string {
   if (figures.length > 0) lines.push(`    ${figures.join(', ')}${explanation.unit ? ` ${explanation.unit}` : ''}`);
   const evidence = alert.holter.alert.evidence.length;
   lines.push(`    window ${alert.event.start} .. ${alert.event.end}  evidence ${evidence} event${evidence === 1 ? '' : 's'}  id ${alert.event.id}`);
-  return `${lines.join('\n')}\n`;
+  // Rule names, entities and summaries come from events and rule files, so every line is escaped
+  // before the colour codes, which are the only control characters this output writes itself.
+  const escaped = lines.map((line) => escapeForTerminal(line));
+  return `[${label}] ${escaped.join('\n')}\n`;
 }
 
 /**
