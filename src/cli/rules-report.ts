@@ -9,6 +9,7 @@ import { formatLocation } from '../errors.js';
 import type { HolterError, SourceLocation } from '../errors.js';
 import type { LintFinding } from '../detect/sigma/lint.js';
 import type { RuleTestResult } from '../detect/sigma/rule-tests.js';
+import { escapeForTerminal } from '../text/escape.js';
 
 export interface Finding {
   severity: 'error' | 'warning';
@@ -52,10 +53,14 @@ export function displayPath(file: string, cwd: string): string {
   return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
 }
 
+/**
+ * Formats a finding as one line of readable output. Messages quote rule text and file names,
+ * which may hold control characters, so the line is escaped for the terminal.
+ */
 export function formatFinding(finding: Finding, cwd: string): string {
   const where = formatLocation({ ...finding.location, file: displayPath(finding.location.file, cwd) });
   const hint = finding.hint === undefined ? '' : ` (${finding.hint})`;
-  return `${where}: ${finding.severity} ${finding.code} ${finding.message}${hint}`;
+  return escapeForTerminal(`${where}: ${finding.severity} ${finding.code} ${finding.message}${hint}`);
 }
 
 export function findingsJson(findings: Finding[], files: number, cwd: string): string {
@@ -74,12 +79,13 @@ export function findingsJson(findings: Finding[], files: number, cwd: string): s
 
 /** Returns the pass/fail table: one row per case, and under a failed case what was expected and what happened. */
 export function formatResultTable(results: RuleTestResult[], cwd: string): string {
+  // Rule ids, case names and failures quote the rule file and test events, so each is escaped.
   const rows = results.map((result) => ({
     status: result.passed ? 'pass' : 'FAIL',
-    suite: result.suite,
-    name: result.name,
-    where: formatLocation({ ...result.location, file: displayPath(result.location.file, cwd) }),
-    failure: result.failure,
+    suite: escapeForTerminal(result.suite),
+    name: escapeForTerminal(result.name),
+    where: escapeForTerminal(formatLocation({ ...result.location, file: displayPath(result.location.file, cwd) })),
+    failure: result.failure === undefined ? undefined : escapeForTerminal(result.failure),
   }));
   const header = { status: 'RESULT', suite: 'RULE', name: 'TEST', where: 'LOCATION' };
   const width = (key: 'status' | 'suite' | 'name'): number => Math.max(header[key].length, ...rows.map((row) => row[key].length));

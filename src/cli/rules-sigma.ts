@@ -8,7 +8,7 @@ import type { HolterEvent } from '../event.js';
 import type { Detection } from '../detect/types.js';
 import { ruleInfo } from '../detect/sigma/compile.js';
 import { parseRuleText } from '../detect/sigma/parse.js';
-import { compareDetections, expandTimeline, findTestsNode, plural, readTestCases } from '../detect/sigma/rule-tests.js';
+import { compareDetections, expandTimeline, findTestsNode, listFirst, plural, readTestCases } from '../detect/sigma/rule-tests.js';
 import type { RuleTestCase, RuleTestResult, TimelineEvent } from '../detect/sigma/rule-tests.js';
 import type { RuleSet, RuleSource } from '../detect/sigma/ruleset.js';
 import { MatchScope } from '../detect/sigma/scope.js';
@@ -102,7 +102,7 @@ function checkMatch(ruleSet: RuleSet, ruleId: string, expected: boolean, events:
     if (!inLogsource) outsideLogsource += 1;
   });
   if (wrong.length === 0) return undefined;
-  const which = events.length === 1 ? 'the event' : `event ${wrong.join(', ')} of ${plural(events.length, 'event')}`;
+  const which = events.length === 1 ? 'the event' : `event ${listFirst(wrong.map(String), ', ')} of ${plural(events.length, 'event')}`;
   if (!expected) return `expected no match, but ${which} matched`;
   let reason = '';
   if (compiled.logsource === undefined) reason = ' (the mapping has no entry for its log source)';

@@ -14,7 +14,7 @@ import { claimDetectorId, parseDetector } from '../detect/baseline/loader.js';
 import { readDetectorSuite, runDetectorSuite } from '../detect/baseline/rule-tests.js';
 import { loadRiskConfig } from '../detect/risk/index.js';
 import { compileDetectionRule } from '../detect/sigma/compile.js';
-import { lintRuleSources, unknownEventField } from '../detect/sigma/lint.js';
+import { detectorFieldHint, lintRuleSources, unknownEventField } from '../detect/sigma/lint.js';
 import type { SigmaMapping } from '../detect/sigma/mapping.js';
 import type { RuleTestResult } from '../detect/sigma/rule-tests.js';
 import { parseRuleText, ruleError } from '../detect/sigma/parse.js';
@@ -56,7 +56,10 @@ interface LoadedFiles {
   errors: HolterError[];
 }
 
-/** Runs `holter rules validate`; returns the exit code: 1 with errors (or warnings under --strict), else 0. */
+/**
+ * Runs `holter rules validate` and returns the exit code. It is 2 when a path or the mapping file
+ * is not found, 1 with errors (or warnings under --strict), and 0 otherwise.
+ */
 export async function runRulesValidate(paths: string[], options: ValidateOptions, output: NodeJS.WritableStream = process.stdout): Promise<number> {
   const loaded = await loadFiles(paths, options);
   const findings: Finding[] = [...loaded.errors, ...loaded.rules.errors, ...checkRejectedDocuments(loaded)].map(errorFinding);
@@ -83,10 +86,14 @@ export async function runRulesValidate(paths: string[], options: ValidateOptions
     output.write(`${errors} error${errors === 1 ? '' : 's'}, ${sorted.length - errors} warning${sorted.length - errors === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}\n`);
   }
   const failing = sorted.filter((finding) => finding.severity === 'error' || options.strict === true);
+  if (hasMissingInput(loaded)) return 2;
   return failing.length > 0 ? 1 : 0;
 }
 
-/** Runs `holter rules test`; returns 1 when a case fails, a tests block is invalid or a file does not load, else 0. */
+/**
+ * Runs `holter rules test` and returns the exit code. It is 2 when a path or the mapping file is
+ * not found, 1 when a case fails, a tests block is invalid or a file does not load, and 0 otherwise.
+ */
 export async function runRulesTest(paths: string[], options: TestOptions, output: NodeJS.WritableStream = process.stdout): Promise<number> {
   if (options.junit !== undefined) checkOutputFile(options.junit, '--junit', paths);
   const loaded = await loadFiles(paths, options);
@@ -133,7 +140,18 @@ export async function runRulesTest(paths: string[], options: TestOptions, output
     writeFileSync(options.junit, junitXml(results, cwd, loadErrors));
   }
 
+  if (hasMissingInput(loaded)) return 2;
   return failed > 0 || loadErrors.length > 0 ? 1 : 0;
+}
+
+/**
+ * Tells whether a path named on the command line or in the configuration, or the mapping file, was
+ * not found. Holter exits with 2 on such errors, as `holter replay` does for a missing input,
+ * because the command could not check what it was asked to. Status 1 is kept for problems found
+ * in files that were read.
+ */
+function hasMissingInput(loaded: LoadedFiles): boolean {
+  return loaded.errors.some((error) => error.code === 'HOLTER_INPUT_NOT_FOUND' || error.code === 'HOLTER_CONFIG_NOT_FOUND');
 }
 
 async function loadFiles(paths: string[], options: RulesOptions): Promise<LoadedFiles> {
@@ -315,7 +333,7 @@ function lintDetectorFields(source: RuleSource): Finding[] {
       severity: 'warning',
       code: 'HOLTER_LINT_UNKNOWN_FIELD',
       message: `Field ${problem} (${path.join('.')}), so the detector never sees a value there.`,
-      hint: 'check the spelling against the field list in docs/event.md',
+      hint: detectorFieldHint(field),
       location: { file: source.file, line, column },
     });
   }

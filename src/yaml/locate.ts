@@ -1,5 +1,6 @@
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { HolterError, type ErrorCode } from '../errors.js';
+import { findExpandingAlias } from './limits.js';
 
 /**
  * A YAML document kept with its line positions, so errors found later (by schema validation or
@@ -19,16 +20,21 @@ export function parseLocated(file: string, text: string): LocatedDocument {
 
 /**
  * Returns the document as plain data. The yaml library rejects a document whose aliases would
- * expand too far (an alias bomb), so that exception becomes a `code` error at the file, with what
- * to do.
+ * expand too far (an alias bomb), so that exception becomes a `code` error with what to do. With
+ * the document's line counter, the error is located at the first nested alias, else at the file.
  */
-export function documentData(document: Document, file: string, code: ErrorCode): unknown {
+export function documentData(document: Document, file: string, code: ErrorCode, lineCounter?: LineCounter): unknown {
   try {
     return document.toJS();
   } catch (error) {
     if (!(error instanceof ReferenceError) || !/alias/i.test(error.message)) throw error;
-    throw new HolterError(code, `YAML aliases expand too far (${error.message}). Write the repeated values out, or use fewer aliases of large nodes.`, {
-      location: { file },
+    const alias = lineCounter === undefined ? undefined : findExpandingAlias(document);
+    const offset = alias?.range?.[0];
+    const position = offset === undefined || lineCounter === undefined ? undefined : lineCounter.linePos(offset);
+    const location = position === undefined ? { file } : { file, line: position.line, column: position.col };
+    const blamed = alias === undefined ? '' : ` at alias *${alias.source}`;
+    throw new HolterError(code, `YAML aliases expand too far${blamed} (${error.message}). Write the repeated values out, or use fewer aliases of large nodes.`, {
+      location,
       cause: error,
     });
   }

@@ -313,11 +313,11 @@ correlation:
     });
   });
 
-  test('missing path is an error', async () => {
+  test('missing path exits with 2', async () => {
     const missing = path.join(workDir, 'no-such-folder');
     const { code, output } = await validate([missing]);
 
-    assert.equal(code, 1);
+    assert.equal(code, 2);
     assert.match(output, /error HOLTER_INPUT_NOT_FOUND Path '.*no-such-folder' does not exist/);
   });
 
@@ -338,7 +338,8 @@ correlation:
     const { code, output } = await validate([dir]);
 
     assert.equal(code, 1);
-    assert.match(output, /bomb\.yaml: error HOLTER_RULE_INVALID YAML aliases expand too far/);
+    // Located at the first alias whose node contains aliases itself: *a1, the first item of x2 in line 5.
+    assert.match(output, /bomb\.yaml:5:10: error HOLTER_RULE_INVALID YAML aliases expand too far at alias \*a1 /);
   });
 
   test('unknown detector function hides nothing else', async () => {
@@ -699,3 +700,118 @@ describe('rules test on detectors', () => {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+describe('readable output of untrusted text', () => {
+  test('validate escapes rule text', async () => {
+    // YAML double quotes turn \u202e and \e into the characters themselves.
+    const rule = CLEAN_RULE.replace('title: Failed login', 'title: "Failed \\u202e login \\e[2J"').replace('event.outcome: failure', 'event.outcome: failure\n        "bogus\\u202efield": 1');
+    const target = folder({ 'rule.yml': rule });
+    const { output } = await validate([target]);
+
+    assert.match(output, /Field 'bogus\\u202efield' of rule 'Failed \\u202e login \\x1b\[2J'/);
+    assert.doesNotMatch(output, /[\u001b\u202e]/);
+  });
+
+  test('rules test escapes case names and failures', async () => {
+    const rule = FAILING_SUITE.replace('- name: success matches by mistake', '- name: "success \\u202e matches \\e[31m"');
+    const target = folder({ 'rule.yml': rule });
+    const { code, output } = await runTests([target]);
+
+    assert.equal(code, 1);
+    assert.match(output, /FAIL +test-failed-login +success \\u202e matches \\x1b\[31m /);
+    assert.doesNotMatch(output, /[\u001b\u202e]/);
+  });
+});
+
+describe('long failures of rules test', () => {
+  const MANY_FAILURES = `${CLEAN_RULE}holter:
+    tests:
+        - name: many failures expected none
+          events:
+              - repeat: 100000
+                every: 1s
+                event: { event.category: [authentication], event.outcome: failure }
+          expect: []
+        - name: many successes match
+          events:
+              - repeat: 100000
+                every: 1s
+                event: { event.category: [authentication], event.outcome: success }
+          match: true
+`;
+
+  test('lists the first ten items', async () => {
+    const { code, output } = await runTests([folder({ 'rule.yml': MANY_FAILURES })]);
+    const lines = output.split('\n');
+
+    assert.equal(code, 1);
+    const detections = lines.find((line) => line.includes('expected 0 detections of test-failed-login, got 100000: ')) ?? '';
+    assert.equal(detections.split('; ').length, 11, detections);
+    assert.match(detections, /at 2024-05-01T08:00:09\.000Z; and 99990 more$/);
+    const events = lines.find((line) => line.includes('expected a match, but event ')) ?? '';
+    assert.match(events, /event 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, and 99990 more of 100000 events did not match/);
+    assert.ok(output.length < 2000, `output has ${output.length} characters`);
+  });
+});
+
+describe('rules edge cases', () => {
+  test('empty rule files are rejected', async () => {
+    const target = folder({ 'empty.yml': '', 'comments.yml': '# nothing here yet\n', 'rule.yml': CLEAN_RULE });
+    const { code, output } = await validate([target]);
+
+    assert.equal(code, 1);
+    assert.match(output, /empty\.yml:1:1: error HOLTER_RULE_INVALID The file is empty or holds only comments, so it defines no rule\./);
+    assert.match(output, /comments\.yml:1:1: error HOLTER_RULE_INVALID The file is empty or holds only comments/);
+    assert.match(output, /^2 errors, 0 warnings in 3 files$/m);
+  });
+
+  test('empty file beside detectors is rejected', async () => {
+    const detector = readFileSync(path.join(DETECTORS_DIR, 'mass-image-pull.yaml'), 'utf8');
+    const { code, output } = await validate([folder({ 'empty.yaml': '', 'pull.yaml': detector })]);
+
+    assert.equal(code, 1);
+    assert.match(output, /empty\.yaml:1:1: error HOLTER_RULE_INVALID The file is empty or holds only comments/);
+    assert.match(output, /^1 error, 0 warnings in 2 files$/m);
+  });
+
+  test('missing path in rules test exits with 2', async () => {
+    const { code, output } = await runTests([path.join(workDir, 'no-such-rules')]);
+
+    assert.equal(code, 2);
+    assert.match(output, /error HOLTER_INPUT_NOT_FOUND Path '.*no-such-rules' does not exist/);
+  });
+
+  test('deep nesting is a located error', async () => {
+    const deep = `${CLEAN_RULE}references: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`;
+    const { code, output } = await validate([folder({ 'deep.yml': deep })]);
+
+    assert.equal(code, 1);
+    assert.match(output, /deep\.yml:13:\d+: error HOLTER_RULE_INVALID YAML maps and lists nest deeper than 64 levels here\./);
+    assert.doesNotMatch(output, /call stack/);
+    assert.match(output, /^1 error, 0 warnings in 1 file$/m);
+  });
+
+  test('nesting past the limit is rejected', async () => {
+    const deep = `${CLEAN_RULE}references: ${'['.repeat(64)}${']'.repeat(64)}\n`;
+    const { code, output } = await validate([folder({ 'deep.yml': deep })]);
+
+    assert.equal(code, 1);
+    assert.match(output, /deep\.yml:13:76: error HOLTER_RULE_INVALID YAML maps and lists nest deeper than 64 levels here\./);
+  });
+
+  test('infinite correlation threshold reported once', async () => {
+    const correlation = FAILING_SUITE.split('\n---\n')[1]?.replace('condition: { gte: 3 }', 'condition: { gte: 1e309 }') ?? '';
+    const { code, output } = await validate([folder({ 'rule.yml': `${CLEAN_RULE}---\n${correlation}` })]);
+
+    assert.equal(code, 1);
+    assert.match(output, /error HOLTER_RULE_INVALID Condition 'gte' must be a finite number, got '1e309'/);
+    assert.doesNotMatch(output, /has no comparison/);
+  });
+
+  test('detector field typo gets a suggestion', async () => {
+    const text = readFileSync(path.join(DETECTORS_DIR, 'mass-image-pull.yaml'), 'utf8').replace(/^by: holter\.user\.id$/m, 'by: holter.user.idd');
+    const { output } = await validate([folder({ 'pull.yaml': text })]);
+
+    assert.match(output, /warning HOLTER_LINT_UNKNOWN_FIELD Field 'holter\.user\.idd' is not a field Holter sets \(by\).*\(did you mean holter\.user\.id\?/);
+  });
+});

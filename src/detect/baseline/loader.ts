@@ -6,6 +6,7 @@ import { LineCounter, isMap, parseAllDocuments } from 'yaml';
 import type { Document } from 'yaml';
 import { HolterError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { findTooDeep, isStackOverflowMessage, nestingMessage } from '../../yaml/limits.js';
 import { documentData } from '../../yaml/locate.js';
 import { DAY_MS, isWithinMaxDuration, maxDurationText, MAX_DURATION_DAYS } from '../sigma/duration.js';
 import type { RuleInfo } from '../types.js';
@@ -153,12 +154,24 @@ export function parseDetector(
   // so that one pass reports its problems too.
   const extraDocuments = list.slice(1).filter((extra) => extra.contents !== null || extra.errors.length > 0);
   const layoutErrors = extraDocuments.slice(0, 1).map((extra) => secondDocumentError(extra, file, lineCounter));
-  const syntaxErrors = list.flatMap((parsed) => parsed.errors).map((error) => {
+  const yamlErrors = list.flatMap((parsed) => parsed.errors);
+  // Running out of stack leaves the parser's later errors meaningless, so only the first such error is reported.
+  const overflow = yamlErrors.find((error) => isStackOverflowMessage(error.message));
+  const syntaxErrors = (overflow === undefined ? yamlErrors : [overflow]).map((error) => {
     const start = lineCounter.linePos(error.pos[0]);
+    const location = { file, line: start.line, column: start.col };
+    if (error === overflow) return new HolterError('HOLTER_RULE_INVALID', nestingMessage(), { location });
     const reason = error.message.split('\n')[0] ?? error.message;
-    return new HolterError('HOLTER_RULE_INVALID', `invalid YAML: ${reason}`, { location: { file, line: start.line, column: start.col } });
+    return new HolterError('HOLTER_RULE_INVALID', `invalid YAML: ${reason}`, { location });
   });
   if (document.errors.length > 0) return { errors: [...syntaxErrors, ...layoutErrors] };
+
+  // Checked before anything walks the document recursively, which a deep enough one would overflow.
+  const tooDeep = findTooDeep(document);
+  if (tooDeep !== undefined) {
+    const start = lineCounter.linePos(tooDeep.range?.[0] ?? 0);
+    return { errors: [new HolterError('HOLTER_RULE_INVALID', nestingMessage(), { location: { file, line: start.line, column: start.col } }), ...layoutErrors] };
+  }
 
   const result = parseDetectorDocument(context, options);
   const errors = [...result.errors, ...syntaxErrors, ...layoutErrors];
@@ -180,7 +193,7 @@ function parseDetectorDocument(context: DocumentContext, options: LoadDetectorsO
   }
   let data: Record<string, unknown>;
   try {
-    data = documentData(document, file, 'HOLTER_RULE_INVALID') as Record<string, unknown>;
+    data = documentData(document, file, 'HOLTER_RULE_INVALID', context.lineCounter) as Record<string, unknown>;
   } catch (error) {
     if (error instanceof HolterError) return { errors: [error] };
     throw error;

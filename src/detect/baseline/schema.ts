@@ -30,6 +30,22 @@ export const SEVERITIES: readonly Severity[] = ['informational', 'low', 'medium'
 /** A duration such as `90s`, `30m`, `1h` or `2d`. */
 export const DURATION_PATTERN = '^[1-9][0-9]*(s|m|h|d)$';
 
+/**
+ * Upper bounds of numeric settings. They catch a typo or an overflowed value (`1e308`) at load
+ * time, and are not sized for any machine: each is far above any sensible setting.
+ */
+export const LIMITS = {
+  /** Entities with learned state per detector; the default is 100,000. */
+  max_entities: 10_000_000,
+  /** Multiplier of a high_sum entity's typical window sum. */
+  factor: 1000,
+  /**
+   * Window sums (floor, ceiling, min_actual, min_typical). 10^15 is below 2^53, so sums up to it
+   * stay exact integers in a 64-bit float.
+   */
+  sum: 1e15,
+} as const;
+
 const FieldPath = Type.String({ minLength: 1, pattern: '^[A-Za-z@_][A-Za-z0-9@_.-]*$', hint: 'a dotted field path such as holter.user.id' });
 const Duration = Type.String({ pattern: DURATION_PATTERN, hint: 'a duration such as 30m, 1h or 2d' });
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
@@ -54,7 +70,7 @@ const common = {
   risk_score: Type.Integer({ minimum: 0, maximum: 100 }),
   tags: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
   evidence_limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-  max_entities: Type.Optional(Type.Integer({ minimum: 1 })),
+  max_entities: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.max_entities })),
   // Inline test cases, in the form of a Sigma rule's `holter.tests`. The loader only checks that
   // they form a list: `holter rules test` and `holter rules validate` read each case.
   holter: Type.Optional(Type.Object({ tests: Type.Optional(Type.Array(Type.Unknown())) }, { additionalProperties: false })),
@@ -106,9 +122,9 @@ export const HighSumSchema = Type.Object(
     learning: Type.Object(learningCommon, { additionalProperties: false }),
     thresholds: Type.Object(
       {
-        factor: Type.Number({ minimum: 1 }),
-        floor: Type.Number({ minimum: 0 }),
-        ceiling: Type.Number({ exclusiveMinimum: 0 }),
+        factor: Type.Number({ minimum: 1, maximum: LIMITS.factor }),
+        floor: Type.Number({ minimum: 0, maximum: LIMITS.sum }),
+        ceiling: Type.Number({ exclusiveMinimum: 0, maximum: LIMITS.sum }),
       },
       { additionalProperties: false },
     ),
@@ -142,8 +158,8 @@ const countKeys = {
   thresholds: Type.Object(
     {
       min_score: Type.Number({ minimum: 0, maximum: 100 }),
-      min_actual: Type.Optional(Type.Number({ minimum: 0 })),
-      min_typical: Type.Optional(Type.Number({ minimum: 0 })),
+      min_actual: Type.Optional(Type.Number({ minimum: 0, maximum: LIMITS.sum })),
+      min_typical: Type.Optional(Type.Number({ minimum: 0, maximum: LIMITS.sum })),
     },
     { additionalProperties: false },
   ),

@@ -79,9 +79,13 @@ function toProblem(error: ErrorObject, context: DocumentContext): HolterError {
 
 function describe(error: ErrorObject): string {
   const params = error.params as Record<string, unknown>;
-  const got = `, got ${JSON.stringify(error.data)}`;
+  const got = `, got ${formatData(error.data)}`;
   switch (error.keyword) {
     case 'type':
+      // ajv rejects infinite numbers and NaN as not numbers, which would read as a wrong type.
+      if (typeof error.data === 'number' && (params.type === 'number' || params.type === 'integer')) {
+        return `must be a finite ${params.type === 'integer' ? 'integer' : 'number'}${got}`;
+      }
       return `must be ${article(String(params.type))}${got}`;
     case 'const':
       return `must be ${JSON.stringify(params.allowedValue)}${got}`;
@@ -105,6 +109,15 @@ function describe(error: ErrorObject): string {
     default:
       return `${error.message ?? 'is invalid'}${got}`;
   }
+}
+
+/** Writes a value as JSON, except the numbers JSON cannot write, which get their YAML spelling. */
+function formatData(data: unknown): string {
+  if (typeof data === 'number' && !Number.isFinite(data)) {
+    if (Number.isNaN(data)) return '.nan';
+    return data > 0 ? '.inf' : '-.inf';
+  }
+  return JSON.stringify(data);
 }
 
 function article(type: string): string {

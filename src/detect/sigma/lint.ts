@@ -356,6 +356,16 @@ function suggestField(field: string): string | undefined {
   return known === undefined ? undefined : closestField(field, known);
 }
 
+/**
+ * Returns the fix for a field of a detector file that never has a value: the closest known field,
+ * else where the fields are listed. Detectors read event paths as written, so no mapping applies.
+ */
+export function detectorFieldHint(field: string): string {
+  const suggestion = suggestField(field);
+  if (suggestion !== undefined) return `did you mean ${suggestion}? The fields are listed in docs/event.md`;
+  return 'check the spelling against the field list in docs/event.md';
+}
+
 /** Returns the fix for a field that never has a value: the closest known field, else where the fields are listed. */
 export function fieldHint(field: string): string {
   const suggestion = suggestField(field);

@@ -7,6 +7,7 @@ import type { Document, Node, Pair, YAMLMap, YAMLSeq } from 'yaml';
 
 import { HolterError } from '../../errors.js';
 import type { ErrorCode, SourceLocation } from '../../errors.js';
+import { findTooDeep, isStackOverflowMessage, nestingMessage } from '../../yaml/limits.js';
 
 /** One YAML document of a rule file, with what is needed to locate its nodes. */
 export interface SourceDocument {
@@ -56,9 +57,15 @@ export function parseRuleText(text: string, file: string): ParseResult {
   const list = Array.isArray(parsed) ? parsed : [];
   list.forEach((document, position) => {
     if (document.errors.length > 0) {
-      for (const error of document.errors) {
+      // Running out of stack leaves the parser's later errors meaningless, so only the first such error is reported.
+      const overflow = document.errors.find((error) => isStackOverflowMessage(error.message));
+      for (const error of overflow === undefined ? document.errors : [overflow]) {
         const at = lineCounter.linePos(error.pos[0]);
         const location: SourceLocation = { file, line: at.line, column: at.col };
+        if (error === overflow) {
+          errors.push(new HolterError('HOLTER_RULE_INVALID', nestingMessage(), { location }));
+          continue;
+        }
         const firstLine = error.message.split('\n')[0] ?? error.message;
         errors.push(
           new HolterError('HOLTER_RULE_INVALID', `YAML syntax error: ${firstLine}. Fix the YAML so the file parses.`, {
@@ -69,6 +76,13 @@ export function parseRuleText(text: string, file: string): ParseResult {
       return;
     }
     if (document.contents === null) return;
+
+    // Checked before anything walks the document recursively, which a deep enough one would overflow.
+    const tooDeep = findTooDeep(document);
+    if (tooDeep !== undefined) {
+      errors.push(new HolterError('HOLTER_RULE_INVALID', nestingMessage(), { location: locate({ file, index: position + 1, document, lineCounter }, tooDeep) }));
+      return;
+    }
 
     // Aliases (*name) are rejected rather than expanded: expansion can grow a small file
     // exponentially, and no Sigma rule needs them. Inline tests under `holter:` may share an event
@@ -92,6 +106,17 @@ export function parseRuleText(text: string, file: string): ParseResult {
     documents.push({ file, index: position + 1, document, lineCounter });
   });
   return { documents, errors };
+}
+
+/**
+ * Returns the error for a rule file that parsed but holds no document: it is empty or has only
+ * comments. Such a file is rejected, as the detector loader rejects an empty detector file,
+ * because a rule file that loads nothing is most often a mistake. Returns undefined otherwise.
+ */
+export function emptyFileError(parsed: ParseResult, file: string): HolterError | undefined {
+  if (parsed.documents.length > 0 || parsed.errors.length > 0) return undefined;
+  const message = 'The file is empty or holds only comments, so it defines no rule. Add a rule, or delete the file.';
+  return new HolterError('HOLTER_RULE_INVALID', message, { location: { file, line: 1, column: 1 } });
 }
 
 /** Location of a node, or of the document start when the node has no range. */

@@ -410,7 +410,7 @@ export function compareDetections(ruleId: string, expected: ExpectedDetection[],
     const wanted = expected.filter((item) => (item.rule ?? ruleId) === id);
     const raised = detections.filter((detection) => detection.rule.id === id);
     if (wanted.length !== raised.length) {
-      problems.push(`expected ${plural(wanted.length, 'detection')} of ${id}, got ${raised.length}${raised.length === 0 ? '' : `: ${raised.map(describeDetection).join('; ')}`}`);
+      problems.push(`expected ${plural(wanted.length, 'detection')} of ${id}, got ${raised.length}${raised.length === 0 ? '' : `: ${listFirst(raised.map(describeDetection), '; ')}`}`);
       continue;
     }
     wanted.forEach((item, index) => {
@@ -438,6 +438,15 @@ function formatGroup(group: Record<string, string>): string {
 function describeDetection(detection: Detection): string {
   const count = detection.explanation.actual === undefined ? '' : ` count ${detection.explanation.actual}`;
   return `group ${formatGroup(detection.groupKey)}${count} at ${detection.window.start}`;
+}
+
+/** Number of items a failure message lists before it counts the rest, so a case that repeats an event 100,000 times still prints one short line. */
+export const LISTED_ITEMS = 10;
+
+/** Joins the first LISTED_ITEMS items with the separator and appends "and N more" for the rest. */
+export function listFirst(items: string[], separator: string): string {
+  if (items.length <= LISTED_ITEMS) return items.join(separator);
+  return `${items.slice(0, LISTED_ITEMS).join(separator)}${separator}and ${items.length - LISTED_ITEMS} more`;
 }
 
 export function plural(count: number, noun: string): string {

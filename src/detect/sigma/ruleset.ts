@@ -12,7 +12,7 @@ import type { CompiledLogsource, CompiledRule } from './compile.js';
 import type { SigmaMapping } from './mapping.js';
 import type { CorrelationRule, DetectionRule, FilterDocument, SigmaDocument } from './model.js';
 import { KeywordScan } from './keyword-scan.js';
-import { parseRuleText, ruleError } from './parse.js';
+import { emptyFileError, parseRuleText, ruleError } from './parse.js';
 import { KEYWORD_STRINGS } from './prefilter.js';
 import type { RequiredLiteral } from './prefilter.js';
 import type { EventPredicate, MatchScope } from './scope.js';
@@ -93,6 +93,8 @@ export function buildRuleSet(sources: RuleSource[], options: BuildOptions): Buil
   for (const source of sources) {
     const parsed = parseRuleText(source.text, source.file);
     errors.push(...parsed.errors);
+    const empty = emptyFileError(parsed, source.file);
+    if (empty !== undefined) errors.push(empty);
     for (const document of parsed.documents) {
       const result = validateDocument(document);
       errors.push(...result.errors);

@@ -468,6 +468,8 @@ function readCorrelationCondition(
   }
 
   const condition: CorrelationCondition = { comparisons: [] };
+  // An operator with an invalid value has its own error, so it still counts as a comparison here.
+  let operators = 0;
   for (const item of mapEntries(entry.value)) {
     const path = `correlation.condition.${item.key}`;
     if (item.key === 'field') {
@@ -479,9 +481,14 @@ function readCorrelationCondition(
       check.invalid(item.keyNode, path, `Unknown condition operator '${item.key}'. Use gt, gte, lt, lte, eq or neq.`);
       continue;
     }
+    operators += 1;
     const scalar = readScalar(check.source, item.value);
-    if (!scalar || scalar.number === undefined || !Number.isFinite(scalar.number)) {
+    if (!scalar || scalar.number === undefined || Number.isNaN(scalar.number)) {
       check.invalid(item.value, path, `Condition '${item.key}' needs a number, got '${scalar?.text ?? 'a map or list'}'.`);
+      continue;
+    }
+    if (!Number.isFinite(scalar.number)) {
+      check.invalid(item.value, path, `Condition '${item.key}' must be a finite number, got '${scalar.text}', which is infinite or too large for a 64-bit float.`);
       continue;
     }
     if (type === 'value_percentile' && (scalar.number < 0 || scalar.number > 100)) {
@@ -490,7 +497,7 @@ function readCorrelationCondition(
     }
     condition.comparisons.push({ operator: item.key as ComparisonOperator, value: scalar.number });
   }
-  if (condition.comparisons.length === 0) {
+  if (operators === 0) {
     check.invalid(entry.value, 'correlation.condition', 'The correlation condition has no comparison. Add gt, gte, lt, lte, eq or neq.');
   }
   if (needsField && condition.field === undefined) {

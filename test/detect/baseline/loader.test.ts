@@ -203,6 +203,58 @@ describe('parseDetector', () => {
     assert.deepEqual(errorsOf(`---\n${VALID}`), []);
   });
 
+  it('names infinite numbers as such', () => {
+    const errors = errorsOf(VALID.replace('ceiling: 200', 'ceiling: .inf'));
+    assert.deepEqual(located(errors), [[16, 12, 'thresholds.ceiling']]);
+    assert.equal(errors[0]?.message, 'thresholds.ceiling must be a finite number, got .inf');
+  });
+
+  it('rejects values above the bounds', () => {
+    const text = VALID.replace('risk_score: 70', 'risk_score: 70\nmax_entities: 99999999999999999999')
+      .replace('factor: 1.5', 'factor: 1e308')
+      .replace('ceiling: 200', 'ceiling: 1e300');
+    const messages = errorsOf(text).map((error) => error.message);
+    assert.deepEqual(messages, [
+      'max_entities must be <= 10000000, got 100000000000000000000',
+      'thresholds.factor must be <= 1000, got 1e+308',
+      'thresholds.ceiling must be <= 1000000000000000, got 1e+300',
+    ]);
+  });
+
+  it('accepts values at the bounds', () => {
+    const text = VALID.replace('risk_score: 70', 'risk_score: 70\nmax_entities: 10000000').replace('factor: 1.5', 'factor: 1000').replace('ceiling: 200', 'ceiling: 1e15');
+    assert.deepEqual(errorsOf(text), []);
+  });
+
+  it('locates aliases that expand too far', () => {
+    const aliases = [
+      'description: &a [x, x, x, x, x, x, x, x, x, x]',
+      'author: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'version: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'references: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]',
+    ].join('\n');
+    const errors = errorsOf(`${VALID}${aliases}\n`);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]?.message ?? '', /^YAML aliases expand too far at alias \*b /);
+    assert.deepEqual(located(errors), [[21, 14, undefined]]);
+  });
+
+  it('rejects deep nesting located', () => {
+    const deep = `${VALID}references: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`;
+    const errors = errorsOf(deep);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]?.message ?? '', /^YAML maps and lists nest deeper than 64 levels here/);
+    assert.equal(errors[0]?.location?.line, 19);
+  });
+
+  it('rejects nesting just past the limit', () => {
+    const errors = errorsOf(`${VALID}references: ${'['.repeat(64)}${']'.repeat(64)}\n`);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]?.message ?? '', /nest deeper than 64 levels/);
+    assert.deepEqual(located(errors), [[19, 76, undefined]]);
+    assert.equal(errorsOf(`${VALID}references: ${'['.repeat(63)}${']'.repeat(63)}\n`).some((error) => /nest deeper/.test(error.message)), false);
+  });
+
   it('fills the rule info', () => {
     const { detector } = parseDetector(`# comment\n${VALID.replace('risk_score: 70', 'risk_score: 70\ntags: [attack.collection]')}`, 'x.yaml', { defaultTimeZone: ZONE });
     assert.deepEqual(detector?.rule, { id: 'test-pull', name: 'Test pull', ruleset: 'detector', file: 'x.yaml', line: 2, tags: ['attack.collection'] });
