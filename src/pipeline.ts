@@ -60,14 +60,9 @@ export interface RunSummary {
   lastEventTime?: string;
 }
 
-/**
- * The stream: decode -> enrich -> detect -> alert -> sinks, one record at a time, in event time.
- * Detection runs in tasks: each task has its own stages and its own watermark (the newest event
- * time it has seen minus the allowed lateness), which its stages use to close windows and to
- * recognise late events. Decoding, enrichment, alert building and the sinks are shared.
- */
-export class Pipeline {
-  private readonly summary: RunSummary = {
+/** Returns the counts of a run that has read nothing yet. */
+export function emptyRunSummary(): RunSummary {
+  return {
     recordsRead: 0,
     eventsDecoded: 0,
     deadLettered: 0,
@@ -80,6 +75,16 @@ export class Pipeline {
     sinkStats: {},
     stageStats: {},
   };
+}
+
+/**
+ * The stream: decode -> enrich -> detect -> alert -> sinks, one record at a time, in event time.
+ * Detection runs in tasks: each task has its own stages and its own watermark (the newest event
+ * time it has seen minus the allowed lateness), which its stages use to close windows and to
+ * recognise late events. Decoding, enrichment, alert building and the sinks are shared.
+ */
+export class Pipeline {
+  private readonly summary: RunSummary = emptyRunSummary();
   private maxEventTimeMs = Number.NEGATIVE_INFINITY;
   private minEventTimeMs = Number.POSITIVE_INFINITY;
   private readonly defaultTask: DetectionTask;

@@ -2,17 +2,19 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Alert } from '../alerts/types.js';
-import { loadConfig } from '../config/load.js';
+import { loadConfig, readSecret } from '../config/load.js';
 import { listFormats } from '../decoders/index.js';
 import type { DecodeContext } from '../decoders/types.js';
+import { createPatientTokenizer, keyFingerprint } from '../enrich/tokens.js';
 import { HolterError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { STANDARD_STREAM } from '../paths.js';
 import type { Pipeline } from '../pipeline.js';
+import type { HolterConfig } from '../config/schema.js';
 import { readRecords } from '../sources/file.js';
 import { decodedRecord, mergeByEventTime, type DecodedRecord } from '../sources/merge.js';
 import { completeLength, fingerprintFile, renamedPosition, resumeOffset, tailFingerprint } from '../sources/position.js';
-import { LocalStateStore, type InputPosition } from '../state/local-store.js';
+import { LocalStateStore, type InputPosition, type LocalCheckpoint } from '../state/local-store.js';
 import type { TaskState } from '../state/task.js';
 import { assemblePipeline, checkOutputFile } from './assemble.js';
 import { applyOverrides, type CommandLineOverrides } from './overrides.js';
@@ -66,7 +68,7 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   process.stderr.write(formatLoadErrors(report, process.cwd()));
 
   const statePath = options.state !== undefined ? path.resolve(options.state) : config.state.path;
-  const checkpoints = statePath === undefined ? undefined : await openCheckpoints(statePath, files, pipeline, config.state.checkpoint_interval_seconds * 1000);
+  const checkpoints = statePath === undefined ? undefined : await openCheckpoints(statePath, files, pipeline, config.state.checkpoint_interval_seconds * 1000, configuredKeyFingerprint(config));
   if (checkpoints !== undefined) {
     if (files.includes('-')) process.stderr.write('Note: standard input has no saved position, so records given on it again are counted again.\n');
     if (config.identity.token_key === undefined && config.identity.token_key_file === undefined) {
@@ -98,7 +100,16 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
     }
   };
 
-  for await (const { record, result } of mergeByEventTime(files.map((file, index) => decodedInput(file, index)))) {
+  const interruption = watchInterruption();
+  const merged = mergeByEventTime(files.map((file, index) => decodedInput(file, index)));
+  for (;;) {
+    // The race lets a signal stop a replay that waits on a read, such as an idle standard input.
+    const pending = merged.next();
+    // A read abandoned at a signal may fail later when its input is closed, and that is no error of the run.
+    pending.catch(() => undefined);
+    const next = await Promise.race([pending, interruption.stopped]);
+    if (next === undefined || next.done === true) break;
+    const { record, result } = next.value;
     await pipeline.pushDecoded(record, result);
     if (checkpoints !== undefined) await checkpoints.processed(record.input, record.offset);
     if (bar === undefined) continue;
@@ -118,13 +129,73 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   }
   const summary = await pipeline.finish({ closeWindows: checkpoints === undefined });
   await pipeline.close();
-  process.stderr.write(formatSummary(summary, report));
+  process.stderr.write(formatSummary(summary, report, { interruptedBy: interruption.signal }));
   if (checkpoints !== undefined) process.stderr.write(checkpoints.describe(Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0)));
   if (options.preview) (config.sinks.ndjson.path === STANDARD_STREAM ? process.stderr : process.stdout).write(formatPreview(raised));
   if (summary.deadLettered > 0) process.stderr.write(`Dead-lettered records are in ${config.dead_letter.path}\n`);
   if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, correlationsLoaded: report.correlationsLoaded, rulesRejected: report.rulesRejected }, null, 2)}\n`);
 
+  if (interruption.signal !== undefined) {
+    interruption.release();
+    return EXIT_INTERRUPTED;
+  }
+  interruption.remove();
   return countDeliveryFailures(summary) > 0 ? 1 : 0;
+}
+
+/** Exit code of a replay stopped by SIGINT or SIGTERM, as shells report a process ended by SIGINT. */
+const EXIT_INTERRUPTED = 130;
+
+/** How long an interrupted replay waits for reads still open on its inputs before it exits anyway. */
+const INTERRUPTED_EXIT_GRACE_MS = 2000;
+
+interface Interruption {
+  /** The first SIGINT or SIGTERM received, once one was. */
+  signal: NodeJS.Signals | undefined;
+  /** Resolves to undefined at the first signal. */
+  stopped: Promise<undefined>;
+  /** Removes the signal handlers. */
+  remove(): void;
+  /**
+   * Ends reads that the replay left waiting, such as standard input, and exits if the process is
+   * still alive after a grace period. Call it once the summary and checkpoint are written.
+   */
+  release(): void;
+}
+
+/**
+ * Installs SIGINT and SIGTERM handlers for a replay. The first signal stops reading, so the replay
+ * saves its checkpoint and prints its summary. A second signal exits at once without saving.
+ */
+function watchInterruption(): Interruption {
+  let resolveStopped: (value: undefined) => void = () => undefined;
+  const interruption: Interruption = {
+    signal: undefined,
+    stopped: new Promise<undefined>((resolve) => {
+      resolveStopped = resolve;
+    }),
+    remove: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+    release: () => {
+      process.stdin.destroy();
+      const timer = setTimeout(() => process.exit(EXIT_INTERRUPTED), INTERRUPTED_EXIT_GRACE_MS);
+      timer.unref();
+    },
+  };
+  function onSignal(signal: NodeJS.Signals): void {
+    if (interruption.signal !== undefined) {
+      process.stderr.write(`holter replay: second ${signal}; exiting without saving the checkpoint.\n`);
+      process.exit(EXIT_INTERRUPTED);
+    }
+    interruption.signal = signal;
+    process.stderr.write(`holter replay: ${signal} received; stopping reading, then saving the checkpoint and printing the summary. Send it again to exit at once.\n`);
+    resolveStopped(undefined);
+  }
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return interruption;
 }
 
 function createProgressBar(totalBytes: number): cliProgress.SingleBar {
@@ -159,10 +230,19 @@ interface Checkpoints {
  * that only grew continues after its last processed record. A file whose start changed is read
  * again from the beginning. Standard input has no position.
  */
-async function openCheckpoints(statePath: string, files: string[], pipeline: Pipeline, intervalMs: number): Promise<Checkpoints> {
+async function openCheckpoints(statePath: string, files: string[], pipeline: Pipeline, intervalMs: number, tokenKeyFingerprint: string | undefined): Promise<Checkpoints> {
   const store = LocalStateStore.open(statePath);
-  const saved = store.load(REPLAY_JOB);
+  let saved: LocalCheckpoint | undefined;
+  try {
+    saved = store.load(REPLAY_JOB);
+    checkTokenKey(statePath, saved, tokenKeyFingerprint);
+  } catch (error) {
+    store.close();
+    throw error;
+  }
   if (saved !== undefined) pipeline.mainTask.restore(saved.state as TaskState);
+  // A state saved before fingerprints were stored, or by a run without a configured key, takes this run's.
+  const savedFingerprint = tokenKeyFingerprint ?? saved?.tokenKeyFingerprint;
 
   // Positions are kept by absolute path, so a later replay from another folder finds them.
   const positions = new Map<string, InputPosition>((saved?.positions ?? []).map((position) => [position.input, position]));
@@ -199,7 +279,9 @@ async function openCheckpoints(statePath: string, files: string[], pipeline: Pip
       for (const [input, lastOffset] of lastOffsets) {
         positions.set(path.resolve(input), { input: path.resolve(input), ...(await fingerprintFile(input)), lastOffset, tailFingerprint: await tailFingerprint(input, lastOffset) });
       }
-      store.save(REPLAY_JOB, { positions: [...positions.values()], state: pipeline.mainTask.snapshot(), savedAt: new Date().toISOString() });
+      const checkpoint: LocalCheckpoint = { positions: [...positions.values()], state: pipeline.mainTask.snapshot(), savedAt: new Date().toISOString() };
+      if (savedFingerprint !== undefined) checkpoint.tokenKeyFingerprint = savedFingerprint;
+      store.save(REPLAY_JOB, checkpoint);
       lastSaveMs = Date.now();
     },
     describe(lateEvents) {
@@ -216,4 +298,28 @@ async function openCheckpoints(statePath: string, files: string[], pipeline: Pip
     },
   };
   return checkpoints;
+}
+
+/**
+ * Returns the fingerprint of the configured patient token key, or undefined without one: a run
+ * without a key tokenises with a random key, which the replay already warns about.
+ */
+function configuredKeyFingerprint(config: HolterConfig): string | undefined {
+  const key = readSecret(config.identity.token_key, config.identity.token_key_file, 'identity.token_key');
+  return key === undefined ? undefined : keyFingerprint(createPatientTokenizer(key));
+}
+
+/**
+ * Rejects a checkpoint saved with another patient token key. Resuming it would key new events
+ * under other tokens than the saved windows and baselines, so one patient would count as two.
+ */
+function checkTokenKey(statePath: string, saved: LocalCheckpoint | undefined, tokenKeyFingerprint: string | undefined): void {
+  if (saved?.tokenKeyFingerprint === undefined || tokenKeyFingerprint === undefined) return;
+  if (saved.tokenKeyFingerprint === tokenKeyFingerprint) return;
+  throw new HolterError(
+    'HOLTER_CONFIG_INVALID',
+    `The state store ${statePath} was saved with another patient token key than identity.token_key sets now, so its patient tokens would not match this run's. ` +
+      `Replay with the key the state was saved with, or delete ${statePath} to start with empty state.`,
+    { path: 'identity.token_key' },
+  );
 }

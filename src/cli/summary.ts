@@ -1,12 +1,23 @@
 import type { RunSummary } from '../pipeline.js';
 import type { LoadReport } from './assemble.js';
 
+export interface SummaryOptions {
+  /** The signal that stopped the run before the end of its input, such as SIGINT. */
+  interruptedBy?: string;
+}
+
 /** Renders the end-of-run summary a person reads: what was read, what was rejected and why, what was raised. */
-export function formatSummary(summary: RunSummary, report: LoadReport): string {
+export function formatSummary(summary: RunSummary, report: LoadReport, options: SummaryOptions = {}): string {
   const lines: string[] = [];
   lines.push('Summary');
+  if (options.interruptedBy !== undefined) {
+    lines.push(`  interrupted         by ${options.interruptedBy} before the end of the input; the counts cover the records read until then`);
+  }
   lines.push(`  records read        ${summary.recordsRead}`);
   lines.push(`  events decoded      ${summary.eventsDecoded}`);
+  if (summary.eventsDecoded > summary.recordsRead) {
+    lines.push('    More events than records: one record can hold several events, such as a FHIR Bundle or a JSON array.');
+  }
   lines.push(`  dead-lettered       ${summary.deadLettered}`);
   for (const [reason, count] of sortedEntries(summary.deadLetteredByReason)) lines.push(`    ${reason.padEnd(22)} ${count}`);
   if (summary.firstEventTime !== undefined) lines.push(`  event time          ${summary.firstEventTime} .. ${summary.lastEventTime}`);

@@ -81,9 +81,10 @@ export function getDecoder(format: string): Decoder | undefined {
 
 function decodeOrThrow(record: SizedRawRecord, context: DecodeContext): HolterEvent[] {
   if (record.oversizeBytes !== undefined) {
+    const limit = record.maxRecordBytes === undefined ? "the input's maximum record size" : `the maximum record size of ${record.maxRecordBytes} bytes`;
     throw new DecodeError(
       'too_large',
-      `The record is ${record.oversizeBytes} bytes, more than the input's maximum record size; raise decode.max_record_bytes in the configuration or split the record.`,
+      `The record is ${record.oversizeBytes} bytes, more than ${limit}; raise decode.max_record_bytes in the configuration or split the record.`,
     );
   }
 

@@ -16,6 +16,8 @@ export interface RawRecord {
   format?: string;
   /** Set when the source cut the record because it exceeded the maximum size: its full size in bytes. */
   oversizeBytes?: number;
+  /** Set with `oversizeBytes`: the maximum record size the source enforced, in bytes. */
+  maxRecordBytes?: number;
   /** Set when the record's bytes are not valid UTF-8. `text` then has U+FFFD in place of each invalid sequence. */
   invalidUtf8?: InvalidUtf8;
 }

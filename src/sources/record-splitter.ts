@@ -237,7 +237,10 @@ export class RecordSplitter {
   private makeRecord(bytes: Buffer, line: number, offset: number, totalBytes: number): SizedRawRecord {
     const record: SizedRawRecord = { input: this.input, text: '', line, offset };
     setRecordText(record, bytes);
-    if (totalBytes > this.maxRecordBytes) record.oversizeBytes = totalBytes;
+    if (totalBytes > this.maxRecordBytes) {
+      record.oversizeBytes = totalBytes;
+      record.maxRecordBytes = this.maxRecordBytes;
+    }
     return record;
   }
 

@@ -32,6 +32,11 @@ export interface LocalCheckpoint {
   state: unknown;
   /** Processing time of the save, ISO 8601. */
   savedAt: string;
+  /**
+   * keyFingerprint of the patient token key the state's tokens were made with. Checkpoints saved
+   * before it was stored lack it, and so do saves of runs without a configured key.
+   */
+  tokenKeyFingerprint?: string;
 }
 
 /** How long opening the store waits for another process to release it. */
@@ -43,6 +48,15 @@ function isBusy(error: unknown): boolean {
 
 function inUse(path: string, cause: unknown): HolterError {
   return new HolterError('HOLTER_STORE_FAILED', `The state store ${path} is in use by another Holter process (a replay or baseline show). Wait for it to finish, or give this run its own --state file.`, { cause });
+}
+
+/**
+ * Adds the token key fingerprint column to a store created before it existed. Its rows keep a
+ * null fingerprint until their next save, so the layout version stays the same.
+ */
+function addTokenKeyColumn(db: Database.Database): void {
+  const columns = db.prepare('PRAGMA table_info(checkpoint)').all() as { name: string }[];
+  if (!columns.some((column) => column.name === 'token_key_fingerprint')) db.exec('ALTER TABLE checkpoint ADD COLUMN token_key_fingerprint TEXT');
 }
 
 /**
@@ -93,6 +107,7 @@ export class LocalStateStore {
         positions TEXT NOT NULL,
         state BLOB NOT NULL
       )`);
+      addTokenKeyColumn(db);
       // Held until close: two replays sharing one store would each overwrite the other's checkpoint.
       db.pragma('locking_mode = EXCLUSIVE');
       db.exec('BEGIN EXCLUSIVE; COMMIT');
@@ -115,8 +130,9 @@ export class LocalStateStore {
   load(job: string): LocalCheckpoint | undefined {
     // A store opened read-only may be an empty file that no replay has written yet.
     if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checkpoint'").get() === undefined) return undefined;
-    const row = this.db.prepare('SELECT version, saved_at, positions, state FROM checkpoint WHERE job = ?').get(job) as
-      | { version: number; saved_at: string; positions: string; state: Buffer }
+    // SELECT * because a store written before the token key column, opened read-only, lacks it.
+    const row = this.db.prepare('SELECT * FROM checkpoint WHERE job = ?').get(job) as
+      | { version: number; saved_at: string; positions: string; state: Buffer; token_key_fingerprint?: string | null }
       | undefined;
     if (row === undefined) return undefined;
 
@@ -127,11 +143,13 @@ export class LocalStateStore {
       );
     }
     try {
-      return {
+      const checkpoint: LocalCheckpoint = {
         positions: JSON.parse(row.positions) as InputPosition[],
         state: JSON.parse(gunzipSync(row.state).toString('utf8')) as unknown,
         savedAt: row.saved_at,
       };
+      if (typeof row.token_key_fingerprint === 'string') checkpoint.tokenKeyFingerprint = row.token_key_fingerprint;
+      return checkpoint;
     } catch (error) {
       throw new HolterError('HOLTER_STORE_FAILED', `The checkpoint in ${this.path} is damaged: ${(error as Error).message}. Delete the file to start with empty state.`, { cause: error });
     }
@@ -143,10 +161,11 @@ export class LocalStateStore {
     try {
       this.db
         .prepare(
-          `INSERT INTO checkpoint (job, version, saved_at, positions, state) VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (job) DO UPDATE SET version = excluded.version, saved_at = excluded.saved_at, positions = excluded.positions, state = excluded.state`,
+          `INSERT INTO checkpoint (job, version, saved_at, positions, state, token_key_fingerprint) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (job) DO UPDATE SET version = excluded.version, saved_at = excluded.saved_at, positions = excluded.positions, state = excluded.state,
+             token_key_fingerprint = excluded.token_key_fingerprint`,
         )
-        .run(job, LOCAL_CHECKPOINT_VERSION, checkpoint.savedAt, JSON.stringify(checkpoint.positions), state);
+        .run(job, LOCAL_CHECKPOINT_VERSION, checkpoint.savedAt, JSON.stringify(checkpoint.positions), state, checkpoint.tokenKeyFingerprint ?? null);
     } catch (error) {
       throw new HolterError('HOLTER_STORE_FAILED', `Saving the checkpoint to ${this.path} failed: ${(error as Error).message}. Check free disk space and permissions.`, { cause: error, retriable: true });
     }

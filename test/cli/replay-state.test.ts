@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { appendFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import { simulateHospital } from '../../src/sim/index.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 
@@ -164,4 +166,80 @@ test('replay state notes standard input', () => {
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stderr, /standard input has no saved position/);
   assert.match(result.stderr, /identity\.token_key is not set/);
+});
+
+test('replay state rejects another token key', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 3));
+  writeFileSync(path.join(cwd, 'key-a.yml'), 'identity:\n  token_key: first-key-0123456789abcdef\n');
+  writeFileSync(path.join(cwd, 'key-b.yml'), 'identity:\n  token_key: second-key-0123456789abcdef\n');
+
+  const first = holter(['replay', '--quiet', '--config', 'key-a.yml', '--state', 'state.db', 'auth.log'], cwd);
+  assert.equal(first.status, 0, first.stderr);
+
+  const other = holter(['replay', '--quiet', '--config', 'key-b.yml', '--state', 'state.db', 'auth.log'], cwd);
+  assert.notEqual(other.status, 0);
+  assert.match(other.stderr, /saved with another patient token key/);
+  assert.match(other.stderr, /delete \S*state\.db to start with empty state/);
+  assert.doesNotMatch(other.stderr, /skipping/);
+
+  const same = holter(['replay', '--quiet', '--config', 'key-a.yml', '--state', 'state.db', 'auth.log'], cwd);
+  assert.equal(same.status, 0, same.stderr);
+  assert.match(same.stderr, /skipping 3 records already processed/);
+});
+
+test('replay state records a key for old state', () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 3));
+  writeFileSync(path.join(cwd, 'key-a.yml'), 'identity:\n  token_key: first-key-0123456789abcdef\n');
+  writeFileSync(path.join(cwd, 'key-b.yml'), 'identity:\n  token_key: second-key-0123456789abcdef\n');
+  assert.equal(holter(['replay', '--quiet', '--config', 'key-a.yml', '--state', 'state.db', 'auth.log'], cwd).status, 0);
+
+  // A store written before fingerprints were kept has none: it is accepted, then takes the key.
+  const db = new Database(path.join(cwd, 'state.db'));
+  db.prepare('UPDATE checkpoint SET token_key_fingerprint = NULL').run();
+  db.close();
+  const old = holter(['replay', '--quiet', '--config', 'key-b.yml', '--state', 'state.db', 'auth.log'], cwd);
+  assert.equal(old.status, 0, old.stderr);
+  assert.match(old.stderr, /skipping 3 records already processed/);
+
+  const other = holter(['replay', '--quiet', '--config', 'key-a.yml', '--state', 'state.db', 'auth.log'], cwd);
+  assert.notEqual(other.status, 0);
+  assert.match(other.stderr, /saved with another patient token key/);
+});
+
+test('interrupted replay saves its checkpoint', async () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 10));
+
+  // Standard input stays open after its one record, so the replay waits on it until the signal.
+  const child = spawn(process.execPath, [HOLTER, 'replay', '--state', 'state.db', 'auth.log', '-'], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.write('Mar  1 10:05:00 host sshd[101]: Accepted password for jdoe from 203.0.113.9 port 40100 ssh2\n');
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => (stderr += chunk));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  await new Promise<void>((resolve, reject) => {
+    // The alert on the standard input record shows that every record of auth.log was processed.
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      if (stdout.includes('holter-failed-login-burst-then-success')) resolve();
+    });
+    void exited.then(() => reject(new Error(`replay exited before the signal:\n${stderr}`)));
+  });
+
+  child.kill('SIGINT');
+  const [code] = await exited;
+  child.stdin.destroy();
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /SIGINT received; stopping reading/);
+  assert.match(stderr, /interrupted\s+by SIGINT before the end of the input/);
+  assert.match(stderr, /records read\s+11\n/);
+  assert.match(stderr, /no earlier checkpoint; open windows saved/);
+
+  const next = holter(['replay', '--quiet', '--state', 'state.db', 'auth.log'], cwd);
+  assert.equal(next.status, 0, next.stderr);
+  assert.match(next.stderr, /skipping 10 records already processed/);
 });

@@ -51,6 +51,7 @@ test('replay dead-letters bad records with position', () => {
   assert.equal(summary.deadLettered, 2);
   assert.equal(summary.deadLetteredByReason.invalid_json, 1);
   assert.equal(summary.deadLetteredByReason.format_unknown, 1);
+  assert.match(result.stderr, /dead-lettered\s+2\n\s+format_unknown\s+1\n\s+invalid_json\s+1\n/);
 
   const entries = readFileSync(path.join(cwd, 'dead.ndjson'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { reason: string; line: number; input: string; original: string });
   assert.deepEqual(entries.map((entry) => entry.line), [2, 3]);
@@ -84,6 +85,14 @@ test('replay names a missing input', () => {
   const result = holter(['replay', 'no-such-file.json'], workDir());
   assert.equal(result.status, 2);
   assert.match(result.stderr, /Input file no-such-file\.json not found/);
+});
+
+test('replay escapes control characters in errors', () => {
+  const result = holter(['replay', 'no-such\u001b[2J\u202efile.json'], workDir());
+  assert.equal(result.status, 2);
+  assert.ok(!result.stderr.includes('\u001b'), result.stderr);
+  assert.ok(!result.stderr.includes('\u202e'), result.stderr);
+  assert.match(result.stderr, /no-such\\x1b\[2J\\u202efile\.json/);
 });
 
 test('replay rejects unusable output paths', () => {
@@ -217,4 +226,18 @@ test('usage error exits with 2', () => {
     assert.match(result.stderr, /error: /);
   }
   assert.equal(holter(['--help'], cwd).status, 0);
+});
+
+test('replay names the record size limit', () => {
+  const cwd = workDir();
+  writeFileSync(path.join(cwd, 'holter.yml'), 'decode:\n  max_record_bytes: 1024\n');
+  writeFileSync(path.join(cwd, 'big.ndjson'), `${JSON.stringify({ note: 'x'.repeat(2000) })}\n`);
+
+  const result = holter(['replay', '--quiet', '--config', 'holter.yml', '--dead-letter', 'dead.ndjson', 'big.ndjson'], cwd);
+  assert.equal(result.status, 0, result.stderr);
+
+  const entry = JSON.parse(readFileSync(path.join(cwd, 'dead.ndjson'), 'utf8')) as { reason: string; message: string };
+  assert.equal(entry.reason, 'too_large');
+  assert.match(entry.message, /more than the maximum record size of 1024 bytes/);
+  assert.match(result.stderr, /dead-lettered\s+1\n\s+too_large\s+1\n/);
 });

@@ -115,6 +115,36 @@ describe('local state store', () => {
     reopened.close();
   });
 
+  it('keeps the token key fingerprint', () => {
+    const path = join(tempDir(), 'state.db');
+    const store = LocalStateStore.open(path);
+    store.save('replay', { ...checkpoint, tokenKeyFingerprint: 'pt_0123' });
+    store.close();
+
+    const reopened = LocalStateStore.open(path);
+    assert.equal(reopened.load('replay')?.tokenKeyFingerprint, 'pt_0123');
+    reopened.close();
+  });
+
+  it('reads a store without the fingerprint column', () => {
+    const path = join(tempDir(), 'state.db');
+    const store = LocalStateStore.open(path);
+    store.save('replay', checkpoint);
+    store.close();
+    const downgrade = new Database(path);
+    downgrade.exec('ALTER TABLE checkpoint DROP COLUMN token_key_fingerprint');
+    downgrade.close();
+
+    const reader = LocalStateStore.open(path, { readOnly: true });
+    assert.deepEqual(reader.load('replay'), checkpoint);
+    reader.close();
+    const writer = LocalStateStore.open(path);
+    assert.deepEqual(writer.load('replay'), checkpoint);
+    writer.save('replay', { ...checkpoint, tokenKeyFingerprint: 'pt_4567' });
+    assert.equal(writer.load('replay')?.tokenKeyFingerprint, 'pt_4567');
+    writer.close();
+  });
+
   it('is used by one process at a time', () => {
     const path = join(tempDir(), 'state.db');
     const first = LocalStateStore.open(path);

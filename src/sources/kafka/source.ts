@@ -287,6 +287,7 @@ export class KafkaSource {
       // The decoder gets only the prefix. The dead-letter topic still receives the whole value.
       this.stats.oversizedRecords++;
       record.oversizeBytes = message.value.length;
+      record.maxRecordBytes = this.options.maxRecordBytes;
       setRecordText(record, message.value.subarray(0, this.options.maxRecordBytes));
     } else {
       setRecordText(record, message.value);
