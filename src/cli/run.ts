@@ -8,7 +8,8 @@ import type { HolterConfig } from '../config/schema.js';
 import { HolterError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import type { RawRecord } from '../decoders/types.js';
-import type { Pipeline } from '../pipeline.js';
+import { emptyRunSummary } from '../pipeline.js';
+import type { Pipeline, RunSummary } from '../pipeline.js';
 import type { KafkaClient, KafkaProducerClient } from '../sources/kafka/client.js';
 import { FORWARDED_EVENT_FORMAT, readForwardedEvent, Repartitioner } from '../sources/kafka/repartition.js';
 import type { DetectionTask } from '../state/task.js';
@@ -54,10 +55,48 @@ export async function runStream(options: RunOptions): Promise<number> {
   const apiTokens = readApiSettings(config);
   const logger = createLogger(config.log.level);
   const kafka = createKafkajsClient(kafkaConnectionSettings(config.kafka), logger);
-  return consume(config, kafka, logger, apiTokens);
+
+  // The API starts before the first connection attempt, so /healthz responds while kafkajs retries
+  // unreachable brokers, and /readyz reports 503 until the consumer has joined its group.
+  const live: LiveRun = {};
+  const api = await startApi(config, apiTokens, logger, liveHandlers(live));
+  try {
+    return await consume(config, kafka, logger, live);
+  } finally {
+    await api?.close();
+  }
 }
 
-async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger, apiTokens: ApiToken[]): Promise<number> {
+/** The parts of a run that the API reads, set once they exist. */
+interface LiveRun {
+  current?: { pipeline: Pipeline; source: KafkaSource; tasks: PartitionTasks; reloader: DetectionReloader };
+}
+
+/** API handlers that read the run once it is assembled, and report a run still starting before that. */
+function liveHandlers(live: LiveRun): ApiHandlers {
+  return {
+    isReady: () => live.current?.source.joined ?? false,
+    metrics: () => {
+      if (live.current === undefined) return { summary: emptyRunSummary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0 } };
+      const { pipeline, source, tasks, reloader } = live.current;
+      const summary = pipeline.currentSummary();
+      return { summary, stageStats: summary.stageStats, sourceStats: { ...source.stats, ...tasks.stats }, reloads: reloader.counts };
+    },
+    reload: async () => {
+      if (live.current !== undefined) return live.current.reloader.reload('api');
+      return {
+        outcome: 'rejected',
+        rulesLoaded: 0,
+        detectorsLoaded: 0,
+        errors: ['holter run is still connecting to Kafka and has not loaded rules yet. It reads the current rule and detector files when it starts, so no reload is needed.'],
+      };
+    },
+    baseline: (user) => (live.current === undefined ? undefined : describeUser(live.current.pipeline.taskStages(), user)),
+  };
+}
+
+
+async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger, live: LiveRun): Promise<number> {
   const producer = kafka.producer();
   try {
     await producer.connect();
@@ -121,25 +160,7 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger,
 
   const reloader = new DetectionReloader({ config, stages: () => pipeline.taskStages(), raise: (detection) => pipeline.raiseDetection(detection), logger });
   const stopWatching = config.reload.watch ? reloader.watchFiles() : () => undefined;
-  let api: ApiServer | undefined;
-  try {
-    api = await startApi(config, apiTokens, logger, {
-      isReady: () => source.joined,
-      metrics: () => {
-        const summary = pipeline.currentSummary();
-        return { summary, stageStats: summary.stageStats, sourceStats: { ...source.stats, ...tasks.stats }, reloads: reloader.counts };
-      },
-      reload: () => reloader.reload('api'),
-      baseline: (user) => describeUser(pipeline.taskStages(), user),
-    });
-  } catch (error) {
-    // A port in use is found only here; without this cleanup the Kafka clients keep the process alive.
-    stopWatching();
-    await pipeline.close().catch((closeError: unknown) => logger.error({ err: closeError }, 'closing the pipeline after a failure failed'));
-    await changelog.stop();
-    await producer.disconnect().catch(() => undefined);
-    throw error;
-  }
+  live.current = { pipeline, source, tasks, reloader };
 
   const removeHandlers = handleShutdownSignals(() => source.stop(), () => reloader.reload('signal'), logger);
   try {
@@ -151,7 +172,6 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger,
   } finally {
     removeHandlers();
     stopWatching();
-    await api?.close();
   }
 
   // Open windows are not closed here: their state is in the checkpoints, and the next owner of

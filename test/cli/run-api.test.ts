@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT } from '../helpers/paths.js';
+
+const HOLTER = path.join(REPO_ROOT, 'bin', 'holter.js');
+
+/** Returns a loopback port that nothing listens on: bound once to pick it, then closed. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  assert.ok(typeof address === 'object' && address !== null);
+  return address.port;
+}
+
+test('run serves probes while connecting', async () => {
+  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-run-'));
+  const port = await closedPort();
+  writeFileSync(path.join(cwd, 'holter.yml'), `kafka:\n  brokers: ['127.0.0.1:${port}']\n  topics:\n    - name: audit\napi:\n  listen: 127.0.0.1:0\n`);
+
+  const child = spawn(process.execPath, [HOLTER, 'run', '--config', 'holter.yml'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(stderr);
+      if (match !== null) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`holter run exited with ${code} before its API listened:\n${stderr}`)));
+  });
+
+  try {
+    const health = await fetch(`${url}/healthz`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: 'ok' });
+
+    const ready = await fetch(`${url}/readyz`);
+    assert.equal(ready.status, 503);
+
+    const metrics = await fetch(`${url}/metrics`);
+    assert.equal(metrics.status, 200);
+    assert.match(await metrics.text(), /holter_records_read_total 0/);
+    assert.doesNotMatch(stderr, /HOLTER_KAFKA_CONNECT/, 'the probes were read while kafkajs still retried the brokers');
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    }
+  }
+});
