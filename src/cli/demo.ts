@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Alert } from '../alerts/types.js';
@@ -8,6 +8,7 @@ import { formatScorecard, scoreAlerts, type Scorecard } from '../eval/scorecard.
 import type { RunSummary } from '../pipeline.js';
 import { createLogger } from '../log.js';
 import { simulateHospital } from '../sim/index.js';
+import { createOwnerOnly } from '../sqlite-owner.js';
 import { assemblePipeline, type LoadReport } from './assemble.js';
 import { applyOverrides } from './overrides.js';
 import { formatLoadErrors } from './rules-report.js';
@@ -63,11 +64,11 @@ export interface SimulationRun {
 export async function runSimulation(options: DemoOptions, announce: boolean): Promise<SimulationRun> {
   const hospital = simulateHospital({ seed: options.seed, days: options.days, staff: options.staff });
   const workDir = path.dirname(path.resolve(options.store));
-  mkdirSync(workDir, { recursive: true });
+  mkdirSync(workDir, { recursive: true, mode: 0o700 });
   const directoryFile = path.join(workDir, 'directory.csv');
   const rosterFile = path.join(workDir, 'patient-roster.csv');
-  writeFileSync(directoryFile, hospital.directoryCsv());
-  writeFileSync(rosterFile, hospital.rosterCsv());
+  writeOwnerOnly(directoryFile, hospital.directoryCsv());
+  writeOwnerOnly(rosterFile, hospital.rosterCsv());
 
   const config = applyOverrides(loadConfig(), {
     directory: directoryFile,
@@ -121,4 +122,15 @@ function createDayBar(days: number): cliProgress.SingleBar {
   const bar = new cliProgress.SingleBar({ format: 'demo [{bar}] day {value}/{total}', stream: process.stderr }, cliProgress.Presets.shades_classic);
   bar.start(days, 0);
   return bar;
+}
+
+/**
+ * Writes a file readable by its owner only, as the other stores are: the directory lists staff and
+ * the roster lists patient ids with their VIP and deceased flags. A file left by an earlier demo
+ * with a wider mode is narrowed before it is written.
+ */
+function writeOwnerOnly(file: string, text: string): void {
+  createOwnerOnly(file);
+  chmodSync(file, 0o600);
+  writeFileSync(file, text);
 }

@@ -80,7 +80,8 @@ export function formatScorecard(scorecard: Scorecard): string {
   for (const result of scorecard.results) {
     const mark = result.passed ? 'ok  ' : 'FAIL';
     const what = result.label.kind === 'incident' ? `caught by ${result.alerts.length} alert(s)` : `${result.alerts.length} alert(s) on the trap`;
-    lines.push(`  ${mark} ${result.label.kind.padEnd(8)} ${result.label.name.padEnd(34)} ${result.label.userId.padEnd(10)} ${what}`);
+    // The start time distinguishes labels of the same name and user, such as two nights on call.
+    lines.push(`  ${mark} ${result.label.kind.padEnd(8)} ${result.label.name.padEnd(34)} ${result.label.userId.padEnd(10)} ${formatStart(result.label.startMs)}  ${what}`);
   }
   lines.push(`  incidents caught ${scorecard.incidentsCaught}/${scorecard.incidents}, traps clean ${scorecard.trapsClean}/${scorecard.traps}, unexplained alerts ${scorecard.unexplained.length}`);
   // The false alerts that the rate counts, so that a rule or detector to tune can be found.
@@ -90,4 +91,10 @@ export function formatScorecard(scorecard: Scorecard): string {
   if (scorecard.unexplained.length > MAX_UNEXPLAINED_LISTED) lines.push(`    and ${scorecard.unexplained.length - MAX_UNEXPLAINED_LISTED} more unexplained alerts`);
   if (scorecard.signals > 0) lines.push(`  signals kept for risk and not scored: ${scorecard.signals}`);
   return `${lines.join('\n')}\n`;
+}
+
+/** Formats a label's start as UTC date and minute, e.g. `2026-11-03 22:00Z`. */
+function formatStart(startMs: number): string {
+  const iso = new Date(startMs).toISOString();
+  return `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`;
 }

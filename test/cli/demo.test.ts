@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,9 @@ test('demo catches every incident and no trap', async () => {
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
 
   const cwd = mkdtempSync(path.join(tmpdir(), 'holter-demo-'));
+  // Files left by an earlier demo with a wider mode must be narrowed, not kept.
+  mkdirSync(path.join(cwd, '.holter', 'demo'), { recursive: true });
+  writeFileSync(path.join(cwd, '.holter', 'demo', 'patient-roster.csv'), '', { mode: 0o644 });
   let stderr: string;
   try {
     const result = await promisify(execFile)(process.execPath, [HOLTER, 'demo', '--quiet', '--webhook', url, '--out', 'alerts.ndjson'], {
@@ -40,6 +43,9 @@ test('demo catches every incident and no trap', async () => {
   }
 
   assert.match(stderr, /incidents caught 7\/7, traps clean 10\/10/);
+  for (const file of ['patient-roster.csv', 'directory.csv']) {
+    assert.equal(statSync(path.join(cwd, '.holter', 'demo', file)).mode & 0o777, 0o600, `${file} is readable by its owner only`);
+  }
   assert.match(stderr, /dead-lettered\s+0\n/);
   assert.doesNotMatch(stderr, /FAIL/);
 

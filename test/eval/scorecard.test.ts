@@ -71,3 +71,11 @@ test('metrics add up several runs', () => {
   assert.equal(metrics.recall, 1);
   assert.equal(metrics.falseAlertsPerThousandUserDays, 0.5);
 });
+
+test('scorecard dates repeated labels', () => {
+  const secondNight: Label = { ...trap, startMs: Date.parse('2026-10-30T22:00:00Z'), endMs: Date.parse('2026-10-31T06:00:00Z') };
+  const lines = formatScorecard(scoreAlerts([trap, secondNight], [])).split('\n');
+
+  assert.match(lines[1]!, /typo\s+u-2000\s+2026-10-29 06:00Z  0 alert\(s\) on the trap$/);
+  assert.match(lines[2]!, /typo\s+u-2000\s+2026-10-30 22:00Z  0 alert\(s\) on the trap$/);
+});
