@@ -45,7 +45,7 @@ export function riskDetection(
     groupKey: { [ENTITY_FIELDS[entity.type]]: entity.value, [WINDOW_KEY]: window.name },
     window: { start: new Date(startMs).toISOString(), end: new Date(startMs + window.lengthMs).toISOString() },
     explanation: {
-      summary: summarise(entity, window, risk, ranked),
+      summary: summarise(entity, window, risk, ranked, evaluatedMs),
       actual: round(risk),
       threshold: window.threshold,
       unit: 'risk points',
@@ -89,15 +89,19 @@ function summarise(
   window: RiskWindow,
   risk: number,
   ranked: Array<{ contribution: Contribution; value: number }>,
+  evaluatedMs: number,
 ): string {
   const top = ranked
     .slice(0, SUMMARY_CONTRIBUTIONS)
     .map(({ contribution, value }) => `${contribution.ruleId} ${round(value)} at ${new Date(contribution.timeMs).toISOString()}`)
     .join(', ');
   const count = ranked.length === 1 ? '1 detection' : `${ranked.length} detections`;
+  // The alert's window is the page window (see EntityRisk.pageStartMs), not the span the risk was
+  // summed over, so the text names both: a reader compares it with the window the alert shows.
   return (
     `${ENTITY_NOUNS[entity.type]} ${entity.value} reached risk ${round(risk)} within ${window.name} ` +
-    `(threshold ${window.threshold}) from ${count}; top: ${top}`
+    `(threshold ${window.threshold}) from ${count} in the ${window.name} up to ${new Date(evaluatedMs).toISOString()}; top: ${top}; ` +
+    `the alert window starts at the first detection not in an earlier alert and spans ${window.name}`
   );
 }
 

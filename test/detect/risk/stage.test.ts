@@ -79,8 +79,9 @@ describe('RiskStage thresholds', () => {
     assert.equal(details.contributions[1]?.decayed_score, 47);
     assert.equal(
       raised[0]?.explanation.summary,
-      'user u-7 reached risk 101.7 within 24h (threshold 100) from 2 detections; ' +
-        'top: old-high 54.7 at 2025-01-06T00:00:00.000Z, new-medium 47 at 2025-01-06T05:00:00.000Z',
+      'user u-7 reached risk 101.7 within 24h (threshold 100) from 2 detections in the 24h up to 2025-01-06T05:00:00.000Z; ' +
+        'top: old-high 54.7 at 2025-01-06T00:00:00.000Z, new-medium 47 at 2025-01-06T05:00:00.000Z; ' +
+        'the alert window starts at the first detection not in an earlier alert and spans 24h',
     );
   });
 
