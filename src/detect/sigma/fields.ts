@@ -49,21 +49,36 @@ function readPath(value: unknown, steps: PathSteps, start: number): unknown {
   return current;
 }
 
-const spacedKeys = new WeakMap<object, Map<string, string>>();
+/** The result for the many objects with no key that contains a space. */
+const NO_SPACED_KEYS: ReadonlyMap<string, string> = new Map();
+/**
+ * The last objects looked at and their keys. A rule set reads many absent fields of the same few
+ * objects of one event (its root and `winlog.event_data`) in a row, so a few entries hit nearly
+ * always, and objects without such keys, most of them, share one empty map.
+ */
+const RECENT_OBJECTS = 4;
+const recentRecords: object[] = [];
+const recentKeys: ReadonlyMap<string, string>[] = [];
+let nextRecent = 0;
 
 /**
  * Keys that contain spaces, by their spelling without spaces. Sigma writes event log field
  * names with spaces removed (`Source Name` becomes `SourceName`, Sigma rules specification
- * 2.1, "Field Usage"). Built once per object and cached.
+ * 2.1, "Field Usage").
  */
-function keysWithoutSpaces(record: Record<string, unknown>): Map<string, string> {
-  let keys = spacedKeys.get(record);
-  if (keys === undefined) {
-    keys = new Map();
-    for (const key of Object.keys(record)) if (key.includes(' ')) keys.set(key.replaceAll(' ', ''), key);
-    spacedKeys.set(record, keys);
+function keysWithoutSpaces(record: Record<string, unknown>): ReadonlyMap<string, string> {
+  const recent = recentRecords.indexOf(record);
+  if (recent >= 0) return recentKeys[recent] as ReadonlyMap<string, string>;
+
+  let keys: Map<string, string> | undefined;
+  for (const key in record) {
+    if (!Object.prototype.hasOwnProperty.call(record, key) || !key.includes(' ')) continue;
+    (keys ??= new Map()).set(key.replaceAll(' ', ''), key);
   }
-  return keys;
+  recentRecords[nextRecent] = record;
+  recentKeys[nextRecent] = keys ?? NO_SPACED_KEYS;
+  nextRecent = (nextRecent + 1) % RECENT_OBJECTS;
+  return keys ?? NO_SPACED_KEYS;
 }
 
 /** Collects the values a path through an array (`dns.answers.data`) finds in its elements. */

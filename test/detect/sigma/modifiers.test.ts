@@ -382,6 +382,29 @@ detection:
     assert.equal(matches(rule, event), true);
   });
 
+  test('keys with spaces across many events', () => {
+    const rule = compileOne(`title: Spaced
+logsource:
+    product: windows
+    service: windefend
+detection:
+    selection:
+        SourceName: 'Real-Time Protection'
+    condition: selection
+`);
+    const channel = 'Microsoft-Windows-Windows Defender/Operational';
+    // More events than the recent-object cache holds, with the key spelt with spaces in two ways,
+    // so that keys cached for one event would miss the field of the next.
+    for (let index = 0; index < 12; index += 1) {
+      const spaced = windowsEvent({ eventId: 1119, channel, data: { 'Source Name': 'Real-Time Protection', Index: index } });
+      const respaced = windowsEvent({ eventId: 1119, channel, data: { 'Sour ce Na me': 'Real-Time Protection', Index: index } });
+      const other = windowsEvent({ eventId: 1119, channel, data: { 'Source Name': 'Scan', Index: index } });
+      assert.equal(matches(rule, spaced), true, `spaced ${index}`);
+      assert.equal(matches(rule, respaced), true, `respaced ${index}`);
+      assert.equal(matches(rule, other), false, `other ${index}`);
+    }
+  });
+
   test('log source restricts the events', () => {
     const rule = compileOne(processRule("    selection:\n        Image|endswith: '\\whoami.exe'"));
     const imageLoad = windowsEvent({ eventId: 7, data: { Image: 'C:\\Windows\\System32\\whoami.exe' } });
