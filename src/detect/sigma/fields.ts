@@ -54,7 +54,7 @@ const NO_SPACED_KEYS: ReadonlyMap<string, string> = new Map();
 /**
  * The last objects looked at and their keys. A rule set reads many absent fields of the same few
  * objects of one event (its root and `winlog.event_data`) in a row, so a few entries hit nearly
- * always, and objects without such keys, most of them, share one empty map.
+ * always. Most objects have no key with a space, and they share one empty map.
  */
 const RECENT_OBJECTS = 4;
 const recentRecords: object[] = [];
