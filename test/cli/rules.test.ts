@@ -760,8 +760,8 @@ describe('rules edge cases', () => {
     const { code, output } = await validate([target]);
 
     assert.equal(code, 1);
-    assert.match(output, /empty\.yml:1:1: error HOLTER_RULE_INVALID The file is empty or holds only comments, so it defines no rule\./);
-    assert.match(output, /comments\.yml:1:1: error HOLTER_RULE_INVALID The file is empty or holds only comments/);
+    assert.match(output, /empty\.yml:1:1: error HOLTER_RULE_INVALID The file is empty or contains only comments, so it defines no rule\./);
+    assert.match(output, /comments\.yml:1:1: error HOLTER_RULE_INVALID The file is empty or contains only comments/);
     assert.match(output, /^2 errors, 0 warnings in 3 files$/m);
   });
 
@@ -770,7 +770,7 @@ describe('rules edge cases', () => {
     const { code, output } = await validate([folder({ 'empty.yaml': '', 'pull.yaml': detector })]);
 
     assert.equal(code, 1);
-    assert.match(output, /empty\.yaml:1:1: error HOLTER_RULE_INVALID The file is empty or holds only comments/);
+    assert.match(output, /empty\.yaml:1:1: error HOLTER_RULE_INVALID The file is empty or contains only comments/);
     assert.match(output, /^1 error, 0 warnings in 2 files$/m);
   });
 
