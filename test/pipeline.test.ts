@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Alert } from '../src/alerts/types.js';
@@ -14,6 +13,7 @@ import { DeadLetterMemory } from '../src/sinks/dead-letter/writer.js';
 import { NdjsonSink } from '../src/sinks/ndjson/sink.js';
 import type { AlertSink } from '../src/sinks/types.js';
 import { REPO_ROOT } from './helpers/paths.js';
+import { makeTempDir } from './helpers/temp.js';
 
 const CONTEXT: DecodeContext = { defaultTimeZone: 'UTC', now: new Date('2026-12-01T00:00:00Z') };
 
@@ -103,7 +103,7 @@ test('pipeline dead-letters a decoder crash and goes on', async () => {
 });
 
 test('pipeline counts a failing sink and still delivers to others', async () => {
-  const folder = mkdtempSync(path.join(tmpdir(), 'holter-pipeline-'));
+  const folder = makeTempDir('holter-pipeline-');
   writeFileSync(path.join(folder, 'marker'), '');
   const failing = new NdjsonSink(folder); // a folder, not a file: every write fails
   const sink = collector();
@@ -165,7 +165,7 @@ test('pipeline tasks keep separate windows and watermarks', async () => {
 });
 
 test('pipeline bounds alerts in flight', async () => {
-  const folder = mkdtempSync(path.join(tmpdir(), 'holter-pipeline-'));
+  const folder = makeTempDir('holter-pipeline-');
   writeFileSync(
     path.join(folder, 'failure.yml'),
     ['title: Failed login', 'id: 5b1e0c55-3f7a-4e21-9d1c-6a2f0e4b7c01', 'status: test', 'logsource:', '    product: holter', '    category: authentication', 'detection:', '    selection:', '        event.outcome: failure', '    condition: selection', 'level: medium', ''].join('\n'),

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -9,9 +8,10 @@ import { HolterError } from '../src/errors.js';
 import { AlertStore } from '../src/sinks/store/sink.js';
 import { WebhookOutbox } from '../src/sinks/webhook/outbox.js';
 import { LocalStateStore } from '../src/state/local-store.js';
+import { makeTempDir } from './helpers/temp.js';
 
 function tempFile(name: string): string {
-  return path.join(mkdtempSync(path.join(tmpdir(), 'holter-sqlite-')), name);
+  return path.join(makeTempDir('holter-sqlite-'), name);
 }
 
 function tablesOf(file: string): string[] {
@@ -78,7 +78,7 @@ test('read-only alert store writes nothing', async () => {
 });
 
 test('each kind names a directory as one', () => {
-  const directory = mkdtempSync(path.join(tmpdir(), 'holter-sqlite-'));
+  const directory = makeTempDir('holter-sqlite-');
 
   assert.throws(() => new AlertStore(directory), rejected(/The alert store .* is a directory\. Point sinks\.store\.path \(or --store\) at a file inside it\./));
   assert.throws(() => new WebhookOutbox(directory), rejected(/The webhook outbox .* is a directory\./));

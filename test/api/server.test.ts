@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { MetricsSnapshot } from '../../src/api/metrics.js';
@@ -11,6 +10,7 @@ import { loadApiTokens } from '../../src/api/tokens.js';
 import { HolterError } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
 import type { RunSummary } from '../../src/pipeline.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const ANALYST_TOKEN = 'analyst-secret-7f3a';
 const OPERATOR_TOKEN = 'operator-secret-91c2';
@@ -20,7 +20,7 @@ function sha256(text: string): string {
 }
 
 function writeTokens(text: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'holter-api-')), 'tokens.yaml');
+  const file = join(makeTempDir('holter-api-'), 'tokens.yaml');
   writeFileSync(file, text);
   return file;
 }

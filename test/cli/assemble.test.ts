@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
@@ -9,6 +8,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/log.js';
 import { DeadLetterMemory } from '../../src/sinks/dead-letter/writer.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 test('assembled tasks get stages of their own', async () => {
   const config = loadConfig();
@@ -18,7 +18,7 @@ test('assembled tasks get stages of their own', async () => {
   config.risk.file = path.join(REPO_ROOT, 'config', 'risk.yaml');
   config.identity.token_key = 'assemble-test-key-0123456789';
   config.sinks.console.enabled = false;
-  config.dead_letter.path = path.join(mkdtempSync(path.join(tmpdir(), 'holter-assemble-')), 'dead-letter.ndjson');
+  config.dead_letter.path = path.join(makeTempDir('holter-assemble-'), 'dead-letter.ndjson');
 
   const { pipeline, report } = await assemblePipeline(config, { logger: silentLogger, deadLetter: new DeadLetterMemory() });
   const first = await pipeline.createTask();
@@ -46,7 +46,7 @@ function configWithRules(rulesDir: string): ReturnType<typeof loadConfig> {
 }
 
 test('rejected rules point to rules validate', async () => {
-  const rulesDir = mkdtempSync(path.join(tmpdir(), 'holter-assemble-rules-'));
+  const rulesDir = makeTempDir('holter-assemble-rules-');
   writeFileSync(path.join(rulesDir, 'bad.yml'), 'title: Bad\nlogsource: { product: holter }\ndetection:\n    selection: { event.outcome: failure }\n    condition: selection\nlevel: bogus\n');
   const config = configWithRules(rulesDir);
   const lines: string[] = [];
@@ -60,7 +60,7 @@ test('rejected rules point to rules validate', async () => {
 });
 
 test('rejected count is per rule', async () => {
-  const rulesDir = mkdtempSync(path.join(tmpdir(), 'holter-assemble-rules-'));
+  const rulesDir = makeTempDir('holter-assemble-rules-');
   const rule = "title: Two errors\nlogsource: { product: holter }\ndetection:\n    selection:\n        source.ip|cidr: 10.0.0.0/99\n        event.outcome|nosuchmod: failure\n    condition: selection\n";
   writeFileSync(path.join(rulesDir, 'bad.yml'), rule);
   const config = configWithRules(rulesDir);
@@ -74,7 +74,7 @@ test('rejected count is per rule', async () => {
 });
 
 test('dead-letter file readable by others warns', async () => {
-  const folder = mkdtempSync(path.join(tmpdir(), 'holter-assemble-dead-letter-'));
+  const folder = makeTempDir('holter-assemble-dead-letter-');
   const config = configWithRules(folder);
   config.dead_letter.path = path.join(folder, 'dead-letter.ndjson');
   writeFileSync(config.dead_letter.path, '', { mode: 0o644 });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { formatBaseline, restoreNotes } from '../../src/cli/baseline.js';
 import { simulateHospital } from '../../src/sim/index.js';
 import { firstSeenDetector } from '../helpers/detector-files.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const HOLTER = path.join(REPO_ROOT, 'bin', 'holter.js');
 const DAY_MS = 86_400_000;
@@ -22,7 +22,7 @@ function holter(args: string[], cwd: string): { status: number | null; stdout: s
  * records.log and its last 2 days in later.log.
  */
 function hospitalFolder(): string {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-baseline-'));
+  const cwd = makeTempDir('holter-baseline-');
   const hospital = simulateHospital({ staff: 30, days: 8, seed: 7, incidents: false, traps: false });
   const cutMs = hospital.startMs + 6 * DAY_MS;
   const records = [...hospital.records()];

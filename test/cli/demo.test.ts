@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { verifySignature } from '../../src/sinks/webhook/sign.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const HOLTER = path.join(REPO_ROOT, 'bin', 'holter.js');
 const SECRET = 'demo-test-secret-0123456789';
@@ -26,7 +26,7 @@ test('demo catches every incident and no trap', async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
 
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-demo-'));
+  const cwd = makeTempDir('holter-demo-');
   // Files left by an earlier demo with a wider mode must be narrowed, not kept.
   mkdirSync(path.join(cwd, '.holter', 'demo'), { recursive: true });
   writeFileSync(path.join(cwd, '.holter', 'demo', 'patient-roster.csv'), '', { mode: 0o644 });
@@ -73,7 +73,7 @@ test('demo catches every incident and no trap', async () => {
 });
 
 test('eval prints precision and recall', () => {
-  const result = spawnSync(process.execPath, [HOLTER, 'eval', '--staff', '60', '--days', '28', '--seeds', '42', '--json'], { cwd: mkdtempSync(path.join(tmpdir(), 'holter-eval-')), encoding: 'utf8' });
+  const result = spawnSync(process.execPath, [HOLTER, 'eval', '--staff', '60', '--days', '28', '--seeds', '42', '--json'], { cwd: makeTempDir('holter-eval-'), encoding: 'utf8' });
   assert.equal(result.status, 0, result.stderr);
   const metrics = JSON.parse(result.stdout) as { recall: number; trapsClean: number; traps: number; falseAlertsPerThousandUserDays: number };
   assert.equal(metrics.recall, 1);
@@ -84,21 +84,21 @@ test('eval prints precision and recall', () => {
 
 test('eval and demo reject too few days', () => {
   for (const command of ['eval', 'demo']) {
-    const result = spawnSync(process.execPath, [HOLTER, command, '--days', '9'], { cwd: mkdtempSync(path.join(tmpdir(), 'holter-eval-')), encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [HOLTER, command, '--days', '9'], { cwd: makeTempDir('holter-eval-'), encoding: 'utf8' });
     assert.equal(result.status, 2, result.stderr);
     assert.match(result.stderr, /9 days leave no room for 21 days of learned history before the 7-day incident week\. Give at least 28\./);
   }
 });
 
 test('eval scores the rules it is given', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-eval-'));
+  const cwd = makeTempDir('holter-eval-');
   const result = spawnSync(process.execPath, [HOLTER, 'eval', '--rules', 'my-rules', '--detectors', 'my-detectors'], { cwd, encoding: 'utf8' });
   assert.equal(result.status, 2, result.stderr);
   assert.match(result.stderr, /my-rules not found \(from rules\.paths or --rules\)/);
 });
 
 test('demo starts its default store empty', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-demo-store-'));
+  const cwd = makeTempDir('holter-demo-store-');
   const run = (args: string[]): { status: number | null; stdout: string; stderr: string } => spawnSync(process.execPath, [HOLTER, ...args], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const earlier = run(['replay', '--quiet', '--log-level', 'warn', '--store', '.holter/demo/alerts.db', path.join(REPO_ROOT, 'test', 'fixtures', 'okta-system-log.ndjson')]);
   assert.equal(earlier.status, 0, earlier.stderr);

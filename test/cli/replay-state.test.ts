@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { simulateHospital } from '../../src/sim/index.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const HOLTER = path.join(REPO_ROOT, 'bin', 'holter.js');
 
@@ -30,7 +30,7 @@ function alertRules(file: string): string[] {
 }
 
 test('replay state continues a window', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const cwd = makeTempDir('holter-state-');
   writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 6));
 
   const first = holter(['replay', '--quiet', '--state', 'state.db', '--out', 'first.ndjson', 'auth.log'], cwd);
@@ -52,7 +52,7 @@ test('replay state continues a window', () => {
 });
 
 test('replay state follows a rotated file', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const cwd = makeTempDir('holter-state-');
   writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 6));
   assert.equal(holter(['replay', '--quiet', '--state', 'state.db', 'auth.log'], cwd).status, 0);
 
@@ -68,7 +68,7 @@ test('replay state follows a rotated file', () => {
 });
 
 test('replay state rereads a replaced file', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const cwd = makeTempDir('holter-state-');
   writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 6));
   assert.equal(holter(['replay', '--quiet', '--state', 'state.db', 'auth.log'], cwd).status, 0);
 
@@ -80,7 +80,7 @@ test('replay state rereads a replaced file', () => {
 });
 
 test('without state a replay closes its windows', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const cwd = makeTempDir('holter-state-');
   writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 10));
   const result = holter(['replay', '--quiet', '--out', 'alerts.ndjson', 'auth.log'], cwd);
   assert.equal(result.status, 0, result.stderr);
@@ -89,7 +89,7 @@ test('without state a replay closes its windows', () => {
 });
 
 test('baseline show prints a learned profile', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const cwd = makeTempDir('holter-state-');
   const hospital = simulateHospital({ staff: 30, days: 8, seed: 7, incidents: false, traps: false });
   writeFileSync(path.join(cwd, 'directory.csv'), hospital.directoryCsv());
   writeFileSync(path.join(cwd, 'records.log'), [...hospital.records()].map((record) => record.text.replace(/\n/g, ' ')).join('\n') + '\n');
@@ -120,7 +120,7 @@ test('baseline show prints a learned profile', () => {
 });
 
 test('baseline show needs a state store', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const cwd = makeTempDir('holter-state-');
   const result = holter(['baseline', 'show', 'u-1042'], cwd);
   assert.equal(result.status, 2);
   assert.match(result.stderr, /Pass --state FILE, or set state\.path/);
@@ -131,7 +131,7 @@ test('baseline show needs a state store', () => {
 });
 
 test('replay state waits for a complete line', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const cwd = makeTempDir('holter-state-');
   const lines = failedLogins(0, 4);
   const lastLine = failedLogins(4, 5);
   writeFileSync(path.join(cwd, 'auth.log'), lines + lastLine.slice(0, 30));
@@ -150,7 +150,7 @@ test('replay state waits for a complete line', () => {
 });
 
 test('replay state warns about late input', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const cwd = makeTempDir('holter-state-');
   writeFileSync(path.join(cwd, 'later.log'), 'Mar  2 09:00:00 host sshd[101]: Accepted password for jdoe from 203.0.113.9 port 40100 ssh2\n');
   writeFileSync(path.join(cwd, 'earlier.log'), failedLogins(0, 3));
   assert.equal(holter(['replay', '--quiet', '--state', 'state.db', 'later.log'], cwd).status, 0);
@@ -161,7 +161,7 @@ test('replay state warns about late input', () => {
 });
 
 test('replay state notes standard input', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const cwd = makeTempDir('holter-state-');
   const result = spawnSync(process.execPath, [HOLTER, 'replay', '--quiet', '--state', 'state.db', '-'], { cwd, encoding: 'utf8', input: failedLogins(0, 2) });
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stderr, /standard input has no saved position/);
@@ -169,7 +169,7 @@ test('replay state notes standard input', () => {
 });
 
 test('replay state rejects another token key', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const cwd = makeTempDir('holter-state-');
   writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 3));
   writeFileSync(path.join(cwd, 'key-a.yml'), 'identity:\n  token_key: first-key-0123456789abcdef\n');
   writeFileSync(path.join(cwd, 'key-b.yml'), 'identity:\n  token_key: second-key-0123456789abcdef\n');
@@ -189,7 +189,7 @@ test('replay state rejects another token key', () => {
 });
 
 test('replay state records a key for old state', () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const cwd = makeTempDir('holter-state-');
   writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 3));
   writeFileSync(path.join(cwd, 'key-a.yml'), 'identity:\n  token_key: first-key-0123456789abcdef\n');
   writeFileSync(path.join(cwd, 'key-b.yml'), 'identity:\n  token_key: second-key-0123456789abcdef\n');
@@ -209,7 +209,7 @@ test('replay state records a key for old state', () => {
 });
 
 test('interrupted replay saves its checkpoint', async () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-state-'));
+  const cwd = makeTempDir('holter-state-');
   writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 10));
 
   // Standard input stays open after its one record, so the replay waits on it until the signal.

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT, SAMPLES_DIR } from '../helpers/paths.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const HOLTER = path.join(REPO_ROOT, 'bin', 'holter.js');
 
@@ -21,7 +21,7 @@ function listFiles(dir: string): string[] {
 }
 
 function workDir(): string {
-  return mkdtempSync(path.join(tmpdir(), 'holter-cli-'));
+  return makeTempDir('holter-cli-');
 }
 
 test('replay of every sample dead-letters nothing', () => {

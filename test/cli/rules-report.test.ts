@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
@@ -8,8 +7,9 @@ import { formatLoadErrors } from '../../src/cli/rules-report.js';
 import { loadDetectors } from '../../src/detect/baseline/loader.js';
 import { HolterError } from '../../src/errors.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { makeTempDir } from '../helpers/temp.js';
 
-const workDir = mkdtempSync(path.join(tmpdir(), 'holter-rules-report-'));
+const workDir = makeTempDir('holter-rules-report-');
 after(() => rmSync(workDir, { recursive: true, force: true }));
 
 function ruleError(file: string, line: number, column: number, message: string, keyPath?: string): HolterError {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, test } from 'node:test';
@@ -9,10 +8,11 @@ import { runRulesTest, runRulesValidate } from '../../src/cli/rules.js';
 import type { TestOptions, ValidateOptions } from '../../src/cli/rules.js';
 import { LINT_CODES } from '../../src/detect/sigma/lint.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const RULES_DIR = path.join(REPO_ROOT, 'rules');
 const DETECTORS_DIR = path.join(REPO_ROOT, 'detectors');
-const workDir = mkdtempSync(path.join(tmpdir(), 'holter-rules-cli-'));
+const workDir = makeTempDir('holter-rules-cli-');
 after(() => rmSync(workDir, { recursive: true, force: true }));
 
 let folderCount = 0;

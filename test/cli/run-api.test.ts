@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const HOLTER = path.join(REPO_ROOT, 'bin', 'holter.js');
 
@@ -23,7 +23,7 @@ async function closedPort(): Promise<number> {
 }
 
 test('run serves probes while connecting', async () => {
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-run-'));
+  const cwd = makeTempDir('holter-run-');
   const port = await closedPort();
   writeFileSync(path.join(cwd, 'holter.yml'), `kafka:\n  brokers: ['127.0.0.1:${port}']\n  topics:\n    - name: audit\napi:\n  listen: 127.0.0.1:0\n`);
 

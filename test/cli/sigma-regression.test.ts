@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { REPO_ROOT, SHARED_DIR } from '../helpers/paths.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const SIGMA_DIR = path.join(SHARED_DIR, 'sigma');
 
@@ -31,7 +31,7 @@ test('replay raises regression rules from the CLI', () => {
     .filter((name) => name.startsWith('rules'))
     .map((name) => path.join(SIGMA_DIR, name));
 
-  const cwd = mkdtempSync(path.join(tmpdir(), 'holter-sigma-'));
+  const cwd = makeTempDir('holter-sigma-');
   const result = spawnSync(
     process.execPath,
     [path.join(REPO_ROOT, 'bin', 'holter.js'), 'replay', '--quiet', '--log-level', 'silent', '--out', 'alerts.ndjson', '--summary-json', 'summary.json', ...ruleFolders.flatMap((folder) => ['--rules', folder]), ...inputs],

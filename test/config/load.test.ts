@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { renderConfigReference } from '../../src/config/docs.js';
 import { ConfigErrors, loadConfig, readSecret } from '../../src/config/load.js';
 import { isHolterError } from '../../src/errors.js';
 import { REPO_ROOT } from '../helpers/paths.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 function writeConfig(text: string): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'holter-config-'));
+  const dir = makeTempDir('holter-config-');
   const file = path.join(dir, 'holter.yml');
   writeFileSync(file, text);
   return file;
@@ -100,7 +100,7 @@ test('configuration reference is current', () => {
 });
 
 test('short secret rejected from file and inline', () => {
-  const folder = mkdtempSync(path.join(tmpdir(), 'holter-secret-'));
+  const folder = makeTempDir('holter-secret-');
   const file = path.join(folder, 'webhook.secret');
   writeFileSync(file, 'short\n');
 
@@ -117,7 +117,7 @@ test('short secret rejected from file and inline', () => {
 });
 
 test('webhook secret comes from the environment', () => {
-  const folder = mkdtempSync(path.join(tmpdir(), 'holter-secret-env-'));
+  const folder = makeTempDir('holter-secret-env-');
   const file = path.join(folder, 'holter.yml');
   writeFileSync(file, 'sinks:\n  webhook:\n    url: http://127.0.0.1:9/hook\n    secret_file: missing.secret\n');
   const previous = process.env.HOLTER_WEBHOOK_SECRET;
@@ -136,7 +136,7 @@ test('webhook secret comes from the environment', () => {
 });
 
 test('short inline secret not echoed', () => {
-  const folder = mkdtempSync(path.join(tmpdir(), 'holter-secret-echo-'));
+  const folder = makeTempDir('holter-secret-echo-');
   const file = path.join(folder, 'holter.yml');
   writeFileSync(file, 'identity:\n  token_key: hunter2\n');
   assert.throws(

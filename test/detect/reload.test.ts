@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
@@ -12,12 +11,13 @@ import type { Detection } from '../../src/detect/types.js';
 import { silentLogger } from '../../src/log.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import { holterEvent } from './sigma/helpers.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const BURST_RULE = 'holter-failed-login-burst';
 
 /** Copies the shipped rules and detectors to a temporary folder, with a config that points at it. */
 function workspace(): { dir: string; config: HolterConfig } {
-  const dir = mkdtempSync(join(tmpdir(), 'holter-reload-'));
+  const dir = makeTempDir('holter-reload-');
   cpSync(join(REPO_ROOT, 'rules'), join(dir, 'rules'), { recursive: true });
   cpSync(join(REPO_ROOT, 'detectors'), join(dir, 'detectors'), { recursive: true });
   const configFile = join(dir, 'holter.yaml');

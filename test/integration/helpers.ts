@@ -1,7 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after } from 'node:test';
 import { promisify } from 'node:util';
@@ -19,6 +18,7 @@ import type { ConsumedMessage, KafkaClient, OutgoingMessage } from '../../src/so
 import { createKafkajsClient } from '../../src/sources/kafka/kafkajs-client.js';
 import { readRecords } from '../../src/sources/file.js';
 import { REPO_ROOT, SAMPLES_DIR } from '../helpers/paths.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 /**
  * Skip reason for the integration suites outside `npm run test:integration`, which sets
@@ -251,7 +251,7 @@ export async function firstAlertsAndCommit(settings: TestConfig, minimum: number
 
 /** Writes a configuration file for `holter run` (JSON is YAML) and returns its path. */
 export function writeConfig(settings: TestConfig): string {
-  const directory = mkdtempSync(path.join(tmpdir(), 'holter-it-'));
+  const directory = makeTempDir('holter-it-');
   const config: Record<string, unknown> = {
     identity: { token_key: TOKEN_KEY },
     decode: { max_record_bytes: settings.maxRecordBytes ?? 1_048_576 },
@@ -389,7 +389,7 @@ export function processesKilledAfterSuite(): HolterProcess[] {
 
 /** Creates a folder with one stateless Sigma rule that fires on every successful event. */
 export function writeStatelessRule(): string {
-  const directory = mkdtempSync(path.join(tmpdir(), 'holter-it-rules-'));
+  const directory = makeTempDir('holter-it-rules-');
   writeFileSync(
     path.join(directory, 'successful-event.yml'),
     [
@@ -416,7 +416,7 @@ export function writeStatelessRule(): string {
  * within ten minutes of event time. Its base rule raises nothing on its own.
  */
 export function writeFailedLoginCorrelation(): string {
-  const directory = mkdtempSync(path.join(tmpdir(), 'holter-it-rules-'));
+  const directory = makeTempDir('holter-it-rules-');
   writeFileSync(
     path.join(directory, 'failed-login-burst.yml'),
     [
@@ -485,7 +485,7 @@ export function failedLoginBursts(users: number, perUser: number, start = Date.U
 }
 
 export function emptyFolder(): string {
-  return mkdtempSync(path.join(tmpdir(), 'holter-it-empty-'));
+  return makeTempDir('holter-it-empty-');
 }
 
 const execFileAsync = promisify(execFile);

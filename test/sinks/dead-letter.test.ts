@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { RawRecord } from '../../src/decoders/types.js';
 import { DeadLetterFile } from '../../src/sinks/dead-letter/writer.js';
 import { setRecordText } from '../../src/sources/encoding.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 test('dead-letter file keeps invalid bytes', async () => {
-  const directory = await mkdtemp(path.join(tmpdir(), 'holter-dead-letter-'));
+  const directory = makeTempDir('holter-dead-letter-');
   try {
     const file = path.join(directory, 'dead-letter.ndjson');
     const sink = new DeadLetterFile(file);

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import { buildAlert } from '../../src/alerts/build.js';
 import { AlertStore } from '../../src/sinks/store/sink.js';
 import { detectionFor, eventAt } from '../helpers/detections.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 test('store keeps each alert id once', async () => {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'holter-store-')), 'alerts.db');
+  const file = path.join(makeTempDir('holter-store-'), 'alerts.db');
   const alert = buildAlert(detectionFor(eventAt('2026-10-29T06:03:00Z')), new Date());
 
   const store = new AlertStore(file);
@@ -26,7 +26,7 @@ test('store keeps each alert id once', async () => {
 });
 
 test('store path that cannot be created fails clearly', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'holter-store-'));
+  const dir = makeTempDir('holter-store-');
   const notAFolder = path.join(dir, 'plain-file');
   writeFileSync(notAFolder, '');
   const file = path.join(notAFolder, 'alerts.db');

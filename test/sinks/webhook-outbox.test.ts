@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -10,6 +8,7 @@ import { WebhookOutbox } from '../../src/sinks/webhook/outbox.js';
 import { WebhookSink } from '../../src/sinks/webhook/sink.js';
 import { detectionFor, eventAt } from '../helpers/detections.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 /** A loopback receiver that accepts every page and keeps the alert ids it got. */
 let receiver: Receiver;
@@ -27,7 +26,7 @@ before(async () => {
 after(() => receiver.close());
 
 function outboxPath(): string {
-  return path.join(mkdtempSync(path.join(tmpdir(), 'holter-outbox-')), 'outbox.db');
+  return path.join(makeTempDir('holter-outbox-'), 'outbox.db');
 }
 
 function sink(outbox: string, target: string): WebhookSink {

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildAlert } from '../../src/alerts/build.js';
@@ -10,6 +8,7 @@ import { silentLogger } from '../../src/log.js';
 import { verifySignature } from '../../src/sinks/webhook/sign.js';
 import { toWebhookPayload, WebhookSink } from '../../src/sinks/webhook/sink.js';
 import { detectionFor, eventAt } from '../helpers/detections.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 const SECRET = 'test-secret-0123456789';
 
@@ -41,7 +40,7 @@ before(async () => {
 after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
 function outboxPath(): string {
-  return path.join(mkdtempSync(path.join(tmpdir(), 'holter-outbox-')), 'outbox.db');
+  return path.join(makeTempDir('holter-outbox-'), 'outbox.db');
 }
 
 function sink(overrides: Partial<ConstructorParameters<typeof WebhookSink>[0]> = {}): WebhookSink {

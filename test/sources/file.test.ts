@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -9,11 +8,12 @@ import { isHolterError } from '../../src/errors.js';
 import { readRecords } from '../../src/sources/file.js';
 import { RecordSplitter } from '../../src/sources/record-splitter.js';
 import { CONTEXT, samplePath } from '../decoders/helpers.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 let directory = '';
 
 before(async () => {
-  directory = await mkdtemp(path.join(tmpdir(), 'holter-file-source-'));
+  directory = makeTempDir('holter-file-source-');
 });
 
 after(async () => {

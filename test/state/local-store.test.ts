@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { HolterError } from '../../src/errors.js';
 import { fingerprintFile, renamedPosition, resumeOffset, tailFingerprint } from '../../src/sources/position.js';
 import { LOCAL_CHECKPOINT_VERSION, LocalStateStore, type LocalCheckpoint } from '../../src/state/local-store.js';
+import { makeTempDir } from '../helpers/temp.js';
 
 function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'holter-state-'));
+  return makeTempDir('holter-state-');
 }
 
 const checkpoint: LocalCheckpoint = {

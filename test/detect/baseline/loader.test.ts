@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { HolterError } from '../../../src/errors.js';
 import { loadDetectors, parseDetector } from '../../../src/detect/baseline/index.js';
 import { DETECTORS_DIR, ZONE } from './events.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const VALID = `id: test-pull
 name: Test pull
@@ -36,7 +37,7 @@ function located(errors: HolterError[]): Array<[number | undefined, number | und
 }
 
 function folderWith(files: Record<string, string>): string {
-  const folder = mkdtempSync(path.join(os.tmpdir(), 'holter-detectors-'));
+  const folder = makeTempDir('holter-detectors-');
   for (const [name, text] of Object.entries(files)) writeFileSync(path.join(folder, name), text);
   return folder;
 }

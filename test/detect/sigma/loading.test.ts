@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 
 import { loadSigmaRules } from '../../../src/detect/sigma/stage.js';
 import { compileTexts, MAPPING_FILE, matches, processEvent, processRule } from './helpers.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const GOOD = processRule("    selection:\n        Image|endswith: '\\whoami.exe'");
 
@@ -124,7 +124,7 @@ filter:
 });
 
 test('folders are walked recursively', async () => {
-  const root = mkdtempSync(path.join(tmpdir(), 'holter-sigma-'));
+  const root = makeTempDir('holter-sigma-');
   try {
     mkdirSync(path.join(root, 'windows', 'process'), { recursive: true });
     writeFileSync(path.join(root, 'windows', 'process', 'good.yml'), GOOD);

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { Alert } from '../../../src/alerts/types.js';
@@ -15,6 +14,7 @@ import { PartitionTasks } from '../../../src/sources/kafka/tasks.js';
 import { CHECKPOINT_VERSION } from '../../../src/state/checkpoint.js';
 import { REPO_ROOT } from '../../helpers/paths.js';
 import { MemoryCheckpointStore } from '../../state/memory-store.js';
+import { makeTempDir } from '../../helpers/temp.js';
 
 const TOPIC = 'okta.system';
 const LATENESS_MS = 60_000;
@@ -50,7 +50,7 @@ level: informational
 `;
 
 async function ruleSet(): Promise<SigmaStage['ruleSet']> {
-  const folder = mkdtempSync(path.join(tmpdir(), 'holter-tasks-'));
+  const folder = makeTempDir('holter-tasks-');
   writeFileSync(path.join(folder, 'burst.yml'), RULES);
   const loaded = await loadSigmaRules([folder], { mappingFile: path.join(REPO_ROOT, 'mappings', 'sigma.yml'), allowedLatenessMs: LATENESS_MS });
   assert.deepEqual(loaded.errors, []);
