@@ -23,6 +23,9 @@ const STUDY_INSTANCE_UID = '110180';
 /** RoleIDCodes of applications rather than people: source, destination, application, launcher. */
 const APPLICATION_ROLES = new Set(['110150', '110151', '110152', '110153']);
 
+/** RoleIDCodes of a patient acting for themselves: SNOMED CT 116154003 "Patient", HL7 v3 RoleClass PAT. */
+const PATIENT_ROLES = new Set(['116154003', 'PAT']);
+
 /**
  * ParticipantObjectDetail types that carry the bytes moved. They are not part of the DICOM
  * schema, but some PACS add one. The schema encodes every detail value in base64, so the
@@ -96,6 +99,7 @@ function decodeMessage(xml: string, record: RawRecord, context: DecodeContext, s
   if (syslogHost !== undefined) event.host = { name: syslogHost };
 
   setParticipantObjects(event, children(message, 'ParticipantObjectIdentification'));
+  moveSelfAsPatient(event);
 
   event.dicom = {
     audit: compact({
@@ -140,18 +144,41 @@ function setParticipants(event: HolterEvent, participants: unknown[]): void {
   const requestors = participants.filter((participant) => attr(participant, 'UserIsRequestor')?.toLowerCase() === 'true');
   const chosen = requestors.find(isHumanLooking) ?? requestors[0];
 
-  for (const participant of requestors) addRelatedUser(event, attr(participant, 'UserID'));
+  // A patient's UserID is a patient identifier, so it goes to no user field.
+  for (const participant of requestors) if (!isPatientParticipant(participant)) addRelatedUser(event, attr(participant, 'UserID'));
   for (const participant of participants) {
     if (attr(participant, 'NetworkAccessPointTypeCode') === '2') addRelatedIp(event, attr(participant, 'NetworkAccessPointID'));
   }
   if (chosen === undefined) return;
 
   const userId = attr(chosen, 'UserID');
-  if (isPresent(userId)) event.user = { name: userId };
+  if (isPresent(userId) && isPatientParticipant(chosen)) event.holter.acting_patient = { id: patientIdFromCx(userId) };
+  else if (isPresent(userId)) event.user = { name: userId };
 
   const accessPointType = attr(chosen, 'NetworkAccessPointTypeCode');
   const accessPoint = attr(chosen, 'NetworkAccessPointID');
   if (accessPointType === '1' || accessPointType === '2') setSourceAddress(event, accessPoint);
+}
+
+function isPatientParticipant(participant: unknown): boolean {
+  return children(participant, 'RoleIDCode').some((role) => PATIENT_ROLES.has(readCode(role).code ?? ''));
+}
+
+/**
+ * Moves the acting user to `holter.acting_patient` when its UserID is the patient object's id
+ * (as CX), for a message that names the patient as requestor without a patient role code.
+ */
+function moveSelfAsPatient(event: HolterEvent): void {
+  const name = event.user?.name;
+  const patientId = event.holter.patient?.id;
+  if (name === undefined || patientId === undefined || patientIdFromCx(name) !== patientId) return;
+  event.holter.acting_patient = { id: patientId };
+  delete event.user;
+  const related = event.related?.user?.filter((user) => user !== name);
+  if (related !== undefined && event.related !== undefined) {
+    if (related.length > 0) event.related.user = related;
+    else delete event.related.user;
+  }
 }
 
 function isHumanLooking(participant: unknown): boolean {

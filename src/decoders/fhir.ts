@@ -242,9 +242,10 @@ function setUser(event: HolterEvent, agent: JsonObject): void {
   const identifier = nonEmpty(asObject(who?.identifier)?.value);
   const reference = nonEmpty(who?.reference);
   const altId = nonEmpty(agent.altId);
-  const patient = parseReference(reference);
-  if (patient?.type === 'Patient') {
-    event.holter.acting_patient = { id: patient.id };
+  if (isPatientAgent(agent, who, reference)) {
+    // The token only has to be stable per patient, so a reference that names no id is kept whole.
+    const id = identifier ?? parseReference(withoutTrailingSlashes(reference))?.id ?? reference;
+    if (id !== undefined) event.holter.acting_patient = { id };
     setSourceAddress(event, readNetworkAddress(agent));
     return;
   }
@@ -256,6 +257,29 @@ function setUser(event: HolterEvent, agent: JsonObject): void {
     addRelatedUser(event, name);
   }
   setSourceAddress(event, readNetworkAddress(agent));
+}
+
+/** Returns the reference without slashes at its end, trimmed by a loop that runs in linear time. */
+function withoutTrailingSlashes(reference: string | undefined): string | undefined {
+  if (reference === undefined) return undefined;
+  let end = reference.length;
+  while (end > 0 && reference.charCodeAt(end - 1) === 0x2f) end -= 1;
+  return reference.slice(0, end);
+}
+
+/** Agent type codes of a patient acting for themselves: SNOMED CT 116154003 "Patient", HL7 v3 RoleClass PAT. */
+const PATIENT_AGENT_TYPES = ['116154003', 'PAT'];
+
+/**
+ * Tells whether the agent is a patient: `who.type` is Patient, the reference names a Patient
+ * (`Patient/1`, `Patient?identifier=...`, an absolute URL, a trailing slash), or the agent's
+ * type is a patient code.
+ */
+function isPatientAgent(agent: JsonObject, who: JsonObject | undefined, reference: string | undefined): boolean {
+  if (nonEmpty(who?.type) === 'Patient' || parseReference(reference)?.type === 'Patient') return true;
+  if (reference !== undefined && /(^|\/)Patient([/?]|$)/.test(reference)) return true;
+  const codes = agentTypeCodes(agent);
+  return PATIENT_AGENT_TYPES.some((code) => codes.includes(code));
 }
 
 function readNetworkAddress(agent: JsonObject): string | undefined {

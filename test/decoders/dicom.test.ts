@@ -57,6 +57,27 @@ describe('DICOM audit decoder', () => {
     assert.deepEqual(event?.event.type, ['start']);
   });
 
+  it('keeps a patient requestor out of user', () => {
+    const withRole = TRANSFER.replace(
+      '<ActiveParticipant UserID="jdoe" UserIsRequestor="true" NetworkAccessPointID="10.20.30.40" NetworkAccessPointTypeCode="2"/>',
+      '<ActiveParticipant UserID="PAT-Q^^^HOSP&amp;1.2.3&amp;ISO^PI" UserIsRequestor="true"><RoleIDCode csd-code="116154003" codeSystemName="SNOMED-CT" originalText="Patient"/></ActiveParticipant>',
+    );
+    const [event] = decodeOk(withRole);
+    assert.ok(event);
+    assert.equal(event.user, undefined);
+    assert.deepEqual(event.holter.acting_patient, { id: 'PAT-Q' });
+    assert.ok(!JSON.stringify(event.related ?? {}).includes('PAT-Q'));
+  });
+
+  it('treats the patient object as patient requestor', () => {
+    const selfAccess = TRANSFER.replace('UserID="jdoe"', 'UserID="MRN-7^^^HOSP&amp;1.2.3&amp;ISO^MR"');
+    const [event] = decodeOk(selfAccess);
+    assert.ok(event);
+    assert.equal(event.user, undefined);
+    assert.deepEqual(event.holter.acting_patient, { id: 'MRN-7' });
+    assert.equal(event.related?.user, undefined);
+  });
+
   it('maps transfers with bytes and studies', () => {
     const [event] = decodeOk(TRANSFER);
     assert.ok(event);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseReference } from '../../src/decoders/fhir.js';
 import { decodeFile, decodeOk, decodeText, samplePath } from './helpers.js';
@@ -31,6 +32,26 @@ describe('FHIR AuditEvent decoder', () => {
     assert.equal(event.user, undefined);
     assert.deepEqual(event.holter.acting_patient, { id: 'ex-patient' });
     assert.deepEqual(event.related?.user ?? [], []);
+  });
+
+  it('recognises patient requestors in every form', () => {
+    const text = readFileSync(samplePath('ehr/fhir-r4_audit-event-example-login.json'), 'utf8');
+    const cases: Array<[string, Record<string, unknown>, Record<string, unknown> | undefined, string]> = [
+      ['who.type only', { type: 'Patient', identifier: { system: 'urn:mrn', value: 'PAT-T' } }, undefined, 'PAT-T'],
+      ['trailing slash', { reference: 'Patient/PAT-S/' }, undefined, 'PAT-S'],
+      ['search reference', { reference: 'Patient?identifier=urn:mrn|PAT-Q' }, undefined, 'Patient?identifier=urn:mrn|PAT-Q'],
+      ['absolute URL', { reference: 'https://ehr.example.org/fhir/Patient/PAT-A/_history/2' }, undefined, 'PAT-A'],
+      ['patient agent type', { identifier: { value: 'PAT-C' } }, { coding: [{ system: 'http://snomed.info/sct', code: '116154003' }] }, 'PAT-C'],
+    ];
+    for (const [name, who, type, id] of cases) {
+      const resource = JSON.parse(text) as { agent: Array<Record<string, unknown>> };
+      const requestor = resource.agent.find((agent) => agent.requestor === true) as Record<string, unknown>;
+      requestor.who = who;
+      if (type !== undefined) requestor.type = type;
+      const [event] = decodeOk(JSON.stringify(resource));
+      assert.equal(event?.user, undefined, name);
+      assert.deepEqual(event?.holter.acting_patient, { id }, name);
+    }
   });
 
   it('decodes the Bundle into three events', async () => {
