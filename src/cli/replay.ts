@@ -69,6 +69,8 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
 
   const statePath = options.state !== undefined ? path.resolve(options.state) : config.state.path;
   const checkpoints = statePath === undefined ? undefined : await openCheckpoints(statePath, files, pipeline, config.state.checkpoint_interval_seconds * 1000, configuredKeyFingerprint(config));
+  // Installed before the notes below, so a signal sent once they appear always finds the handlers.
+  const interruption = watchInterruption();
   if (checkpoints !== undefined) {
     if (files.includes('-')) process.stderr.write('Note: standard input has no saved position, so records given on it again are counted again.\n');
     if (config.identity.token_key === undefined && config.identity.token_key_file === undefined) {
@@ -100,7 +102,6 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
     }
   };
 
-  const interruption = watchInterruption();
   const merged = mergeByEventTime(files.map((file, index) => decodedInput(file, index)));
   for (;;) {
     // The race lets a signal stop a replay that waits on a read, such as an idle standard input.
@@ -137,14 +138,16 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
 
   if (interruption.signal !== undefined) {
     interruption.release();
-    return EXIT_INTERRUPTED;
+    return exitCodeOf(interruption.signal);
   }
   interruption.remove();
   return countDeliveryFailures(summary) > 0 ? 1 : 0;
 }
 
-/** Exit code of a replay stopped by SIGINT or SIGTERM, as shells report a process ended by SIGINT. */
-const EXIT_INTERRUPTED = 130;
+/** Returns the exit code of a replay stopped by a signal, as shells report a process the signal ended: 130 for SIGINT, 143 for SIGTERM. */
+function exitCodeOf(signal: NodeJS.Signals): number {
+  return signal === 'SIGTERM' ? 143 : 130;
+}
 
 /** How long an interrupted replay waits for reads still open on its inputs before it exits anyway. */
 const INTERRUPTED_EXIT_GRACE_MS = 2000;
@@ -180,14 +183,14 @@ function watchInterruption(): Interruption {
     },
     release: () => {
       process.stdin.destroy();
-      const timer = setTimeout(() => process.exit(EXIT_INTERRUPTED), INTERRUPTED_EXIT_GRACE_MS);
+      const timer = setTimeout(() => process.exit(exitCodeOf(interruption.signal ?? 'SIGINT')), INTERRUPTED_EXIT_GRACE_MS);
       timer.unref();
     },
   };
   function onSignal(signal: NodeJS.Signals): void {
     if (interruption.signal !== undefined) {
       process.stderr.write(`holter replay: second ${signal}; exiting without saving the checkpoint.\n`);
-      process.exit(EXIT_INTERRUPTED);
+      process.exit(exitCodeOf(signal));
     }
     interruption.signal = signal;
     process.stderr.write(`holter replay: ${signal} received; stopping reading, then saving the checkpoint and printing the summary. Send it again to exit at once.\n`);
@@ -314,12 +317,13 @@ function configuredKeyFingerprint(config: HolterConfig): string | undefined {
  * under other tokens than the saved windows and baselines, so one patient would count as two.
  */
 function checkTokenKey(statePath: string, saved: LocalCheckpoint | undefined, tokenKeyFingerprint: string | undefined): void {
-  if (saved?.tokenKeyFingerprint === undefined || tokenKeyFingerprint === undefined) return;
-  if (saved.tokenKeyFingerprint === tokenKeyFingerprint) return;
+  if (saved?.tokenKeyFingerprint === undefined || saved.tokenKeyFingerprint === tokenKeyFingerprint) return;
+  // A run without a configured key tokenises with a random one, which is another key too.
+  const now = tokenKeyFingerprint === undefined ? 'no patient token key is configured now, so this run would use a random one' : 'this run is configured with another patient token key';
   throw new HolterError(
     'HOLTER_CONFIG_INVALID',
-    `The state store ${statePath} was saved with another patient token key than identity.token_key sets now, so its patient tokens would not match this run's. ` +
-      `Replay with the key the state was saved with, or delete ${statePath} to start with empty state.`,
+    `The state store ${statePath} was saved with a patient token key, but ${now}, so its patient tokens would not match the saved ones. ` +
+      `Replay with the key the state was saved with (identity.token_key or identity.token_key_file), or delete ${statePath} to start with empty state.`,
     { path: 'identity.token_key' },
   );
 }

@@ -179,9 +179,14 @@ test('replay state rejects another token key', () => {
 
   const other = holter(['replay', '--quiet', '--config', 'key-b.yml', '--state', 'state.db', 'auth.log'], cwd);
   assert.notEqual(other.status, 0);
-  assert.match(other.stderr, /saved with another patient token key/);
+  assert.match(other.stderr, /saved with a patient token key, but this run is configured with another/);
   assert.match(other.stderr, /delete \S*state\.db to start with empty state/);
   assert.doesNotMatch(other.stderr, /skipping/);
+
+  // Without a key the run would tokenise with a random one, which is another key too.
+  const keyless = holter(['replay', '--quiet', '--state', 'state.db', 'auth.log'], cwd);
+  assert.notEqual(keyless.status, 0);
+  assert.match(keyless.stderr, /no patient token key is configured now/);
 
   const same = holter(['replay', '--quiet', '--config', 'key-a.yml', '--state', 'state.db', 'auth.log'], cwd);
   assert.equal(same.status, 0, same.stderr);
@@ -205,7 +210,7 @@ test('replay state records a key for old state', () => {
 
   const other = holter(['replay', '--quiet', '--config', 'key-a.yml', '--state', 'state.db', 'auth.log'], cwd);
   assert.notEqual(other.status, 0);
-  assert.match(other.stderr, /saved with another patient token key/);
+  assert.match(other.stderr, /saved with a patient token key, but this run is configured with another/);
 });
 
 test('interrupted replay saves its checkpoint', async () => {
@@ -242,4 +247,26 @@ test('interrupted replay saves its checkpoint', async () => {
   const next = holter(['replay', '--quiet', '--state', 'state.db', 'auth.log'], cwd);
   assert.equal(next.status, 0, next.stderr);
   assert.match(next.stderr, /skipping 10 records already processed/);
+});
+
+test('terminated replay exits with 143', async () => {
+  const cwd = makeTempDir('holter-state-');
+  const child = spawn(process.execPath, [HOLTER, 'replay', '--state', 'state.db', '-'], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => (stderr += chunk));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  // The summary of the rules loaded shows that the replay is reading standard input.
+  await new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', () => {
+      if (stderr.includes('standard input has no saved position')) resolve();
+    });
+    void exited.then(() => reject(new Error(`replay exited before the signal:\n${stderr}`)));
+  });
+
+  child.kill('SIGTERM');
+  const [code] = await exited;
+  child.stdin.destroy();
+  assert.equal(code, 143, stderr);
+  assert.match(stderr, /interrupted\s+by SIGTERM/);
 });
