@@ -72,7 +72,7 @@ export async function runBaselineShow(user: string, options: BaselineShowOptions
 
   // With state left out, the notes above give the reason, so the user id is not the likely mistake.
   const hint = restored.changed.length + notLoaded.length > 0 ? 'See the notes above.' : 'Detectors key users by holter.user.id (e.g. u-1042).';
-  process.stderr.write(`No detector has a baseline for ${user} in ${statePath}. ${hint}\n`);
+  process.stderr.write(`${escapeForTerminal(`No detector has a baseline for ${user} in ${statePath}. ${hint}`)}\n`);
   return 1;
 }
 

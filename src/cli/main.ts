@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { PACKAGE_ROOT } from '../paths.js';
 import { SEVERITIES } from '../config/schema.js';
-import { escapeForTerminal } from '../text/escape.js';
+import { escapeLines } from '../text/escape.js';
 import { isHolterError } from '../errors.js';
 import { INCIDENT_DAYS, LEARNING_DAYS, MIN_SCORED_DAYS } from '../sim/options.js';
 import { runAlerts } from './alerts.js';
@@ -27,8 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (isHolterError(error)) {
       // Errors quote paths and values from input files, so each line is escaped for the terminal.
-      const lines = error.describe().split('\n').map((line) => escapeForTerminal(line, { keepTab: true }));
-      process.stderr.write(`holter: ${lines.join('\n')}\n`);
+      process.stderr.write(`holter: ${escapeLines(error.describe(), { keepTab: true })}\n`);
       return 2;
     }
     // Commander has printed the usage error already. Help and --version end here too, with 0.

@@ -7,6 +7,7 @@ import { listFormats } from '../decoders/index.js';
 import type { DecodeContext } from '../decoders/types.js';
 import { createPatientTokenizer, keyFingerprint } from '../enrich/tokens.js';
 import { HolterError } from '../errors.js';
+import { escapeLines } from '../text/escape.js';
 import { createLogger } from '../log.js';
 import { STANDARD_STREAM } from '../paths.js';
 import type { Pipeline } from '../pipeline.js';
@@ -131,9 +132,10 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   const summary = await pipeline.finish({ closeWindows: checkpoints === undefined });
   await pipeline.close();
   process.stderr.write(formatSummary(summary, report, { interruptedBy: interruption.signal }));
-  if (checkpoints !== undefined) process.stderr.write(checkpoints.describe(Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0)));
+  // Paths come from the command line and the configuration, so they are escaped for the terminal like the summary.
+  if (checkpoints !== undefined) process.stderr.write(escapeLines(checkpoints.describe(Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0))));
   if (options.preview) (config.sinks.ndjson.path === STANDARD_STREAM ? process.stderr : process.stdout).write(formatPreview(raised));
-  if (summary.deadLettered > 0) process.stderr.write(`Dead-lettered records are in ${config.dead_letter.path}\n`);
+  if (summary.deadLettered > 0) process.stderr.write(escapeLines(`Dead-lettered records are in ${config.dead_letter.path}\n`));
   if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, correlationsLoaded: report.correlationsLoaded, rulesRejected: report.rulesRejected }, null, 2)}\n`);
 
   if (interruption.signal !== undefined) {

@@ -1,3 +1,4 @@
+import { escapeLines } from '../text/escape.js';
 import type { RunSummary } from '../pipeline.js';
 import type { LoadReport } from './assemble.js';
 
@@ -44,7 +45,8 @@ export function formatSummary(summary: RunSummary, report: LoadReport, options: 
     lines.push('  delivery failures');
     for (const [sink, count] of failures) lines.push(`    ${sink.padEnd(22)} ${count}`);
   }
-  return `${lines.join('\n')}\n`;
+  // Rule ids and reasons come from rule files and input, so each line is escaped for the terminal.
+  return `${escapeLines(lines.join('\n'))}\n`;
 }
 
 /** Counts alerts that no sink took: failed writes, and pages a sink gave up on later. */

@@ -30,3 +30,11 @@ export function escapeForTerminal(text: string, options: EscapeOptions = {}): st
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });
 }
+
+/** Escapes each line of a multi-line text as escapeForTerminal does, keeping its line breaks. */
+export function escapeLines(text: string, options: EscapeOptions = {}): string {
+  return text
+    .split('\n')
+    .map((line) => escapeForTerminal(line, options))
+    .join('\n');
+}

@@ -760,7 +760,7 @@ describe('rules edge cases', () => {
     const { code, output } = await validate([target]);
 
     assert.equal(code, 1);
-    assert.match(output, /empty\.yml:1:1: error HOLTER_RULE_INVALID The file is empty or contains only comments, so it defines no rule\./);
+    assert.match(output, /empty\.yml:1:1: error HOLTER_RULE_INVALID The file is empty or contains only comments, so it defines no rule or detector\./);
     assert.match(output, /comments\.yml:1:1: error HOLTER_RULE_INVALID The file is empty or contains only comments/);
     assert.match(output, /^2 errors, 0 warnings in 3 files$/m);
   });

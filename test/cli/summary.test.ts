@@ -43,3 +43,11 @@ test('summary names an interrupting signal', () => {
   assert.match(formatSummary(runSummary(), report, { interruptedBy: 'SIGINT' }), /^Summary\n\s+interrupted\s+by SIGINT before the end of the input/);
   assert.doesNotMatch(formatSummary(runSummary(), report), /interrupted/);
 });
+
+test('summary escapes rule ids', () => {
+  const text = formatSummary(runSummary({ alerts: 1, alertsByRule: { 'bg\u001b[41m-\u2066id': 1 } }), report);
+
+  assert.ok(!text.includes('\u001b'), text);
+  assert.ok(!text.includes('\u2066'), text);
+  assert.match(text, /bg\\x1b\[41m-\\u2066id/);
+});

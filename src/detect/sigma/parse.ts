@@ -115,7 +115,7 @@ export function parseRuleText(text: string, file: string): ParseResult {
  */
 export function emptyFileError(parsed: ParseResult, file: string): HolterError | undefined {
   if (parsed.documents.length > 0 || parsed.errors.length > 0) return undefined;
-  const message = 'The file is empty or contains only comments, so it defines no rule. Add a rule, or delete the file.';
+  const message = 'The file is empty or contains only comments, so it defines no rule or detector. Add one, or delete the file.';
   return new HolterError('HOLTER_RULE_INVALID', message, { location: { file, line: 1, column: 1 } });
 }
 
