@@ -163,7 +163,7 @@ async function loadFiles(paths: string[], options: RulesOptions): Promise<Loaded
     ruleFiles = await collectYamlFiles(config.rules.paths, true, errors);
     detectorFiles = await collectYamlFiles(config.detectors.paths, false, errors);
   } else {
-    ({ ruleFiles, detectorFiles } = await classifyFiles(await collectYamlFiles(paths, true, errors)));
+    ({ ruleFiles, detectorFiles } = await classifyFiles(await collectYamlFiles(paths, true, errors, true)));
   }
 
   const ruleSources = await readSources(ruleFiles);
@@ -181,9 +181,11 @@ async function readSources(files: string[]): Promise<RuleSource[]> {
 
 /**
  * Lists the YAML files of files and folders, each once. Rule folders are walked recursively, as
- * the Sigma loader does; detector folders are not, as the detector loader does.
+ * the Sigma loader does; detector folders are not, as the detector loader does. With
+ * `requireFiles`, for paths named on the command line, a folder without YAML files is an error.
+ * A configured folder may be empty: a facility without detectors of its own, say.
  */
-async function collectYamlFiles(targets: string[], recursive: boolean, errors: HolterError[]): Promise<string[]> {
+async function collectYamlFiles(targets: string[], recursive: boolean, errors: HolterError[], requireFiles = false): Promise<string[]> {
   const files: string[] = [];
   const walk = async (target: string, top: boolean): Promise<void> => {
     const info = await stat(target).catch(() => undefined);
@@ -203,7 +205,15 @@ async function collectYamlFiles(targets: string[], recursive: boolean, errors: H
       else if (/\.ya?ml$/i.test(entry.name)) files.push(path.resolve(child));
     }
   };
-  for (const target of targets) await walk(target, true);
+  for (const target of targets) {
+    const before = files.length;
+    await walk(target, true);
+    if (!requireFiles || files.length > before) continue;
+    // A folder named for checking that contains no rule or detector file is most often a wrong path.
+    if ((await stat(target).catch(() => undefined))?.isDirectory() === true) {
+      errors.push(new HolterError('HOLTER_INPUT_NOT_FOUND', `Folder '${target}' contains no .yml or .yaml file. Check the rule or detector path.`, { location: { file: target } }));
+    }
+  }
   return [...new Set(files)];
 }
 

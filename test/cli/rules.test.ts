@@ -321,6 +321,13 @@ correlation:
     assert.match(output, /error HOLTER_INPUT_NOT_FOUND Path '.*no-such-folder' does not exist/);
   });
 
+  test('folder without rule files exits with 2', async () => {
+    const { code, output } = await validate([folder({ 'notes.txt': 'not a rule' })]);
+
+    assert.equal(code, 2);
+    assert.match(output, /error HOLTER_INPUT_NOT_FOUND Folder '.*' contains no \.yml or \.yaml file/);
+  });
+
   test('detector errors are located', async () => {
     const text = readFileSync(path.join(DETECTORS_DIR, 'mass-image-pull.yaml'), 'utf8').replace('risk_score: 70', 'risk_score: 700');
     const dir = folder({ 'pull.yaml': text, 'copy.yaml': readFileSync(path.join(DETECTORS_DIR, 'after-hours-record-access.yaml'), 'utf8'), 'copy2.yaml': readFileSync(path.join(DETECTORS_DIR, 'after-hours-record-access.yaml'), 'utf8') });
