@@ -183,7 +183,7 @@ async function readSources(files: string[]): Promise<RuleSource[]> {
  * Lists the YAML files of files and folders, each once. Rule folders are walked recursively, as
  * the Sigma loader does; detector folders are not, as the detector loader does. With
  * `requireFiles`, for paths named on the command line, a folder without YAML files is an error.
- * A configured folder may be empty: a facility without detectors of its own, say.
+ * A configured folder may be empty, for example at a facility without detectors of its own.
  */
 async function collectYamlFiles(targets: string[], recursive: boolean, errors: HolterError[], requireFiles = false): Promise<string[]> {
   const files: string[] = [];

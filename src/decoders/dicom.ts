@@ -1,7 +1,7 @@
 import type { HolterEvent } from '../event.js';
 import { ACTION_CODE_TYPES, DCM_EVENT_IDS, DCM_EVENT_TYPES, outcomeFromCode, slugify } from './dcm-codes.js';
 import { DecodeError } from './decode-error.js';
-import { addRelatedIp, addRelatedUser, createEvent, isPresent, setSourceAddress } from './event-builder.js';
+import { addRelatedIp, addRelatedUser, createEvent, isPresent, PATIENT_ROLE_CODES, setSourceAddress } from './event-builder.js';
 import type { FormatDecoder } from './format-decoder.js';
 import { compact, isObject, type JsonObject } from './json.js';
 import { parseSyslogHeader, startsLikeSyslog } from './syslog.js';
@@ -22,9 +22,6 @@ const STUDY_INSTANCE_UID = '110180';
 
 /** RoleIDCodes of applications rather than people: source, destination, application, launcher. */
 const APPLICATION_ROLES = new Set(['110150', '110151', '110152', '110153']);
-
-/** RoleIDCodes of a patient acting for themselves: SNOMED CT 116154003 "Patient", HL7 v3 RoleClass PAT. */
-const PATIENT_ROLES = new Set(['116154003', 'PAT']);
 
 /**
  * ParticipantObjectDetail types that carry the bytes moved. They are not part of the DICOM
@@ -161,7 +158,7 @@ function setParticipants(event: HolterEvent, participants: unknown[]): void {
 }
 
 function isPatientParticipant(participant: unknown): boolean {
-  return children(participant, 'RoleIDCode').some((role) => PATIENT_ROLES.has(readCode(role).code ?? ''));
+  return children(participant, 'RoleIDCode').some((role) => PATIENT_ROLE_CODES.has(readCode(role).code ?? ''));
 }
 
 /**

@@ -67,6 +67,12 @@ export function addRelatedUser(event: HolterEvent, name: unknown): void {
   if (!users.includes(name)) users.push(name);
 }
 
+/**
+ * Role and type codes of a patient acting for themselves, as FHIR agents and DICOM audit
+ * participants carry them: SNOMED CT 116154003 "Patient" and HL7 v3 RoleClass PAT.
+ */
+export const PATIENT_ROLE_CODES: ReadonlySet<string> = new Set(['116154003', 'PAT']);
+
 /** Adds an IP address to `related.ip` once; anything that is not an IP address is skipped. */
 export function addRelatedIp(event: HolterEvent, address: unknown): void {
   const ip = normaliseIp(address);

@@ -1,7 +1,7 @@
 import type { HolterEvent } from '../event.js';
 import { ACTION_CODE_TYPES, DCM_EVENT_IDS, DCM_EVENT_TYPES, EMERGENCY_OVERRIDE_STARTED, outcomeFromCode, slugify } from './dcm-codes.js';
 import { DecodeError } from './decode-error.js';
-import { addRelatedIp, addRelatedUser, createEvent, setSourceAddress } from './event-builder.js';
+import { addRelatedIp, addRelatedUser, createEvent, PATIENT_ROLE_CODES, setSourceAddress } from './event-builder.js';
 import type { FormatDecoder } from './format-decoder.js';
 import { isFhirXml, parseFhirXml } from './fhir-xml.js';
 import { asArray, asObject, compact, nonEmpty, objectsOf, type JsonObject } from './json.js';
@@ -267,9 +267,6 @@ function withoutTrailingSlashes(reference: string | undefined): string | undefin
   return reference.slice(0, end);
 }
 
-/** Agent type codes of a patient acting for themselves: SNOMED CT 116154003 "Patient", HL7 v3 RoleClass PAT. */
-const PATIENT_AGENT_TYPES = ['116154003', 'PAT'];
-
 /**
  * Tells whether the agent is a patient: `who.type` is Patient, the reference names a Patient
  * (`Patient/1`, `Patient?identifier=...`, an absolute URL, a trailing slash), or the agent's
@@ -278,8 +275,7 @@ const PATIENT_AGENT_TYPES = ['116154003', 'PAT'];
 function isPatientAgent(agent: JsonObject, who: JsonObject | undefined, reference: string | undefined): boolean {
   if (nonEmpty(who?.type) === 'Patient' || parseReference(reference)?.type === 'Patient') return true;
   if (reference !== undefined && /(^|\/)Patient([/?]|$)/.test(reference)) return true;
-  const codes = agentTypeCodes(agent);
-  return PATIENT_AGENT_TYPES.some((code) => codes.includes(code));
+  return agentTypeCodes(agent).some((code) => PATIENT_ROLE_CODES.has(code));
 }
 
 function readNetworkAddress(agent: JsonObject): string | undefined {

@@ -213,31 +213,53 @@ test('replay state records a key for old state', () => {
   assert.match(other.stderr, /saved with a patient token key, but this run is configured with another/);
 });
 
-test('interrupted replay saves its checkpoint', async () => {
-  const cwd = makeTempDir('holter-state-');
-  writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 10));
-
-  // Standard input stays open after its one record, so the replay waits on it until the signal.
-  const child = spawn(process.execPath, [HOLTER, 'replay', '--state', 'state.db', 'auth.log', '-'], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  child.stdin.write('Mar  1 10:05:00 host sshd[101]: Accepted password for jdoe from 203.0.113.9 port 40100 ssh2\n');
+/**
+ * Starts `holter replay` with `args`, writes `input` to its standard input and keeps it open, so
+ * the replay waits on it. Sends `signal` once `ready` holds for the output so far, and returns the
+ * exit code and the output.
+ */
+async function signalReplay(
+  args: string[],
+  cwd: string,
+  input: string,
+  ready: (stdout: string, stderr: string) => boolean,
+  signal: NodeJS.Signals,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [HOLTER, 'replay', ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.write(input);
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8');
   child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => (stderr += chunk));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   await new Promise<void>((resolve, reject) => {
-    // The alert on the standard input record shows that every record of auth.log was processed.
+    const check = (): void => {
+      if (ready(stdout, stderr)) resolve();
+    };
     child.stdout.on('data', (chunk: string) => {
       stdout += chunk;
-      if (stdout.includes('holter-failed-login-burst-then-success')) resolve();
+      check();
+    });
+    child.stderr.on('data', (chunk: string) => {
+      stderr += chunk;
+      check();
     });
     void exited.then(() => reject(new Error(`replay exited before the signal:\n${stderr}`)));
   });
 
-  child.kill('SIGINT');
+  child.kill(signal);
   const [code] = await exited;
   child.stdin.destroy();
+  return { code, stdout, stderr };
+}
+
+test('interrupted replay saves its checkpoint', async () => {
+  const cwd = makeTempDir('holter-state-');
+  writeFileSync(path.join(cwd, 'auth.log'), failedLogins(0, 10));
+
+  // The alert on the standard input record shows that every record of auth.log was processed.
+  const accepted = 'Mar  1 10:05:00 host sshd[101]: Accepted password for jdoe from 203.0.113.9 port 40100 ssh2\n';
+  const { code, stderr } = await signalReplay(['--state', 'state.db', 'auth.log', '-'], cwd, accepted, (stdout) => stdout.includes('holter-failed-login-burst-then-success'), 'SIGINT');
   assert.equal(code, 130, stderr);
   assert.match(stderr, /SIGINT received; stopping reading/);
   assert.match(stderr, /interrupted\s+by SIGINT before the end of the input/);
@@ -251,22 +273,9 @@ test('interrupted replay saves its checkpoint', async () => {
 
 test('terminated replay exits with 143', async () => {
   const cwd = makeTempDir('holter-state-');
-  const child = spawn(process.execPath, [HOLTER, 'replay', '--state', 'state.db', '-'], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8');
-  child.stderr.on('data', (chunk: string) => (stderr += chunk));
-  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-  // The summary of the rules loaded shows that the replay is reading standard input.
-  await new Promise<void>((resolve, reject) => {
-    child.stderr.on('data', () => {
-      if (stderr.includes('standard input has no saved position')) resolve();
-    });
-    void exited.then(() => reject(new Error(`replay exited before the signal:\n${stderr}`)));
-  });
 
-  child.kill('SIGTERM');
-  const [code] = await exited;
-  child.stdin.destroy();
+  // The note on standard input comes after the signal handlers are installed.
+  const { code, stderr } = await signalReplay(['--state', 'state.db', '-'], cwd, '', (_stdout, err) => err.includes('standard input has no saved position'), 'SIGTERM');
   assert.equal(code, 143, stderr);
   assert.match(stderr, /interrupted\s+by SIGTERM/);
 });

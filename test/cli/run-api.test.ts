@@ -18,8 +18,9 @@ async function closedPort(): Promise<number> {
   const address = server.address();
   server.close();
   await once(server, 'close');
-  assert.ok(typeof address === 'object' && address !== null);
-  return address.port;
+  assert.ok(address !== null);
+  assert.equal(typeof address, 'object');
+  return (address as { port: number }).port;
 }
 
 test('run serves probes while connecting', async () => {

@@ -109,7 +109,7 @@ export function parseRuleText(text: string, file: string): ParseResult {
 }
 
 /**
- * Returns the error for a rule file that parsed but holds no document: it is empty or has only
+ * Returns the error for a rule file that parsed but contains no document: it is empty or has only
  * comments. Such a file is rejected, as the detector loader rejects an empty detector file,
  * because a rule file that loads nothing is most often a mistake. Returns undefined otherwise.
  */

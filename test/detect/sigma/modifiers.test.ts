@@ -368,8 +368,8 @@ describe('field mapping', () => {
     assert.equal(matches(rule, security), true);
   });
 
-  test('field names match keys with spaces', () => {
-    const rule = compileOne(`title: Spaced
+  /** A Windows Defender rule on SourceName, which the event log writes as `Source Name`. */
+  const SPACED_FIELD_RULE = `title: Spaced
 logsource:
     product: windows
     service: windefend
@@ -377,21 +377,16 @@ detection:
     selection:
         SourceName: 'Real-Time Protection'
     condition: selection
-`);
+`;
+
+  test('field names match keys with spaces', () => {
+    const rule = compileOne(SPACED_FIELD_RULE);
     const event = windowsEvent({ eventId: 1119, channel: 'Microsoft-Windows-Windows Defender/Operational', data: { 'Source Name': 'Real-Time Protection' } });
     assert.equal(matches(rule, event), true);
   });
 
   test('keys with spaces across many events', () => {
-    const rule = compileOne(`title: Spaced
-logsource:
-    product: windows
-    service: windefend
-detection:
-    selection:
-        SourceName: 'Real-Time Protection'
-    condition: selection
-`);
+    const rule = compileOne(SPACED_FIELD_RULE);
     const channel = 'Microsoft-Windows-Windows Defender/Operational';
     // More events than the recent-object cache holds, with the key spelt with spaces in two ways,
     // so that keys cached for one event would miss the field of the next.
