@@ -14,7 +14,7 @@ import { Exclusions } from './exclusions.js';
 import { LocalClock } from './local-time.js';
 import { PeerGroupReader } from './peer-group.js';
 import { SeasonalSlots, seasonalModeOf } from './seasonal.js';
-import { DEFAULTS, durationMs } from './schema.js';
+import { DEFAULTS, durationMs, unitOf } from './schema.js';
 import type { CountConfig, CountFunction } from './schema.js';
 import { judgeValue } from './stats.js';
 import type { Side } from './stats.js';
@@ -410,7 +410,7 @@ export class BucketDetector implements BaselineDetector {
       });
     }
     if (profiles.length === 0) return undefined;
-    return { function: this.config.function, unit: this.config.unit ?? DEFAULTS.unit, bucket_span: this.config.bucket_span ?? DEFAULTS.bucket_span, series: profiles };
+    return { function: this.config.function, unit: unitOf(this.config), bucket_span: this.config.bucket_span ?? DEFAULTS.bucket_span, series: profiles };
   }
 
   snapshot(): BucketSnapshot {

@@ -1,8 +1,10 @@
 import type { HolterEvent } from '../../event.js';
+import { summaries } from '../pager.js';
+import type { ShowValue } from '../pager.js';
 import type { Detection, RuleInfo } from '../types.js';
 import type { OpenBucket, Series, ValueCounts } from './buckets.js';
 import { compareCodeUnits, roundTo, spanText } from './detector.js';
-import { DEFAULTS, durationMs } from './schema.js';
+import { DEFAULTS, durationMs, unitOf } from './schema.js';
 import type { CountConfig } from './schema.js';
 import { thresholdFor } from './stats.js';
 import type { Side } from './stats.js';
@@ -41,7 +43,7 @@ export function bucketDetection(
   const { config, rule } = detector;
   const side = judgement.side as Side;
   const spanMs = durationMs(config.bucket_span ?? DEFAULTS.bucket_span);
-  const unit = config.unit ?? DEFAULTS.unit;
+  const unit = unitOf(config);
   const start = new Date(bucket.startMs).toISOString();
   const influencers = topInfluencers(config.influencers ?? [], bucket.influencers ?? [], bucket.events);
   const threshold = thresholdFor(config.thresholds.min_score, judgement.mean, judgement.variance, side, !config.function.endsWith('sum'));
@@ -56,7 +58,7 @@ export function bucketDetection(
     groupKey,
     window: { start, end: new Date(bucket.startMs + spanMs).toISOString() },
     explanation: {
-      summary: summaryOf(config, series, actual, judgement, spanMs, start, influencers, bucket.events),
+      ...summaries((show) => summaryOf(config, series, actual, judgement, spanMs, start, influencers, bucket.events, show)),
       actual: roundTo(actual, 2),
       typical: roundTo(judgement.mean, 2),
       threshold: roundTo(Math.max(0, threshold), 2),
@@ -111,9 +113,11 @@ function summaryOf(
   start: string,
   influencers: Influencer[],
   events: number,
+  show: ShowValue,
 ): string {
-  const unit = config.unit ?? DEFAULTS.unit;
-  const who = series.partition === undefined ? series.entity : `${series.entity} (${config.partition_field ?? 'partition'} ${series.partition})`;
+  const unit = unitOf(config);
+  const entity = show(config.by, series.entity);
+  const who = series.partition === undefined ? entity : `${entity} (${config.partition_field ?? 'partition'} ${show(config.partition_field ?? '', series.partition)})`;
   let amount = formatAmount(actual);
   if (judgement.side === 'low') amount = actual === 0 ? 'no' : `only ${amount}`;
   const span = spanText(spanMs);
@@ -124,19 +128,19 @@ function summaryOf(
   if (judgement.basis === 'peer_group') {
     const typical = judgement.mean < 0.05 ? 'have none in a typical' : `average ${formatAmount(judgement.mean)} per`;
     basis =
-      `${series.entity} is still learning (${Math.floor(historyDaysOfSeries(series))} days, ${series.learnedEvents} events of history), ` +
+      `${entity} is still learning (${Math.floor(historyDaysOfSeries(series))} days, ${series.learnedEvents} events of history), ` +
       `so it was judged against its peer group ${series.peer ?? ''}, whose members ${typical} ${span} (${odds})`;
   } else if (judgement.seasonal !== undefined) {
     const { slot, zone } = judgement.seasonal;
-    basis = `against a usual ${formatAmount(judgement.mean)} per ${span} on ${slot} (${zone}) for ${series.entity} (${odds})`;
+    basis = `against a usual ${formatAmount(judgement.mean)} per ${span} on ${slot} (${zone}) for ${entity} (${odds})`;
     if (judgement.peerTypical !== undefined) basis += `; its peer group ${series.peer ?? ''} averages ${formatAmount(judgement.peerTypical)} per ${span} over the whole week`;
   } else {
-    basis = `against an average of ${formatAmount(judgement.mean)} per ${span} for ${series.entity} (${odds})`;
+    basis = `against an average of ${formatAmount(judgement.mean)} per ${span} for ${entity} (${odds})`;
     if (judgement.peerTypical !== undefined) basis += `; its peer group ${series.peer ?? ''} averages ${formatAmount(judgement.peerTypical)}`;
   }
 
   const top = influencers[0];
-  const influence = top === undefined ? '' : `; ${top.events} of its ${events} events had ${top.field} ${top.value}`;
+  const influence = top === undefined ? '' : `; ${top.events} of its ${events} events had ${top.field} ${show(top.field, top.value)}`;
   return `${what}, ${basis}${influence}`;
 }
 

@@ -1,11 +1,13 @@
 import { compileFieldPath } from '../../event.js';
 import type { FieldReader, HolterEvent } from '../../event.js';
+import { summaries } from '../pager.js';
+import type { ShowValue } from '../pager.js';
 import type { Detection, RuleInfo } from '../types.js';
 import { readEntityAndTime, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
 import type { EntityKeys } from './entities.js';
-import { DEFAULTS, durationMs } from './schema.js';
+import { DEFAULTS, durationMs, unitOf } from './schema.js';
 import type { HighSumConfig } from './schema.js';
 import { compileWhere } from './where.js';
 import type { EventFilter } from './where.js';
@@ -159,7 +161,7 @@ export class HighSumDetector implements BaselineDetector {
     return {
       function: 'high_sum',
       field: this.config.field,
-      unit: this.config.unit ?? DEFAULTS.unit,
+      unit: unitOf(this.config),
       window_minutes: this.windowMs / 60_000,
       learned: threshold.typical !== undefined,
       ...(threshold.typical === undefined ? {} : { typical: roundTo(threshold.typical, 2) }),
@@ -271,17 +273,20 @@ export class HighSumDetector implements BaselineDetector {
     threshold: { value: number; source: ThresholdSource; typical: number | undefined },
     startMs: number,
   ): Detection {
-    const unit = this.config.unit ?? DEFAULTS.unit;
+    const unit = unitOf(this.config);
     const windowText = formatWindow(this.windowMs);
     const start = new Date(startMs).toISOString();
     const end = new Date(startMs + this.windowMs).toISOString();
     const typical = threshold.typical === undefined ? undefined : roundTo(threshold.typical, 1);
-    const typicalText =
-      typical === undefined
-        ? `${entity} has too little history for a typical value, so only the ceiling applies`
-        : `typical for ${entity} is at most ${typical} ${unit} in ${windowText}`;
     const thresholdText = `threshold ${roundTo(threshold.value, 1)} ${unit} (${describeSource(threshold.source, this.config.thresholds)})`;
-    const summary = `${entity} retrieved ${total} ${unit} within ${windowText} starting ${start}; ${typicalText}; ${thresholdText}`;
+    const render = (show: ShowValue): string => {
+      const who = show(this.config.by, entity);
+      const typicalText =
+        typical === undefined
+          ? `${who} has too little history for a typical value, so only the ceiling applies`
+          : `typical for ${who} is at most ${typical} ${unit} in ${windowText}`;
+      return `${who} retrieved ${total} ${unit} within ${windowText} starting ${start}; ${typicalText}; ${thresholdText}`;
+    };
 
     const sums: Record<string, number> = {};
     this.alsoFields.forEach((field, index) => {
@@ -295,7 +300,7 @@ export class HighSumDetector implements BaselineDetector {
       groupKey: { [this.config.by]: entity },
       window: { start, end },
       explanation: {
-        summary,
+        ...summaries(render),
         actual: total,
         ...(typical === undefined ? {} : { typical }),
         threshold: roundTo(threshold.value, 1),

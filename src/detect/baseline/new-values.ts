@@ -1,5 +1,7 @@
 import { compileFieldPath } from '../../event.js';
 import type { FieldReader, HolterEvent } from '../../event.js';
+import { summaries } from '../pager.js';
+import type { ShowValue } from '../pager.js';
 import type { Detection, RuleInfo } from '../types.js';
 import { compareCodeUnits, readEntityAndTime, roundTo, scalarText, spanText } from './detector.js';
 import type { BaselineDetector } from './detector.js';
@@ -240,26 +242,30 @@ export class NewValueDetector implements BaselineDetector {
     const own = this.entities.get(window.entity);
     const start = new Date(window.startMs).toISOString();
     const kind = this.config.function === 'first_seen' ? 'new' : 'rare';
-    const listed = values.slice(0, 5).map(([value]) => value).join(', ');
     const more = values.length > 5 ? ` and ${values.length - 5} more` : '';
     const history = durationText(this.config.history ?? DEFAULTS.history);
     const them = values.length === 1 ? 'it' : 'them';
+    const { by, field } = this.config;
 
-    let context: string;
-    if (basis === 'peer_group') {
-      const days = Math.floor(own?.historyDays() ?? 0);
-      context =
-        `${window.entity} is still learning (${days} days, ${own?.events ?? 0} events of history), ` +
-        `so ${them} ${values.length === 1 ? 'was' : 'were'} judged against its peer group ${window.peer ?? ''}, whose members ${kind === 'new' ? `had not used ${them} in the last ${history}` : `rarely use ${them}`}`;
-    } else {
-      const usual = own?.top(1)[0];
-      context =
-        kind === 'new'
-          ? `${window.entity} had not used ${them} in the last ${history}`
-          : `${window.entity} used ${them} for less than ${roundTo((this.config.thresholds.max_share ?? 0) * 100, 2)}% of its events`;
-      if (usual !== undefined) context += ` and mostly uses ${usual.value} (${Math.round(usual.share * 100)}%)`;
-    }
-    const summary = `${window.entity} used ${values.length} ${kind} ${this.config.field} value${values.length === 1 ? '' : 's'} (${listed}${more}) in the ${spanText(this.spanMs)} from ${start}; ${context}`;
+    const render = (show: ShowValue): string => {
+      const entity = show(by, window.entity);
+      const listed = show(field, `${values.slice(0, 5).map(([value]) => value).join(', ')}${more}`);
+      let context: string;
+      if (basis === 'peer_group') {
+        const days = Math.floor(own?.historyDays() ?? 0);
+        context =
+          `${entity} is still learning (${days} days, ${own?.events ?? 0} events of history), ` +
+          `so ${them} ${values.length === 1 ? 'was' : 'were'} judged against its peer group ${window.peer ?? ''}, whose members ${kind === 'new' ? `had not used ${them} in the last ${history}` : `rarely use ${them}`}`;
+      } else {
+        const usual = own?.top(1)[0];
+        context =
+          kind === 'new'
+            ? `${entity} had not used ${them} in the last ${history}`
+            : `${entity} used ${them} for less than ${roundTo((this.config.thresholds.max_share ?? 0) * 100, 2)}% of its events`;
+        if (usual !== undefined) context += ` and mostly uses ${show(field, usual.value)} (${Math.round(usual.share * 100)}%)`;
+      }
+      return `${entity} used ${values.length} ${kind} ${field} value${values.length === 1 ? '' : 's'} (${listed}) in the ${spanText(this.spanMs)} from ${start}; ${context}`;
+    };
 
     return {
       rule: this.rule,
@@ -268,7 +274,7 @@ export class NewValueDetector implements BaselineDetector {
       groupKey: { [this.config.by]: window.entity },
       window: { start, end: new Date(window.startMs + this.spanMs).toISOString() },
       explanation: {
-        summary,
+        ...summaries(render),
         actual: values.length,
         typical: 0,
         threshold: this.config.thresholds.min_values ?? DEFAULTS.min_values,

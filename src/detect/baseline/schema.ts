@@ -227,12 +227,26 @@ export const DEFAULTS = {
   bucket_span: '1h',
   smoothing: 0.5,
   window: '1h',
+  /** Of the count functions; see unitOf for the others. */
   unit: 'events',
   history: '30d',
   max_values: 200,
   min_values: 1,
   seasonality: 'auto',
 } as const;
+
+/**
+ * Unit of a bucket or `high_sum` detector's value in its explanation: `unit` when set, else
+ * `events` for the count functions, `distinct <field> values` for the distinct ones, and the
+ * field's name for the sums.
+ */
+export function unitOf(config: CountConfig | HighSumConfig): string {
+  if (config.unit !== undefined) return config.unit;
+  const { function: fn, field } = config;
+  if (field === undefined || fn === 'count' || fn === 'high_count' || fn === 'low_count') return DEFAULTS.unit;
+  if (fn === 'distinct_count' || fn === 'high_distinct_count') return `distinct ${field} values`;
+  return field;
+}
 
 /** Converts a duration that matched DURATION_PATTERN to milliseconds. */
 export { durationMs } from '../sigma/duration.js';

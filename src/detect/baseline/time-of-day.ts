@@ -1,5 +1,7 @@
 import { compileFieldPath } from '../../event.js';
 import type { FieldReader, HolterEvent } from '../../event.js';
+import { summaries } from '../pager.js';
+import type { ShowValue } from '../pager.js';
 import type { Detection, RuleInfo } from '../types.js';
 import { compareCodeUnits, formatPercent, readEntityAndTime, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
@@ -318,9 +320,9 @@ export class TimeOfDayDetector implements BaselineDetector {
     // The share is of a day's activity for time_of_day and of a week's for time_of_week.
     const eventsPerDay = judgement.historyEvents / Math.max(1, judgement.historyDays);
     const eventsPerPeriod = this.config.function === 'time_of_week' ? eventsPerDay * 7 : eventsPerDay;
-    const summary =
-      `${entity} opened ${records} distinct patient records between ${hours} (${window.zone}); ` +
-      `${this.describeBasis(window)}${this.describePeer(window)}`;
+    const render = (show: ShowValue): string =>
+      `${show(this.config.by, entity)} opened ${records} distinct patient records between ${hours} (${window.zone}); ` +
+      `${this.describeBasis(window, show)}${this.describePeer(window)}`;
 
     return {
       rule: this.rule,
@@ -329,7 +331,7 @@ export class TimeOfDayDetector implements BaselineDetector {
       groupKey: { [this.config.by]: entity },
       window: { start: new Date(window.startMs).toISOString(), end: new Date(window.startMs + HOUR_MS).toISOString() },
       explanation: {
-        summary,
+        ...summaries(render),
         actual: records,
         typical: roundTo(judgement.share.share * eventsPerPeriod, 1),
         threshold: this.config.thresholds.min_distinct,
@@ -356,8 +358,9 @@ export class TimeOfDayDetector implements BaselineDetector {
     };
   }
 
-  private describeBasis(window: OpenWindow): string {
-    const { judgement, entity } = window;
+  private describeBasis(window: OpenWindow, show: ShowValue): string {
+    const { judgement } = window;
+    const entity = show(this.config.by, window.entity);
     const when = judgement.share.dayType === 'all days' ? 'at that hour' : `at that hour on ${judgement.share.dayType}`;
     const share = formatPercent(judgement.share.share);
     if (judgement.basis === 'peer_group') {
@@ -368,7 +371,11 @@ export class TimeOfDayDetector implements BaselineDetector {
       );
     }
     const days = Math.floor(judgement.historyDays);
-    if (!judgement.share.seen) return `${entity} has never worked ${when} in ${days} days of history (share ${share})`;
+    if (!judgement.share.seen) {
+      // The share is smoothed with the neighbouring hours, so it can be above 0 for an hour never worked.
+      const neighbours = judgement.share.share > 0 ? ' with the hours before and after it' : '';
+      return `${entity} has never worked ${when} in ${days} days of history (share ${share}${neighbours})`;
+    }
     return `${entity} rarely works ${when}: share ${share} in ${days} days of history${this.describeActiveDays(judgement)}`;
   }
 

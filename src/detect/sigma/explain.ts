@@ -5,6 +5,7 @@
 import type { HolterEvent } from '../../event.js';
 import { getField } from '../../event.js';
 import type { Detection, Explanation, RuleInfo, Severity } from '../types.js';
+import { PAGER_FIELDS, WITHHELD } from '../pager.js';
 import type { CompiledRule } from './compile.js';
 import { isPatientIdentifierPath } from './lint-template.js';
 import type { ComparisonOperator, CorrelationRule } from './model.js';
@@ -80,14 +81,6 @@ function riskOf(level: Severity): number {
   return RISK_SCORES[level];
 }
 
-/**
- * Template fields a pager may show: who, from where, and the numbers. Anything else (free text such
- * as a break-glass reason, patient tokens, record fields) is withheld from the pager summary.
- */
-const PAGER_FIELDS = new Set(['holter.user.id', 'user.name', 'user.id', 'source.ip', 'host.name', 'actual', 'threshold', 'window']);
-
-/** Text put in a pager summary in place of a field that is not on the pager allowlist. */
-export const WITHHELD = '[withheld: see the stored alert]';
 /** Written for a placeholder that names a patient identifier, in the stored alert too. */
 const PATIENT_WITHHELD = '[withheld: patient identifier]';
 

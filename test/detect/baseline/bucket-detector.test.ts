@@ -65,6 +65,15 @@ describe('high_distinct_count', () => {
     assert.equal(detection?.evidence.length, 40);
   });
 
+  it('names distinct values of the field when unit is not set', () => {
+    const stage = stageOf(recordVolume().replace('unit: distinct patient records\n', ''));
+    const detections = run(stage, [...usualWork('u-1', 14), ...burst('u-1', START + 14 * DAY + 11 * HOUR, 40)]);
+
+    assert.equal(detections.length, 1);
+    assert.equal(detections[0]?.explanation.unit, 'distinct holter.patient.token values');
+    assert.match(detections[0]?.explanation.summary ?? '', /^u-1 had 40 distinct holter\.patient\.token values in the hour from /);
+  });
+
   it('counts distinct values, not events', () => {
     const stage = stageOf(recordVolume());
     const detections = run(stage, [...usualWork('u-1', 14), ...burst('u-1', START + 14 * DAY + 11 * HOUR, 40, 4)]);
@@ -192,6 +201,17 @@ thresholds:
 severity: low
 risk_score: 10
 `;
+
+  it('names the summed field when unit is not set', () => {
+    const stage = stageOf(bytes.replace('FUNCTION', 'sum').replace('unit: bytes\n', ''));
+    const work = workdays(6, 2, () => ({ 'holter.user.id': 'u-1', 'holter.dicom.bytes': 5_000 }));
+    const pull = eventAt(START + 6 * DAY + 10 * HOUR, { 'holter.user.id': 'u-1', 'holter.dicom.bytes': 5_000_000 });
+    const detections = run(stage, [...work, pull]);
+
+    assert.equal(detections.length, 1);
+    assert.equal(detections[0]?.explanation.unit, 'holter.dicom.bytes');
+    assert.match(detections[0]?.explanation.summary ?? '', /^u-1 had 5000000 holter\.dicom\.bytes in the hour from /);
+  });
 
   it('sum raises on a large total', () => {
     const stage = stageOf(bytes.replace('FUNCTION', 'sum'));

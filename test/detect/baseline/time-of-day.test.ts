@@ -72,6 +72,17 @@ describe('after-hours record access', () => {
     assert.equal(detection?.explanation.details?.local_hour, '02:00-03:00');
   });
 
+  it('says the share of an hour never worked comes from its neighbours', () => {
+    // 06:00 is next to the shift's first hour, so only a high min_share and min_active_days make it unusual.
+    const stage = variant({ 'min_share: 0.01': 'min_share: 0.05', 'min_active_days: 1.25': 'min_active_days: 60' });
+    feed(stage, shiftEvents(dayWorker, '2025-01-01', 28, DAY_SHIFT));
+    feed(stage, snooping(dayWorker, local('2025-01-29T06:00'), 7));
+    const detections = feed(stage, [recordAccess(dayWorker, local('2025-01-29T07:10'))]);
+
+    assert.equal(detections.length, 1);
+    assert.match(detections[0]?.explanation.summary ?? '', /u-1042 has never worked at that hour on weekdays in 27 days of history \(share \d+\.\d% with the hours before and after it\)/);
+  });
+
   it('counts every record of a long burst', async () => {
     const stage = await loadShipped(FILE);
     feed(stage, shiftEvents(dayWorker, '2025-01-01', 28, DAY_SHIFT));
