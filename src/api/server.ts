@@ -72,16 +72,34 @@ export function buildApiApp(options: ApiServerOptions): FastifyInstance {
     return reply.type(metrics.registry.contentType).send(text);
   });
 
+  // Fastify's own logger is off, so without this hook an error that Fastify turns into a response,
+  // such as a body that is not JSON or is over bodyLimit, would leave no trace.
+  app.addHook('onError', async (request, reply, error) => {
+    // The same status rule as Fastify's default error handler, which has not run yet.
+    let status = 500;
+    if (error.statusCode !== undefined && error.statusCode >= 400) status = error.statusCode;
+    else if (reply.statusCode >= 400) status = reply.statusCode;
+    const fields = { method: request.method, route: request.routeOptions.url, status, reason: error.code ?? error.name };
+    if (status < 500) logger.info(fields, 'http api request rejected');
+    else logger.error({ ...fields, err: error }, 'http api request failed');
+  });
+
+  // Protected routes run this as an onRequest hook because Fastify parses the body only after the
+  // onRequest and preParsing hooks (docs/Reference/Lifecycle.md in Fastify 5). A caller without a
+  // valid token therefore gets 401 or 403 whatever the body is, and the body is never parsed.
   const authorize = (role: ApiRole) => async (request: FastifyRequest, reply: FastifyReply) => {
     const denial = checkBearer(request, tokens, role);
     if (denial === undefined) return;
-    logger.warn({ route: request.routeOptions.url, status: denial.status }, 'http api request denied');
+    logger.warn(
+      { method: request.method, route: request.routeOptions.url, status: denial.status, reason: denial.reason, tokenName: denial.tokenName },
+      'http api request denied',
+    );
     return reply.code(denial.status).header('www-authenticate', 'Bearer').send({ error: denial.message });
   };
 
   const reload = handlers.reload;
   if (reload !== undefined) {
-    app.post('/api/v1/reload', { preHandler: authorize('operator') }, async (_request, reply) => {
+    app.post('/api/v1/reload', { onRequest: authorize('operator') }, async (_request, reply) => {
       const outcome = await reload();
       return reply.code(outcome.outcome === 'reloaded' ? 200 : 422).send(outcome);
     });
@@ -89,7 +107,7 @@ export function buildApiApp(options: ApiServerOptions): FastifyInstance {
 
   const baseline = handlers.baseline;
   if (baseline !== undefined) {
-    app.get<{ Params: { user: string } }>('/api/v1/baseline/:user', { preHandler: authorize('analyst') }, async (request, reply) => {
+    app.get<{ Params: { user: string } }>('/api/v1/baseline/:user', { onRequest: authorize('analyst') }, async (request, reply) => {
       const profile = baseline(request.params.user);
       if (profile === undefined) return reply.code(404).send({ error: 'No detector has a baseline for this user yet.' });
       return profile;
@@ -99,17 +117,27 @@ export function buildApiApp(options: ApiServerOptions): FastifyInstance {
   return app;
 }
 
-function checkBearer(request: FastifyRequest, tokens: readonly ApiToken[], role: ApiRole): { status: number; message: string } | undefined {
+/** Rejection of an /api call, with the status and message for the client and the reason and token name for the log. */
+interface Denial {
+  status: 401 | 403;
+  message: string;
+  reason: 'no tokens configured' | 'missing bearer token' | 'unknown token' | 'role not allowed';
+  tokenName?: string;
+}
+
+function checkBearer(request: FastifyRequest, tokens: readonly ApiToken[], role: ApiRole): Denial | undefined {
   if (tokens.length === 0) {
-    return { status: 401, message: 'No API tokens are configured, so /api routes are closed. Set api.tokens_file.' };
+    return { status: 401, reason: 'no tokens configured', message: 'No API tokens are configured, so /api routes are closed. Set api.tokens_file.' };
   }
   const header = request.headers.authorization;
   const match = header === undefined ? null : /^Bearer\s+(\S+)$/i.exec(header);
-  if (match === null) return { status: 401, message: 'Send the token as Authorization: Bearer TOKEN.' };
+  if (match === null) return { status: 401, reason: 'missing bearer token', message: 'Send the token as Authorization: Bearer TOKEN.' };
 
   const token = findToken(tokens, match[1]!);
-  if (token === undefined) return { status: 401, message: 'Unknown token.' };
-  if (!roleAllows(token.role, role)) return { status: 403, message: `This route needs the ${role} role; token ${token.name} has ${token.role}.` };
+  if (token === undefined) return { status: 401, reason: 'unknown token', message: 'Unknown token.' };
+  if (!roleAllows(token.role, role)) {
+    return { status: 403, reason: 'role not allowed', tokenName: token.name, message: `This route needs the ${role} role; token ${token.name} has ${token.role}.` };
+  }
   return undefined;
 }
 

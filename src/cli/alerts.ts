@@ -3,6 +3,12 @@ import { HolterError } from '../errors.js';
 import { formatAlert } from '../sinks/console/sink.js';
 import { AlertStore } from '../sinks/store/sink.js';
 
+/**
+ * Largest `--limit` that `holter alerts` accepts. It is far above what a terminal can show, and it
+ * keeps a mistyped value from asking SQLite for a row count it cannot bind.
+ */
+export const MAX_ALERTS_LIMIT = 1_000_000;
+
 export interface AlertsOptions {
   store: string;
   rule?: string;

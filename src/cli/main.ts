@@ -6,7 +6,7 @@ import { SEVERITIES } from '../config/schema.js';
 import { escapeLines } from '../text/escape.js';
 import { isHolterError } from '../errors.js';
 import { INCIDENT_DAYS, LEARNING_DAYS, MIN_SCORED_DAYS } from '../sim/options.js';
-import { runAlerts } from './alerts.js';
+import { MAX_ALERTS_LIMIT, runAlerts } from './alerts.js';
 import { runBaselineShow } from './baseline.js';
 import { runDemo } from './demo.js';
 import { runEval } from './eval.js';
@@ -123,7 +123,7 @@ function buildProgram(): Command {
     .option('--store <file>', 'embedded alert store (SQLite)', DEMO_STORE)
     .option('--rule <id>', 'only alerts of this rule id')
     .option('--user <id>', 'only alerts about this user id')
-    .option('--limit <n>', 'maximum number of alerts', parsePositiveInteger, 20)
+    .option('--limit <n>', `maximum number of alerts, from 1 to ${MAX_ALERTS_LIMIT}`, parseAlertsLimit, 20)
     .option('--json', 'print the alert documents as NDJSON')
     .action(async (options) => {
       process.exitCode = await runAlerts(options);
@@ -198,10 +198,23 @@ function parseScoredDays(value: string): number {
   return days;
 }
 
+function parseAlertsLimit(value: string): number {
+  return parseIntegerUpTo(value, MAX_ALERTS_LIMIT);
+}
+
+/** Commander calls an option parser with the previous value as its second argument, so each bound gets its own parser. */
 function parsePositiveInteger(value: string): number {
+  return parseIntegerUpTo(value, Number.MAX_SAFE_INTEGER);
+}
+
+/**
+ * Parses a whole number from 1 to `max`. Values above Number.MAX_SAFE_INTEGER are rejected
+ * whatever `max` is, because a double rounds them and the number used would differ from the one typed.
+ */
+function parseIntegerUpTo(value: string, max: number): number {
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed <= 0) {
-    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a positive whole number.`);
+  if (!Number.isSafeInteger(parsed) || parsed < 1 || parsed > max) {
+    throw new InvalidArgumentError(`${JSON.stringify(value)} is not a whole number from 1 to ${max}.`);
   }
   return parsed;
 }

@@ -167,13 +167,14 @@ export function formatLoadErrors(
   cwd: string,
 ): string {
   const riskLines = formatRiskErrors(load.riskErrors ?? [], cwd);
-  const errors = [...load.ruleErrors, ...load.detectorErrors];
-  if (errors.length === 0) return riskLines;
+  // sortFindings drops repeated lines, so the errors are counted after it.
+  const findings = sortFindings([...load.ruleErrors, ...load.detectorErrors].map(errorFinding));
+  if (findings.length === 0) return riskLines;
   const rules = `${load.rulesRejected} rule${load.rulesRejected === 1 ? '' : 's'}`;
   const detectors = `${load.detectorsRejected} detector${load.detectorsRejected === 1 ? '' : 's'}`;
-  const count = `${errors.length} error${errors.length === 1 ? '' : 's'}`;
+  const count = `${findings.length} error${findings.length === 1 ? '' : 's'}`;
   const lines = [`${count} in rule and detector files: ${rules} and ${detectors} rejected, and the run goes on without them.`];
-  for (const finding of sortFindings(errors.map(errorFinding))) lines.push(formatFinding(finding, cwd));
+  for (const finding of findings) lines.push(formatFinding(finding, cwd));
   // Loading stops at a rule's first problems, but validate also compiles and lints what it can.
   lines.push('Run holter rules validate on these files to list every problem at once.');
   return `${lines.join('\n')}\n${riskLines}`;
@@ -181,9 +182,10 @@ export function formatLoadErrors(
 
 /** Lists the problems of the risk settings, which turn risk scoring off for the run. */
 function formatRiskErrors(errors: HolterError[], cwd: string): string {
-  if (errors.length === 0) return '';
-  const lines = [`${errors.length} error${errors.length === 1 ? '' : 's'} in the risk settings: the run goes on without risk scoring.`];
-  for (const finding of sortFindings(errors.map(errorFinding))) lines.push(formatFinding(finding, cwd));
+  const findings = sortFindings(errors.map(errorFinding));
+  if (findings.length === 0) return '';
+  const lines = [`${findings.length} error${findings.length === 1 ? '' : 's'} in the risk settings: the run goes on without risk scoring.`];
+  for (const finding of findings) lines.push(formatFinding(finding, cwd));
   return `${lines.join('\n')}\n`;
 }
 

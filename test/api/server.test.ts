@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import type { MetricsSnapshot } from '../../src/api/metrics.js';
 import { parseListen, startApiServer, type ApiServer } from '../../src/api/server.js';
 import type { ReloadOutcome } from '../../src/detect/reload.js';
 import { loadApiTokens } from '../../src/api/tokens.js';
 import { HolterError } from '../../src/errors.js';
-import { silentLogger } from '../../src/log.js';
+import { createLogger, silentLogger } from '../../src/log.js';
 import type { RunSummary } from '../../src/pipeline.js';
 import { makeTempDir } from '../helpers/temp.js';
 
@@ -147,6 +148,153 @@ describe('api server', () => {
     const response = await call('/api/v1/reload', { method: 'POST' }, OPERATOR_TOKEN);
     assert.equal(response.status, 422);
     assert.deepEqual(((await response.json()) as ReloadOutcome).errors, nextReload.errors);
+  });
+});
+
+/** Collects the JSON lines a logger writes, so a test can check what was logged. */
+function captureLog(): { lines: Record<string, unknown>[]; text: () => string; stream: Writable } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk.toString('utf8'));
+      callback();
+    },
+  });
+  const text = (): string => chunks.join('');
+  return {
+    stream,
+    text,
+    get lines() {
+      return text()
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+  };
+}
+
+describe('api authentication before body parsing', () => {
+  let server: ApiServer;
+  let reloads = 0;
+  let failReload = false;
+  const log = captureLog();
+  const BODY_MARKER = 'body-marker-5d1e';
+  const invalidJson = `{"note": "${BODY_MARKER}"`;
+  const largeBody = JSON.stringify({ note: BODY_MARKER, padding: 'x'.repeat(70 * 1024) });
+
+  before(async () => {
+    const tokensFile = writeTokens(
+      ['tokens:', `  - name: soc-console`, `    role: analyst`, `    sha256: ${sha256(ANALYST_TOKEN)}`, `  - name: platform`, `    role: operator`, `    sha256: ${sha256(OPERATOR_TOKEN)}`, ''].join('\n'),
+    );
+    server = await startApiServer({
+      listen: '127.0.0.1:0',
+      tokens: loadApiTokens(tokensFile),
+      logger: createLogger('info', log.stream),
+      handlers: {
+        isReady: () => true,
+        metrics: (): MetricsSnapshot => ({ summary: summary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0 } }),
+        reload: async () => {
+          if (failReload) throw new Error('rule folder vanished');
+          reloads += 1;
+          return { outcome: 'reloaded', rulesLoaded: 1, detectorsLoaded: 0, errors: [] };
+        },
+        baseline: () => ({}),
+      },
+    });
+  });
+
+  after(() => server.close());
+
+  const post = (body: string, token?: string): Promise<Response> => {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (token !== undefined) headers.authorization = `Bearer ${token}`;
+    return fetch(`${server.url}/api/v1/reload`, { method: 'POST', headers, body });
+  };
+
+  /** Returns the log lines written since `start` that record a denied request. */
+  const deniedSince = (start: number): Record<string, unknown>[] => log.lines.slice(start).filter((line) => line.msg === 'http api request denied');
+
+  const cases: { name: string; body: string; token?: string; status: number; reason: RegExp }[] = [
+    { name: 'invalid JSON without a token', body: invalidJson, status: 401, reason: /missing bearer token/ },
+    { name: 'large body without a token', body: largeBody, status: 401, reason: /missing bearer token/ },
+    { name: 'invalid JSON with an unknown token', body: invalidJson, token: 'not-a-token', status: 401, reason: /unknown token/ },
+    { name: 'large body with an unknown token', body: largeBody, token: 'not-a-token', status: 401, reason: /unknown token/ },
+    { name: 'invalid JSON with the analyst role', body: invalidJson, token: ANALYST_TOKEN, status: 403, reason: /role/ },
+    { name: 'large body with the analyst role', body: largeBody, token: ANALYST_TOKEN, status: 403, reason: /role/ },
+  ];
+
+  for (const { name, body, token, status, reason } of cases) {
+    it(`reload rejects ${name}`, async () => {
+      const start = log.lines.length;
+      const response = await post(body, token);
+      assert.equal(response.status, status);
+      assert.equal(response.headers.get('www-authenticate'), 'Bearer');
+      await response.text();
+      assert.equal(reloads, 0);
+
+      const denials = deniedSince(start);
+      assert.equal(denials.length, 1, log.text());
+      const [denial] = denials;
+      assert.equal(denial!.method, 'POST');
+      assert.equal(denial!.route, '/api/v1/reload');
+      assert.equal(denial!.status, status);
+      assert.match(String(denial!.reason), reason);
+    });
+  }
+
+  it('baseline rejects a missing token', async () => {
+    const start = log.lines.length;
+    const response = await fetch(`${server.url}/api/v1/baseline/dr.house`);
+    assert.equal(response.status, 401);
+    const denials = deniedSince(start);
+    assert.equal(denials.length, 1, log.text());
+    assert.equal(denials[0]!.method, 'GET');
+    assert.equal(denials[0]!.route, '/api/v1/baseline/:user');
+  });
+
+  it('operator body errors are logged', async () => {
+    const start = log.lines.length;
+    const invalid = await post(invalidJson, OPERATOR_TOKEN);
+    assert.equal(invalid.status, 400);
+    const large = await post(largeBody, OPERATOR_TOKEN);
+    assert.equal(large.status, 413);
+    assert.equal(reloads, 0);
+
+    const rejected = log.lines.slice(start).filter((line) => line.msg === 'http api request rejected');
+    assert.deepEqual(
+      rejected.map((line) => [line.method, line.route, line.status, line.reason]),
+      [
+        ['POST', '/api/v1/reload', 400, 'FST_ERR_CTP_INVALID_JSON_BODY'],
+        ['POST', '/api/v1/reload', 413, 'FST_ERR_CTP_BODY_TOO_LARGE'],
+      ],
+    );
+  });
+
+  it('failed reload is logged as error', async () => {
+    const start = log.lines.length;
+    failReload = true;
+    try {
+      const response = await fetch(`${server.url}/api/v1/reload`, { method: 'POST', headers: { authorization: `Bearer ${OPERATOR_TOKEN}` } });
+      assert.equal(response.status, 500);
+    } finally {
+      failReload = false;
+    }
+
+    const failures = log.lines.slice(start).filter((line) => line.msg === 'http api request failed');
+    assert.equal(failures.length, 1, log.text());
+    assert.equal(failures[0]!.level, 50);
+    assert.equal(failures[0]!.status, 500);
+    assert.equal(failures[0]!.route, '/api/v1/reload');
+    assert.match(JSON.stringify(failures[0]!.err), /rule folder vanished/);
+  });
+
+  it('log never holds a token or body', () => {
+    const text = log.text();
+    assert.ok(log.lines.length > 0);
+    assert.ok(!text.includes(ANALYST_TOKEN), 'analyst token logged');
+    assert.ok(!text.includes(OPERATOR_TOKEN), 'operator token logged');
+    assert.ok(!text.includes('not-a-token'), 'unknown token logged');
+    assert.ok(!text.includes(BODY_MARKER), 'request body logged');
   });
 });
 

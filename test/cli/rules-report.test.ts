@@ -36,6 +36,22 @@ test('load errors print as validate lines', () => {
   ]);
 });
 
+test('error counts match printed lines', () => {
+  const floor = (): HolterError => ruleError('risk.yaml', 2, 8, 'floor (80) must be below the re-arm level of window 24h', 'floor');
+  const name = ruleError('risk.yaml', 9, 5, "window name '24h' is already used by windows.0", 'windows.1');
+  const modifier = (): HolterError => ruleError('rule.yml', 11, 9, "Unknown modifier 'nosuchmod'.", 'event.outcome');
+  const text = formatLoadErrors({ ruleErrors: [modifier(), modifier()], detectorErrors: [], rulesRejected: 1, detectorsRejected: 0, riskErrors: [floor(), name, floor()] }, workDir);
+
+  assert.deepEqual(text.trimEnd().split('\n'), [
+    '1 error in rule and detector files: 1 rule and 0 detectors rejected, and the run goes on without them.',
+    "rule.yml:11:9: error HOLTER_RULE_INVALID Unknown modifier 'nosuchmod'. (key event.outcome)",
+    'Run holter rules validate on these files to list every problem at once.',
+    '2 errors in the risk settings: the run goes on without risk scoring.',
+    'risk.yaml:2:8: error HOLTER_RULE_INVALID floor (80) must be below the re-arm level of window 24h (key floor)',
+    "risk.yaml:9:5: error HOLTER_RULE_INVALID window name '24h' is already used by windows.0 (key windows.1)",
+  ]);
+});
+
 test('clean load prints nothing', () => {
   assert.equal(formatLoadErrors({ ruleErrors: [], detectorErrors: [], rulesRejected: 0, detectorsRejected: 0 }, workDir), '');
 });

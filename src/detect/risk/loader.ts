@@ -7,7 +7,7 @@ import { durationMs } from '../baseline/schema.js';
 import { isWithinMaxDuration, maxDurationText } from '../sigma/duration.js';
 import { ENTITY_TYPES, RISK_DEFAULTS } from './schema.js';
 import type { EntityType, RiskConfig, RiskFile, RiskWindow } from './schema.js';
-import { locatedError, validateRiskFile } from './validate.js';
+import { locatedError, uniqueErrors, validateRiskFile } from './validate.js';
 
 /**
  * Reads and validates the risk file. A file with any problem gives no configuration and every
@@ -52,7 +52,8 @@ export function parseRiskConfig(text: string, file: string): { config?: RiskConf
 
   const raw = data as RiskFile;
   const windows = raw.windows.map((window) => resolveWindow(window, raw));
-  errors.push(...checkSemantics(raw, windows, located));
+  // Windows with the same name and threshold give the same floor message, which is listed once.
+  errors.push(...uniqueErrors(checkSemantics(raw, windows, located)));
   if (errors.length > 0) return { errors };
 
   return { config: resolve(raw, windows, located), errors: [] };

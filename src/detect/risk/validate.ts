@@ -19,16 +19,21 @@ const validateFile = ajv.compile(RiskFileSchema);
 export function validateRiskFile(data: unknown, located: LocatedDocument): HolterError[] {
   if (validateFile(data)) return [];
 
+  return uniqueErrors((validateFile.errors ?? []).map((problem) => toError(problem, located)));
+}
+
+/**
+ * Drops errors that describe the same problem at the same place as an earlier one, keeping the
+ * first, so a count of the errors matches the lines printed for them.
+ */
+export function uniqueErrors(errors: readonly HolterError[]): HolterError[] {
   const seen = new Set<string>();
-  const errors: HolterError[] = [];
-  for (const problem of validateFile.errors ?? []) {
-    const error = toError(problem, located);
+  return errors.filter((error) => {
     const key = error.describe();
-    if (seen.has(key)) continue;
+    if (seen.has(key)) return false;
     seen.add(key);
-    errors.push(error);
-  }
-  return errors;
+    return true;
+  });
 }
 
 function toError(problem: ErrorObject, located: LocatedDocument): HolterError {

@@ -72,7 +72,13 @@ export class AlertStore implements AlertSink {
   query(filter: StoredAlertQuery = {}): Alert[] {
     if (!this.hasTable) return [];
     const clauses: string[] = [];
-    const parameters: Record<string, unknown> = { limit: filter.limit ?? 100 };
+    const limit = filter.limit ?? 100;
+    // SQLite binds a non-integer number as REAL, which LIMIT rejects with a bare "datatype mismatch",
+    // and a negative LIMIT would mean no limit at all.
+    if (!Number.isSafeInteger(limit) || limit < 0) {
+      throw new RangeError(`The alert store query limit must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got ${limit}.`);
+    }
+    const parameters: Record<string, unknown> = { limit };
     if (filter.ruleId !== undefined) {
       clauses.push('rule_id = @ruleId');
       parameters.ruleId = filter.ruleId;

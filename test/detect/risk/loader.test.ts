@@ -103,6 +103,16 @@ describe('parseRiskConfig errors', () => {
     ]);
   });
 
+  it('reports a repeated floor problem once', () => {
+    const twin = ['  - name: 24h', '    length: 24h', '    threshold: 100'];
+    const text = ['half_life: 12h', 'floor: 80', 'entities:', '  user: 1', 'windows:', ...twin, ...twin, ''].join('\n');
+    assert.deepEqual(problems(text), [
+      "risk.yaml:2:8: floor (80) must be below the re-arm level of window '24h' (threshold 100 x rearm_ratio = 50); " +
+        'an entity whose risk falls below the floor is dropped with its page state, so the floor must stay under every re-arm level [HOLTER_RULE_INVALID]',
+      "risk.yaml:9:5: window name '24h' is already used by windows.0; give each window its own name [HOLTER_RULE_INVALID]",
+    ]);
+  });
+
   it('rejects durations past their limit', () => {
     assert.deepEqual(problems(VALID.replace('length: 7d', 'length: 99999999999999d').replace('half_life: 12h', 'half_life: 4000d')), [
       'risk.yaml:1:12: half_life is 4000d, longer than the largest allowed, 3650d [HOLTER_RULE_INVALID]',
