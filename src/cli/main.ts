@@ -78,8 +78,8 @@ function buildProgram(): Command {
 
   program
     .command('replay')
-    .description('Run files of telemetry through the pipeline and print the alerts they raise.')
-    .argument('<file...>', 'input files (`-` reads standard input)')
+    .description('Run files of telemetry, or a range of Kafka topics, through the pipeline and print the alerts they raise.')
+    .argument('[file...]', 'input files (`-` reads standard input); none with --kafka')
     .option('-c, --config <file>', 'configuration file (YAML); defaults apply without one')
     .option('-f, --format <name>', 'decoder for every input (default: detected per record)')
     .option('-o, --out <file>', 'write alerts as NDJSON to this file (- for standard output; readable alerts then go to standard error)')
@@ -97,6 +97,10 @@ function buildProgram(): Command {
     .option('--summary-json <file>', 'write the run summary as JSON to this file')
     .option('--preview', 'after the run, print what each rule raised: alerts per day, top entities, examples (backtesting)')
     .option('--state <file>', 'embedded state store (SQLite): resume detection state and input positions from it, and save them at the end')
+    .option('--kafka', 'read the topics of kafka.topics in the configuration instead of files, in a consumer group of its own that commits nothing (backtesting)')
+    .option('--kafka-topic <name>', 'read this Kafka topic instead of files; repeat for more', collect)
+    .option('--from <when>', 'with --kafka: where to start in each partition: earliest (default), a time such as 2026-12-01T08:00:00Z, or an offset')
+    .option('--to <when>', 'with --kafka: where to stop in each partition, excluded: latest (default: the end when the backtest starts), a time, or an offset')
     .option('--log-level <level>', 'operational log level on standard error')
     .action(async (files: string[], options) => {
       process.exitCode = await runReplay(files, options);

@@ -18,6 +18,7 @@ import { completeLength, fingerprintFile, renamedPosition, resumeOffset, tailFin
 import { LocalStateStore, type InputPosition, type LocalCheckpoint } from '../state/local-store.js';
 import type { TaskState } from '../state/task.js';
 import { assemblePipeline, checkOutputFile } from './assemble.js';
+import { runKafkaBacktest } from './backtest.js';
 import { applyOverrides, type CommandLineOverrides } from './overrides.js';
 import { formatPreview } from './preview.js';
 import { formatLoadErrors } from './rules-report.js';
@@ -31,6 +32,13 @@ export interface ReplayOptions extends CommandLineOverrides {
   preview?: boolean;
   /** Embedded state store to resume from and save to; overrides `state.path`. */
   state?: string;
+  /** Read the Kafka topics of `kafka.topics` instead of files (backtest.ts). */
+  kafka?: boolean;
+  /** Read these Kafka topics instead of files. */
+  kafkaTopic?: string[];
+  /** Range of a Kafka backtest in every partition: earliest, latest, an ISO time or an offset. */
+  from?: string;
+  to?: string;
 }
 
 /** Job name under which `holter replay` keeps its checkpoint in the state store. */
@@ -40,6 +48,13 @@ export const REPLAY_JOB = 'replay';
 const PROGRESS_MIN_BYTES = 4 * 1024 * 1024;
 
 export async function runReplay(files: string[], options: ReplayOptions): Promise<number> {
+  if (options.kafka === true || options.kafkaTopic !== undefined) return runKafkaBacktest(files, options);
+  if (options.from !== undefined || options.to !== undefined) {
+    throw new HolterError('HOLTER_CONFIG_INVALID', '--from and --to select a range of Kafka topics. Add --kafka or --kafka-topic, or drop them to read files.');
+  }
+  if (files.length === 0) {
+    throw new HolterError('HOLTER_CONFIG_INVALID', 'No input given. Name one or more files (- for standard input), or add --kafka to read the configured Kafka topics.');
+  }
   if (files.filter((file) => file === '-').length > 1) {
     throw new HolterError('HOLTER_CONFIG_INVALID', 'Standard input (-) is given more than once. It can be read only once: name it once.');
   }
@@ -57,12 +72,7 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   if (options.summaryJson !== undefined) checkOutputFile(options.summaryJson, '--summary-json', files);
   const config = applyOverrides(loadConfig(options.config), options);
   if (options.state !== undefined) checkOutputFile(options.state, '--state', files);
-  if (options.format !== undefined) {
-    const known = listFormats({ genericMappings: config.decode.generic as DecodeContext['genericMappings'] });
-    if (!known.includes(options.format)) {
-      throw new HolterError('HOLTER_CONFIG_INVALID', `Unknown format ${JSON.stringify(options.format)} given to --format. Use one of ${known.join(', ')}, or define it under decode.generic.`);
-    }
-  }
+  if (options.format !== undefined) checkFormat(config, options.format);
   const logger = createLogger(config.log.level);
   const raised: Alert[] = [];
   const { pipeline, report } = await assemblePipeline(config, { logger, logLoadErrors: false, inputs: files, onAlert: options.preview ? (alert) => raised.push(alert) : undefined });
@@ -146,8 +156,16 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   return countDeliveryFailures(summary) > 0 ? 1 : 0;
 }
 
+/** Throws unless `format` names a decoder, built in or defined under decode.generic. */
+export function checkFormat(config: HolterConfig, format: string): void {
+  const known = listFormats({ genericMappings: config.decode.generic as DecodeContext['genericMappings'] });
+  if (!known.includes(format)) {
+    throw new HolterError('HOLTER_CONFIG_INVALID', `Unknown format ${JSON.stringify(format)} given to --format. Use one of ${known.join(', ')}, or define it under decode.generic.`);
+  }
+}
+
 /** Returns the exit code of a replay stopped by a signal, as shells report a process the signal ended: 130 for SIGINT, 143 for SIGTERM. */
-function exitCodeOf(signal: NodeJS.Signals): number {
+export function exitCodeOf(signal: NodeJS.Signals): number {
   return signal === 'SIGTERM' ? 143 : 130;
 }
 
@@ -170,9 +188,10 @@ interface Interruption {
 
 /**
  * Installs SIGINT and SIGTERM handlers for a replay. The first signal stops reading, so the replay
- * saves its checkpoint and prints its summary. A second signal exits at once without saving.
+ * saves its checkpoint and prints its summary. A second signal exits at once without saving. A
+ * backtest has no checkpoint, so its messages do not promise one.
  */
-function watchInterruption(): Interruption {
+export function watchInterruption(run: 'replay' | 'backtest' = 'replay'): Interruption {
   let resolveStopped: (value: undefined) => void = () => undefined;
   const interruption: Interruption = {
     signal: undefined,
@@ -191,11 +210,12 @@ function watchInterruption(): Interruption {
   };
   function onSignal(signal: NodeJS.Signals): void {
     if (interruption.signal !== undefined) {
-      process.stderr.write(`holter replay: second ${signal}; exiting without saving the checkpoint.\n`);
+      process.stderr.write(run === 'replay' ? `holter replay: second ${signal}; exiting without saving the checkpoint.\n` : `holter replay: second ${signal}; exiting without a summary.\n`);
       process.exit(exitCodeOf(signal));
     }
     interruption.signal = signal;
-    process.stderr.write(`holter replay: ${signal} received; stopping reading, then saving the checkpoint and printing the summary. Send it again to exit at once.\n`);
+    const then = run === 'replay' ? 'saving the checkpoint and printing the summary' : 'printing the summary';
+    process.stderr.write(`holter replay: ${signal} received; stopping reading, then ${then}. Send it again to exit at once.\n`);
     resolveStopped(undefined);
   }
   process.on('SIGINT', onSignal);

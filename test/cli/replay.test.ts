@@ -241,3 +241,21 @@ test('replay names the record size limit', () => {
   assert.match(entry.message, /more than the maximum record size of 1024 bytes/);
   assert.match(result.stderr, /dead-lettered\s+1\n\s+too_large\s+1\n/);
 });
+
+test('replay needs files or a Kafka range', () => {
+  const cwd = workDir();
+  writeFileSync(path.join(cwd, 'audit.ndjson'), '');
+  const cases: Array<[string[], RegExp]> = [
+    [['replay'], /No input given\. Name one or more files \(- for standard input\), or add --kafka/],
+    [['replay', '--from', '10', 'audit.ndjson'], /--from and --to select a range of Kafka topics\. Add --kafka or --kafka-topic/],
+    [['replay', '--kafka', 'audit.ndjson'], /Files \(audit\.ndjson\) and --kafka cannot be combined/],
+    [['replay', '--kafka-topic', 'ehr.audit', '--state', 'state.db'], /--state resumes file inputs, and a Kafka backtest reads its whole range every time/],
+    [['replay', '--kafka-topic', 'ehr.audit', '--to', '2026-12-01'], /Invalid --to value "2026-12-01"\. Use earliest, latest, an offset/],
+    [['replay', '--kafka'], /kafka\.topics is empty and no --kafka-topic is given/],
+  ];
+  for (const [args, message] of cases) {
+    const result = holter(args, cwd);
+    assert.equal(result.status, 2, `${args.join(' ')}: ${result.stderr}`);
+    assert.match(result.stderr, message, args.join(' '));
+  }
+});

@@ -122,6 +122,15 @@ export interface KafkaAdminClient {
   fetchCommittedOffsets(groupId: string, topic: string): Promise<{ partition: number; offset: string }[]>;
   /** Offset of the next record to be written to each partition (the high watermark). */
   fetchEndOffsets(topic: string): Promise<{ partition: number; offset: string }[]>;
+  /** Offsets of the oldest record kept (`low`) and of the next record to be written (`high`) in each partition. */
+  fetchOffsetRange(topic: string): Promise<{ partition: number; low: string; high: string }[]>;
+  /**
+   * Offset of the first record of each partition whose timestamp is at or after `timeMs`, or the
+   * partition's high watermark when no record is that recent.
+   */
+  fetchOffsetsAtTime(topic: string, timeMs: number): Promise<{ partition: number; offset: string }[]>;
+  /** Names of the topics the brokers know. */
+  listTopics(): Promise<string[]>;
   /** Deletes consumer groups that have no members; a group that does not exist is not an error. */
   deleteGroups(groupIds: string[]): Promise<void>;
   disconnect(): Promise<void>;

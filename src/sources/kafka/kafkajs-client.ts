@@ -258,6 +258,19 @@ class KafkajsAdmin implements KafkaAdminClient {
     return offsets.map((entry) => ({ partition: entry.partition, offset: entry.high }));
   }
 
+  async fetchOffsetRange(topic: string): Promise<{ partition: number; low: string; high: string }[]> {
+    const offsets = await this.admin.fetchTopicOffsets(topic);
+    return offsets.map((entry) => ({ partition: entry.partition, low: entry.low, high: entry.high }));
+  }
+
+  fetchOffsetsAtTime(topic: string, timeMs: number): Promise<{ partition: number; offset: string }[]> {
+    return this.admin.fetchTopicOffsetsByTimestamp(topic, timeMs);
+  }
+
+  listTopics(): Promise<string[]> {
+    return this.admin.listTopics();
+  }
+
   disconnect(): Promise<void> {
     return this.admin.disconnect();
   }

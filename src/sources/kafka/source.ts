@@ -276,23 +276,13 @@ export class KafkaSource {
   /** Makes the raw record of a Kafka record, or returns undefined for a tombstone. */
   private toRecord(message: ConsumedMessage, input: string, format: string | undefined): SizedRawRecord | undefined {
     this.stats.recordsFetched++;
-    if (message.value === null) {
+    const record = rawRecordOf(message, input, format, this.options.maxRecordBytes);
+    if (record === undefined) {
       this.stats.tombstonesSkipped++;
       return undefined;
     }
-
-    const record: SizedRawRecord = { input, offset: Number(message.offset), text: '' };
-    if (format !== undefined) record.format = format;
-    if (message.value.length > this.options.maxRecordBytes) {
-      // The decoder gets only the prefix. The dead-letter topic still receives the whole value.
-      this.stats.oversizedRecords++;
-      record.oversizeBytes = message.value.length;
-      record.maxRecordBytes = this.options.maxRecordBytes;
-      setRecordText(record, message.value.subarray(0, this.options.maxRecordBytes));
-    } else {
-      setRecordText(record, message.value);
-    }
-    this.options.remember?.(record, { key: message.key, value: message.value });
+    if (record.oversizeBytes !== undefined) this.stats.oversizedRecords++;
+    this.options.remember?.(record, { key: message.key, value: message.value as Buffer });
     return record;
   }
 
@@ -457,4 +447,25 @@ function connectError(error: unknown, topics: string[]): HolterError {
     cause: error,
     retriable: true,
   });
+}
+
+/**
+ * Makes the raw record of a Kafka record named `input` (`topic/partition`), or returns undefined
+ * for a tombstone. A value above `maxRecordBytes` is cut and flagged `oversizeBytes`, so the
+ * pipeline dead-letters it as too_large.
+ */
+export function rawRecordOf(message: ConsumedMessage, input: string, format: string | undefined, maxRecordBytes: number): SizedRawRecord | undefined {
+  if (message.value === null) return undefined;
+
+  const record: SizedRawRecord = { input, offset: Number(message.offset), text: '' };
+  if (format !== undefined) record.format = format;
+  if (message.value.length > maxRecordBytes) {
+    // The decoder gets only the prefix. The dead-letter topic still receives the whole value.
+    record.oversizeBytes = message.value.length;
+    record.maxRecordBytes = maxRecordBytes;
+    setRecordText(record, message.value.subarray(0, maxRecordBytes));
+  } else {
+    setRecordText(record, message.value);
+  }
+  return record;
 }
