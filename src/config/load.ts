@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { HolterError } from '../errors.js';
 import { isDirectory, PACKAGE_ROOT, resolveUserPath } from '../paths.js';
+import { hasUrlCredentials, redactUrlCredentials, URL_CREDENTIALS_ADVICE } from '../sinks/webhook/url.js';
 import { documentData, locatePath, parseLocated, pointerToPath, type LocatedDocument } from '../yaml/locate.js';
 import { ConfigSchema, type HolterConfig } from './schema.js';
 
@@ -132,7 +133,8 @@ function describeSchemaError(error: ErrorObject, located: LocatedDocument | unde
     message = `Invalid value at ${keyPath}: ${JSON.stringify(valueAt(located, segments))}. Expected one of ${allowed}.`;
   } else {
     // A secret is not echoed back: error messages end up in terminals, CI logs and tickets.
-    const valueText = SECRET_KEY.test(String(segments.at(-1) ?? '')) ? '(value withheld)' : JSON.stringify(valueAt(located, segments));
+    // The same goes for the password of a URL such as sinks.webhook.url.
+    const valueText = SECRET_KEY.test(String(segments.at(-1) ?? '')) ? '(value withheld)' : redactUrlCredentials(JSON.stringify(valueAt(located, segments)) ?? 'undefined');
     message = `Invalid value at ${keyPath || '(top level)'}: ${valueText} ${error.message ?? 'does not match the schema'}.`;
     const keys = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
     if (error.keyword === 'type' && (error.params as { type?: unknown }).type === 'object' && keys.length > 0) {
@@ -168,8 +170,13 @@ function checkSemantics(config: HolterConfig, located: LocatedDocument | undefin
     problem(['sinks', 'webhook', 'secret'], 'Both sinks.webhook.secret and sinks.webhook.secret_file are set. Keep one of them.');
   }
   const webhookUrl = config.sinks?.webhook?.url;
-  if (typeof webhookUrl === 'string' && /^https?:\/\//.test(webhookUrl) && !isHttpUrl(webhookUrl)) {
-    problem(['sinks', 'webhook', 'url'], `Invalid URL ${JSON.stringify(webhookUrl)} at sinks.webhook.url. Use a full http:// or https:// URL with a host.`);
+  if (typeof webhookUrl === 'string' && /^https?:\/\//.test(webhookUrl)) {
+    const shownUrl = JSON.stringify(redactUrlCredentials(webhookUrl));
+    if (!isHttpUrl(webhookUrl)) {
+      problem(['sinks', 'webhook', 'url'], `Invalid URL ${shownUrl} at sinks.webhook.url. Use a full http:// or https:// URL with a host.`);
+    } else if (hasUrlCredentials(webhookUrl)) {
+      problem(['sinks', 'webhook', 'url'], `Invalid URL ${shownUrl} at sinks.webhook.url. ${URL_CREDENTIALS_ADVICE}`);
+    }
   }
   return problems;
 }

@@ -258,7 +258,7 @@ export const ConfigSchema = Type.Object(
         ),
         webhook: Type.Object(
           {
-            url: Type.Optional(Type.String({ pattern: '^https?://', description: 'POST each alert as JSON to this URL (http or https).' })),
+            url: Type.Optional(Type.String({ pattern: '^https?://', description: 'POST each alert as JSON to this URL (http or https, without a user name or password). Redirects are not followed: a 3xx response counts as a rejection.' })),
             secret: Type.Optional(Type.String({ minLength: 16, description: 'HMAC-SHA256 signing secret. Prefer `secret_file`, or the HOLTER_WEBHOOK_SECRET environment variable, which replaces both.' })),
             secret_file: Type.Optional(Type.String({ description: 'File holding the signing secret, at least 16 characters; trailing line breaks are dropped.' })),
             min_severity: StringEnum(SEVERITIES, { default: 'medium', description: 'Lowest severity sent.' }),
@@ -267,12 +267,14 @@ export const ConfigSchema = Type.Object(
             initial_backoff_ms: Type.Integer({ minimum: 1, default: 500, description: 'Delay before the first retry; doubles each attempt, with jitter.' }),
             outbox_path: Type.String({
               default: '.holter/webhook-outbox.db',
-              description: 'Durable outbox (SQLite file): pages wait here until the receiver accepts them, across restarts. Delivered alert ids are remembered, so a replay does not page twice.',
+              description:
+                'Durable outbox (SQLite file): pages wait here until the receiver accepts them, across restarts. Delivered and rejected alert ids are remembered, so a replay does not page twice or resend a rejected page.',
             }),
             drain_timeout_ms: Type.Integer({
               minimum: 0,
               default: 30000,
-              description: 'At the end of a run, how long to wait for pending pages, in milliseconds. Pages still pending are sent on the next start.',
+              description:
+                'At the end of a run, how long to wait for pending pages, in milliseconds. Requests still in flight are then aborted, and pages still pending are sent on the next start.',
             }),
           },
           { additionalProperties: false, default: {} },

@@ -149,3 +149,25 @@ test('short inline secret not echoed', () => {
     },
   );
 });
+
+test('webhook URL with credentials is rejected', () => {
+  const file = writeConfig('sinks:\n  webhook:\n    url: http://pager:s3cretpw@127.0.0.1:18080/hook\n');
+  const problems = problemsOf(file);
+  assert.equal(problems.length, 1);
+  const problem = problems[0] ?? '';
+  assert.ok(problem.startsWith(`${file}:3:`), problem);
+  assert.ok(problem.includes('sinks.webhook.url'), problem);
+  assert.ok(problem.includes('http://***@127.0.0.1:18080/hook'), problem);
+  assert.ok(problem.includes('secret'), 'the message says where credentials go instead');
+  assert.ok(!problem.includes('s3cretpw'), problem);
+  assert.ok(!problem.includes('pager:'), problem);
+});
+
+test('webhook URL errors hide credentials', () => {
+  // Neither URL passes the earlier checks: the scheme is upper case, or the host is missing.
+  for (const url of ['HTTP://pager:s3cretpw@127.0.0.1/hook', 'http://pager:s3cretpw@']) {
+    const problems = problemsOf(writeConfig(`sinks:\n  webhook:\n    url: "${url}"\n`));
+    assert.ok(problems.length > 0, url);
+    for (const problem of problems) assert.ok(!problem.includes('s3cretpw'), problem);
+  }
+});

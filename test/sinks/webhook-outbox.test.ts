@@ -63,6 +63,47 @@ test('rejected page is not resent', () => {
   outbox.close();
 });
 
+test('rejected page is not sent on replay', async () => {
+  const rejecting = await startReceiver(() => 400);
+  const outbox = outboxPath();
+  try {
+    const first = sink(outbox, rejecting.url);
+    assert.equal(await first.write(alert), 'queued');
+    await first.close();
+    assert.equal(first.stats().failed, 1);
+
+    // The same input replayed with the same outbox, now to a receiver that would take the page.
+    const before = receivedIds.length;
+    const replay = sink(outbox, url);
+    assert.equal(await replay.write(alert), 'duplicate');
+    await replay.close();
+    assert.equal(replay.stats().rejected_before, 1);
+    assert.equal(replay.stats().queued, 0);
+    assert.equal(replay.stats().failed, 0, 'the earlier rejection is not counted again');
+    assert.equal(receivedIds.length, before, 'the rejected page is not sent again');
+
+    const rows = new Database(outbox, { readonly: true });
+    assert.equal((rows.prepare('SELECT count(*) AS n FROM failed').get() as { n: number }).n, 1);
+    assert.equal((rows.prepare('SELECT count(*) AS n FROM delivered').get() as { n: number }).n, 0);
+    rows.close();
+  } finally {
+    await rejecting.close();
+  }
+});
+
+test('enqueue reports an earlier rejection', () => {
+  const outbox = new WebhookOutbox(outboxPath());
+  outbox.enqueue('rejected-1', '{}', 0);
+  outbox.enqueue('exhausted-1', '{}', 0);
+  outbox.markFailed({ id: 'rejected-1', body: '{}', attempts: 1 }, 1, 'HTTP 400', 1, false);
+  outbox.markFailed({ id: 'exhausted-1', body: '{}', attempts: 6 }, 6, 'connection refused', 1, true);
+
+  assert.equal(outbox.enqueue('rejected-1', '{}', 2), 'rejected_before');
+  assert.equal(outbox.enqueue('exhausted-1', '{}', 2), 'queued', 'a page that ran out of attempts may be queued again');
+  assert.equal(outbox.pendingCount(), 1);
+  outbox.close();
+});
+
 test('outbox without exhausted column opens', () => {
   const file = outboxPath();
   const old = new Database(file);

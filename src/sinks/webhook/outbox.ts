@@ -15,11 +15,12 @@ export interface PendingPage {
  * ids are remembered, so a replayed alert is not paged twice; pages the receiver rejected, or
  * that ran out of attempts, are kept in `failed` for an operator to inspect. Those that ran out of
  * attempts (the receiver was down or failing, `exhausted` = 1) are queued again at the next start:
- * an outage longer than the retries must not lose a page. Rejected ones (4xx) are not.
+ * an outage longer than the retries must not lose a page. Rejected ones (4xx, 3xx) are not, and
+ * `enqueue` does not queue their ids again either.
  */
 export class WebhookOutbox {
   private readonly db: Database.Database;
-  private readonly statements: Record<'insert' | 'retryAll' | 'isDelivered' | 'due' | 'delivered' | 'deletePending' | 'reschedule' | 'failed' | 'pendingCount' | 'nextDue' | 'requeueExhausted' | 'deleteExhausted', Database.Statement>;
+  private readonly statements: Record<'insert' | 'retryAll' | 'isDelivered' | 'isRejected' | 'due' | 'firstPending' | 'delivered' | 'deletePending' | 'reschedule' | 'failed' | 'pendingCount' | 'nextDue' | 'requeueExhausted' | 'deleteExhausted' | 'deleteFailed', Database.Statement>;
 
   constructor(readonly filePath: string) {
     rejectDirectory(filePath, WEBHOOK_OUTBOX);
@@ -46,21 +47,29 @@ export class WebhookOutbox {
       insert: this.db.prepare('INSERT OR IGNORE INTO pending (id, body, attempts, next_attempt_ms) VALUES (?, ?, 0, ?)'),
       retryAll: this.db.prepare('UPDATE pending SET next_attempt_ms = ? WHERE next_attempt_ms > ?'),
       isDelivered: this.db.prepare('SELECT 1 FROM delivered WHERE id = ?'),
+      isRejected: this.db.prepare('SELECT 1 FROM failed WHERE id = ? AND exhausted = 0'),
       due: this.db.prepare('SELECT id, body, attempts FROM pending WHERE next_attempt_ms <= ? ORDER BY next_attempt_ms LIMIT ?'),
+      firstPending: this.db.prepare('SELECT id, next_attempt_ms AS at FROM pending ORDER BY next_attempt_ms LIMIT ?'),
       delivered: this.db.prepare('INSERT OR IGNORE INTO delivered (id, delivered_ms) VALUES (?, ?)'),
       deletePending: this.db.prepare('DELETE FROM pending WHERE id = ?'),
       reschedule: this.db.prepare('UPDATE pending SET attempts = ?, next_attempt_ms = ? WHERE id = ?'),
       failed: this.db.prepare('INSERT OR REPLACE INTO failed (id, body, attempts, reason, failed_ms, exhausted) VALUES (?, ?, ?, ?, ?, ?)'),
       requeueExhausted: this.db.prepare('INSERT OR IGNORE INTO pending (id, body, attempts, next_attempt_ms) SELECT id, body, 0, ? FROM failed WHERE exhausted = 1'),
       deleteExhausted: this.db.prepare('DELETE FROM failed WHERE exhausted = 1'),
+      deleteFailed: this.db.prepare('DELETE FROM failed WHERE id = ?'),
       pendingCount: this.db.prepare('SELECT count(*) AS n FROM pending'),
       nextDue: this.db.prepare('SELECT min(next_attempt_ms) AS at FROM pending'),
     };
   }
 
-  /** Queues a page; `duplicate` when the id is already queued or was delivered before. */
-  enqueue(id: string, body: string, nowMs: number): 'queued' | 'duplicate' {
+  /**
+   * Queues a page. Returns `duplicate` when the id is already queued or was delivered before, and
+   * `rejected_before` when the receiver rejected it before: resending the same page would get the
+   * same response. An id that only ran out of attempts is queued again.
+   */
+  enqueue(id: string, body: string, nowMs: number): 'queued' | 'duplicate' | 'rejected_before' {
     if (this.statements.isDelivered.get(id) !== undefined) return 'duplicate';
+    if (this.statements.isRejected.get(id) !== undefined) return 'rejected_before';
     return this.statements.insert.run(id, body, nowMs).changes === 1 ? 'queued' : 'duplicate';
   }
 
@@ -78,14 +87,19 @@ export class WebhookOutbox {
     })();
   }
 
-  due(nowMs: number, limit: number): PendingPage[] {
-    return this.statements.due.all(nowMs, limit) as PendingPage[];
+  /** Returns up to `limit` pages due at `nowMs`, oldest due first, leaving out the ids in `skipIds` (pages being sent). */
+  due(nowMs: number, limit: number, skipIds: ReadonlySet<string> = new Set()): PendingPage[] {
+    const pages = this.statements.due.all(nowMs, limit + skipIds.size) as PendingPage[];
+    return pages.filter((page) => !skipIds.has(page.id)).slice(0, limit);
   }
 
   markDelivered(id: string, nowMs: number): void {
     this.db.transaction(() => {
       this.statements.delivered.run(id, nowMs);
       this.statements.deletePending.run(id);
+      // A page that ran out of attempts and was queued again in the same run is no longer failed,
+      // so the next start does not queue it a third time.
+      this.statements.deleteFailed.run(id);
     })();
   }
 
@@ -105,9 +119,11 @@ export class WebhookOutbox {
     return (this.statements.pendingCount.get() as { n: number }).n;
   }
 
-  /** Time of the next page due, or undefined when nothing is pending. */
-  nextDueMs(): number | undefined {
-    return (this.statements.nextDue.get() as { at: number | null }).at ?? undefined;
+  /** Time of the next page due, leaving out the ids in `skipIds`, or undefined when no other page is pending. */
+  nextDueMs(skipIds: ReadonlySet<string> = new Set()): number | undefined {
+    if (skipIds.size === 0) return (this.statements.nextDue.get() as { at: number | null }).at ?? undefined;
+    const rows = this.statements.firstPending.all(skipIds.size + 1) as { id: string; at: number }[];
+    return rows.find((row) => !skipIds.has(row.id))?.at;
   }
 
   close(): void {
