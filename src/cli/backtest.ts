@@ -7,7 +7,7 @@ import { createLogger } from '../log.js';
 import { STANDARD_STREAM } from '../paths.js';
 import { createKafkajsClient } from '../sources/kafka/kafkajs-client.js';
 import { KafkaRangeReader, parseRangeBound, resolveRanges, type PartitionRange, type RangeBound } from '../sources/kafka/range.js';
-import { kafkaConnectionSettings } from '../sources/kafka/settings.js';
+import { kafkaConnectError, kafkaConnectionSettings } from '../sources/kafka/settings.js';
 import { rawRecordOf } from '../sources/kafka/source.js';
 import type { DetectionTask } from '../state/task.js';
 import { escapeLines } from '../text/escape.js';
@@ -137,10 +137,7 @@ async function resolveRangesOnce(admin: ReturnType<ReturnType<typeof createKafka
   try {
     await admin.connect();
   } catch (error) {
-    throw new HolterError('HOLTER_KAFKA_CONNECT', `Connecting to the brokers ${config.kafka.brokers.join(', ')} failed: ${(error as Error).message}. Check kafka.brokers, TLS and SASL settings, and that the brokers are up.`, {
-      cause: error,
-      retriable: true,
-    });
+    throw kafkaConnectError(`Connecting to the brokers ${config.kafka.brokers.join(', ')}`, error);
   }
   try {
     return await resolveRanges(admin, topics, from, to);

@@ -15,7 +15,7 @@ import { FORWARDED_EVENT_FORMAT, readForwardedEvent, Repartitioner } from '../so
 import type { DetectionTask } from '../state/task.js';
 import { DeadLetterTopic } from '../sources/kafka/dead-letter-topic.js';
 import { createKafkajsClient } from '../sources/kafka/kafkajs-client.js';
-import { kafkaConnectionSettings } from '../sources/kafka/settings.js';
+import { kafkaConnectError, kafkaConnectionSettings } from '../sources/kafka/settings.js';
 import { KafkaSource } from '../sources/kafka/source.js';
 import { PartitionTasks } from '../sources/kafka/tasks.js';
 import { KafkaChangelog } from '../state/changelog.js';
@@ -101,10 +101,7 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger,
   try {
     await producer.connect();
   } catch (error) {
-    throw new HolterError('HOLTER_KAFKA_CONNECT', `Connecting to the brokers ${config.kafka.brokers.join(', ')} failed: ${(error as Error).message}. Check kafka.brokers, TLS and SASL settings, and that the brokers are up.`, {
-      cause: error,
-      retriable: true,
-    });
+    throw kafkaConnectError(`Connecting to the brokers ${config.kafka.brokers.join(', ')}`, error);
   }
   const deadLetter = new DeadLetterTopic(producer, config.kafka.dead_letter_topic, logger);
   const { pipeline, report } = await assemblePipeline(config, { logger, deadLetter });

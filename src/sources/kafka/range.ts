@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { HolterError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ConsumedMessage, KafkaAdminClient, KafkaClient, PartitionAssignment } from './client.js';
+import { kafkaConnectError } from './settings.js';
 
 /**
  * Reading a bounded range of Kafka topics once, for backtests (`holter replay --kafka`). The
@@ -136,10 +137,7 @@ export class KafkaRangeReader {
       await consumer.subscribe(topics, true);
     } catch (error) {
       await consumer.disconnect().catch(() => undefined);
-      throw new HolterError('HOLTER_KAFKA_CONNECT', `Reading ${topics.join(', ')} for the backtest failed: ${(error as Error).message}. Check kafka.brokers, TLS and SASL settings, and that the brokers are up.`, {
-        cause: error,
-        retriable: true,
-      });
+      throw kafkaConnectError(`Reading ${topics.join(', ')} for the backtest`, error);
     }
 
     let crash: Error | undefined;

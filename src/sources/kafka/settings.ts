@@ -55,3 +55,11 @@ function readPem(file: string | undefined, key: string): string | undefined {
   }
   return readFileSync(file, 'utf8');
 }
+
+/** Returns the error of a failed first contact with the brokers; `step` names it, such as `Connecting to the brokers h:9092`. */
+export function kafkaConnectError(step: string, error: unknown): HolterError {
+  return new HolterError('HOLTER_KAFKA_CONNECT', `${step} failed: ${(error as Error).message}. Check kafka.brokers, TLS and SASL settings, and that the brokers are up.`, {
+    cause: error,
+    retriable: true,
+  });
+}

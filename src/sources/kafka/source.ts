@@ -5,6 +5,7 @@ import { setRecordText } from '../encoding.js';
 import type { BatchControl, ConsumedBatch, ConsumedMessage, KafkaConsumerClient, PartitionAssignment, TopicPartitionOffset } from './client.js';
 import type { OriginalRecord } from './dead-letter-topic.js';
 import { sourcePositionOf, type Repartitioner } from './repartition.js';
+import { kafkaConnectError } from './settings.js';
 import type { CapturedCheckpoints, PartitionTasks } from './tasks.js';
 
 export interface KafkaSourceOptions {
@@ -443,10 +444,7 @@ function connectError(error: unknown, topics: string[]): HolterError {
   if (type === 'UNKNOWN_TOPIC_OR_PARTITION') {
     return new HolterError('HOLTER_KAFKA_CONNECT', `One of the topics ${topics.join(', ')} does not exist. Create it, or fix kafka.topics.`, { cause: error });
   }
-  return new HolterError('HOLTER_KAFKA_CONNECT', `Joining the consumer group for topics ${topics.join(', ')} failed: ${(error as Error).message}. Check kafka.brokers, TLS and SASL settings, and that the brokers are up.`, {
-    cause: error,
-    retriable: true,
-  });
+  return kafkaConnectError(`Joining the consumer group for topics ${topics.join(', ')}`, error);
 }
 
 /**
