@@ -25,6 +25,13 @@ export interface OriginalRecord {
 }
 
 /**
+ * Bytes of the value written when the whole record does not fit the dead-letter topic. Kafka's
+ * default max.message.bytes is 1 MiB per record batch, and key and headers need room too; the
+ * changelog's chunks stay under the same size.
+ */
+const PREFIX_BYTES = 900_000;
+
+/**
  * Writes records that cannot be decoded to a dead-letter topic: the original key and value, with
  * headers naming the reason and the source topic, partition and offset. `write` resolves once the
  * broker acknowledged the record, so the source commits the offset only after that.
@@ -43,21 +50,25 @@ export class DeadLetterTopic implements DeadLetterSink {
     const original = this.originals.get(record) ?? { key: null, value: recordBytes(record) };
     const headers = this.headersFor(record, reason, message, original.value.length);
 
-    try {
-      await this.producer.send(this.topic, [{ key: original.key, value: original.value, headers }]);
-      return;
-    } catch (error) {
-      if (!isMessageTooLarge(error) || record.text.length === 0) throw this.failure(record, error);
-      this.logger.warn({ topic: this.topic, input: record.input, offset: record.offset, originalBytes: original.value.length }, 'dead-letter record too large for the topic; writing the decoded prefix instead');
-    }
-
-    // The record was accepted by its source topic but not by the dead-letter topic: keep what the
-    // source read (a prefix for oversized records) and say so in a header.
-    const prefix: OutgoingMessage = { key: original.key, value: recordBytes(record), headers: { ...headers, [DEAD_LETTER_HEADERS.truncated]: 'true' } };
-    try {
-      await this.producer.send(this.topic, [prefix]);
-    } catch (error) {
-      throw this.failure(record, error);
+    // The record was accepted by its source topic, but the dead-letter topic can have a lower
+    // limit, and headers add bytes. Each shorter value is marked as cut in a header, so the
+    // partition moves on with what fits rather than stopping on this record.
+    const values = [original.value];
+    if (original.value.length > PREFIX_BYTES) values.push(original.value.subarray(0, PREFIX_BYTES));
+    if (original.value.length > 0) values.push(Buffer.alloc(0));
+    for (const [index, value] of values.entries()) {
+      const sent: Record<string, string> = index === 0 ? headers : { ...headers, [DEAD_LETTER_HEADERS.truncated]: 'true' };
+      try {
+        await this.producer.send(this.topic, [{ key: original.key, value, headers: sent }]);
+        return;
+      } catch (error) {
+        const shorter = values[index + 1];
+        if (!isMessageTooLarge(error) || shorter === undefined) throw this.failure(record, error);
+        this.logger.warn(
+          { topic: this.topic, input: record.input, offset: record.offset, originalBytes: original.value.length, nextBytes: shorter.length },
+          'dead-letter record too large for the topic; writing a shorter prefix instead',
+        );
+      }
     }
   }
 
