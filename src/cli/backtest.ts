@@ -6,7 +6,7 @@ import { HolterError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { STANDARD_STREAM } from '../paths.js';
 import { createKafkajsClient } from '../sources/kafka/kafkajs-client.js';
-import { KafkaRangeReader, parseRangeBound, resolveRanges, type PartitionRange, type RangeBound } from '../sources/kafka/range.js';
+import { boundText, KafkaRangeReader, parseRangeBound, resolveRanges, type PartitionRange, type RangeBound } from '../sources/kafka/range.js';
 import { kafkaConnectError, kafkaConnectionSettings } from '../sources/kafka/settings.js';
 import { rawRecordOf } from '../sources/kafka/source.js';
 import type { DetectionTask } from '../state/task.js';
@@ -99,9 +99,9 @@ export async function runKafkaBacktest(files: string[], options: ReplayOptions):
   process.stderr.write(formatSummary(summary, report, { interruptedBy: interruption.signal }));
   const notes: string[] = [];
   if (tombstones > 0) notes.push(`Skipped ${tombstones} tombstones (records without a value).`);
+  if (result.failure !== undefined) notes.push(`The backtest ended early: the Kafka consumer gave up (${result.failure}). Check that the brokers are up, then run it again.`);
   for (const { topic, partition, next, end } of result.unfinished) {
-    const reason = interruption.signal === undefined ? `no record came for ${IDLE_TIMEOUT_MS / 1000} s (a compacted or transactional topic can end a range with offsets that hold no record)` : `${interruption.signal} stopped the read`;
-    notes.push(`Partition ${topic}/${partition} stopped at offset ${next} before its end offset ${end}: ${reason}.`);
+    notes.push(`Partition ${topic}/${partition} stopped at offset ${next} before its end offset ${end}: ${unfinishedReason(result.failure, interruption.signal)}.`);
   }
   process.stderr.write(escapeLines(notes.map((note) => `${note}\n`).join('')));
   if (options.preview) (config.sinks.ndjson.path === STANDARD_STREAM ? process.stderr : process.stdout).write(formatPreview(raised));
@@ -116,7 +116,14 @@ export async function runKafkaBacktest(files: string[], options: ReplayOptions):
     return exitCodeOf(interruption.signal);
   }
   interruption.remove();
-  return countDeliveryFailures(summary) > 0 ? 1 : 0;
+  // A range not read to its end is not the backtest that was asked for.
+  return countDeliveryFailures(summary) > 0 || result.unfinished.length > 0 ? 1 : 0;
+}
+
+function unfinishedReason(failure: string | undefined, signal: NodeJS.Signals | undefined): string {
+  if (signal !== undefined) return `${signal} stopped the read`;
+  if (failure !== undefined) return 'the consumer gave up';
+  return `no record came for ${IDLE_TIMEOUT_MS / 1000} s. The brokers may be unreachable, or a compacted or transactional topic ends the range with offsets that hold no record`;
 }
 
 /** Clears the configured webhook and Elasticsearch sinks, and names those it cleared. `--webhook` still applies afterwards. */
@@ -155,10 +162,4 @@ function describeRange(ranges: PartitionRange[], from: RangeBound, to: RangeBoun
   if (leftOut.length > 0) lines.push(`The configured ${leftOut.join(' and ')} sink${leftOut.length > 1 ? 's are' : ' is'} left out, so the backtest pages nobody; alerts go to the terminal, --out and --store.`);
   if (repartitionBy !== undefined) lines.push(`kafka.repartition_by is set (${repartitionBy}), so every partition is detected in one task, as if re-keyed.`);
   return lines.map((line) => `${line}\n`).join('');
-}
-
-function boundText(bound: RangeBound): string {
-  if (bound.kind === 'time') return bound.text;
-  if (bound.kind === 'offset') return `offset ${bound.offset}`;
-  return bound.kind;
 }

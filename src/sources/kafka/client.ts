@@ -44,6 +44,12 @@ export interface ConsumerEvents {
   onCrash: (error: Error) => void;
   /** Called after each join of the group, with the partitions assigned to this member. */
   onAssignment?: (assignment: PartitionAssignment) => void;
+  /**
+   * Called when this member stops being a member of its group until the next `onAssignment`: a
+   * rebalance started, or the client crashed on a retriable error and restarts by itself (`error`
+   * is then the crash).
+   */
+  onMembershipLost?: (cause: 'rebalancing' | 'restarting', error?: Error) => void;
 }
 
 /**
@@ -67,6 +73,12 @@ export interface ConsumerOptions {
   groupId: string;
   sessionTimeoutMs: number;
   maxBytesPerPartition: number;
+  /**
+   * False makes the client give up after its retries instead of restarting the consumer, so
+   * `onCrash` is called at the first crash. A bounded read (a backtest) then ends rather than
+   * waiting for brokers that are gone. Default true.
+   */
+  restartOnFailure?: boolean;
 }
 
 export interface KafkaConsumerClient {

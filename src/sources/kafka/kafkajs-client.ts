@@ -60,6 +60,7 @@ function toConsumerConfig(options: ConsumerOptions): Parameters<kafkajs.Kafka['c
     heartbeatInterval: Math.max(1000, Math.floor(options.sessionTimeoutMs / 10)),
     maxBytesPerPartition: options.maxBytesPerPartition,
     allowAutoTopicCreation: false,
+    ...(options.restartOnFailure === false ? { retry: { restartOnFailure: async () => false } } : {}),
   };
 }
 

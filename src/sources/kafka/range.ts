@@ -49,6 +49,10 @@ export function parseRangeBound(text: string, option: '--from' | '--to'): RangeB
  * first record at or after that time, so `--to` excludes records from that time on.
  */
 export async function resolveRanges(admin: KafkaAdminClient, topics: string[], from: RangeBound, to: RangeBound): Promise<PartitionRange[]> {
+  const inverted = (from.kind === 'offset' && to.kind === 'offset' && from.offset > to.offset) || (from.kind === 'time' && to.kind === 'time' && from.ms > to.ms);
+  if (inverted || from.kind === 'latest' || to.kind === 'earliest') {
+    throw new HolterError('HOLTER_CONFIG_INVALID', `The range from ${boundText(from)} to ${boundText(to)} is empty in every partition, because its start is not before its end. Swap --from and --to, or move one of them.`);
+  }
   const known = new Set(await admin.listTopics());
   const missing = topics.filter((topic) => !known.has(topic));
   if (missing.length > 0) {
@@ -67,8 +71,8 @@ export async function resolveRanges(admin: KafkaAdminClient, topics: string[], f
         if (offset < lowest) return lowest;
         return offset > highest ? highest : offset;
       };
-      const start = clamp(starts.get(partition) ?? (from.kind === 'latest' ? highest : lowest));
-      const end = clamp(ends.get(partition) ?? (to.kind === 'earliest' ? lowest : highest));
+      const start = clamp(starts.get(partition) ?? lowest);
+      const end = clamp(ends.get(partition) ?? highest);
       ranges.push({ topic, partition, start, end: end < start ? start : end });
     }
   }
@@ -104,6 +108,8 @@ export interface RangeReaderOptions {
 /** What a range read did, for the run summary. */
 export interface RangeReadResult {
   recordsRead: number;
+  /** Why the read ended early when the consumer gave up, such as brokers that went away. */
+  failure?: string;
   /** Ranges that ended on the idle timeout or a stop before their last offset: where each stopped. */
   unfinished: { topic: string; partition: number; next: bigint; end: bigint }[];
 }
@@ -130,7 +136,7 @@ export class KafkaRangeReader {
   async run(): Promise<RangeReadResult> {
     if (this.ranges.size === 0) return { recordsRead: 0, unfinished: [] };
     const { client, logger } = this.options;
-    const consumer = client.consumer({ groupId: this.groupId, sessionTimeoutMs: 30_000, maxBytesPerPartition: 1_048_576 });
+    const consumer = client.consumer({ groupId: this.groupId, sessionTimeoutMs: 30_000, maxBytesPerPartition: 1_048_576, restartOnFailure: false });
     const topics = [...new Set([...this.ranges.values()].map((range) => range.topic))];
     try {
       await consumer.connect();
@@ -185,13 +191,11 @@ export class KafkaRangeReader {
       await consumer.disconnect().catch(() => undefined);
       await this.deleteGroup();
     }
-    if (crash !== undefined) {
-      throw new HolterError('HOLTER_KAFKA_CONSUME', `The backtest consumer stopped: ${crash.message}. Run the backtest again.`, { cause: crash, retriable: true });
-    }
-
     const unfinished = [...this.ranges.values()].map(({ topic, partition, next, end }) => ({ topic, partition, next, end }));
     logger.debug({ groupId: this.groupId, recordsRead: this.recordsRead, unfinished: unfinished.length }, 'backtest read ended');
-    return { recordsRead: this.recordsRead, unfinished };
+    const result: RangeReadResult = { recordsRead: this.recordsRead, unfinished };
+    if (crash !== undefined) result.failure = crash.message;
+    return result;
   }
 
   /** Ends the read after the record in hand; the ranges not read to the end are reported as unfinished. */
@@ -213,20 +217,43 @@ export class KafkaRangeReader {
     }
   }
 
-  /** The group has no offsets and no members left; deleting it keeps backtests out of the broker's group list. */
+  /**
+   * Deletes the reader's group, which has no offsets and no members left, so backtests stay out
+   * of the broker's group list. Brokers that went away would hold the exit for the client's
+   * retries, so the attempt is bounded.
+   */
   private async deleteGroup(): Promise<void> {
     const admin = this.options.client.admin();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${DELETE_GROUP_TIMEOUT_MS / 1000} s`)), DELETE_GROUP_TIMEOUT_MS);
+    });
     try {
-      await admin.connect();
-      await admin.deleteGroups([this.groupId]);
+      await Promise.race([
+        (async () => {
+          await admin.connect();
+          await admin.deleteGroups([this.groupId]);
+        })(),
+        deadline,
+      ]);
     } catch (error) {
       this.options.logger.warn({ groupId: this.groupId, err: error }, 'deleting the backtest consumer group failed; it holds no offsets and the broker removes it once it expires');
     } finally {
+      clearTimeout(timer);
       await admin.disconnect().catch(() => undefined);
     }
   }
 }
 
+const DELETE_GROUP_TIMEOUT_MS = 10_000;
+
 function keyOf(topic: string, partition: number): string {
   return `${topic}/${partition}`;
+}
+
+/** Names a bound as the command line gives it: `earliest`, `offset 10`, or the time as typed. */
+export function boundText(bound: RangeBound): string {
+  if (bound.kind === 'time') return bound.text;
+  if (bound.kind === 'offset') return `offset ${bound.offset}`;
+  return bound.kind;
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { KafkaAdminClient } from '../../../src/sources/kafka/client.js';
 import { parseRangeBound, resolveRanges } from '../../../src/sources/kafka/range.js';
+import type { RangeBound } from '../../../src/sources/kafka/range.js';
 
 describe('parseRangeBound', () => {
   it('reads the named bounds', () => {
@@ -76,9 +77,24 @@ describe('resolveRanges', () => {
     ]);
   });
 
-  it('leaves a range empty when its end comes first', async () => {
-    const ranges = await resolveRanges(fixedAdmin(), ['audit'], { kind: 'offset', offset: 180n }, { kind: 'offset', offset: 120n });
-    assert.deepEqual(ranges[0], { topic: 'audit', partition: 0, start: 180n, end: 180n });
+  it('leaves a partition empty when the range misses it', async () => {
+    const ranges = await resolveRanges(fixedAdmin(), ['audit'], { kind: 'offset', offset: 180n }, { kind: 'offset', offset: 190n });
+    assert.deepEqual(ranges, [
+      { topic: 'audit', partition: 0, start: 180n, end: 190n },
+      { topic: 'audit', partition: 1, start: 50n, end: 50n },
+    ]);
+  });
+
+  it('rejects a range whose start is not before its end', async () => {
+    const cases: Array<[RangeBound, RangeBound, string]> = [
+      [{ kind: 'offset', offset: 8n }, { kind: 'offset', offset: 5n }, 'from offset 8 to offset 5'],
+      [{ kind: 'time', ms: 2000, text: 'T2' }, { kind: 'time', ms: 1000, text: 'T1' }, 'from T2 to T1'],
+      [{ kind: 'latest' }, { kind: 'latest' }, 'from latest to latest'],
+      [{ kind: 'earliest' }, { kind: 'earliest' }, 'from earliest to earliest'],
+    ];
+    for (const [from, to, text] of cases) {
+      await assert.rejects(resolveRanges(fixedAdmin(), ['audit'], from, to), new RegExp(`The range ${text} is empty in every partition`), text);
+    }
   });
 
   it('rejects a topic the brokers do not list', async () => {
