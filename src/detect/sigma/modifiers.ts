@@ -13,8 +13,10 @@ import type { FieldAccessor } from './fields.js';
 import type { FieldItem } from './model.js';
 import type { RuleScalar } from './parse.js';
 import { ruleError } from './parse.js';
-import { ANY_SEQUENCE, compilePattern, DASH, isLiteral, literalText, parseSigmaString, WINDASH_CHARACTERS } from './pattern.js';
+import { ANY_SEQUENCE, compilePattern, DASH, isLiteral, literalText, parseSigmaString, plainPattern, WINDASH_CHARACTERS } from './pattern.js';
 import type { PatternPart, StringTest } from './pattern.js';
+import { compileValueSet } from './value-set.js';
+import type { PlainValue } from './value-set.js';
 import { compileRegex } from './regex.js';
 import { minimumMatchLength } from './regex-literals.js';
 import { memoizable, ValueMemo } from './value-memo.js';
@@ -357,6 +359,8 @@ function compileStrings(item: FieldItem, plan: ModifierPlan, context: ItemContex
   const expand = plan.transformations.includes('expand');
   const implicitContains = item.field === null && !plan.transformations.some((name) => name === 'contains' || name === 'startswith' || name === 'endswith');
   const tests: ValueTest[] = [];
+  // Without `all` and `cased`, the item matches when any value does, so its plain values can share one test.
+  const plainValues: PlainValue[] | undefined = plan.all || plan.cased ? undefined : [];
 
   for (const value of item.values) {
     let stages: Intermediate[] = [{ kind: 'text', parts: parseSigmaString(value.text, expand) }];
@@ -371,11 +375,34 @@ function compileStrings(item: FieldItem, plan: ModifierPlan, context: ItemContex
       const parts = stage.kind === 'bytes' ? [bytesToText(stage.bytes)] : stage.parts;
       const expanded = expandPlaceholders(parts, item, context);
       if (expanded === undefined) return undefined;
-      for (const variant of expanded) tests.push(literalTest(variant, value, plan.cased, stage.kind === 'text' && plan.transformations.length === 0));
+      const untransformed = stage.kind === 'text' && plan.transformations.length === 0;
+      for (const variant of expanded) {
+        const pattern = plainValues === undefined ? undefined : plainPattern(variant);
+        const test = literalTest(variant, value, plan.cased, untransformed);
+        if (pattern === undefined) {
+          tests.push(test);
+          continue;
+        }
+        const plainValue: PlainValue = { pattern, test };
+        // The same numbers as literalTest: an untransformed value without wildcards.
+        if (untransformed && pattern.shape === 'equals' && isLiteral(variant) && value.number !== undefined && !Number.isNaN(value.number)) plainValue.number = value.number;
+        plainValues?.push(plainValue);
+      }
     }
   }
-  return tests;
+  if (plainValues === undefined || plainValues.length === 0) return tests;
+  // A few plain values keep their own tests, which cost less than the lookups of a shared one.
+  if (plainValues.length < MIN_VALUE_SET) return [...plainValues.map((plainValue) => plainValue.test), ...tests];
+  // Plain values first: their shared test is the cheapest way for the item to match.
+  return [compileValueSet(plainValues), ...tests];
 }
+
+/**
+ * Plain values of an item from which they share one test (value-set.ts). Log source conditions
+ * and most rules of the pack have items with two or three values, which their own tests check
+ * faster than the shared test's lookups.
+ */
+const MIN_VALUE_SET = 4;
 
 /** Adds the numeric comparison Sigma users expect: `EventID: 4688` matches "4688" and 4688, `010` matches 10. */
 function literalTest(parts: PatternPart[], value: RuleScalar, cased: boolean, untransformed: boolean): ValueTest {

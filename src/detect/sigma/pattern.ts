@@ -83,31 +83,42 @@ export function normalise(parts: PatternPart[]): PatternPart[] {
  */
 export type StringTest = (value: string, lower: string) => boolean;
 
+/**
+ * A pattern that is tested by comparing strings: the whole value (`equals`, also for the empty
+ * pattern), its start, its end, or a part of it (`contains`) against `text`, as written.
+ */
+export interface PlainPattern {
+  shape: 'equals' | 'startswith' | 'endswith' | 'contains';
+  text: string;
+}
+
+/** Returns the plain shape of a pattern, or undefined when it needs a regular expression or matches every value (`*`). */
+export function plainPattern(input: PatternPart[]): PlainPattern | undefined {
+  const parts = normalise(input);
+  if (parts.length === 0) return { shape: 'equals', text: '' };
+  const [first, second, third] = parts;
+  if (parts.length === 1 && typeof first === 'string') return { shape: 'equals', text: first };
+  if (parts.length === 2 && first === ANY_SEQUENCE && typeof second === 'string') return { shape: 'endswith', text: second };
+  if (parts.length === 2 && typeof first === 'string' && second === ANY_SEQUENCE) return { shape: 'startswith', text: first };
+  if (parts.length === 3 && first === ANY_SEQUENCE && typeof second === 'string' && third === ANY_SEQUENCE) return { shape: 'contains', text: second };
+  return undefined;
+}
+
 /** Compiles a pattern into a test. Case-insensitive patterns are lower-cased here, once. */
 export function compilePattern(input: PatternPart[], cased: boolean): StringTest {
   const parts = normalise(input);
   const fold = (text: string): string => (cased ? text : text.toLowerCase());
   const pick = (value: string, lower: string): string => (cased ? value : lower);
 
-  if (parts.length === 0) return (value) => value === '';
-  const [first, second, third] = parts;
-  if (parts.length === 1 && typeof first === 'string') {
-    const expected = fold(first);
-    return (value, lower) => pick(value, lower) === expected;
+  const plain = plainPattern(parts);
+  if (plain !== undefined) {
+    const text = fold(plain.text);
+    if (plain.shape === 'equals') return (value, lower) => pick(value, lower) === text;
+    if (plain.shape === 'endswith') return (value, lower) => pick(value, lower).endsWith(text);
+    if (plain.shape === 'startswith') return (value, lower) => pick(value, lower).startsWith(text);
+    return (value, lower) => pick(value, lower).includes(text);
   }
-  if (parts.length === 1 && first === ANY_SEQUENCE) return () => true;
-  if (parts.length === 2 && first === ANY_SEQUENCE && typeof second === 'string') {
-    const suffix = fold(second);
-    return (value, lower) => pick(value, lower).endsWith(suffix);
-  }
-  if (parts.length === 2 && typeof first === 'string' && second === ANY_SEQUENCE) {
-    const prefix = fold(first);
-    return (value, lower) => pick(value, lower).startsWith(prefix);
-  }
-  if (parts.length === 3 && first === ANY_SEQUENCE && typeof second === 'string' && third === ANY_SEQUENCE) {
-    const infix = fold(second);
-    return (value, lower) => pick(value, lower).includes(infix);
-  }
+  if (parts.length === 1 && parts[0] === ANY_SEQUENCE) return () => true;
 
   const regex = RE2JS.compile(patternToRegex(parts), RE2JS.DOTALL | (cased ? 0 : RE2JS.CASE_INSENSITIVE));
   return (value) => regex.matches(value);

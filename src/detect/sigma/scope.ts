@@ -3,6 +3,7 @@
  * collecting the strings for keyword search is done once per event, not once per rule.
  */
 import type { HolterEvent } from '../../event.js';
+import { readForScope } from './fields.js';
 import type { FieldAccessor } from './fields.js';
 
 export type EventPredicate = (scope: MatchScope) => boolean;
@@ -70,7 +71,7 @@ export class MatchScope {
   fieldEntries(accessor: FieldAccessor): ValueEntry[] | undefined {
     const slot = slotOf(accessor);
     if (fieldCache.readBy[slot] === this.serial) return fieldCache.entries[slot];
-    const entries = valueEntries(accessor(this.event));
+    const entries = valueEntries(readForScope(accessor, this.event, this.serial));
     fieldCache.readBy[slot] = this.serial;
     fieldCache.entries[slot] = entries;
     return entries;

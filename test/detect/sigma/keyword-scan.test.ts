@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import type { HolterEvent } from '../../../src/event.js';
-import { KeywordScan } from '../../../src/detect/sigma/keyword-scan.js';
+import { KeywordScan, sharedFactors } from '../../../src/detect/sigma/keyword-scan.js';
 import { MatchScope } from '../../../src/detect/sigma/scope.js';
 import type { EventPredicate } from '../../../src/detect/sigma/scope.js';
 import type { SigmaLoadResult } from '../../../src/detect/sigma/stage.js';
@@ -131,4 +131,44 @@ test('non-ASCII literal matches a shorter string', () => {
   const result = compileTexts([keywordRule(4, 'product: windows', ['İx'])]);
   assert.deepEqual(result.errors, []);
   assert.deepEqual(matchedTitles(result, processEvent({ CommandLine: 'İx' })), ['Keyword rule 4']);
+});
+
+test('shared factors cover every literal', () => {
+  const mimikatz = ['dpapi::masterkey', 'eo.oe.kiwi', 'event::clear', 'gentilkiwi.com', 'kerberos::ptt', 'kiwi legit printer', 'lsadump::', 'mimidrv.sys', '\\mimilib.dll', 'sekurlsa::', '\\perfc.dat'];
+  const sets = [
+    mimikatz,
+    ['abc', 'abcd', 'xyz'],
+    ['-enc', '-encodedcommand', 'frombase64string', 'iex (', 'invoke-expression'],
+    ['${', '`i`e`x', '[char]', '[convert]::', '::frombase64'],
+    ['same', 'same'],
+  ];
+  for (const literals of sets) {
+    const factors = sharedFactors(literals);
+    for (const literal of literals) assert.ok(factors.some((factor) => literal.includes(factor)), `${literal} contains one of ${JSON.stringify(factors)}`);
+  }
+  assert.deepEqual(sharedFactors(mimikatz), ['::', 'kiwi', 'mimi', '\\perfc.dat']);
+  // Substrings of fewer than four letters replace no literal, because `abc` would pass too many strings.
+  assert.deepEqual(sharedFactors(['abc', 'abcd', 'xyz']), ['abc', 'abcd', 'xyz']);
+});
+
+test('gate of shared factors keeps matches', () => {
+  const literals = ['dpapi::masterkey', 'event::clear', 'kerberos::ptt', 'sekurlsa::', 'eo.oe.kiwi', 'gentilkiwi.com', 'mimidrv.sys', '\\mimilib.dll'];
+  const gated = new KeywordScan(literals);
+  const plain = new KeywordScan(literals, { gate: false, memoLimits: null });
+  const texts = [
+    'fe80::1',
+    'SEKURLSA::LOGONPASSWORDS',
+    'sekurlsa:',
+    'sekurlsa :: x',
+    '\u212AERBEROS::PTT',
+    'GENTİLKIWI.COM',
+    'gentil\u212Aiwi.com',
+    'C:\\Windows\\mimilib.dll',
+    'mimi',
+    'kiwi',
+    'dpapi::masterkey event::clear',
+  ];
+  for (const text of texts) assert.deepEqual(found(gated, text), found(plain, text), JSON.stringify(text));
+  assert.deepEqual(found(gated, 'fe80::1'), []);
+  assert.deepEqual(found(gated, 'dpapi::masterkey event::clear'), [0, 1]);
 });
