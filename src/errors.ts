@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   HOLTER_STATE_VERSION: 'A saved state file was written by an incompatible version.',
   HOLTER_STATE_CORRUPT: 'A checkpoint in the changelog topic cannot be read: a chunk is missing or does not match its manifest.',
   HOLTER_STATE_CHANGELOG: 'The changelog topic of detection state could not be created, read or written.',
+  HOLTER_STATE_KEY: 'A saved checkpoint was written with another patient token key than the one configured now.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

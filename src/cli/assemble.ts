@@ -10,6 +10,7 @@ import { loadRiskConfig, RiskStage } from '../detect/risk/index.js';
 import { loadSigmaRules, SigmaStage } from '../detect/sigma/index.js';
 import type { DetectionStage } from '../detect/types.js';
 import { createEnricher, loadDirectory, loadRoster } from '../enrich/index.js';
+import { createPatientTokenizer, keyFingerprint } from '../enrich/tokens.js';
 import { HolterError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { isDirectory, STANDARD_STREAM } from '../paths.js';
@@ -139,6 +140,12 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     logger.warn({ rulesRejected: report.rulesRejected, detectorsRejected: report.detectorsRejected }, 'some rules or detectors were rejected; run holter rules validate on their files to list every problem at once');
   }
   return { pipeline, store, report };
+}
+
+/** Returns the fingerprint of the configured patient token key, or undefined when none is configured. */
+export function configuredKeyFingerprint(config: HolterConfig): string | undefined {
+  const key = readSecret(config.identity.token_key, config.identity.token_key_file, 'identity.token_key');
+  return key === undefined ? undefined : keyFingerprint(createPatientTokenizer(key));
 }
 
 async function buildEnricher(config: HolterConfig, logger: Logger): Promise<ReturnType<typeof createEnricher>> {

@@ -2,10 +2,9 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Alert } from '../alerts/types.js';
-import { loadConfig, readSecret } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
 import { listFormats } from '../decoders/index.js';
 import type { DecodeContext } from '../decoders/types.js';
-import { createPatientTokenizer, keyFingerprint } from '../enrich/tokens.js';
 import { HolterError } from '../errors.js';
 import { escapeLines } from '../text/escape.js';
 import { createLogger } from '../log.js';
@@ -17,7 +16,7 @@ import { decodedRecord, mergeByEventTime, type DecodedRecord } from '../sources/
 import { completeLength, fingerprintFile, renamedPosition, resumeOffset, tailFingerprint } from '../sources/position.js';
 import { LocalStateStore, type InputPosition, type LocalCheckpoint } from '../state/local-store.js';
 import type { TaskState } from '../state/task.js';
-import { assemblePipeline, checkOutputFile } from './assemble.js';
+import { assemblePipeline, checkOutputFile, configuredKeyFingerprint } from './assemble.js';
 import { runKafkaBacktest } from './backtest.js';
 import { applyOverrides, type CommandLineOverrides } from './overrides.js';
 import { formatPreview } from './preview.js';
@@ -329,11 +328,6 @@ async function openCheckpoints(statePath: string, files: string[], pipeline: Pip
  * Returns the fingerprint of the configured patient token key, or undefined without one: a run
  * without a key tokenises with a random key, which the replay already warns about.
  */
-function configuredKeyFingerprint(config: HolterConfig): string | undefined {
-  const key = readSecret(config.identity.token_key, config.identity.token_key_file, 'identity.token_key');
-  return key === undefined ? undefined : keyFingerprint(createPatientTokenizer(key));
-}
-
 /**
  * Rejects a checkpoint saved with another patient token key. Resuming it would key new events
  * under other tokens than the saved windows and baselines, so one patient would count as two.

@@ -19,7 +19,7 @@ import { kafkaConnectError, kafkaConnectionSettings } from '../sources/kafka/set
 import { KafkaSource } from '../sources/kafka/source.js';
 import { PartitionTasks } from '../sources/kafka/tasks.js';
 import { KafkaChangelog } from '../state/changelog.js';
-import { assemblePipeline } from './assemble.js';
+import { assemblePipeline, configuredKeyFingerprint } from './assemble.js';
 import { formatSummary } from './summary.js';
 
 export interface RunOptions {
@@ -51,6 +51,16 @@ export async function runStream(options: RunOptions): Promise<number> {
     throw new HolterError('HOLTER_CONFIG_INVALID', 'kafka.topics is empty, so holter run has nothing to consume. List at least one topic under kafka.topics.', { path: 'kafka.topics' });
   }
 
+  // Checkpoints outlive the process, and tokens from a random key would not match the saved ones.
+  const tokenKeyFingerprint = configuredKeyFingerprint(config);
+  if (tokenKeyFingerprint === undefined) {
+    throw new HolterError(
+      'HOLTER_CONFIG_INVALID',
+      'holter run keeps detection state across restarts, so it needs a fixed patient token key, and none is configured. Set identity.token_key_file to a file with a secret of at least 16 characters, for example from `openssl rand -hex 32`.',
+      { path: 'identity.token_key_file' },
+    );
+  }
+
   // The API's settings are checked before anything touches Kafka, so a typo fails at once.
   const apiTokens = readApiSettings(config);
   const logger = createLogger(config.log.level);
@@ -61,7 +71,7 @@ export async function runStream(options: RunOptions): Promise<number> {
   const live: LiveRun = {};
   const api = await startApi(config, apiTokens, logger, liveHandlers(live));
   try {
-    return await consume(config, kafka, logger, live);
+    return await consume(config, kafka, logger, live, tokenKeyFingerprint);
   } finally {
     await api?.close();
   }
@@ -96,7 +106,7 @@ function liveHandlers(live: LiveRun): ApiHandlers {
 }
 
 
-async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger, live: LiveRun): Promise<number> {
+async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger, live: LiveRun, tokenKeyFingerprint: string): Promise<number> {
   const producer = kafka.producer();
   try {
     await producer.connect();
@@ -117,6 +127,7 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger,
     groupId: config.kafka.group_id,
     partitions: await maxPartitionCount(kafka, topics.map((topic) => topic.name)),
     sessionTimeoutMs: config.kafka.session_timeout_ms,
+    tokenKeyFingerprint,
     logger,
   });
   try {

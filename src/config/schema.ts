@@ -126,7 +126,7 @@ export const ConfigSchema = Type.Object(
         directory: Type.Optional(Type.String({ description: 'Identity directory file (CSV or JSON) mapping account names to people. See docs/identity.md.' })),
         patient_roster: Type.Optional(Type.String({ description: 'Patient roster file (CSV or JSON) flagging VIP, employee and deceased patients.' })),
         token_key: Type.Optional(Type.String({ minLength: 16, description: 'Secret key for patient tokens (HMAC-SHA256), at least 16 characters. Prefer `token_key_file`.' })),
-        token_key_file: Type.Optional(Type.String({ description: 'File holding the patient token key. Without a key, tokens are random per run.' })),
+        token_key_file: Type.Optional(Type.String({ description: 'File holding the patient token key. Without a key, tokens are random per run; `holter run` requires one.' })),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -66,6 +66,11 @@ export interface KafkaChangelogOptions {
   maxChunkBytes?: number;
   /** How long a restore waits for the reader to reach the end of the changelog. */
   catchUpTimeoutMs?: number;
+  /**
+   * Fingerprint of the configured patient token key: stored in each checkpoint, and a checkpoint
+   * stored with another one is not restored (HOLTER_STATE_KEY).
+   */
+  tokenKeyFingerprint: string;
   logger: Logger;
 }
 
@@ -144,6 +149,14 @@ export class KafkaChangelog implements CheckpointStore {
   async read(topic: string, partition: number): Promise<{ checkpoint: Checkpoint; manifest: Manifest } | undefined> {
     await this.catchUp();
     const found = decodeCheckpoint(this.table, topic, partition);
+    const saved = found?.checkpoint.tokenKeyFingerprint;
+    if (saved !== undefined && saved !== this.options.tokenKeyFingerprint) {
+      throw new HolterError(
+        'HOLTER_STATE_KEY',
+        `The checkpoint of ${topic}/${partition} in changelog topic ${this.options.topic} was written with another patient token key, so its patient tokens would not match new ones. ` +
+          'Start with the key the state was written with (identity.token_key_file), or use a new kafka.group_id or kafka.changelog_topic to start with empty state.',
+      );
+    }
     await this.removeOrphans(topic, partition, found?.manifest);
     return found;
   }
@@ -166,7 +179,7 @@ export class KafkaChangelog implements CheckpointStore {
   }
 
   encode(checkpoint: Checkpoint): Promise<EncodedCheckpoint> {
-    return encodeCheckpointInBackground(checkpoint, { maxChunkBytes: this.options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES });
+    return encodeCheckpointInBackground({ ...checkpoint, tokenKeyFingerprint: this.options.tokenKeyFingerprint }, { maxChunkBytes: this.options.maxChunkBytes ?? DEFAULT_MAX_CHUNK_BYTES });
   }
 
   async write({ manifest, records }: EncodedCheckpoint, replaced?: Manifest): Promise<Manifest> {

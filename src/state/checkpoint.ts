@@ -35,6 +35,11 @@ export interface Checkpoint {
    * event index of the last forwarded event in the state, so events forwarded twice count once.
    */
   forwarded?: Record<string, [string, number]>;
+  /**
+   * Fingerprint of the patient token key the state's tokens were made with (keyFingerprint).
+   * Absent in checkpoints written before it was stored.
+   */
+  tokenKeyFingerprint?: string;
 }
 
 /**

@@ -26,7 +26,7 @@ async function closedPort(): Promise<number> {
 test('run serves probes while connecting', async () => {
   const cwd = makeTempDir('holter-run-');
   const port = await closedPort();
-  writeFileSync(path.join(cwd, 'holter.yml'), `kafka:\n  brokers: ['127.0.0.1:${port}']\n  topics:\n    - name: audit\napi:\n  listen: 127.0.0.1:0\n`);
+  writeFileSync(path.join(cwd, 'holter.yml'), `identity:\n  token_key: run-api-test-token-key-0123456789\nkafka:\n  brokers: ['127.0.0.1:${port}']\n  topics:\n    - name: audit\napi:\n  listen: 127.0.0.1:0\n`);
 
   const child = spawn(process.execPath, [HOLTER, 'run', '--config', 'holter.yml'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -59,4 +59,20 @@ test('run serves probes while connecting', async () => {
       await exited;
     }
   }
+});
+
+test('run needs a fixed patient token key', async () => {
+  const cwd = makeTempDir('holter-run-');
+  writeFileSync(path.join(cwd, 'holter.yml'), `kafka:\n  brokers: ['127.0.0.1:${await closedPort()}']\n  topics:\n    - name: audit\n`);
+
+  const child = spawn(process.execPath, [HOLTER, 'run', '--config', 'holter.yml'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+
+  assert.equal(code, 2, stderr);
+  assert.match(stderr, /holter run keeps detection state across restarts, so it needs a fixed patient token key, and none is configured\. Set identity\.token_key_file/);
 });
