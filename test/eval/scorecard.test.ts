@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildAlert } from '../../src/alerts/build.js';
 import type { Alert } from '../../src/alerts/types.js';
+import { SIGNAL_TAG } from '../../src/detect/risk/index.js';
 import { computeMetrics } from '../../src/eval/metrics.js';
 import { formatScorecard, scoreAlerts, type Label } from '../../src/eval/scorecard.js';
 import { detectionFor, eventAt } from '../helpers/detections.js';
@@ -78,4 +79,16 @@ test('scorecard dates repeated labels', () => {
 
   assert.match(lines[1]!, /typo\s+u-2000\s+2026-10-29 06:00Z  0 alert\(s\) on the trap$/);
   assert.match(lines[2]!, /typo\s+u-2000\s+2026-10-30 22:00Z  0 alert\(s\) on the trap$/);
+});
+
+test('metrics leave signals out of precision', () => {
+  const signal = alertFor('after-hours-record-access', 'u-3000', '2026-10-29T06:05:00Z');
+  signal.tags = [SIGNAL_TAG];
+  const unexplained = alertFor('after-hours-record-access', 'u-3001', '2026-10-29T06:05:00Z');
+  const card = scoreAlerts([incident], [alertFor('holter-failed-login-burst', 'u-1042', '2026-10-29T06:05:00Z'), unexplained, ...Array.from({ length: 8 }, () => signal)]);
+  assert.equal(card.signals, 8);
+
+  const metrics = computeMetrics([{ scorecard: card, alerts: 10, userDays: 1000 }]);
+  assert.equal(metrics.alerts, 2);
+  assert.equal(metrics.precision, 1 / 2);
 });
