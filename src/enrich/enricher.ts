@@ -80,7 +80,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
       stats[OUTCOME_COUNTERS[cached.outcome]] += 1;
       holter.user = { ...cached.facts };
     } else {
-      holter.user = { known: false };
+      holter.user = directory === undefined ? {} : { known: false };
     }
 
     const patient = holter.patient;
@@ -154,7 +154,8 @@ function seenNames(event: HolterEvent): string[] {
 
 /**
  * Resolves the first name that the directory resolves to one person. When none resolves,
- * `holter.user.id` is the first name as seen, lower-cased and without its domain, and `known` is false.
+ * `holter.user.id` is the first name as seen, lower-cased and without its domain, and `known` is
+ * false. Without a directory `known` is left out, because no account can be told known or not.
  */
 function resolveUser(directory: Directory | undefined, names: string[]): CachedUser {
   let ambiguous = false;
@@ -165,7 +166,8 @@ function resolveUser(directory: Directory | undefined, names: string[]): CachedU
   }
 
   const seen = bareAccountName((names[0] as string).trim().toLowerCase());
-  return { facts: { id: seen, known: false }, outcome: ambiguous ? 'ambiguous' : 'unknown' };
+  const facts: UserFacts = directory === undefined ? { id: seen } : { id: seen, known: false };
+  return { facts, outcome: ambiguous ? 'ambiguous' : 'unknown' };
 }
 
 function personFacts(person: Person): UserFacts {

@@ -133,7 +133,13 @@ describe('createEnricher', () => {
     const enrich = createEnricher({ tokenKey: KEY });
     const event = enrich(accessEvent({ name: 'jdoe' }, MARKER));
     assert.deepEqual(Object.keys(event.holter.patient ?? {}), ['token']);
-    assert.deepEqual(event.holter.user, { id: 'jdoe', known: false });
+    assert.deepEqual(event.holter.user, { id: 'jdoe' });
+  });
+
+  it('leaves known out without a directory', () => {
+    const enrich = createEnricher({ tokenKey: KEY });
+    assert.deepEqual(enrich(accessEvent({ name: 'vendor-test' })).holter.user, { id: 'vendor-test' });
+    assert.deepEqual(enrich(accessEvent(undefined)).holter.user, {});
   });
 
   it('drops an empty patient id', () => {
