@@ -104,7 +104,7 @@ export async function runKafkaBacktest(files: string[], options: ReplayOptions):
     notes.push(`Partition ${topic}/${partition} stopped at offset ${next} before its end offset ${end}: ${unfinishedReason(result.failure, interruption.signal)}.`);
   }
   process.stderr.write(escapeLines(notes.map((note) => `${note}\n`).join('')));
-  if (options.preview) (config.sinks.ndjson.path === STANDARD_STREAM ? process.stderr : process.stdout).write(formatPreview(raised));
+  if (options.preview) (config.sinks.ndjson.path === STANDARD_STREAM ? process.stderr : process.stdout).write(formatPreview(raised, config.facility.time_zone));
   if (summary.deadLettered > 0) process.stderr.write(escapeLines(`Dead-lettered records are in ${config.dead_letter.path}\n`));
   if (options.summaryJson !== undefined) {
     const json = { ...summary, rulesLoaded: report.rulesLoaded, correlationsLoaded: report.correlationsLoaded, rulesRejected: report.rulesRejected, kafka: { recordsRead: result.recordsRead, tombstones, unfinished: result.unfinished.map((entry) => ({ ...entry, next: String(entry.next), end: String(entry.end) })) } };

@@ -1,3 +1,4 @@
+import { DateTime } from 'luxon';
 import { groupKeyEntities } from '../alerts/entities.js';
 import type { Alert } from '../alerts/types.js';
 import { escapeForTerminal } from '../text/escape.js';
@@ -8,9 +9,10 @@ const EXAMPLES = 3;
 
 /**
  * Renders what each rule would have raised over a replay, for backtesting a rule before it goes
- * live: alerts per day (UTC, by alert time), the entities most alerted on, and a few examples.
+ * live: alerts per day (by alert time, in the facility's time zone), the entities most alerted
+ * on, and a few examples.
  */
-export function formatPreview(alerts: readonly Alert[]): string {
+export function formatPreview(alerts: readonly Alert[], timeZone = 'UTC'): string {
   if (alerts.length === 0) return 'Rule preview: no rule raised an alert.\n';
   const byRule = new Map<string, Alert[]>();
   for (const alert of alerts) {
@@ -23,8 +25,8 @@ export function formatPreview(alerts: readonly Alert[]): string {
   for (const [ruleId, ruleAlerts] of [...byRule].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]))) {
     lines.push(`  ${ruleId}: ${ruleAlerts.length} alert${ruleAlerts.length === 1 ? '' : 's'}`);
 
-    const perDay = countBy(ruleAlerts, (alert) => alert['@timestamp'].slice(0, 10));
-    lines.push(`    per day   ${[...perDay].sort((a, b) => a[0].localeCompare(b[0])).map(([day, count]) => `${day} ${count}`).join(', ')}`);
+    const perDay = countBy(ruleAlerts, (alert) => DateTime.fromISO(alert['@timestamp'], { zone: timeZone }).toISODate() ?? alert['@timestamp'].slice(0, 10));
+    lines.push(`    per day   (${timeZone}) ${[...perDay].sort((a, b) => a[0].localeCompare(b[0])).map(([day, count]) => `${day} ${count}`).join(', ')}`);
 
     const entities = countBy(ruleAlerts, entityOf);
     const top = [...entities].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, TOP_ENTITIES);

@@ -143,7 +143,7 @@ export async function runReplay(files: string[], options: ReplayOptions): Promis
   process.stderr.write(formatSummary(summary, report, { interruptedBy: interruption.signal }));
   // Paths come from the command line and the configuration, so they are escaped for the terminal like the summary.
   if (checkpoints !== undefined) process.stderr.write(escapeLines(checkpoints.describe(Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0))));
-  if (options.preview) (config.sinks.ndjson.path === STANDARD_STREAM ? process.stderr : process.stdout).write(formatPreview(raised));
+  if (options.preview) (config.sinks.ndjson.path === STANDARD_STREAM ? process.stderr : process.stdout).write(formatPreview(raised, config.facility.time_zone));
   if (summary.deadLettered > 0) process.stderr.write(escapeLines(`Dead-lettered records are in ${config.dead_letter.path}\n`));
   if (options.summaryJson !== undefined) writeFileSync(options.summaryJson, `${JSON.stringify({ ...summary, rulesLoaded: report.rulesLoaded, correlationsLoaded: report.correlationsLoaded, rulesRejected: report.rulesRejected }, null, 2)}\n`);
 

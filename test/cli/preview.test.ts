@@ -49,3 +49,11 @@ test('preview escapes terminal controls', () => {
   assert.equal(topLine(preview).trim(), 'top       user evil\\x1b[2J\\u202eX (1)');
   assert.doesNotMatch(preview, /[\u001b\u202e]/);
 });
+
+test('preview counts days in the facility zone', () => {
+  const alerts = [buildAlert(detectionFor(eventAt('2026-12-01T02:01:00Z')), created), buildAlert(detectionFor(eventAt('2026-12-01T12:00:00Z')), created)];
+  const dayLine = (preview: string): string => preview.split('\n').find((line) => line.includes('per day')) ?? '';
+
+  assert.equal(dayLine(formatPreview(alerts)).trim(), 'per day   (UTC) 2026-12-01 2');
+  assert.equal(dayLine(formatPreview(alerts, 'America/New_York')).trim(), 'per day   (America/New_York) 2026-11-30 1, 2026-12-01 1');
+});

@@ -213,7 +213,7 @@ test('replay preview backtests each rule', () => {
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stdout, /^Rule preview$/m);
   assert.match(result.stdout, /holter-failed-login-burst: 1 alert$/m);
-  assert.match(result.stdout, /per day\s+\d{4}-03-01 1/);
+  assert.match(result.stdout, /per day\s+\(UTC\) \d{4}-03-01 1/);
   assert.match(result.stdout, /top\s+user jdoe \(1\)/);
   assert.match(result.stdout, /example\s+.*10 failed logins for user jdoe/);
 });
