@@ -105,10 +105,10 @@ export interface RangeReaderOptions {
   logger: Logger;
 }
 
-/** What a range read did, for the run summary. */
+/** Result of a range read, for the run summary. */
 export interface RangeReadResult {
   recordsRead: number;
-  /** Why the read ended early when the consumer gave up, such as brokers that went away. */
+  /** Reason the read ended early when the consumer gave up, such as brokers that went away. */
   failure?: string;
   /** Ranges that ended on the idle timeout or a stop before their last offset: where each stopped. */
   unfinished: { topic: string; partition: number; next: bigint; end: bigint }[];
@@ -226,7 +226,7 @@ export class KafkaRangeReader {
     const admin = this.options.client.admin();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${DELETE_GROUP_TIMEOUT_MS / 1000} s`)), DELETE_GROUP_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new Error(`timed out after ${DELETE_GROUP_TIMEOUT_MS / 1000} s`)), DELETE_GROUP_TIMEOUT_MS);
     });
     try {
       await Promise.race([
@@ -237,7 +237,7 @@ export class KafkaRangeReader {
         deadline,
       ]);
     } catch (error) {
-      this.options.logger.warn({ groupId: this.groupId, err: error }, 'deleting the backtest consumer group failed; it holds no offsets and the broker removes it once it expires');
+      this.options.logger.warn({ groupId: this.groupId, err: error }, 'deleting the backtest consumer group failed; it contains no offsets, and the broker removes it once it expires');
     } finally {
       clearTimeout(timer);
       await admin.disconnect().catch(() => undefined);
