@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
 import { AlertStore } from '../../src/sinks/store/sink.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { REPO_ROOT, SAMPLES_DIR } from '../helpers/paths.js';
 import { makeTempDir } from '../helpers/temp.js';
 
 const HOLTER = path.join(REPO_ROOT, 'bin', 'holter.js');
@@ -12,11 +12,11 @@ function runHolter(cwd: string, args: string[]): { status: number | null; stdout
   return spawnSync(process.execPath, [HOLTER, ...args], { cwd, encoding: 'utf8' });
 }
 
-/** Writes a store with the alerts that the Okta fixture raises, so `holter alerts` has rows to query. */
+/** Writes a store with the alerts that an sshd sample raises (a failed-login burst), so `holter alerts` has rows to query. */
 function makeStore(): { cwd: string; store: string } {
   const cwd = makeTempDir('holter-alerts-');
   const store = path.join(cwd, 'alerts.db');
-  const replay = runHolter(cwd, ['replay', '--quiet', '--no-progress', '--log-level', 'warn', '--store', store, path.join(REPO_ROOT, 'test', 'fixtures', 'okta-system-log.ndjson')]);
+  const replay = runHolter(cwd, ['replay', '--quiet', '--no-progress', '--log-level', 'warn', '--store', store, path.join(SAMPLES_DIR, 'identity', 'crowdsec_opnsense-sshd.log')]);
   assert.equal(replay.status, 0, replay.stderr);
   return { cwd, store };
 }
@@ -36,7 +36,7 @@ test('alerts accepts the largest limit', () => {
   const reader = new AlertStore(store, { readOnly: true });
   const stored = reader.count();
   void reader.close();
-  assert.ok(stored > 0, 'the fixture raises at least one alert');
+  assert.ok(stored > 0, 'the sample raises at least one alert');
 
   const result = runHolter(cwd, ['alerts', '--store', store, '--json', '--limit', '1000000']);
   assert.equal(result.status, 0, result.stderr);
