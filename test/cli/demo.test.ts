@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { verifySignature } from '../../src/sinks/webhook/sign.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { REPO_ROOT, SAMPLES_DIR } from '../helpers/paths.js';
 import { makeTempDir } from '../helpers/temp.js';
 
 const HOLTER = path.join(REPO_ROOT, 'bin', 'holter.js');
@@ -100,8 +100,9 @@ test('eval scores the rules it is given', () => {
 test('demo starts its default store empty', () => {
   const cwd = makeTempDir('holter-demo-store-');
   const run = (args: string[]): { status: number | null; stdout: string; stderr: string } => spawnSync(process.execPath, [HOLTER, ...args], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  const earlier = run(['replay', '--quiet', '--log-level', 'warn', '--store', '.holter/demo/alerts.db', path.join(REPO_ROOT, 'test', 'fixtures', 'okta-system-log.ndjson')]);
+  const earlier = run(['replay', '--quiet', '--log-level', 'warn', '--store', '.holter/demo/alerts.db', path.join(SAMPLES_DIR, 'identity', 'crowdsec_opnsense-sshd.log')]);
   assert.equal(earlier.status, 0, earlier.stderr);
+  assert.match(earlier.stderr, /^ {2}alerts +[1-9]\d*$/m, 'the earlier replay leaves alerts in the store');
 
   const demo = run(['demo', '--quiet', '--staff', '30', '--days', '28']);
   assert.equal(demo.status, 0, demo.stderr);
