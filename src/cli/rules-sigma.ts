@@ -81,7 +81,7 @@ export function runSigmaSuite(suite: SigmaSuite, ruleSet: RuleSet, options: Sigm
     result.failure =
       testCase.expectation.kind === 'match'
         ? checkMatch(ruleSet, suite.ruleId, testCase.expectation.match, events)
-        : compareDetections(suite.ruleId, testCase.expectation.detections, runEvents(ruleSet, events, options));
+        : compareDetections(suite.ruleId, testCase.expectation.detections, runEvents(ruleSet, suite.ruleId, events, options));
     result.passed = result.failure === undefined;
     return result;
   });
@@ -110,9 +110,13 @@ function checkMatch(ruleSet: RuleSet, ruleId: string, expected: boolean, events:
   return `expected a match, but ${which} did not match${reason}`;
 }
 
-/** Feeds the events in the order written, as the pipeline does, then flushes at the end of input. */
-function runEvents(ruleSet: RuleSet, events: HolterEvent[], options: SigmaTestOptions): Detection[] {
-  const stage = new SigmaStage(ruleSet, { allowedLatenessMs: options.allowedLatenessMs });
+/**
+ * Feeds the events in the order written, as the pipeline does, then flushes at the end of input.
+ * The rule under test returns its detections even where a run suppresses them (an informational
+ * level, or a correlation that refers to it without generate: true), so its cases can observe them.
+ */
+function runEvents(ruleSet: RuleSet, ruleId: string, events: HolterEvent[], options: SigmaTestOptions): Detection[] {
+  const stage = new SigmaStage(ruleSet, { allowedLatenessMs: options.allowedLatenessMs, returnSuppressed: [ruleId] });
   const detections: Detection[] = [];
   let maxTimeMs = Number.NEGATIVE_INFINITY;
   for (const event of events) {

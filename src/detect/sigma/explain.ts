@@ -9,6 +9,7 @@ import { PAGER_FIELDS, WITHHELD } from '../pager.js';
 import type { CompiledRule } from './compile.js';
 import { isPatientIdentifierPath } from './lint-template.js';
 import type { ComparisonOperator, CorrelationRule } from './model.js';
+import { conditionFields } from './model.js';
 import type { Firing } from './windows.js';
 
 /** Risk score per Sigma level, documented in docs/rules.md. */
@@ -171,7 +172,8 @@ function explainCorrelation(rule: CorrelationRule, referenceTitles: string[], fi
   const span = describeTimespan(rule.timespanText);
   const threshold = describeThreshold(rule);
   const actual = formatNumber(firing.actual);
-  const field = rule.condition?.field ?? '';
+  const fields = conditionFields(rule.condition);
+  const field = fields.join(', ');
   let summary: string;
   let unit: string;
 
@@ -181,6 +183,13 @@ function explainCorrelation(rule: CorrelationRule, referenceTitles: string[], fi
       summary = `${actual} ${rule.holter.noun ?? `events matching ${referenceTitles.join(' or ')}`}${group} within ${span} (threshold: ${threshold})`;
       break;
     case 'value_count':
+      if (fields.length > 1) {
+        // Several fields count combinations: an event lacking one of them is not counted.
+        const names = `${fields.slice(0, -1).join(', ')} and ${fields[fields.length - 1] ?? ''}`;
+        unit = `distinct combinations of ${field}`;
+        summary = `${actual} ${rule.holter.noun ?? `distinct combinations of ${names}`}${group} within ${span} (threshold: ${threshold}; events lacking one of the fields are not counted)`;
+        break;
+      }
       unit = `distinct ${field} values`;
       summary = `${actual} ${rule.holter.noun ?? `distinct values of ${field}`}${group} within ${span} (threshold: ${threshold})`;
       break;

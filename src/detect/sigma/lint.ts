@@ -19,6 +19,7 @@ import type { TemplateFields } from './lint-template.js';
 import { describeLogsource, logsourceEntries, resolveFieldPaths } from './mapping.js';
 import type { SigmaMapping } from './mapping.js';
 import type { CorrelationRule, DetectionRule, SigmaDocument } from './model.js';
+import { conditionFields } from './model.js';
 import { locate, parseRuleText } from './parse.js';
 import type { SourceDocument } from './parse.js';
 import type { RuleSource } from './ruleset.js';
@@ -37,6 +38,7 @@ export const LINT_CODES = {
   HOLTER_LINT_SUMMARY_PLACEHOLDER: 'A `holter.summary` placeholder is unclosed or empty, so it renders as written or as unknown.',
   HOLTER_LINT_SUMMARY_PATIENT_FIELD: 'A `holter.summary` placeholder reads a patient identifier, which alert text must not carry (an error).',
   HOLTER_LINT_UNREACHABLE_CORRELATION: 'A temporal correlation names fewer rules than its condition needs, so it never fires.',
+  HOLTER_LINT_ALL_SINGLE_VALUE: 'The `all` modifier is on a single value, which the Sigma modifiers appendix does not allow because some back-ends cannot support it.',
 } as const;
 
 export type LintCode = keyof typeof LINT_CODES;
@@ -116,6 +118,7 @@ export function lintRuleSources(sources: RuleSource[], mapping: SigmaMapping): L
     findings.push(...(rejected.has(document) ? metadata.filter((item) => !MISSING_CODES.has(item.code)) : metadata));
     if (document.kind === 'rule') {
       findings.push(...lintUnusedSearches(document));
+      findings.push(...lintAllOnSingleValue(document));
       findings.push(...lintRuleFields(document, mapping));
     } else {
       findings.push(...lintCorrelationFields(document, byReference, mapping));
@@ -187,6 +190,25 @@ function lintUnusedSearches(rule: DetectionRule): LintFinding[] {
   return findings;
 }
 
+/**
+ * Reports `all` on a field or keyword search with one value. Holter matches it as the value alone,
+ * but the Sigma modifiers appendix does not allow it, so other tools may reject the rule.
+ */
+function lintAllOnSingleValue(rule: DetectionRule): LintFinding[] {
+  const findings: LintFinding[] = [];
+  for (const search of rule.searches.values()) {
+    for (const items of search.alternatives) {
+      for (const item of items) {
+        if (!item.modifiers.includes('all') || item.values.length !== 1) continue;
+        const subject = item.field === null ? 'a keyword search' : `field '${item.field}'`;
+        const message = `The 'all' modifier of ${subject} in rule '${rule.title}' has a single value. The Sigma specification allows 'all' only on a list of values.`;
+        findings.push(finding('HOLTER_LINT_ALL_SINGLE_VALUE', item.location, message, 'remove `|all`, or list the values that must all match'));
+      }
+    }
+  }
+  return findings;
+}
+
 function collectUsed(node: ConditionNode, names: string[], used: Set<string>): void {
   switch (node.kind) {
     case 'and':
@@ -228,7 +250,7 @@ function lintRuleFields(rule: DetectionRule, mapping: SigmaMapping): LintFinding
 /** Checks group-by and condition.field against each referenced detection rule's log source, aliases applied. */
 function lintCorrelationFields(correlation: CorrelationRule, byReference: Map<string, SigmaDocument>, mapping: SigmaMapping): LintFinding[] {
   const fields = [...correlation.groupBy];
-  if (correlation.condition?.field !== undefined) fields.push(correlation.condition.field);
+  fields.push(...conditionFields(correlation.condition));
 
   const findings: LintFinding[] = [];
   for (const reference of correlation.rules) {

@@ -78,8 +78,18 @@ export type ComparisonOperator = 'gt' | 'gte' | 'lt' | 'lte' | 'eq' | 'neq';
 
 export interface CorrelationCondition {
   comparisons: { operator: ComparisonOperator; value: number }[];
-  /** Field counted or aggregated, for value_count, value_sum, value_avg and value_percentile. */
-  field?: string;
+  /**
+   * Field counted or aggregated, for value_count, value_sum, value_avg and value_percentile. A list
+   * (value_count only) counts distinct combinations of the fields' values.
+   */
+  field?: string | string[];
+}
+
+/** Returns the fields of a correlation condition's `field`, a list of one for a single name. */
+export function conditionFields(condition: CorrelationCondition | undefined): string[] {
+  const field = condition?.field;
+  if (field === undefined) return [];
+  return typeof field === 'string' ? [field] : field;
 }
 
 export interface RuleReference {

@@ -10,7 +10,8 @@ import { compileDetectionRule, indexKey, ruleInfo } from './compile.js';
 import { correlationFingerprint, filteredFingerprint } from './fingerprint.js';
 import type { CompiledLogsource, CompiledRule } from './compile.js';
 import type { SigmaMapping } from './mapping.js';
-import type { CorrelationRule, DetectionRule, FilterDocument, SigmaDocument } from './model.js';
+import { conditionFields } from './model.js';
+import type { CorrelationRule, DetectionRule, FilterDocument, Logsource, SigmaDocument } from './model.js';
 import { KeywordScan } from './keyword-scan.js';
 import { emptyFileError, parseRuleText, ruleError } from './parse.js';
 import { KEYWORD_STRINGS } from './prefilter.js';
@@ -34,8 +35,8 @@ export interface CompiledCorrelation {
   referenceTitles: string[];
   /** Per reference: the field each group-by entry reads (aliases applied). */
   groupFields: string[][];
-  /** Per reference: the field of `condition.field` (aliases applied). */
-  valueFields: (string | undefined)[];
+  /** Per reference: the fields of `condition.field` (aliases applied); several only for a value_count list. */
+  valueFields: (string[] | undefined)[];
   /** Fingerprint of the correlation's logic and of the rules it refers to (see fingerprint.ts). */
   fingerprint: string;
 }
@@ -50,8 +51,13 @@ export interface RuleSetWarning {
 export interface RuleSet {
   rules: CompiledRule[];
   correlations: CompiledCorrelation[];
-  /** Per detection rule: true when its own detections are output (no correlation suppresses them). */
+  /**
+   * Per detection rule: true when its own detections are output. False for informational rules and
+   * for rules that correlations refer to without `generate: true`.
+   */
   ruleEmits: boolean[];
+  /** Per correlation: true when its detections are output, by the same rules as `ruleEmits`. */
+  correlationEmits: boolean[];
   /** Detection rule index -> the correlations (and reference positions) fed by its matches. */
   ruleConsumers: { correlation: number; reference: number }[][];
   correlationConsumers: { correlation: number; reference: number }[][];
@@ -108,6 +114,7 @@ export function buildRuleSet(sources: RuleSource[], options: BuildOptions): Buil
     rules: [],
     correlations: [],
     ruleEmits: [],
+    correlationEmits: [],
     ruleConsumers: [],
     correlationConsumers: [],
     index: new Map(),
@@ -180,8 +187,17 @@ function applyFilters(
 
     for (const reference of filter.rules) {
       const target = registry.byReference.get(reference.reference);
-      if (target === undefined || target.document.kind !== 'rule') {
+      if (target === undefined) {
         errors.push(ruleError('HOLTER_RULE_INVALID', `Filter '${filter.title}' refers to '${reference.reference}', but no loaded detection rule has that id or name (not found). Load the file that defines it or fix the reference.`, reference.location, 'filter.rules'));
+        continue;
+      }
+      if (target.document.kind !== 'rule') {
+        errors.push(ruleError('HOLTER_RULE_INVALID', `Filter '${filter.title}' refers to '${reference.reference}', which is a correlation rule. Filters apply to detection rules only: name the detection rules the correlation refers to instead.`, reference.location, 'filter.rules'));
+        continue;
+      }
+      const outside = logsourceOutsideFilter(filter.logsource, target.document.logsource);
+      if (outside !== undefined) {
+        errors.push(ruleError('HOLTER_RULE_INVALID', `Filter '${filter.title}' refers to '${reference.reference}', but the rule's log source is outside the filter's: the filter has ${outside}. A filter applies only to rules whose category, product and service match every one that the filter sets. Give the filter the rule's log source, or put the rule in a filter of its own.`, reference.location, 'filter.rules'));
         continue;
       }
       const rule = target.compiledIndex === undefined ? undefined : ruleSet.rules[target.compiledIndex];
@@ -192,6 +208,20 @@ function applyFilters(
       ruleSet.filtersApplied++;
     }
   }
+}
+
+/**
+ * Describes the first of category, product and service that the filter sets to another value
+ * than the rule, or returns undefined when the filter's log source covers the rule's. This is how
+ * pySigma (sigma/filters.py, `rule.logsource not in self.logsource`) decides whether a filter
+ * applies to a rule.
+ */
+function logsourceOutsideFilter(filter: Logsource, rule: Logsource): string | undefined {
+  for (const key of ['category', 'product', 'service'] as const) {
+    const wanted = filter[key];
+    if (wanted !== undefined && wanted !== rule[key]) return `${key} '${wanted}' and the rule ${rule[key] === undefined ? `has no ${key}` : `has '${rule[key]}'`}`;
+  }
+  return undefined;
 }
 
 /** Registers ids and names; a duplicate is rejected where it appears the second time. */
@@ -283,7 +313,7 @@ function resolveCorrelations(registry: ReturnType<typeof registerDocuments>, rul
       targets,
       referenceTitles: referenced.map((target) => target.document.title),
       groupFields: referenced.map((target) => rule.groupBy.map((field) => aliasFor(field, target))),
-      valueFields: referenced.map((target) => (rule.condition?.field === undefined ? undefined : aliasFor(rule.condition.field, target))),
+      valueFields: referenced.map((target) => (rule.condition?.field === undefined ? undefined : conditionFields(rule.condition).map((field) => aliasFor(field, target)))),
       fingerprint: correlationFingerprint(rule, referencedFingerprints),
     });
     state.set(entry, 'done');
@@ -292,25 +322,28 @@ function resolveCorrelations(registry: ReturnType<typeof registerDocuments>, rul
 
   for (const entry of correlationEntries) visit(entry);
 
-  ruleSet.ruleEmits = ruleSet.rules.map(() => true);
+  // The rules specification reserves the informational level for enrichment: "No case or
+  // alerting should be triggered by such rules". Their matches still feed correlations.
+  ruleSet.ruleEmits = ruleSet.rules.map((rule) => rule.rule.level !== 'informational');
+  ruleSet.correlationEmits = ruleSet.correlations.map((correlation) => correlation.rule.level !== 'informational');
   ruleSet.ruleConsumers = ruleSet.rules.map(() => []);
   ruleSet.correlationConsumers = ruleSet.correlations.map(() => []);
-  const quiet = new Set<number>();
-  const loud = new Set<number>();
+  const quiet = { rule: new Set<number>(), correlation: new Set<number>() };
+  const loud = { rule: new Set<number>(), correlation: new Set<number>() };
   ruleSet.correlations.forEach((correlation, correlationIndex) => {
     correlation.targets.forEach((target, reference) => {
       const consumers = target.kind === 'rule' ? ruleSet.ruleConsumers : ruleSet.correlationConsumers;
       consumers[target.index]?.push({ correlation: correlationIndex, reference });
-      if (target.kind === 'rule') (correlation.rule.generate ? loud : quiet).add(target.index);
+      (correlation.rule.generate ? loud : quiet)[target.kind].add(target.index);
     });
   });
 
-  // Sigma correlation spec, "Generate": referenced detection rules produce no detections
-  // of their own unless a correlation referring to them sets generate: true.
-  // NOTE: generate applies to detection rules only. A correlation referenced by another
-  // correlation still produces its own detections, so a burst rule keeps alerting when a
-  // "burst then success" correlation builds on it.
-  for (const index of quiet) if (!loud.has(index)) ruleSet.ruleEmits[index] = false;
+  // The correlation specification's `generate` defines whether the rules a correlation refers to
+  // are also output as stand-alone rules, and by default only the correlation is. That holds for
+  // referenced correlations as well as detection rules, so a referenced rule stays quiet unless
+  // some correlation that refers to it sets generate: true.
+  for (const index of quiet.rule) if (!loud.rule.has(index)) ruleSet.ruleEmits[index] = false;
+  for (const index of quiet.correlation) if (!loud.correlation.has(index)) ruleSet.correlationEmits[index] = false;
 }
 
 function buildIndex(ruleSet: RuleSet): void {

@@ -51,16 +51,28 @@ export class SigmaStage implements DetectionStage {
     hits_without_group_key: 0,
     detections: 0,
     rule_matches: 0,
+    /**
+     * Rule matches and correlation firings whose detections were not returned: informational
+     * rules, and rules that correlations refer to without generate: true.
+     */
+    detections_suppressed: 0,
     /** Correlations that got their windows back from a restore or a rule replacement. */
     correlation_states_kept: 0,
     /** Saved or previous correlation windows discarded because no correlation has their fingerprint any more. */
     correlation_states_dropped: 0,
   };
 
-  constructor(ruleSet: RuleSet, options: { allowedLatenessMs?: number; prefilter?: boolean } = {}) {
+  /**
+   * Ids of rules whose detections are returned even when the rule set suppresses them, so that
+   * inline rule tests can observe informational and referenced rules. Empty in a run.
+   */
+  private readonly returnSuppressed: ReadonlySet<string>;
+
+  constructor(ruleSet: RuleSet, options: { allowedLatenessMs?: number; prefilter?: boolean; returnSuppressed?: Iterable<string> } = {}) {
     this.currentRuleSet = ruleSet;
     this.allowedLatenessMs = options.allowedLatenessMs ?? DEFAULT_ALLOWED_LATENESS_MS;
     this.prefilter = options.prefilter ?? true;
+    this.returnSuppressed = new Set(options.returnSuppressed ?? []);
     this.install(ruleSet, new Map());
   }
 
@@ -152,7 +164,8 @@ export class SigmaStage implements DetectionStage {
       const compiled = this.ruleSet.rules[ruleIndex];
       if (!compiled?.logsource?.predicate(scope) || !compiled.detection(scope)) continue;
       this.counters.rule_matches++;
-      if (this.ruleSet.ruleEmits[ruleIndex]) detections.push(singleEventDetection(compiled, event));
+      if (this.ruleSet.ruleEmits[ruleIndex] || this.returnSuppressed.has(compiled.info.id)) detections.push(singleEventDetection(compiled, event));
+      else this.counters.detections_suppressed++;
 
       const consumers = this.ruleSet.ruleConsumers[ruleIndex] ?? [];
       if (consumers.length === 0 || !validTime) continue;
@@ -248,9 +261,9 @@ export class SigmaStage implements DetectionStage {
 
     // A literal with every key, not a spread: hits are created per match and keep one shape.
     const hit: Hit = { timeMs: source.timeMs, sequence: ++this.sequence, reference, evidence: source.evidence, event: source.event, accessor: source.accessor };
-    const valueField = correlation.valueFields[reference];
-    if (valueField !== undefined) {
-      const value = hitValue(correlation, source, valueField);
+    const valueFields = correlation.valueFields[reference];
+    if (valueFields !== undefined) {
+      const value = hitValue(correlation, source, valueFields);
       if (value === undefined) return [];
       hit.value = value;
     }
@@ -262,9 +275,12 @@ export class SigmaStage implements DetectionStage {
   private fire(correlationIndex: number, firings: Firing[], watermark: number): Detection[] {
     const correlation = this.ruleSet.correlations[correlationIndex] as CompiledCorrelation;
     const detections: Detection[] = [];
+    const emits = this.ruleSet.correlationEmits[correlationIndex] === true || this.returnSuppressed.has(correlation.info.id);
     for (const firing of firings) {
+      // Built even when suppressed, because correlations fed by this one take its evidence.
       const detection = correlationDetection(correlation.rule, correlation.info, correlation.referenceTitles, firing);
-      detections.push(detection);
+      if (emits) detections.push(detection);
+      else this.counters.detections_suppressed++;
 
       const trigger = firing.trigger;
       const forwarded = { timeMs: trigger.timeMs, evidence: detection.evidence, event: trigger.event, accessor: trigger.accessor };
@@ -354,8 +370,22 @@ function groupOf(correlation: CompiledCorrelation, reference: number, hit: Omit<
   return { id: JSON.stringify(values), key };
 }
 
-function hitValue(correlation: CompiledCorrelation, hit: Omit<Hit, 'reference' | 'sequence'>, field: string): string | number | undefined {
-  const strings = valueStrings(hit.accessor(field)(hit.event));
+/**
+ * Returns the value a hit adds to a value correlation, or undefined when the event lacks a field.
+ * Several fields (value_count only) give one value per combination: the JSON list of the fields'
+ * values, which no two different combinations share.
+ */
+function hitValue(correlation: CompiledCorrelation, hit: Omit<Hit, 'reference' | 'sequence'>, fields: string[]): string | number | undefined {
+  if (fields.length !== 1) {
+    const combination: string[] = [];
+    for (const field of fields) {
+      const strings = valueStrings(hit.accessor(field)(hit.event));
+      if (strings === undefined || strings.length === 0) return undefined;
+      combination.push(strings.join(','));
+    }
+    return JSON.stringify(combination);
+  }
+  const strings = valueStrings(hit.accessor(fields[0] as string)(hit.event));
   if (strings === undefined || strings.length === 0) return undefined;
   if (correlation.rule.type === 'value_count' || correlation.rule.type === 'value_percentile') return strings.join(',');
   const number = Number(strings[0]);

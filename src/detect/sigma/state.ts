@@ -132,8 +132,7 @@ function downstreamFields(ruleSet: RuleSet): string[][] {
       const correlation = ruleSet.correlations[consumer.correlation];
       if (correlation === undefined) continue;
       for (const field of correlation.groupFields[consumer.reference] ?? []) fields.add(field);
-      const valueField = correlation.valueFields[consumer.reference];
-      if (valueField !== undefined) fields.add(valueField);
+      for (const field of correlation.valueFields[consumer.reference] ?? []) fields.add(field);
       for (const field of collect(consumer.correlation)) fields.add(field);
     }
     return fields;

@@ -473,7 +473,7 @@ function readCorrelationCondition(
   for (const item of mapEntries(entry.value)) {
     const path = `correlation.condition.${item.key}`;
     if (item.key === 'field') {
-      const field = check.string(entry.value, 'field', false);
+      const field = readConditionField(check, entry.value, item.value, type);
       if (field !== undefined) condition.field = field;
       continue;
     }
@@ -500,10 +500,43 @@ function readCorrelationCondition(
   if (operators === 0) {
     check.invalid(entry.value, 'correlation.condition', 'The correlation condition has no comparison. Add gt, gte, lt, lte, eq or neq.');
   }
-  if (needsField && condition.field === undefined) {
+  // A `field` that is present but invalid has its own error already.
+  const fieldWritten = mapEntries(entry.value).some((item) => item.key === 'field');
+  if (needsField && condition.field === undefined && !fieldWritten) {
     check.invalid(entry.value, 'correlation.condition.field', `Correlation type '${type}' requires 'condition.field', the field whose values are counted or aggregated.`);
   }
   return condition;
+}
+
+/**
+ * Reads `condition.field`: a field name, or for value_count a list of names. The correlation
+ * specification links several values in `field` by AND, so value_count counts distinct
+ * combinations of their values.
+ */
+function readConditionField(
+  check: DocumentCheck,
+  condition: YAMLMap<unknown, unknown>,
+  value: unknown,
+  type: CorrelationType | undefined,
+): string | string[] | undefined {
+  if (!isSeq(value)) return check.string(condition, 'field', false);
+  const path = 'correlation.condition.field';
+  if (type !== 'value_count') {
+    check.invalid(value, path, `'condition.field' of a ${type ?? 'correlation'} rule must be one field name, because only value_count counts combinations of several fields. Name one field.`);
+    return undefined;
+  }
+  const fields = check.stringList(condition, 'field');
+  if (fields === undefined) return undefined;
+  if (fields.length === 0) {
+    check.invalid(value, path, "'condition.field' is an empty list. Name the field or fields whose distinct values are counted.");
+    return undefined;
+  }
+  const repeated = fields.find((field, index) => fields.indexOf(field) !== index);
+  if (repeated !== undefined) {
+    check.invalid(value, path, `'condition.field' lists '${repeated}' twice. List each field once.`);
+    return undefined;
+  }
+  return fields.length === 1 ? fields[0] : fields;
 }
 
 function readGenerate(check: DocumentCheck, root: YAMLMap<unknown, unknown>): boolean {

@@ -74,6 +74,7 @@ const CORRELATIONS: Record<string, string> = {
     group-by: [holter.record.count]
     timespan: 1h
     condition: { gte: 1 }
+    generate: true
 `,
   ),
   sources: correlation(
@@ -99,6 +100,7 @@ const CORRELATIONS: Record<string, string> = {
     rules: [burst, successful_login]
     group-by: [holter.user.id]
     timespan: 10m
+    generate: true
 `,
   ),
   sum: correlation(
