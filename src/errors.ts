@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   HOLTER_KAFKA_DEAD_LETTER: 'A record could not be written to the dead-letter topic.',
   HOLTER_ELASTICSEARCH_REJECTED: 'Elasticsearch rejected an alert with an error that retrying cannot fix.',
   HOLTER_ELASTICSEARCH_SETUP: 'A step of `holter setup elasticsearch` failed.',
+  HOLTER_ELASTICSEARCH_CONNECT: '`holter run` could not reach Elasticsearch at start, or the cluster is not ready for alerts.',
   HOLTER_STORE_FAILED: 'The embedded alert store or state store could not be opened, read or written.',
   HOLTER_STATE_VERSION: 'A saved state file was written by an incompatible version.',
   HOLTER_STATE_CORRUPT: 'A checkpoint in the changelog topic cannot be read: a chunk is missing or does not match its manifest.',

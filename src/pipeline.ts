@@ -124,6 +124,18 @@ export class Pipeline {
     return [this.defaultTask, ...this.tasks].map((task) => task.stages);
   }
 
+  /** Alerts handed to the sinks whose delivery has not settled yet. */
+  get pendingDeliveryCount(): number {
+    return this.pendingDeliveries.size;
+  }
+
+  /** Returns the sinks' own counters as they are now, for metrics during the run. */
+  currentSinkStats(): Record<string, Record<string, number>> {
+    const stats: Record<string, Record<string, number>> = {};
+    for (const sink of this.options.sinks) if (sink.stats !== undefined) stats[sink.name] = sink.stats();
+    return stats;
+  }
+
   /** Returns the counters so far, with every live task's stage counters, for metrics during the run. */
   currentSummary(): RunSummary {
     const stageStats: Record<string, Record<string, number>> = structuredClone(this.retiredStageStats);

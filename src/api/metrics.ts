@@ -6,10 +6,44 @@ export interface MetricsSnapshot {
   summary: RunSummary;
   /** Counters per detection stage, e.g. `sigma` -> `events_late`; names are bounded (rule and detector ids). */
   stageStats: Record<string, Record<string, number>>;
-  /** The source's own counters, e.g. Kafka's records fetched and commits. */
+  /** The source's own counters, e.g. Kafka's records fetched and commits; all only grow. */
   sourceStats?: Record<string, number>;
   reloads: { succeeded: number; rejected: number };
+  /** Kafka consumer state; absent until the run has assembled its source. */
+  kafka?: {
+    /** True while the consumer is a member of its group, as the readiness probe reports. */
+    member: boolean;
+    /** Records not yet processed per owned partition, from the latest refresh. */
+    lag: { topic: string; partition: number; lag: number }[];
+    /** When the lag was last read from the brokers, in epoch milliseconds; undefined before the first success. */
+    lagRefreshedAtMs?: number;
+  };
+  /** Alerts raised and handed to the sinks whose delivery has not settled yet. */
+  pendingDeliveries?: number;
+  /** Counters sinks keep of their own while running (a webhook's pages queued, retried, failed), by sink. */
+  sinkStats?: Record<string, Record<string, number>>;
 }
+
+/**
+ * Stage statistics that are current values, not running counts: loaded rules and detectors and
+ * the size of the state. A per-detector statistic `<detector id>.<name>` is matched on `<name>`.
+ * Every other stage statistic is exported as a counter.
+ */
+const STAGE_GAUGE_NAMES = new Set([
+  'rules_loaded',
+  'correlations_loaded',
+  'rules_unmapped_logsource',
+  'filters_applied',
+  'correlation_groups',
+  'detectors_loaded',
+  'entities',
+  'peer_groups',
+  'open_windows',
+  'pending',
+]);
+
+/** Sink statistics that are current values; the others are running counts. */
+const SINK_GAUGE_NAMES = new Set(['pending']);
 
 export interface HolterMetrics {
   registry: Registry;
@@ -50,12 +84,42 @@ export function createMetrics(readSnapshot: () => MetricsSnapshot): HolterMetric
       [{ outcome: 'rejected' }, reloads.rejected],
     ];
   });
-  gauge(registry, 'holter_stage_stat', 'Counters of each detection stage (rules loaded, late events, matches...).', ['stage', 'name'], () =>
-    Object.entries(read().stageStats).flatMap(([stage, stats]) => Object.entries(stats).map(([name, value]) => [{ stage, name }, value] as Sample)),
-  );
-  gauge(registry, 'holter_source_stat', "Counters of the input source (Kafka records fetched, commits...).", ['name'], () =>
+  const stageSamples = (wantGauges: boolean): Sample[] =>
+    Object.entries(read().stageStats).flatMap(([stage, stats]) =>
+      Object.entries(stats)
+        .filter(([name]) => isStageGauge(name) === wantGauges)
+        .map(([name, value]) => [{ stage, name }, value] as Sample),
+    );
+  counter(registry, 'holter_stage_stat_total', 'Running counts of each detection stage (late events, matches, detections...).', ['stage', 'name'], () => stageSamples(false));
+  gauge(registry, 'holter_stage_stat', 'Current values of each detection stage (rules and detectors loaded, entities tracked, open windows...).', ['stage', 'name'], () => stageSamples(true));
+  counter(registry, 'holter_source_stat_total', 'Running counts of the input source (Kafka records fetched, commits, restores...).', ['name'], () =>
     Object.entries(read().sourceStats ?? {}).map(([name, value]) => [{ name }, value]),
   );
+
+  const sinkSamples = (wantGauges: boolean): Sample[] =>
+    Object.entries(read().sinkStats ?? {}).flatMap(([sink, stats]) =>
+      Object.entries(stats)
+        .filter(([name]) => SINK_GAUGE_NAMES.has(name) === wantGauges)
+        .map(([name, value]) => [{ sink, name }, value] as Sample),
+    );
+  counter(registry, 'holter_sink_stat_total', "Running counts a sink keeps of its own (a webhook's pages queued, retried, failed).", ['sink', 'name'], () => sinkSamples(false));
+  gauge(registry, 'holter_sink_stat', 'Current values a sink keeps of its own.', ['sink', 'name'], () => sinkSamples(true));
+  gauge(registry, 'holter_alerts_pending_delivery', 'Alerts handed to the sinks whose delivery has not settled yet.', [], () => {
+    const pending = read().pendingDeliveries;
+    return pending === undefined ? [] : [[{}, pending]];
+  });
+
+  gauge(registry, 'holter_kafka_consumer_member', '1 while the Kafka consumer is a member of its group (what /readyz reports), else 0.', [], () => {
+    const kafka = read().kafka;
+    return kafka === undefined ? [[{}, 0]] : [[{}, kafka.member ? 1 : 0]];
+  });
+  gauge(registry, 'holter_kafka_consumer_lag', 'Records not yet processed per owned partition: end offset minus the next offset to process.', ['topic', 'partition'], () =>
+    (read().kafka?.lag ?? []).map(({ topic, partition, lag }) => [{ topic, partition: String(partition) }, lag]),
+  );
+  gauge(registry, 'holter_kafka_consumer_lag_refreshed_timestamp_seconds', 'When holter_kafka_consumer_lag was last read from the brokers, in seconds since the epoch.', [], () => {
+    const refreshedAtMs = read().kafka?.lagRefreshedAtMs;
+    return refreshedAtMs === undefined ? [] : [[{}, refreshedAtMs / 1000]];
+  });
   return {
     registry,
     async scrape() {
@@ -71,6 +135,10 @@ export function createMetrics(readSnapshot: () => MetricsSnapshot): HolterMetric
 
 type Sample = [Record<string, string>, number];
 
+function isStageGauge(name: string): boolean {
+  return STAGE_GAUGE_NAMES.has(name.slice(name.lastIndexOf('.') + 1));
+}
+
 /** Registers a counter whose value is set to the source's running total at each scrape. */
 function counter(registry: Registry, name: string, help: string, labelNames: string[], samples: () => Sample[]): void {
   new Counter({
@@ -85,6 +153,7 @@ function counter(registry: Registry, name: string, help: string, labelNames: str
   });
 }
 
+/** Registers a gauge whose samples are replaced at each scrape. */
 function gauge(registry: Registry, name: string, help: string, labelNames: string[], samples: () => Sample[]): void {
   new Gauge({
     name,

@@ -5,14 +5,27 @@ import type { Logger } from '../log.js';
 import { createMetrics, type MetricsSnapshot } from './metrics.js';
 import { findToken, roleAllows, type ApiRole, type ApiToken } from './tokens.js';
 
+/**
+ * State for the readiness probe: ready while the consumer is a member of its group. Otherwise
+ * `status` is a short code (`starting`, `rebalancing`, `restarting`, `stopped`) and `reason` a
+ * sentence for the operator.
+ */
+export type Readiness = { ready: true } | { ready: false; status: string; reason: string };
+
 /** Handlers of the process behind the API. Endpoints whose handler is missing return 404. */
 export interface ApiHandlers {
-  /** True once the process consumes its input; readiness probes wait for it. */
-  isReady(): boolean;
+  /** Whether the process consumes its input now; the readiness probe returns 503 while it does not. */
+  readiness(): Readiness;
   metrics(): MetricsSnapshot;
   reload?(): Promise<ReloadOutcome>;
   /** A user's learned profile as plain data, or undefined when no detector has seen the user. */
   baseline?(user: string): unknown;
+  /**
+   * Message on why a user missing from the baselines may still have one (partitions whose state
+   * is not restored yet), or undefined when the baselines are complete. The baseline route then
+   * returns 503 with this message instead of a 404 that could be false.
+   */
+  baselineUnavailable?(): string | undefined;
 }
 
 export interface ApiServerOptions {
@@ -63,8 +76,9 @@ export function buildApiApp(options: ApiServerOptions): FastifyInstance {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    if (handlers.isReady()) return { status: 'ready' };
-    return reply.code(503).send({ status: 'starting' });
+    const readiness = handlers.readiness();
+    if (readiness.ready) return { status: 'ready' };
+    return reply.code(503).send({ status: readiness.status, reason: readiness.reason });
   });
 
   app.get('/metrics', async (_request, reply) => {
@@ -109,8 +123,10 @@ export function buildApiApp(options: ApiServerOptions): FastifyInstance {
   if (baseline !== undefined) {
     app.get<{ Params: { user: string } }>('/api/v1/baseline/:user', { onRequest: authorize('analyst') }, async (request, reply) => {
       const profile = baseline(request.params.user);
-      if (profile === undefined) return reply.code(404).send({ error: 'No detector has a baseline for this user yet.' });
-      return profile;
+      if (profile !== undefined) return profile;
+      const unavailable = handlers.baselineUnavailable?.();
+      if (unavailable !== undefined) return reply.code(503).header('retry-after', '5').send({ error: unavailable });
+      return reply.code(404).send({ error: 'No detector has a baseline for this user yet.' });
     });
   }
 

@@ -48,6 +48,8 @@ export interface LoadReport {
 export interface AssembledPipeline {
   pipeline: Pipeline;
   store?: AlertStore;
+  /** The Elasticsearch sink when `sinks.elasticsearch.nodes` is set; `holter run` bounds its shutdown with it. */
+  elasticsearch?: ElasticsearchSink;
   report: LoadReport;
 }
 
@@ -101,7 +103,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     if (risk.stage !== undefined) taskStages.risk = new RiskStage(risk.stage.config);
     return taskStages;
   };
-  const { sinks, store } = buildSinks(config, logger);
+  const { sinks, store, elasticsearch } = buildSinks(config, logger);
 
   const decodeContext: DecodeContext = {
     defaultTimeZone: config.facility.time_zone,
@@ -139,7 +141,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     // Loading stops at a document's first problems; validate also compiles and lints what it can.
     logger.warn({ rulesRejected: report.rulesRejected, detectorsRejected: report.detectorsRejected }, 'some rules or detectors were rejected; run holter rules validate on their files to list every problem at once');
   }
-  return { pipeline, store, report };
+  return { pipeline, store, elasticsearch, report };
 }
 
 /** Returns the fingerprint of the configured patient token key, or undefined when none is configured. */
@@ -228,7 +230,7 @@ function canonicalPath(filePath: string): string {
   }
 }
 
-function buildSinks(config: HolterConfig, logger: Logger): { sinks: AlertSink[]; store?: AlertStore } {
+function buildSinks(config: HolterConfig, logger: Logger): { sinks: AlertSink[]; store?: AlertStore; elasticsearch?: ElasticsearchSink } {
   const sinks: AlertSink[] = [];
   // With `--out -` standard output carries the NDJSON alone, so that a pipe to jq reads only JSON.
   const consoleOutput = config.sinks.ndjson.path === STANDARD_STREAM ? process.stderr : process.stdout;
@@ -258,21 +260,22 @@ function buildSinks(config: HolterConfig, logger: Logger): { sinks: AlertSink[];
     );
   }
 
-  const elasticsearch = config.sinks.elasticsearch;
-  if (elasticsearch.nodes.length > 0) {
-    sinks.push(
-      new ElasticsearchSink({
-        client: createElasticsearchClient(elasticsearch),
-        dataStream: elasticsearch.data_stream,
-        maxBatchSize: elasticsearch.max_batch_size,
-        maxConcurrentRequests: elasticsearch.max_concurrent_requests,
-        initialBackoffMs: elasticsearch.initial_backoff_ms,
-        maxBackoffMs: elasticsearch.max_backoff_ms,
-        logger,
-      }),
-    );
+  const settings = config.sinks.elasticsearch;
+  let elasticsearch: ElasticsearchSink | undefined;
+  if (settings.nodes.length > 0) {
+    elasticsearch = new ElasticsearchSink({
+      client: createElasticsearchClient(settings),
+      dataStream: settings.data_stream,
+      maxBatchSize: settings.max_batch_size,
+      maxConcurrentRequests: settings.max_concurrent_requests,
+      initialBackoffMs: settings.initial_backoff_ms,
+      maxBackoffMs: settings.max_backoff_ms,
+      drainTimeoutMs: settings.drain_timeout_ms,
+      logger,
+    });
+    sinks.push(elasticsearch);
   }
-  return { sinks, store };
+  return { sinks, store, elasticsearch };
 }
 
 function toGenericMappings(config: HolterConfig): Record<string, GenericMapping> {

@@ -16,9 +16,11 @@ import type { DetectionTask } from '../state/task.js';
 import { DeadLetterTopic } from '../sources/kafka/dead-letter-topic.js';
 import { createKafkajsClient } from '../sources/kafka/kafkajs-client.js';
 import { kafkaConnectError, kafkaConnectionSettings } from '../sources/kafka/settings.js';
+import { ConsumerLagMonitor } from '../sources/kafka/lag.js';
 import { KafkaSource } from '../sources/kafka/source.js';
 import { PartitionTasks } from '../sources/kafka/tasks.js';
 import { KafkaChangelog } from '../state/changelog.js';
+import { checkElasticsearchForRun } from '../sinks/elasticsearch/preflight.js';
 import { assemblePipeline, configuredKeyFingerprint } from './assemble.js';
 import { formatSummary } from './summary.js';
 
@@ -71,6 +73,8 @@ export async function runStream(options: RunOptions): Promise<number> {
   const live: LiveRun = {};
   const api = await startApi(config, apiTokens, logger, liveHandlers(live));
   try {
+    // A misconfigured Elasticsearch stops the run here, before a record is consumed.
+    await checkElasticsearchForRun(config.sinks.elasticsearch, logger);
     return await consume(config, kafka, logger, live, tokenKeyFingerprint);
   } finally {
     await api?.close();
@@ -79,18 +83,30 @@ export async function runStream(options: RunOptions): Promise<number> {
 
 /** The parts of a run that the API reads, set once they exist. */
 interface LiveRun {
-  current?: { pipeline: Pipeline; source: KafkaSource; tasks: PartitionTasks; reloader: DetectionReloader };
+  current?: { pipeline: Pipeline; source: KafkaSource; tasks: PartitionTasks; reloader: DetectionReloader; lag: ConsumerLagMonitor };
 }
 
 /** API handlers that read the run once it is assembled, and report a run still starting before that. */
 function liveHandlers(live: LiveRun): ApiHandlers {
   return {
-    isReady: () => live.current?.source.joined ?? false,
+    readiness: () => {
+      if (live.current === undefined) return { ready: false, status: 'starting', reason: 'holter run is starting: it has not connected to Kafka and loaded its rules yet.' };
+      const membership = live.current.source.membership;
+      return membership.member ? { ready: true } : { ready: false, status: membership.status, reason: membership.reason };
+    },
     metrics: () => {
       if (live.current === undefined) return { summary: emptyRunSummary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0 } };
-      const { pipeline, source, tasks, reloader } = live.current;
+      const { pipeline, source, tasks, reloader, lag } = live.current;
       const summary = pipeline.currentSummary();
-      return { summary, stageStats: summary.stageStats, sourceStats: { ...source.stats, ...tasks.stats }, reloads: reloader.counts };
+      return {
+        summary,
+        stageStats: summary.stageStats,
+        sourceStats: { ...source.stats, ...tasks.stats },
+        reloads: reloader.counts,
+        kafka: { member: source.joined, lag: lag.lag, lagRefreshedAtMs: lag.refreshedAtMs },
+        pendingDeliveries: pipeline.pendingDeliveryCount,
+        sinkStats: pipeline.currentSinkStats(),
+      };
     },
     reload: async () => {
       if (live.current !== undefined) return live.current.reloader.reload('api');
@@ -102,6 +118,17 @@ function liveHandlers(live: LiveRun): ApiHandlers {
       };
     },
     baseline: (user) => (live.current === undefined ? undefined : describeUser(live.current.pipeline.taskStages(), user)),
+    baselineUnavailable: () => {
+      // Only before the first join: after it, tasks stay in memory through rebalances and restarts.
+      const current = live.current;
+      const membership = current?.source.membership;
+      if (current === undefined || membership === undefined || (!membership.member && membership.status === 'starting')) {
+        return 'holter run has not joined its consumer group yet, so no partition state is restored. Try again in a few seconds.';
+      }
+      const restoring = current.tasks.partitionsRestoring;
+      if (restoring.length === 0) return undefined;
+      return `The detection state of partitions ${restoring.join(', ')} is still being restored from the changelog, and this user may be in it. Try again in a few seconds.`;
+    },
   };
 }
 
@@ -114,7 +141,7 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger,
     throw kafkaConnectError(`Connecting to the brokers ${config.kafka.brokers.join(', ')}`, error);
   }
   const deadLetter = new DeadLetterTopic(producer, config.kafka.dead_letter_topic, logger);
-  const { pipeline, report } = await assemblePipeline(config, { logger, deadLetter });
+  const { pipeline, report, elasticsearch } = await assemblePipeline(config, { logger, deadLetter });
 
   const repartitioner = await createRepartitioner(config, kafka, producer, pipeline);
   const topics = [...config.kafka.topics];
@@ -168,9 +195,15 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger,
 
   const reloader = new DetectionReloader({ config, stages: () => pipeline.taskStages(), raise: (detection) => pipeline.raiseDetection(detection), logger });
   const stopWatching = config.reload.watch ? reloader.watchFiles() : () => undefined;
-  live.current = { pipeline, source, tasks, reloader };
+  const lag = new ConsumerLagMonitor({ admin: kafka.admin(), groupId: config.kafka.group_id, ownedPartitions: () => source.ownedPartitions, logger });
+  lag.start();
+  live.current = { pipeline, source, tasks, reloader, lag };
 
-  const removeHandlers = handleShutdownSignals(() => source.stop(), () => reloader.reload('signal'), logger);
+  const stop = (): Promise<void> => {
+    elasticsearch?.watchDrain((pending) => exitAtDrainTimeout(pending, logger));
+    return source.stop();
+  };
+  const removeHandlers = handleShutdownSignals(stop, () => reloader.reload('signal'), logger);
   try {
     await source.run();
   } catch (error) {
@@ -180,6 +213,7 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger,
   } finally {
     removeHandlers();
     stopWatching();
+    await lag.stop();
   }
 
   // Open windows are not closed here: their state is in the checkpoints, and the next owner of
@@ -258,6 +292,19 @@ async function maxPartitionCount(kafka: KafkaClient, topics: string[]): Promise<
     await admin.disconnect().catch(() => undefined);
   }
   return max;
+}
+
+/**
+ * Exits with status 1 when alerts are still waiting for Elasticsearch at the drain timeout of a
+ * shutdown. Their deliveries never settled, so no checkpoint or commit covers their records, and
+ * the next start processes those records again.
+ */
+function exitAtDrainTimeout(pending: number, logger: Logger): void {
+  logger.error(
+    { sink: 'elasticsearch', pendingAlerts: pending },
+    'elasticsearch did not index every alert within sinks.elasticsearch.drain_timeout_ms; exiting without committing their records, which are processed again on the next start',
+  );
+  process.exit(1);
 }
 
 /** How long a stopped `holter run` waits for the event loop to empty before it exits anyway. */

@@ -253,6 +253,17 @@ export const ConfigSchema = Type.Object(
             max_concurrent_requests: Type.Integer({ minimum: 1, maximum: 16, default: 2, description: 'Maximum bulk requests in flight at once.' }),
             initial_backoff_ms: Type.Integer({ minimum: 1, default: 500, description: 'Delay before the first retry of a 429, 5xx or connection error; doubles each attempt, with jitter.' }),
             max_backoff_ms: Type.Integer({ minimum: 1, default: 30000, description: 'Longest delay between retries. Retriable failures are retried until they succeed.' }),
+            startup_timeout_ms: Type.Integer({
+              minimum: 0,
+              default: 60000,
+              description: 'How long `holter run` retries a cluster that refuses connections or times out at start, in milliseconds, before it exits with status 2 without consuming.',
+            }),
+            drain_timeout_ms: Type.Integer({
+              minimum: 0,
+              default: 20000,
+              description:
+                'After a shutdown signal, how long to wait for alerts not yet indexed, in milliseconds. Holter then exits with status 1 without committing the offsets of their records, which are processed again on the next start.',
+            }),
           },
           { additionalProperties: false, default: {} },
         ),

@@ -57,7 +57,7 @@ describe('api server', () => {
       tokens: loadApiTokens(tokensFile),
       logger: silentLogger,
       handlers: {
-        isReady: () => ready,
+        readiness: () => (ready ? { ready: true } : { ready: false, status: 'starting', reason: 'The consumer has not joined group holter-test yet.' }),
         metrics: (): MetricsSnapshot => ({ summary: summary(), stageStats: { sigma: { rules_loaded: 29, events_late: 5 } }, sourceStats: { recordsFetched: 120 }, reloads: { succeeded: 2, rejected: 1 } }),
         reload: async () => {
           reloads.push(nextReload);
@@ -80,9 +80,13 @@ describe('api server', () => {
   });
 
   it('readiness follows the process', async () => {
-    assert.equal((await call('/readyz')).status, 503);
+    const starting = await call('/readyz');
+    assert.equal(starting.status, 503);
+    assert.deepEqual(await starting.json(), { status: 'starting', reason: 'The consumer has not joined group holter-test yet.' });
     ready = true;
-    assert.equal((await call('/readyz')).status, 200);
+    const joined = await call('/readyz');
+    assert.equal(joined.status, 200);
+    assert.deepEqual(await joined.json(), { status: 'ready' });
   });
 
   it('metrics exposes the run counters', async () => {
@@ -96,8 +100,9 @@ describe('api server', () => {
     assert.match(text, /^holter_sink_deliveries_total\{sink="elasticsearch",outcome="duplicate"\} 1$/m);
     assert.match(text, /^holter_sink_failures_total\{sink="webhook"\} 2$/m);
     assert.match(text, /^holter_rule_reloads_total\{outcome="rejected"\} 1$/m);
-    assert.match(text, /^holter_stage_stat\{stage="sigma",name="events_late"\} 5$/m);
-    assert.match(text, /^holter_source_stat\{name="recordsFetched"\} 120$/m);
+    assert.match(text, /^holter_stage_stat_total\{stage="sigma",name="events_late"\} 5$/m);
+    assert.match(text, /^holter_stage_stat\{stage="sigma",name="rules_loaded"\} 29$/m);
+    assert.match(text, /^holter_source_stat_total\{name="recordsFetched"\} 120$/m);
     assert.match(text, /^holter_process_cpu_seconds_total /m);
   });
 
@@ -191,7 +196,7 @@ describe('api authentication before body parsing', () => {
       tokens: loadApiTokens(tokensFile),
       logger: createLogger('info', log.stream),
       handlers: {
-        isReady: () => true,
+        readiness: () => ({ ready: true }),
         metrics: (): MetricsSnapshot => ({ summary: summary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0 } }),
         reload: async () => {
           if (failReload) throw new Error('rule folder vanished');
@@ -304,7 +309,7 @@ describe('api without tokens', () => {
       listen: '127.0.0.1:0',
       tokens: [],
       logger: silentLogger,
-      handlers: { isReady: () => true, metrics: () => ({ summary: summary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0 } }), baseline: () => ({}) },
+      handlers: { readiness: () => ({ ready: true }), metrics: () => ({ summary: summary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0 } }), baseline: () => ({}) },
     });
     try {
       const response = await fetch(`${server.url}/api/v1/baseline/dr.house`, { headers: { authorization: `Bearer ${ANALYST_TOKEN}` } });
@@ -342,6 +347,97 @@ describe('api tokens file', () => {
 
   it('rejects a missing file', () => {
     assert.throws(() => loadApiTokens('/nonexistent/tokens.yaml'), /not found/);
+  });
+});
+
+describe('api kafka metrics', () => {
+  let server: ApiServer;
+  let unavailable: string | undefined;
+
+  before(async () => {
+    const tokensFile = writeTokens(['tokens:', '  - name: soc-console', '    role: analyst', `    sha256: ${sha256(ANALYST_TOKEN)}`, ''].join('\n'));
+    server = await startApiServer({
+      listen: '127.0.0.1:0',
+      tokens: loadApiTokens(tokensFile),
+      logger: silentLogger,
+      handlers: {
+        readiness: () => ({ ready: false, status: 'restarting', reason: 'The consumer crashed and the Kafka client is restarting it.' }),
+        metrics: (): MetricsSnapshot => ({
+          summary: summary(),
+          stageStats: { 'behavioural-baselines': { detectors_loaded: 2, events_late: 7, 'after-hours.entities': 40, 'after-hours.detections': 3 } },
+          sourceStats: { recordsFetched: 120, restores: 2 },
+          reloads: { succeeded: 0, rejected: 0 },
+          kafka: {
+            member: false,
+            lag: [
+              { topic: 'auth-events', partition: 0, lag: 1500 },
+              { topic: 'auth-events', partition: 3, lag: 0 },
+            ],
+            lagRefreshedAtMs: 1_764_940_000_000,
+          },
+          pendingDeliveries: 12,
+          sinkStats: { webhook: { queued: 9, retried: 4, pending: 2 } },
+        }),
+        baseline: (user) => (user === 'dr.house' ? { user, detectors: {} } : undefined),
+        baselineUnavailable: () => unavailable,
+      },
+    });
+  });
+
+  after(() => server.close());
+
+  const scrape = async (): Promise<string> => (await fetch(`${server.url}/metrics`)).text();
+
+  it('readiness explains a restart', async () => {
+    const response = await fetch(`${server.url}/readyz`);
+    assert.equal(response.status, 503);
+    assert.deepEqual(await response.json(), { status: 'restarting', reason: 'The consumer crashed and the Kafka client is restarting it.' });
+  });
+
+  it('exports lag per partition', async () => {
+    const text = await scrape();
+    assert.match(text, /^# TYPE holter_kafka_consumer_lag gauge$/m);
+    assert.match(text, /^holter_kafka_consumer_lag\{topic="auth-events",partition="0"\} 1500$/m);
+    assert.match(text, /^holter_kafka_consumer_lag\{topic="auth-events",partition="3"\} 0$/m);
+    assert.match(text, /^holter_kafka_consumer_lag_refreshed_timestamp_seconds 1764940000$/m);
+  });
+
+  it('exports membership and pending deliveries', async () => {
+    const text = await scrape();
+    assert.match(text, /^holter_kafka_consumer_member 0$/m);
+    assert.match(text, /^holter_alerts_pending_delivery 12$/m);
+  });
+
+  it('splits counters from gauges', async () => {
+    const text = await scrape();
+    assert.match(text, /^# TYPE holter_stage_stat_total counter$/m);
+    assert.match(text, /^# TYPE holter_stage_stat gauge$/m);
+    assert.match(text, /^# TYPE holter_source_stat_total counter$/m);
+    assert.match(text, /^holter_stage_stat_total\{stage="behavioural-baselines",name="events_late"\} 7$/m);
+    assert.match(text, /^holter_stage_stat_total\{stage="behavioural-baselines",name="after-hours.detections"\} 3$/m);
+    assert.match(text, /^holter_stage_stat\{stage="behavioural-baselines",name="detectors_loaded"\} 2$/m);
+    assert.match(text, /^holter_stage_stat\{stage="behavioural-baselines",name="after-hours.entities"\} 40$/m);
+    assert.doesNotMatch(text, /^holter_stage_stat\{[^}]*name="events_late"/m);
+    assert.doesNotMatch(text, /^holter_stage_stat_total\{[^}]*name="detectors_loaded"/m);
+    assert.match(text, /^holter_source_stat_total\{name="restores"\} 2$/m);
+    assert.match(text, /^holter_sink_stat_total\{sink="webhook",name="retried"\} 4$/m);
+    assert.match(text, /^holter_sink_stat\{sink="webhook",name="pending"\} 2$/m);
+  });
+
+  it('baseline waits for restores', async () => {
+    const headers = { authorization: `Bearer ${ANALYST_TOKEN}` };
+    unavailable = 'The detection state of partitions auth-events/3 is still being restored from the changelog.';
+    const restoring = await fetch(`${server.url}/api/v1/baseline/u-1044`, { headers });
+    assert.equal(restoring.status, 503);
+    assert.equal(restoring.headers.get('retry-after'), '5');
+    assert.deepEqual(await restoring.json(), { error: unavailable });
+
+    const known = await fetch(`${server.url}/api/v1/baseline/dr.house`, { headers });
+    assert.equal(known.status, 200, 'a user already found needs no restore');
+
+    unavailable = undefined;
+    const unknown = await fetch(`${server.url}/api/v1/baseline/u-1044`, { headers });
+    assert.equal(unknown.status, 404);
   });
 });
 

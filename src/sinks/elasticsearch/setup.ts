@@ -1,6 +1,7 @@
 import { errors, type Client } from '@elastic/elasticsearch';
 import { HolterError } from '../../errors.js';
 import type { ElasticsearchConfig } from './client.js';
+import { describeNodes, findNameHolder, nameTakenMessage } from './preflight.js';
 import { describeRequestError } from './retry.js';
 import { ALERT_MAPPINGS, ilmPolicyBody, indexTemplateBody } from './template.js';
 
@@ -22,6 +23,7 @@ export interface SetupStep {
 export async function setupElasticsearch(client: Client, config: ElasticsearchConfig): Promise<SetupStep[]> {
   const steps: SetupStep[] = [];
   steps.push(await checkCluster(client));
+  await checkNameFree(client, config);
 
   const ilm = await installIlmPolicy(client, config);
   steps.push(ilm);
@@ -43,6 +45,37 @@ async function checkCluster(client: Client): Promise<SetupStep> {
     throw new HolterError('HOLTER_ELASTICSEARCH_SETUP', `Elasticsearch ${version} is not supported: Holter's client speaks the 8.x API. Use an 8.x cluster.`);
   }
   return { step: 'cluster', outcome: 'reachable', detail: `Elasticsearch ${version}, cluster ${info.cluster_name}` };
+}
+
+/**
+ * Rejects a data stream name that an index or alias already holds, as after `holter run` wrote
+ * alerts before any setup, and a data stream that another index template created. The template
+ * would never apply to either, so installing it and exiting 0 would mislead.
+ */
+async function checkNameFree(client: Client, config: ElasticsearchConfig): Promise<void> {
+  const holder = await request('data stream', () => findNameHolder(client, config.data_stream));
+  if (holder === 'index' || holder === 'alias') {
+    throw new HolterError('HOLTER_ELASTICSEARCH_SETUP', nameTakenMessage(config, holder, describeNodes(config)), { path: 'sinks.elasticsearch.data_stream' });
+  }
+  if (holder !== 'data stream') return;
+
+  let template: string | undefined;
+  try {
+    const found = await client.indices.getDataStream({ name: config.data_stream });
+    template = found.data_streams.find((stream) => stream.name === config.data_stream)?.template;
+  } catch (error) {
+    // Without the data stream API the creating template cannot be read, and the check is skipped.
+    if (isMissingHandler(error)) return;
+    throw setupError('data stream', error);
+  }
+  if (template !== undefined && template !== config.index_template) {
+    throw new HolterError(
+      'HOLTER_ELASTICSEARCH_SETUP',
+      `Data stream ${config.data_stream} was created by index template ${template}, not ${config.index_template}, so its backing indices keep that template's mappings until a rollover. ` +
+        `Set sinks.elasticsearch.index_template to ${template} if that template is Holter's, or delete the data stream (its alerts with it) and run holter setup elasticsearch again.`,
+      { path: 'sinks.elasticsearch.index_template' },
+    );
+  }
 }
 
 async function installIlmPolicy(client: Client, config: ElasticsearchConfig): Promise<SetupStep> {

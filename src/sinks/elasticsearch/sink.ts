@@ -13,6 +13,11 @@ export interface ElasticsearchSinkOptions {
   initialBackoffMs: number;
   maxBackoffMs: number;
   logger: Logger;
+  /**
+   * How long after `watchDrain` the writes still pending are given up, in milliseconds. Without it
+   * `watchDrain` never reports.
+   */
+  drainTimeoutMs?: number;
   /** Injected by tests; defaults to a real timer. */
   sleep?: (ms: number) => Promise<void>;
 }
@@ -51,16 +56,45 @@ export class ElasticsearchSink implements AlertSink {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly sleep: (ms: number) => Promise<void>;
+  /** Writes accepted and not settled yet: queued, in a request in flight, or waiting for a retry. */
+  private unsettled = 0;
 
   constructor(private readonly options: ElasticsearchSinkOptions) {
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   write(alert: Alert): Promise<SinkOutcome> {
-    return new Promise<SinkOutcome>((resolve, reject) => {
+    this.unsettled++;
+    const written = new Promise<SinkOutcome>((resolve, reject) => {
       this.queue.push({ alert, resolve, reject });
       this.startRequests();
     });
+    const settled = (): void => {
+      this.unsettled--;
+    };
+    written.then(settled, settled);
+    return written;
+  }
+
+  /** Writes accepted and not yet indexed or rejected. */
+  get pendingWrites(): number {
+    return this.unsettled;
+  }
+
+  /**
+   * Starts the drain timeout of a shutdown. When `drainTimeoutMs` passes with writes still pending,
+   * calls `expired` with their number. The writes stay pending and the retries go on, so no
+   * checkpoint or offset commit can count those alerts as delivered: the caller is expected to
+   * exit, and their records are processed again on the next start. The timer does not keep the
+   * process alive.
+   */
+  watchDrain(expired: (pending: number) => void): void {
+    const timeoutMs = this.options.drainTimeoutMs;
+    if (timeoutMs === undefined) return;
+    const timer = setTimeout(() => {
+      if (this.unsettled > 0) expired(this.unsettled);
+    }, timeoutMs);
+    timer.unref();
   }
 
   /** Waits for every pending write to settle, then closes the client. */

@@ -41,7 +41,10 @@ function toKafkajsConfig(settings: KafkaConnectionSettings, logger: Logger): Kaf
     brokers: settings.brokers,
     connectionTimeout: settings.connectionTimeoutMs,
     logLevel: logLevel.INFO,
-    logCreator: () => (entry) => forwardLog(logger, entry),
+    logCreator: () => {
+      const forwarder = new KafkajsLogForwarder(logger);
+      return (entry) => forwarder.forward(entry);
+    },
   };
   if (settings.tls !== undefined) {
     config.ssl = { ca: settings.tls.ca, cert: settings.tls.cert, key: settings.tls.key, rejectUnauthorized: settings.tls.rejectUnauthorized };
@@ -64,17 +67,88 @@ function toConsumerConfig(options: ConsumerOptions): Parameters<kafkajs.Kafka['c
   };
 }
 
+/** How long repeated connection errors are counted before one summary line is logged. */
+export const CONNECTION_ERROR_LOG_INTERVAL_MS = 30_000;
+
+/** kafkajs 2.2.4 messages of a failed connection attempt, which it retries by itself. */
+const CONNECTION_ERROR_MESSAGE = /^(Connection error|Connection timeout|Failed to connect to (seed )?broker)/;
+
+export interface KafkajsLogForwarderOptions {
+  intervalMs?: number;
+  /** Injected by tests; defaults to an unref'd timer, so a pending summary never keeps the process alive. */
+  schedule?: (callback: () => void, delayMs: number) => void;
+}
+
 /**
- * Sends kafkajs's own log lines to Holter's log. Its INFO lines (joined the group, stopped) are
- * routine for kafkajs but per-rebalance for us, so they go to debug.
+ * Sends kafkajs's own log lines to Holter's log, at levels that match what they mean for Holter:
+ *
+ * - `Response API(...)` lines, which kafkajs logs at error for every error code a broker returns,
+ *   go to debug. The caller gets the same error and either retries (a rebalance in progress, a
+ *   coordinator not available yet) or handles it (a topic that already exists), and Holter logs
+ *   what it cannot handle.
+ * - Connection errors, which kafkajs retries, are rate-limited: the first goes to warn, and later
+ *   ones are counted and logged as one summary line per interval while they go on.
+ * - `Crash` and `Restarting the consumer` go to warn. kafkajs logs a crash before it decides to
+ *   restart the consumer, and when it does not, the source fails the run and logs that at error.
+ *   So the final give-up still reaches error, once, and a retried crash stays a warning.
+ * - INFO lines (joined the group, stopped) are routine for kafkajs but per-rebalance for Holter, so
+ *   they go to debug.
  */
-function forwardLog(logger: Logger, entry: LogEntry): void {
-  const { message, error, broker, groupId, topic, partition } = entry.log as Record<string, unknown>;
-  const fields = { component: 'kafkajs', kafkajsNamespace: entry.namespace, broker, groupId, topic, partition, err: error };
-  const text = `kafkajs: ${String(message)}`;
-  if (entry.level === logLevel.ERROR) logger.error(fields, text);
-  else if (entry.level === logLevel.WARN) logger.warn(fields, text);
-  else logger.debug(fields, text);
+export class KafkajsLogForwarder {
+  private readonly intervalMs: number;
+  private readonly schedule: (callback: () => void, delayMs: number) => void;
+  /** Connection errors since the last line logged, while a rate-limit interval is open. */
+  private suppressed: { count: number; latest: string } | undefined;
+
+  constructor(
+    private readonly logger: Logger,
+    options: KafkajsLogForwarderOptions = {},
+  ) {
+    this.intervalMs = options.intervalMs ?? CONNECTION_ERROR_LOG_INTERVAL_MS;
+    this.schedule = options.schedule ?? ((callback, delayMs) => setTimeout(callback, delayMs).unref());
+  }
+
+  forward(entry: LogEntry): void {
+    const { message, error, broker, groupId, topic, partition } = entry.log as Record<string, unknown>;
+    const fields = { component: 'kafkajs', kafkajsNamespace: entry.namespace, broker, groupId, topic, partition, err: error };
+    const raw = String(message);
+    const text = `kafkajs: ${raw}`;
+    if (entry.level === logLevel.ERROR || entry.level === logLevel.WARN) {
+      if (raw.startsWith('Response ')) return this.logger.debug(fields, text);
+      if (CONNECTION_ERROR_MESSAGE.test(raw)) return this.connectionError(fields, text);
+      if (raw.startsWith('Crash: ') || raw.startsWith('Restarting the consumer')) return this.logger.warn(fields, text);
+    }
+    if (entry.level === logLevel.ERROR) this.logger.error(fields, text);
+    else if (entry.level === logLevel.WARN) this.logger.warn(fields, text);
+    else this.logger.debug(fields, text);
+  }
+
+  private connectionError(fields: Record<string, unknown>, text: string): void {
+    if (this.suppressed !== undefined) {
+      this.suppressed.count++;
+      this.suppressed.latest = text;
+      return;
+    }
+    this.logger.warn(fields, `${text} (kafkajs retries; repeats are counted for ${this.intervalMs / 1000} s)`);
+    this.suppressed = { count: 0, latest: text };
+    this.schedule(() => this.endInterval(), this.intervalMs);
+  }
+
+  /** Logs the count of the interval's connection errors, and keeps counting while they go on. */
+  private endInterval(): void {
+    const suppressed = this.suppressed;
+    if (suppressed === undefined) return;
+    if (suppressed.count === 0) {
+      this.suppressed = undefined;
+      return;
+    }
+    this.logger.warn(
+      { component: 'kafkajs', count: suppressed.count, intervalMs: this.intervalMs },
+      `kafkajs: ${suppressed.count} more connection errors in the last ${this.intervalMs / 1000} s; latest: ${suppressed.latest.replace(/^kafkajs: /, '')}`,
+    );
+    this.suppressed = { count: 0, latest: suppressed.latest };
+    this.schedule(() => this.endInterval(), this.intervalMs);
+  }
 }
 
 class KafkajsConsumer implements KafkaConsumerClient {
@@ -92,7 +166,12 @@ class KafkajsConsumer implements KafkaConsumerClient {
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       // kafkajs rejoins by itself after retriable errors (restart true); only a final crash ends the run.
       if (!event.payload.restart) events.onCrash(event.payload.error);
+      else events.onMembershipLost?.('restarting', event.payload.error);
     });
+    const onMembershipLost = events.onMembershipLost;
+    if (onMembershipLost !== undefined) {
+      this.consumer.on(this.consumer.events.REBALANCING, () => onMembershipLost('rebalancing'));
+    }
     const onAssignment = events.onAssignment;
     if (onAssignment !== undefined) {
       this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => onAssignment(event.payload.memberAssignment));

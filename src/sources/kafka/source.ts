@@ -52,6 +52,19 @@ export interface KafkaSourceStats {
 }
 
 /**
+ * Group membership of the consumer, for the readiness probe. Outside the group, `status` is the
+ * cause as a code and `reason` explains it to the operator.
+ */
+export type KafkaMembership = { member: true } | { member: false; status: 'starting' | 'rebalancing' | 'restarting' | 'stopped'; reason: string };
+
+/** An owned partition and the offset of the next record to process, when this member has read or sought it. */
+export interface OwnedPartition {
+  topic: string;
+  partition: number;
+  nextOffset?: string;
+}
+
+/**
  * Kafka error types that mean this member's generation ended: a rebalance moved or may move the
  * partition, so retrying the commit cannot succeed. NOT_COORDINATOR is not here, because the
  * coordinator moving (a broker restart) leaves the generation valid and a retry can succeed.
@@ -75,7 +88,11 @@ const DEFAULT_COMMIT_MAX_BACKOFF_MS = 5000;
  * interval later. That is the back-pressure.
  */
 export class KafkaSource {
-  private joinedGroup = false;
+  private membershipState: KafkaMembership;
+  /** The partitions of the latest assignment, kept while the consumer is out of the group. */
+  private assignment: PartitionAssignment = {};
+  /** Offset of the next record to process, by `topic/partition`, for the lag metric. */
+  private readonly nextOffsets = new Map<string, bigint>();
   readonly stats: KafkaSourceStats = { recordsFetched: 0, tombstonesSkipped: 0, oversizedRecords: 0, commits: 0, commitRetries: 0, seeks: 0, checkpointRetries: 0 };
   private readonly formats: Map<string, string | undefined>;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -102,6 +119,7 @@ export class KafkaSource {
 
   constructor(private readonly options: KafkaSourceOptions) {
     this.formats = new Map(options.topics.map((topic) => [topic.name, topic.format]));
+    this.membershipState = { member: false, status: 'starting', reason: `The consumer has not joined group ${options.groupId} yet.` };
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
@@ -121,6 +139,7 @@ export class KafkaSource {
       onCrash: (error) =>
         this.fail(new HolterError('HOLTER_KAFKA_CONSUME', `The Kafka consumer of group ${groupId} crashed: ${error.message}. Restart holter run; uncommitted records are processed again.`, { cause: error, retriable: true })),
       onAssignment: (assignment) => this.onAssignment(assignment),
+      onMembershipLost: (cause, error) => this.onMembershipLost(cause, error),
     });
     logger.info({ groupId, topics }, 'kafka source started');
     this.idleTimer = setInterval(() => this.checkpointWhileIdle(), Math.max(100, Math.floor(this.options.checkpointIntervalMs / 2)));
@@ -132,6 +151,7 @@ export class KafkaSource {
   /** Stops fetching, lets the batch in hand finish, checkpoints and commits what was processed, and leaves the group. */
   stop(): Promise<void> {
     this.stopRequested = true;
+    this.membershipState = { member: false, status: 'stopped', reason: `holter run is stopping and leaves group ${this.options.groupId}.` };
     clearInterval(this.idleTimer);
     this.stopping ??= (async () => {
       try {
@@ -156,20 +176,61 @@ export class KafkaSource {
     return run;
   }
 
-  /** True once this member has joined the group and received its partitions: the readiness probe. */
+  /** True while this member is in its group with its partitions assigned. */
   get joined(): boolean {
-    return this.joinedGroup;
+    return this.membershipState.member;
+  }
+
+  /** Whether the consumer is a member of its group now, and why not: what the readiness probe reports. */
+  get membership(): KafkaMembership {
+    return this.membershipState;
+  }
+
+  /** Partitions of the latest assignment, with the next offset to process where this member has read or sought the partition. */
+  get ownedPartitions(): OwnedPartition[] {
+    return Object.entries(this.assignment).flatMap(([topic, partitions]) =>
+      partitions.map((partition) => {
+        const nextOffset = this.nextOffsets.get(`${topic}/${partition}`);
+        return nextOffset === undefined ? { topic, partition } : { topic, partition, nextOffset: nextOffset.toString() };
+      }),
+    );
   }
 
   private onAssignment(assignment: PartitionAssignment): void {
-    this.joinedGroup = true;
+    this.membershipState = { member: true };
+    this.assignment = assignment;
+    // Another member may have moved a partition on meanwhile; its next batch sets the position again.
+    this.nextOffsets.clear();
     this.rebalanceNoticed = false;
     this.options.logger.info({ groupId: this.options.groupId, assignment }, 'kafka partitions assigned');
     void this.runExclusive(async () => {
       // A partition assigned again is restored from the store, which must contain its latest checkpoint.
       await this.checkpointInFlight;
       this.options.tasks.assign(assignment);
+      // With repartitioning, only the repartition topic's partitions have tasks.
+      const repartitionTopic = this.options.repartitioner?.topic;
+      const withTasks = repartitionTopic === undefined ? assignment : { [repartitionTopic]: assignment[repartitionTopic] ?? [] };
+      this.options.tasks.restoreInBackground(withTasks);
     });
+  }
+
+  private onMembershipLost(cause: 'rebalancing' | 'restarting', error: Error | undefined): void {
+    const { groupId } = this.options;
+    if (this.stopRequested) return;
+    if (cause === 'rebalancing') {
+      this.membershipState = { member: false, status: 'rebalancing', reason: `Group ${groupId} is rebalancing; this member consumes again once it has rejoined.` };
+      return;
+    }
+    const crash = error === undefined ? 'an error' : `${error.name}: ${error.message}`;
+    this.membershipState = {
+      member: false,
+      status: 'restarting',
+      reason: `The consumer crashed on ${crash} and the Kafka client is restarting it; it has not rejoined group ${groupId} yet.`,
+    };
+  }
+
+  private recordPosition(topic: string, partition: number, nextOffset: bigint): void {
+    this.nextOffsets.set(`${topic}/${partition}`, nextOffset);
   }
 
   /** Checkpoints and commits when no batch arrives for a while, so an idle partition's offsets are committed too. */
@@ -205,6 +266,7 @@ export class KafkaSource {
       if (outcome.action === 'seek') {
         this.stats.seeks++;
         this.options.consumer.seek(topic, partition, outcome.offset);
+        this.recordPosition(topic, partition, BigInt(outcome.offset));
         clearInterval(heartbeat);
         return;
       }
@@ -216,6 +278,7 @@ export class KafkaSource {
         }
         control.resolveOffset(message.offset);
         lastProcessed = message.offset;
+        this.recordPosition(topic, partition, BigInt(message.offset) + 1n);
       }
     } catch (error) {
       clearInterval(heartbeat);
@@ -306,6 +369,7 @@ export class KafkaSource {
         if (record !== undefined) await repartitioner.add(record);
         control.resolveOffset(message.offset);
         lastProcessed = message.offset;
+        this.recordPosition(topic, partition, BigInt(message.offset) + 1n);
       }
       await repartitioner.flush();
     } catch (error) {
@@ -377,7 +441,15 @@ export class KafkaSource {
           return;
         }
         const delayMs = Math.min(maxMs, initialMs * 2 ** Math.min(attempt - 1, 20));
-        if ((attempt & (attempt - 1)) === 0) this.options.logger.warn({ attempt, delayMs, err: error }, 'checkpoint write failed; retrying');
+        if ((attempt & (attempt - 1)) === 0) {
+          // Holter retries by itself, so the line carries the root cause only: the wrapped error's
+          // advice to restart and its stack would mislead and repeat the cause.
+          const cause = this.options.consumer.describeError(holterError.cause);
+          this.options.logger.warn(
+            { attempt, delayMs, errorType: cause.type, reason: rootMessage(error) },
+            `checkpoint write failed: ${rootMessage(error)}; retrying in ${delayMs} ms`,
+          );
+        }
         this.stats.checkpointRetries++;
         await this.sleep(delayMs);
       }
@@ -437,6 +509,13 @@ export class KafkaSource {
     // Not awaited: stop() waits for the batch handler, which may be the caller.
     void this.stop();
   }
+}
+
+/** Returns the message of the innermost `cause` of an error, which names what actually failed. */
+function rootMessage(error: unknown): string {
+  let current = error;
+  for (let depth = 0; depth < 10 && current instanceof Error && current.cause instanceof Error; depth++) current = current.cause;
+  return current instanceof Error ? current.message : String(current);
 }
 
 function connectError(error: unknown, topics: string[]): HolterError {

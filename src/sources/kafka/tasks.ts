@@ -53,12 +53,17 @@ export interface PartitionTaskStats {
 /**
  * The detection tasks of the partitions this member owns, one per partition, with the offset each
  * task's state reflects. A task is restored from its latest checkpoint when its partition is
- * assigned, and checkpointed on request. The positions a checkpoint returns are the only offsets
+ * assigned (in the background, see `restoreInBackground`) or at the latest on its first batch, and
+ * checkpointed on request. The positions a checkpoint returns are the only offsets
  * that may be committed, so a committed offset never runs ahead of a checkpoint.
  */
 export class PartitionTasks {
   readonly stats: PartitionTaskStats = { restores: 0, restoredEmpty: 0, checkpoints: 0, forwardedDuplicates: 0 };
   private readonly entries = new Map<string, TaskEntry>();
+  /** Partitions of the latest assignment, as `topic/partition`. */
+  private assigned = new Set<string>();
+  /** Restores started on assignment and not finished yet, by `topic/partition`; they never reject. */
+  private readonly restoring = new Map<string, Promise<void>>();
 
   constructor(
     private readonly host: TaskHost,
@@ -73,6 +78,7 @@ export class PartitionTasks {
    */
   assign(assignment: PartitionAssignment): void {
     const assigned = new Set(Object.entries(assignment).flatMap(([topic, partitions]) => partitions.map((partition) => taskKey(topic, partition))));
+    this.assigned = assigned;
     for (const [key, entry] of this.entries) {
       if (assigned.has(key)) {
         entry.trusted = false;
@@ -84,12 +90,57 @@ export class PartitionTasks {
   }
 
   /**
+   * Starts restoring the latest checkpoint of each given partition that has no task yet, so its
+   * state (such as the baselines the API serves) is back before its first batch arrives, which may
+   * be much later on a quiet topic. The restored task is not trusted: `prepare` keeps it only if
+   * the first batch starts at its offset, and otherwise restores again from the store. A restore
+   * that fails here is only logged, because `prepare` tries again and reports the failure.
+   */
+  restoreInBackground(assignment: PartitionAssignment): void {
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const partition of partitions) {
+        const key = taskKey(topic, partition);
+        if (this.entries.has(key) || this.restoring.has(key)) continue;
+        const restore = this.restoreAssigned(topic, partition).finally(() => this.restoring.delete(key));
+        this.restoring.set(key, restore);
+      }
+    }
+  }
+
+  /** Partitions (`topic/partition`) whose restore started on assignment and has not finished. */
+  get partitionsRestoring(): string[] {
+    return [...this.restoring.keys()];
+  }
+
+  private async restoreAssigned(topic: string, partition: number): Promise<void> {
+    const key = taskKey(topic, partition);
+    let task: DetectionTask | undefined;
+    try {
+      const stored = await this.store.read(topic, partition);
+      // A partition without a checkpoint gets its empty task on its first batch, as before.
+      if (stored === undefined || this.entries.has(key) || !this.assigned.has(key)) return;
+      task = await this.host.createTask();
+      task.restore(stored.checkpoint.task);
+      const entry: TaskEntry = { topic, partition, task, nextOffset: BigInt(stored.checkpoint.offset), trusted: false, dirty: false, manifest: stored.manifest, forwarded: new Map() };
+      for (const [input, [offset, event]] of Object.entries(stored.checkpoint.forwarded ?? {})) entry.forwarded.set(input, { offset: BigInt(offset), event });
+      this.entries.set(key, entry);
+      this.stats.restores++;
+      // The same message as a restore on a partition's first batch, which log searches and tests look for.
+      this.logger.info({ topic, partition, offset: stored.checkpoint.offset, checkpointId: stored.manifest.id, restoredOn: 'assignment' }, 'detection state restored from checkpoint');
+    } catch (error) {
+      if (task !== undefined) this.host.retireTask(task);
+      this.logger.warn({ topic, partition, err: error }, 'restoring detection state on assignment failed; the partition restores again on its first batch');
+    }
+  }
+
+  /**
    * Readies the task of a partition for a batch that starts at `firstOffset`. A partition without a
    * trusted task is restored from its latest checkpoint. When the checkpoint reflects another
    * offset than the batch starts at, the caller must seek there and drop the batch.
    */
   async prepare(topic: string, partition: number, firstOffset: string): Promise<BatchOutcome> {
     const key = taskKey(topic, partition);
+    await this.restoring.get(key);
     const existing = this.entries.get(key);
     if (existing !== undefined && existing.trusted) return { action: 'process' };
     if (existing !== undefined && existing.nextOffset === BigInt(firstOffset)) {

@@ -125,3 +125,69 @@ test('kafka invalid UTF-8 reaches dead-letter topic', async () => {
   assert.equal(summary.eventsDecoded, 1);
   assert.deepEqual(consumer.commits.at(-1), [{ topic: TOPIC, partition: 0, offset: '9' }]);
 });
+
+test('kafka membership follows consumer events', async () => {
+  const pipeline = new Pipeline({
+    decode: decodeRecord,
+    decodeContext: { defaultTimeZone: 'UTC', now: new Date('2026-12-01T00:00:00Z') },
+    enrich: createEnricher({ tokenKey: 'source-test-key-0123456789' }),
+    stages: [],
+    createStages: async () => ({ stages: [] }),
+    sinks: [],
+    deadLetter: new DeadLetterTopic(new FakeProducer(), DEAD_LETTER_TOPIC, silentLogger),
+    allowedLatenessMs: 60_000,
+    logger: silentLogger,
+  });
+  const tasks = new PartitionTasks(
+    { createTask: () => pipeline.createTask(), retireTask: (task) => pipeline.retireTask(task), push: (record, task) => pipeline.push(record, task), deliveredSoFar: () => pipeline.deliveredSoFar() },
+    new MemoryCheckpointStore(),
+    silentLogger,
+  );
+  const consumer = new FakeConsumer();
+  const source = new KafkaSource({
+    consumer,
+    groupId: 'holter-test',
+    topics: [{ name: TOPIC }],
+    fromBeginning: true,
+    maxRecordBytes: 1024,
+    tasks,
+    checkpointIntervalMs: 60_000,
+    heartbeatIntervalMs: 1000,
+    logger: silentLogger,
+  });
+
+  const running = source.run();
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(source.membership, { member: false, status: 'starting', reason: 'The consumer has not joined group holter-test yet.' });
+  assert.ok(consumer.handler !== undefined, 'the source started the consumer');
+  assert.ok(consumer.events?.onAssignment !== undefined, 'the source listens for assignments');
+  assert.ok(consumer.events.onMembershipLost !== undefined, 'the source listens for lost membership');
+
+  consumer.events.onAssignment({ [TOPIC]: [0, 2] });
+  assert.deepEqual(source.membership, { member: true });
+  assert.deepEqual(source.ownedPartitions, [
+    { topic: TOPIC, partition: 0 },
+    { topic: TOPIC, partition: 2 },
+  ]);
+  await consumer.handler({ topic: TOPIC, partition: 2, messages: [{ offset: '40', key: null, value: Buffer.from(OKTA_LOGIN), headers: {} }] }, CONTROL);
+  assert.deepEqual(source.ownedPartitions[1], { topic: TOPIC, partition: 2, nextOffset: '41' });
+
+  const crash = Object.assign(new Error('Number of retries exceeded'), { name: 'KafkaJSNumberOfRetriesExceeded' });
+  consumer.events.onMembershipLost('restarting', crash);
+  const restarting = source.membership;
+  assert.equal(restarting.member, false);
+  assert.equal(restarting.member === false && restarting.status, 'restarting');
+  assert.match(restarting.member === false ? restarting.reason : '', /KafkaJSNumberOfRetriesExceeded: Number of retries exceeded.*not rejoined group holter-test/);
+  assert.equal(source.ownedPartitions.length, 2, 'the last assignment stays for the lag metric');
+
+  consumer.events.onAssignment({ [TOPIC]: [2] });
+  assert.deepEqual(source.membership, { member: true });
+  assert.deepEqual(source.ownedPartitions, [{ topic: TOPIC, partition: 2 }], 'a new generation forgets positions, which another member may have moved');
+
+  consumer.events.onMembershipLost('rebalancing');
+  assert.equal(source.membership.member === false && source.membership.status, 'rebalancing');
+
+  await source.stop();
+  await running;
+  assert.equal(source.membership.member === false && source.membership.status, 'stopped');
+});

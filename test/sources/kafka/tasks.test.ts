@@ -274,3 +274,98 @@ test('incompatible stage state names partition', async () => {
   });
   assert.deepEqual(tasks.partitions, []);
 });
+
+/** Waits until no restore started on assignment is still running. */
+async function restoresSettled(tasks: PartitionTasks): Promise<void> {
+  for (let turn = 0; turn < 1000 && tasks.partitionsRestoring.length > 0; turn++) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(tasks.partitionsRestoring, []);
+}
+
+test('assignment restores before first batch', async () => {
+  const store = new MemoryCheckpointStore();
+  const leaving = await member(store);
+  await leaving.tasks.prepare(TOPIC, 0, '0');
+  await pushFailures(leaving.tasks, 0, 0, 5);
+  await leaving.tasks.checkpoint();
+
+  const joining = await member(store);
+  joining.tasks.assign({ [TOPIC]: [0, 1] });
+  joining.tasks.restoreInBackground({ [TOPIC]: [0, 1] });
+  assert.deepEqual(joining.tasks.partitionsRestoring, [`${TOPIC}/0`, `${TOPIC}/1`]);
+  await restoresSettled(joining.tasks);
+
+  assert.equal(joining.tasks.stats.restores, 1);
+  assert.deepEqual(joining.tasks.partitions, [`${TOPIC}/0`], 'partition 1 has no checkpoint and gets its task on its first batch');
+  assert.equal(joining.tasks.contains(TOPIC, 0, '4'), true, 'the restored state is there with no batch yet');
+
+  assert.deepEqual(await joining.tasks.prepare(TOPIC, 0, '5'), { action: 'process' });
+  assert.equal(joining.tasks.stats.restores, 1, 'the first batch keeps the task restored on assignment');
+  await pushFailures(joining.tasks, 0, 5, 8);
+  await joining.pipeline.drain();
+  assert.equal(joining.alerts.length, 1, 'the 8th failure counts the 5 restored ones');
+});
+
+test('restored task rechecked on first batch', async () => {
+  const store = new MemoryCheckpointStore();
+  const writer = await member(store);
+  await writer.tasks.prepare(TOPIC, 0, '0');
+  await pushFailures(writer.tasks, 0, 0, 3);
+  await writer.tasks.checkpoint();
+
+  const joining = await member(store);
+  joining.tasks.assign({ [TOPIC]: [0] });
+  joining.tasks.restoreInBackground({ [TOPIC]: [0] });
+  await restoresSettled(joining.tasks);
+  assert.equal(joining.tasks.contains(TOPIC, 0, '3'), false);
+
+  // Another member moved the partition on before this one fetched, as after a missed generation.
+  await pushFailures(writer.tasks, 0, 3, 6);
+  await writer.tasks.checkpoint();
+
+  assert.deepEqual(await joining.tasks.prepare(TOPIC, 0, '6'), { action: 'process' });
+  assert.equal(joining.tasks.stats.restores, 2, 'the batch starts past the restored offset, so the store is read again');
+  assert.equal(joining.tasks.contains(TOPIC, 0, '5'), true);
+});
+
+test('restore dropped after revocation', async () => {
+  const store = new MemoryCheckpointStore();
+  const writer = await member(store);
+  await writer.tasks.prepare(TOPIC, 0, '0');
+  await pushFailures(writer.tasks, 0, 0, 3);
+  await writer.tasks.checkpoint();
+
+  const joining = await member(store);
+  joining.tasks.assign({ [TOPIC]: [0] });
+  joining.tasks.restoreInBackground({ [TOPIC]: [0] });
+  joining.tasks.assign({ [TOPIC]: [] });
+  await restoresSettled(joining.tasks);
+
+  assert.deepEqual(joining.tasks.partitions, []);
+  assert.equal(joining.tasks.stats.restores, 0);
+});
+
+test('first batch waits for restore', async () => {
+  const store = new MemoryCheckpointStore();
+  const writer = await member(store);
+  await writer.tasks.prepare(TOPIC, 0, '0');
+  await pushFailures(writer.tasks, 0, 0, 4);
+  await writer.tasks.checkpoint();
+
+  let releaseRead: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (releaseRead = resolve));
+  const read = store.read.bind(store);
+  store.read = async (topic, partition) => {
+    await gate;
+    return read(topic, partition);
+  };
+
+  const joining = await member(store);
+  joining.tasks.assign({ [TOPIC]: [0] });
+  joining.tasks.restoreInBackground({ [TOPIC]: [0] });
+  const preparing = joining.tasks.prepare(TOPIC, 0, '4');
+  releaseRead();
+
+  assert.deepEqual(await preparing, { action: 'process' });
+  assert.equal(joining.tasks.stats.restores, 1, 'one restore, not one on assignment and one on the batch');
+  assert.equal(joining.tasks.stats.restoredEmpty, 0);
+});
