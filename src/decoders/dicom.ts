@@ -58,7 +58,7 @@ function decodeMessage(xml: string, record: RawRecord, context: DecodeContext, s
   const document = parseXml(xml);
   const message = document[ROOT];
   if (!isObject(message)) {
-    throw new DecodeError('invalid_record', `The XML document has no ${ROOT} root element; set the input's format with --format if it is another kind of XML.`);
+    throw new DecodeError('invalid_record', `The XML document has no ${ROOT} root element; set the input's format (--format, or kafka.topics[].format) if it is another kind of XML.`);
   }
 
   const identification = children(message, 'EventIdentification')[0];

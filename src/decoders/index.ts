@@ -102,14 +102,14 @@ function decodeOrThrow(record: SizedRawRecord, context: DecodeContext): HolterEv
     const value = parseJson(text);
     const decoder = detectJson(value);
     if (!decoder) {
-      throw new DecodeError('format_unknown', `No decoder recognises ${describeShape(value)}; set the input's format with --format.`);
+      throw new DecodeError('format_unknown', `No decoder recognises ${describeShape(value)}; set the input's format (--format, or kafka.topics[].format for a topic).`);
     }
     return decodeJsonValue(decoder, value, record, context);
   }
 
   const decoder = detectText(text);
   if (!decoder?.decodeText) {
-    throw new DecodeError('format_unknown', `No decoder recognises ${describeText(text)}; set the input's format with --format.`);
+    throw new DecodeError('format_unknown', `No decoder recognises ${describeText(text)}; set the input's format (--format, or kafka.topics[].format for a topic).`);
   }
   return decoder.decodeText(text, record, context);
 }
