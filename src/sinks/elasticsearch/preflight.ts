@@ -11,7 +11,7 @@ export interface PreflightOptions {
   now?: () => number;
 }
 
-/** What an error of the start check means: retry (the cluster may be down or starting) or stop (a configuration error). */
+/** Verdict on an error of the start check: retry (the cluster may be down or starting) or stop (a configuration error). */
 export type PreflightFailure = 'unreachable' | 'misconfigured';
 
 /**
@@ -55,7 +55,7 @@ export function classifyStartError(error: unknown): PreflightFailure {
   return 'misconfigured';
 }
 
-/** The advice for a configuration error, from the kind of failure. */
+/** Returns the advice for a configuration error, from the kind of failure. */
 function adviceFor(error: unknown): string {
   if (error instanceof errors.ResponseError && (error.statusCode === 401 || error.statusCode === 403)) {
     return 'Check the credentials (api_key_file, or username and password_file) and that the user has create_doc on the data stream and read access to index templates';
@@ -68,7 +68,7 @@ function adviceFor(error: unknown): string {
 }
 
 /**
- * Checks, before `holter run` consumes, that the cluster answers, runs 8.x, has the index template
+ * Checks, before `holter run` consumes, that the cluster responds, runs 8.x, has the index template
  * of the data stream, and that no plain index or alias holds the data stream's name. A refused
  * connection, a timeout, a 429 or a 5xx is retried with backoff for `startup_timeout_ms`, because
  * the cluster may be restarting. Every other failure, and the end of that wait, throws
@@ -111,7 +111,7 @@ export async function checkElasticsearchAtStart(client: Client, config: Elastics
   }
 }
 
-/** One round of the start check. Throws HolterError for what is settled, and the client's error otherwise. */
+/** Runs one round of the start check. Throws HolterError for what is settled, and the client's error otherwise. */
 async function checkCluster(client: Client, config: ElasticsearchConfig, nodes: string): Promise<void> {
   const info = await client.info();
   const version = info.version.number;
@@ -165,10 +165,10 @@ export function matchesIndexPattern(pattern: string, name: string): boolean {
   return new RegExp(`^${expression}$`).test(name);
 }
 
-/** What already holds a name on the cluster: a data stream, an index or an alias; undefined when nothing does. */
+/** Kind of object that already uses a name on the cluster: a data stream, an index or an alias; undefined when none does. */
 export type NameHolder = 'data stream' | 'index' | 'alias';
 
-/** Looks up what holds `name`, using the resolve index API, which the test node of scripts/services has too. */
+/** Looks up what uses `name`, with the resolve index API, which the test node of scripts/services has too. */
 export async function findNameHolder(client: Client, name: string): Promise<NameHolder | undefined> {
   let resolved;
   try {
@@ -183,7 +183,7 @@ export async function findNameHolder(client: Client, name: string): Promise<Name
   return undefined;
 }
 
-/** The message for a data stream name that an index or alias already holds, with the way out. */
+/** Returns the message for a data stream name that an index or alias already uses, and what to do. */
 export function nameTakenMessage(config: ElasticsearchConfig, holder: Exclude<NameHolder, 'data stream'>, nodes: string): string {
   return (
     `The name ${config.data_stream} is held by an ${holder} on Elasticsearch at ${nodes}, not by a data stream, so the index template ${config.index_template} never applies to it ` +
