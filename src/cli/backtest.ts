@@ -26,7 +26,7 @@ const IDLE_TIMEOUT_MS = 30_000;
  * rules and detectors would have raised. It reads in a consumer group of its own and commits
  * nothing, so the production group is untouched. As in `holter run`, each partition is detected
  * in a task of its own, unless `kafka.repartition_by` re-keys events, when one task detects them all.
- * The configured webhook and Elasticsearch sinks are left out, so a backtest pages nobody.
+ * The configured webhook and Elasticsearch sinks are left out, so a backtest sends no page.
  */
 export async function runKafkaBacktest(files: string[], options: ReplayOptions): Promise<number> {
   if (files.length > 0) {

@@ -1,10 +1,10 @@
 import type { Explanation } from './types.js';
 
 /**
- * What a page may show. Pages leave the system that keeps the audit trail, so a pager summary
- * names who acted, from where, and the numbers. Values of every other field (patient tokens,
- * record fields, free text such as a break-glass reason) are withheld from it; the stored alert
- * keeps them.
+ * Fields whose values a page may show. Pages leave the system that keeps the audit trail, so a
+ * pager summary names who acted, from where, and the numbers. Values of every other field (patient
+ * tokens, record fields, free text such as a break-glass reason) are withheld from it, and the
+ * stored alert keeps them.
  */
 export const PAGER_FIELDS: ReadonlySet<string> = new Set(['holter.user.id', 'user.name', 'user.id', 'source.ip', 'host.name', 'actual', 'threshold', 'window']);
 

@@ -155,7 +155,7 @@ function seenNames(event: HolterEvent): string[] {
 /**
  * Resolves the first name that the directory resolves to one person. When none resolves,
  * `holter.user.id` is the first name as seen, lower-cased and without its domain, and `known` is
- * false. Without a directory `known` is left out, because no account can be told known or not.
+ * false. Without a directory `known` is left out, because whether an account is known cannot be decided.
  */
 function resolveUser(directory: Directory | undefined, names: string[]): CachedUser {
   let ambiguous = false;

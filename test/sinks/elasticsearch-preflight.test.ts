@@ -15,7 +15,7 @@ import { detectionFor, eventAt } from '../helpers/detections.js';
 
 const PASSWORD = 'pw-never-logged-5521';
 
-/** What the loopback node answers to the start check's three requests. */
+/** Responses of the loopback node to the start check's three requests. */
 interface FakeCluster {
   infoStatus?: number;
   version?: string;
@@ -25,7 +25,7 @@ interface FakeCluster {
   resolved?: { indices: { name: string }[]; aliases: { name: string }[]; data_streams: { name: string }[] };
 }
 
-/** Starts a loopback HTTP server that answers like an Elasticsearch node. */
+/** Starts a loopback HTTP server that responds like an Elasticsearch node. */
 async function startFakeNode(cluster: FakeCluster, port = 0): Promise<{ port: number; server: Server }> {
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const send = (status: number, body: unknown): void => {

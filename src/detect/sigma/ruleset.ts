@@ -218,8 +218,10 @@ function applyFilters(
  */
 function logsourceOutsideFilter(filter: Logsource, rule: Logsource): string | undefined {
   for (const key of ['category', 'product', 'service'] as const) {
-    const wanted = filter[key];
-    if (wanted !== undefined && wanted !== rule[key]) return `${key} '${wanted}' and the rule ${rule[key] === undefined ? `has no ${key}` : `has '${rule[key]}'`}`;
+    const expected = filter[key];
+    if (expected === undefined || expected === rule[key]) continue;
+    const ruleValue = rule[key] === undefined ? `has no ${key}` : `has '${rule[key]}'`;
+    return `${key} '${expected}' and the rule ${ruleValue}`;
   }
   return undefined;
 }

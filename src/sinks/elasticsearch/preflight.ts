@@ -69,7 +69,7 @@ function adviceFor(error: unknown): string {
 
 /**
  * Checks, before `holter run` consumes, that the cluster responds, runs 8.x, has the index template
- * of the data stream, and that no plain index or alias holds the data stream's name. A refused
+ * of the data stream, and that no plain index or alias uses the data stream's name. A refused
  * connection, a timeout, a 429 or a 5xx is retried with backoff for `startup_timeout_ms`, because
  * the cluster may be restarting. Every other failure, and the end of that wait, throws
  * HOLTER_ELASTICSEARCH_CONNECT at once. Node URLs in messages and logs are masked.

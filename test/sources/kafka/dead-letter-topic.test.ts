@@ -4,7 +4,7 @@ import { silentLogger } from '../../../src/log.js';
 import type { KafkaProducerClient, OutgoingMessage } from '../../../src/sources/kafka/client.js';
 import { DEAD_LETTER_HEADERS, DeadLetterTopic } from '../../../src/sources/kafka/dead-letter-topic.js';
 
-/** A producer that rejects values above `limit` bytes as the broker does, and keeps what it accepted. */
+/** Returns a producer that rejects values above `limit` bytes as the broker does, and keeps what it accepted. */
 function limitedProducer(limit: number): KafkaProducerClient & { accepted: OutgoingMessage[]; refused: number } {
   const producer = {
     accepted: [] as OutgoingMessage[],
