@@ -156,10 +156,13 @@ export class Pipeline {
     return task;
   }
 
-  /** Ends a task without closing its windows (its state lives on in a checkpoint), keeping its counters. */
+  /**
+   * Ends a task without closing its windows (its state lives on in a checkpoint). Its running
+   * counts stay in the totals; its state sizes leave them with it.
+   */
   retireTask(task: DetectionTask): void {
     if (!this.tasks.delete(task)) return;
-    addStageStats(this.retiredStageStats, task.stats());
+    addStageStats(this.retiredStageStats, task.stats(), { countsOnly: true });
   }
 
   /**

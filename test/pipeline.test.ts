@@ -162,6 +162,10 @@ test('pipeline tasks keep separate windows and watermarks', async () => {
   assert.equal(summary.alerts, 1);
   assert.equal(summary.stageStats.sigma?.late_events, 0);
   assert.equal(summary.stageStats.sigma?.events, 16, 'the retired task still counts');
+  assert.equal(summary.stageStats.sigma?.rules_loaded, rules.ruleSet.rules.length, 'every task loads the same rules, so they are not added up');
+  const liveGroups = (restored.stats().sigma?.correlation_groups ?? 0) + (second.stats().sigma?.correlation_groups ?? 0);
+  assert.ok(liveGroups > 0);
+  assert.equal(summary.stageStats.sigma?.correlation_groups, liveGroups, "the retired task's groups live on in the restored task, not twice");
 });
 
 test('pipeline bounds alerts in flight', async () => {

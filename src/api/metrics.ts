@@ -1,5 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { RunSummary } from '../pipeline.js';
+import { isStageGauge } from '../state/task.js';
 
 /** Live counters the metrics endpoint reads at each scrape. */
 export interface MetricsSnapshot {
@@ -23,24 +24,6 @@ export interface MetricsSnapshot {
   /** Counters sinks keep of their own while running (a webhook's pages queued, retried, failed), by sink. */
   sinkStats?: Record<string, Record<string, number>>;
 }
-
-/**
- * Stage statistics that are current values, not running counts: loaded rules and detectors and
- * the size of the state. A per-detector statistic `<detector id>.<name>` is matched on `<name>`.
- * Every other stage statistic is exported as a counter.
- */
-const STAGE_GAUGE_NAMES = new Set([
-  'rules_loaded',
-  'correlations_loaded',
-  'rules_unmapped_logsource',
-  'filters_applied',
-  'correlation_groups',
-  'detectors_loaded',
-  'entities',
-  'peer_groups',
-  'open_windows',
-  'pending',
-]);
 
 /** Sink statistics that are current values; the others are running counts. */
 const SINK_GAUGE_NAMES = new Set(['pending']);
@@ -134,10 +117,6 @@ export function createMetrics(readSnapshot: () => MetricsSnapshot): HolterMetric
 }
 
 type Sample = [Record<string, string>, number];
-
-function isStageGauge(name: string): boolean {
-  return STAGE_GAUGE_NAMES.has(name.slice(name.lastIndexOf('.') + 1));
-}
 
 /** Registers a counter whose value is set to the source's running total at each scrape. */
 function counter(registry: Registry, name: string, help: string, labelNames: string[], samples: () => Sample[]): void {

@@ -94,14 +94,42 @@ export class DetectionTask {
 }
 
 /**
- * Adds one task's counters into a run total. Counters add up across tasks, except `*_loaded`
- * (rules or detectors loaded), which every task has the same of.
+ * Stage statistics that every task has the same of, because they describe the loaded rule set:
+ * a total takes the largest, not the sum. A per-detector statistic `<detector id>.<name>` is
+ * matched on `<name>`.
  */
-export function addStageStats(total: Record<string, Record<string, number>>, stats: Record<string, Record<string, number>>): void {
+const RULE_SET_VALUES = new Set(['rules_loaded', 'correlations_loaded', 'rules_unmapped_logsource', 'filters_applied', 'detectors_loaded']);
+
+/** Stage statistics that measure a task's state as it is now: a total adds the live tasks' values. */
+const STATE_VALUES = new Set(['correlation_groups', 'entities', 'peer_groups', 'open_windows', 'pending']);
+
+function baseName(name: string): string {
+  return name.slice(name.lastIndexOf('.') + 1);
+}
+
+/** True for a statistic that is a current value (a gauge), false for a running count. */
+export function isStageGauge(name: string): boolean {
+  const base = baseName(name);
+  return RULE_SET_VALUES.has(base) || STATE_VALUES.has(base);
+}
+
+/**
+ * Adds one task's statistics into a run total. Running counts add up across tasks; rule set
+ * values take the largest; state values add up. With `countsOnly`, for a retired task whose state
+ * now lives elsewhere, only its running counts are added.
+ */
+export function addStageStats(total: Record<string, Record<string, number>>, stats: Record<string, Record<string, number>>, options: { countsOnly?: boolean } = {}): void {
   for (const [stage, counters] of Object.entries(stats)) {
     const into = (total[stage] ??= {});
     for (const [name, value] of Object.entries(counters)) {
-      into[name] = name.endsWith('_loaded') ? Math.max(into[name] ?? 0, value) : (into[name] ?? 0) + value;
+      const base = baseName(name);
+      if (RULE_SET_VALUES.has(base)) {
+        if (options.countsOnly !== true) into[name] = Math.max(into[name] ?? 0, value);
+      } else if (STATE_VALUES.has(base)) {
+        if (options.countsOnly !== true) into[name] = (into[name] ?? 0) + value;
+      } else {
+        into[name] = (into[name] ?? 0) + value;
+      }
     }
   }
 }

@@ -201,6 +201,7 @@ test('close aborts a hanging receiver', async () => {
     for (const page of pages) assert.equal(await webhook.write(page), 'queued');
     // The drain timeout starts at close, so both requests reach the receiver first even on a busy machine.
     await waitFor(() => receiver.seen.length >= 2, 5000);
+    assert.equal(webhook.stats().pending, 3, 'pages in flight or waiting count as pending while the sink runs');
     await webhook.close();
 
     // Two pages are sent at once, so the third waits for a free slot and is never sent.

@@ -93,6 +93,7 @@ export class WebhookSink implements AlertSink {
   private readonly counters = { queued: 0, duplicate: 0, rejected_before: 0, delivered: 0, failed: 0, retried: 0, pending: 0 };
   private loop: Promise<void> | undefined;
   private stopped = false;
+  private outboxClosed = false;
   private wakeUp: (() => void) | undefined;
   /** Sends in progress, by alert id, so that a page is not sent twice at once. */
   private readonly inFlight = new Map<string, Promise<void>>();
@@ -137,8 +138,10 @@ export class WebhookSink implements AlertSink {
     return outcome;
   }
 
+  /** Counts of this run; `pending` is the outbox's count now, or at close once the outbox is closed. */
   stats(): Record<string, number> {
-    return { ...this.counters };
+    if (this.outboxClosed) return { ...this.counters };
+    return { ...this.counters, pending: this.outbox.pendingCount() };
   }
 
   /**
@@ -164,6 +167,7 @@ export class WebhookSink implements AlertSink {
       );
     }
     this.outbox.close();
+    this.outboxClosed = true;
   }
 
   private startLoop(): void {
