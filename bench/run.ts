@@ -4,7 +4,7 @@
  * same bytes. Compare ratios, not absolute rates: the machines are shared and noisy.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,11 +71,11 @@ function parseOnly(record: SimulatedRecord): void {
   xmlReference.write(record.text.slice(declaration >= 0 ? declaration : record.text.indexOf('<AuditMessage'))).close();
 }
 
-async function main(): Promise<void> {
+/** Runs the benchmark with its directory, roster and dead-letter file in `work`. */
+async function main(work: string): Promise<void> {
   const staff = Math.max(300, Math.ceil(TOTAL_EVENTS / 1500));
   const hospital = simulateHospital({ staff, days: 35 });
-  const config = applyOverrides(loadConfig(), { quiet: true, timeZone: hospital.timeZone, deadLetter: path.join(mkdtempSync(path.join(tmpdir(), 'holter-bench-')), 'dead-letter.ndjson') });
-  const work = mkdtempSync(path.join(tmpdir(), 'holter-bench-'));
+  const config = applyOverrides(loadConfig(), { quiet: true, timeZone: hospital.timeZone, deadLetter: path.join(work, 'dead-letter.ndjson') });
   const directoryFile = path.join(work, 'directory.csv');
   const rosterFile = path.join(work, 'roster.csv');
   writeFileSync(directoryFile, hospital.directoryCsv());
@@ -166,4 +166,9 @@ function rsigmaRow(): string | undefined {
   return `| ${probe.stdout.split('\n')[0]?.trim() ?? 'rsigma'} | installed | not timed here; \`npm run diff:rsigma\` compares the two engines' results |`;
 }
 
-await main();
+const work = mkdtempSync(path.join(tmpdir(), 'holter-bench-'));
+try {
+  await main(work);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
