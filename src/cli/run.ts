@@ -195,7 +195,7 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger,
 
   const reloader = new DetectionReloader({ config, stages: () => pipeline.taskStages(), raise: (detection) => pipeline.raiseDetection(detection), logger });
   const stopWatching = config.reload.watch ? reloader.watchFiles() : () => undefined;
-  const lag = new ConsumerLagMonitor({ admin: kafka.admin(), groupId: config.kafka.group_id, ownedPartitions: () => source.ownedPartitions, logger });
+  const lag = new ConsumerLagMonitor({ admin: kafka.admin(), groupId: config.kafka.group_id, ownedPartitions: () => source.ownedPartitions, intervalMs: config.kafka.lag_interval_ms, logger });
   lag.start();
   live.current = { pipeline, source, tasks, reloader, lag };
 

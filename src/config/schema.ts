@@ -71,6 +71,12 @@ const KafkaSection = Type.Object(
       default: 5000,
       description: 'How often detection state is checkpointed to the changelog topic and the offsets it reflects are committed, in milliseconds. After a crash, records since the last checkpoint are processed again.',
     }),
+    lag_interval_ms: Type.Integer({
+      minimum: 1000,
+      maximum: 3_600_000,
+      default: 15_000,
+      description: 'How often `holter run` reads the end offsets of its partitions for the `holter_kafka_consumer_lag` metric, in milliseconds. Each refresh asks the brokers for the end offsets (ListOffsets).',
+    }),
     repartition_by: Type.Optional(
       Type.String({
         minLength: 1,

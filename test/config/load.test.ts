@@ -171,3 +171,12 @@ test('webhook URL errors hide credentials', () => {
     for (const problem of problems) assert.ok(!problem.includes('s3cretpw'), problem);
   }
 });
+
+test('lag interval is read and bounded', () => {
+  assert.equal(loadConfig().kafka.lag_interval_ms, 15_000);
+  assert.equal(loadConfig(writeConfig('kafka:\n  lag_interval_ms: 5000\n')).kafka.lag_interval_ms, 5000);
+
+  const problems = problemsOf(writeConfig('kafka:\n  lag_interval_ms: 10\n'));
+  assert.equal(problems.length, 1);
+  assert.match(problems[0] ?? '', /holter\.yml:2:\d+: .*kafka\.lag_interval_ms.*1000/);
+});
