@@ -60,6 +60,11 @@ export function claimDatabase(db: Database.Database, path: string, kind: SqliteK
     tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((row) => row.name);
   } catch (error) {
     db.close();
+    const code = String((error as { code?: unknown }).code ?? '');
+    // SQLite reports a folder it cannot write its journal into as a read-only database, not as damage.
+    if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN')) {
+      throw new HolterError('HOLTER_STORE_FAILED', `The ${kind.name} ${path} could not be opened for writing: ${(error as Error).message}. Make the file and its folder writable by this user, or point ${kind.setting} at a file in a writable folder.`, { cause: error });
+    }
     throw new HolterError('HOLTER_STORE_FAILED', `The ${kind.name} ${path} could not be read as SQLite: ${(error as Error).message}. Point ${kind.setting} at a new file, or delete a damaged one.`, { cause: error });
   }
   if (applicationId === kind.applicationId) return;

@@ -9,7 +9,7 @@ export interface MetricsSnapshot {
   stageStats: Record<string, Record<string, number>>;
   /** The source's own counters, e.g. Kafka's records fetched and commits; all only grow. */
   sourceStats?: Record<string, number>;
-  reloads: { succeeded: number; rejected: number };
+  reloads: { succeeded: number; rejected: number; fileErrors: number };
   /** Kafka consumer state; absent until the run has assembled its source. */
   kafka?: {
     /** True while the consumer is a member of its group, as the readiness probe reports. */
@@ -67,6 +67,7 @@ export function createMetrics(readSnapshot: () => MetricsSnapshot): HolterMetric
       [{ outcome: 'rejected' }, reloads.rejected],
     ];
   });
+  gauge(registry, 'holter_rule_file_errors', 'Errors in the rule and detector files as last read, at start or by the last reload; 0 once every file loads.', [], () => [[{}, read().reloads.fileErrors]]);
   const stageSamples = (wantGauges: boolean): Sample[] =>
     Object.entries(read().stageStats).flatMap(([stage, stats]) =>
       Object.entries(stats)

@@ -88,6 +88,7 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
     for (const error of [...rules.errors, ...detectors.errors]) logger.error({ code: error.code, location: error.location }, error.describe());
   }
 
+  detectors.stage.keepUnloadedStates = detectors.errors.length > 0;
   const stages: DetectionStage[] = [rules.stage, detectors.stage];
   const risk = await loadRisk(config, options.logLoadErrors === false ? undefined : logger);
 
@@ -99,6 +100,8 @@ export async function assemblePipeline(config: HolterConfig, options: AssembleOp
   const allowedLatenessMs = config.detection.allowed_lateness_seconds * 1000;
   const createStages = async (): Promise<TaskStages> => {
     const taskDetectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone, logger });
+    // A detector whose file is broken keeps its saved state until the file loads again.
+    taskDetectors.stage.keepUnloadedStates = taskDetectors.errors.length > 0;
     const taskStages: TaskStages = { stages: [new SigmaStage(rules.stage.ruleSet, { allowedLatenessMs }), taskDetectors.stage] };
     if (risk.stage !== undefined) taskStages.risk = new RiskStage(risk.stage.config);
     return taskStages;

@@ -95,14 +95,14 @@ function liveHandlers(live: LiveRun): ApiHandlers {
       return membership.member ? { ready: true } : { ready: false, status: membership.status, reason: membership.reason };
     },
     metrics: () => {
-      if (live.current === undefined) return { summary: emptyRunSummary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0 } };
+      if (live.current === undefined) return { summary: emptyRunSummary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0, fileErrors: 0 } };
       const { pipeline, source, tasks, reloader, lag } = live.current;
       const summary = pipeline.currentSummary();
       return {
         summary,
         stageStats: summary.stageStats,
         sourceStats: { ...source.stats, ...tasks.stats },
-        reloads: reloader.counts,
+        reloads: { ...reloader.counts, fileErrors: reloader.fileErrors },
         kafka: { member: source.joined, lag: lag.lag, lagRefreshedAtMs: lag.refreshedAtMs },
         pendingDeliveries: pipeline.pendingDeliveryCount,
         sinkStats: pipeline.currentSinkStats(),
@@ -193,7 +193,9 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger,
     logger,
   });
 
-  const reloader = new DetectionReloader({ config, stages: () => pipeline.taskStages(), raise: (detection) => pipeline.raiseDetection(detection), logger });
+  const startErrors = [...report.ruleErrors, ...report.detectorErrors];
+  const reloader = new DetectionReloader({ config, stages: () => pipeline.taskStages(), raise: (detection) => pipeline.raiseDetection(detection), logger, startErrors: startErrors.length });
+  await reloader.reportStartErrors(startErrors);
   const stopWatching = config.reload.watch ? reloader.watchFiles() : () => undefined;
   const lag = new ConsumerLagMonitor({ admin: kafka.admin(), groupId: config.kafka.group_id, ownedPartitions: () => source.ownedPartitions, intervalMs: config.kafka.lag_interval_ms, logger });
   lag.start();

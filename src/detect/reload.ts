@@ -13,6 +13,7 @@ import type { Detection, DetectionStage } from './types.js';
 export interface ReloadOutcome {
   /** `reloaded` when the new set runs; `rejected` when a file was broken and the running set stays. */
   outcome: 'reloaded' | 'rejected';
+  /** Rules and detectors running after the request: the new set when reloaded, the set that stays when rejected. */
   rulesLoaded: number;
   detectorsLoaded: number;
   /** Each problem as `file:line:column CODE message`; empty when reloaded. */
@@ -31,9 +32,11 @@ export interface ReloaderOptions {
   logger: Logger;
   /** Processing-time clock; injected by tests. */
   now?: () => Date;
+  /** Errors of the rule and detector files when the run started; they count in `fileErrors` until a reload succeeds. */
+  startErrors?: number;
 }
 
-/** Rule id of the operator alert raised when a reload is rejected. */
+/** Rule id of the operator alert raised when a reload is rejected, or when files are rejected at start. */
 export const RELOAD_REJECTED_RULE_ID = 'holter-reload-rejected';
 
 /** How often `watchFiles` looks for changed rule and detector files. */
@@ -47,10 +50,14 @@ const FILE_CHECK_INTERVAL_MS = 2000;
  */
 export class DetectionReloader {
   readonly counts = { succeeded: 0, rejected: 0 };
+  /** Errors in the rule and detector files as last read, at start or by the last reload; 0 once every file loads. */
+  fileErrors: number;
   private running: Promise<ReloadOutcome> | undefined;
   private again = false;
 
-  constructor(private readonly options: ReloaderOptions) {}
+  constructor(private readonly options: ReloaderOptions) {
+    this.fileErrors = options.startErrors ?? 0;
+  }
 
   /** Reloads now. A request during a reload runs once more after it, so the last edit always lands. */
   reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
@@ -101,9 +108,10 @@ export class DetectionReloader {
 
     if (loaded.errors.length > 0) {
       this.counts.rejected++;
-      const outcome: ReloadOutcome = { outcome: 'rejected', rulesLoaded: loaded.rulesLoaded, detectorsLoaded: loaded.detectorsLoaded, errors: loaded.errors.map(describeError) };
+      this.fileErrors = loaded.errors.length;
+      const outcome: ReloadOutcome = { outcome: 'rejected', ...runningCounts(taskStages), errors: loaded.errors.map(describeError) };
       for (const error of loaded.errors) logger.error({ code: error.code, location: error.location, trigger }, `rules reload rejected: ${error.describe()}`);
-      await this.options.raise(rejectedDetection(outcome, trigger, this.options.now?.() ?? new Date()));
+      await this.options.raise(rejectedDetection(outcome.errors, trigger, this.options.now?.() ?? new Date()));
       return outcome;
     }
 
@@ -116,8 +124,21 @@ export class DetectionReloader {
       }
     });
     this.counts.succeeded++;
-    logger.info({ trigger, rulesLoaded: loaded.rulesLoaded, detectorsLoaded: loaded.detectorsLoaded, tasks: taskStages.length, detectorsKept: kept.detectors, paths: config.rules.paths }, 'rules reloaded');
+    this.fileErrors = 0;
+    logger.info(
+      { trigger, rulesLoaded: loaded.rulesLoaded, detectorsLoaded: loaded.detectorsLoaded, tasks: taskStages.length, detectorsKept: kept.detectors, paths: [...config.rules.paths, ...config.detectors.paths] },
+      'rules reloaded',
+    );
     return { outcome: 'reloaded', rulesLoaded: loaded.rulesLoaded, detectorsLoaded: loaded.detectorsLoaded, errors: [] };
+  }
+
+  /**
+   * Raises the operator alert for rule and detector files rejected when the run started, as for a
+   * rejected reload. Loading has logged each problem already. The other rules and detectors run meanwhile.
+   */
+  async reportStartErrors(errors: HolterError[]): Promise<void> {
+    if (errors.length === 0) return;
+    await this.options.raise(rejectedDetection(errors.map(describeError), 'start', this.options.now?.() ?? new Date()));
   }
 
   /** Loads the rule set once (tasks share compiled rules) and a detector set per task (each keeps its own state). */
@@ -170,27 +191,41 @@ function describeError(error: HolterError): string {
   return `${where}${error.code} ${error.message}`;
 }
 
+/** Counts of the rules and detectors the first task runs now; every task runs the same set. */
+function runningCounts(taskStages: DetectionStage[][]): { rulesLoaded: number; detectorsLoaded: number } {
+  const counts = { rulesLoaded: 0, detectorsLoaded: 0 };
+  for (const stage of taskStages[0] ?? []) {
+    if (stage instanceof SigmaStage) counts.rulesLoaded = stage.stats().rules_loaded ?? 0;
+    if (stage instanceof BaselineStage) counts.detectorsLoaded = stage.loadedDetectors.length;
+  }
+  return counts;
+}
+
 /**
- * Builds the operator alert for a rejected reload. It names the files and codes but carries no
- * rule text. Its window is the minute of the attempt, so saves of a broken file page at most once
- * a minute.
+ * Builds the operator alert for rule or detector files that could not be loaded, by a reload or
+ * at start. It names the files and codes but carries no rule text. Its window is the minute of the
+ * attempt, so saves of a broken file page at most once a minute.
  */
-function rejectedDetection(outcome: ReloadOutcome, trigger: ReloadTrigger, now: Date): Detection {
+function rejectedDetection(errors: string[], trigger: ReloadTrigger | 'start', now: Date): Detection {
   const minute = new Date(Math.floor(now.getTime() / 60_000) * 60_000);
-  const files = [...new Set(outcome.errors.map((error) => error.split(' ')[0]!.replace(/:\d+(:\d+)?$/, '')))];
+  const files = [...new Set(errors.map((error) => error.split(' ')[0]!.replace(/:\d+(:\d+)?$/, '')))];
   const triggerEvent: HolterEvent = {
     '@timestamp': now.toISOString(),
     event: { id: `reload-${now.getTime()}`, kind: 'event', category: ['configuration'], type: ['change'], action: `reload-${trigger}`, outcome: 'failure', dataset: 'holter.reload', module: 'holter' },
     holter: { source: { input: 'holter', format: 'holter' } },
   };
-  const summary = `Rules reload rejected: ${outcome.errors.length} error${outcome.errors.length === 1 ? '' : 's'} in ${files.join(', ')}. The rules running before stay in force until the files are fixed.`;
+  const counted = `${errors.length} error${errors.length === 1 ? '' : 's'} in ${files.join(', ')}`;
+  const summary =
+    trigger === 'start'
+      ? `Rules and detectors rejected at start: ${counted}. Holter runs without them until the files are fixed, and the saved state of a rejected detector is kept until it loads again.`
+      : `Rules reload rejected: ${counted}. The rules running before stay in force until the files are fixed.`;
   return {
-    rule: { id: RELOAD_REJECTED_RULE_ID, name: 'Rules reload rejected', ruleset: 'holter', description: 'A change to the rule or detector files could not be loaded.' },
+    rule: { id: RELOAD_REJECTED_RULE_ID, name: 'Rule files rejected', ruleset: 'holter', description: 'Rule or detector files could not be loaded, by a reload or when the run started.' },
     severity: 'high',
     riskScore: 0,
     groupKey: {},
     window: { start: minute.toISOString(), end: new Date(minute.getTime() + 60_000).toISOString() },
-    explanation: { summary, details: { trigger, errors: outcome.errors.slice(0, 20) } },
+    explanation: { summary, details: { trigger, errors: errors.slice(0, 20) } },
     evidence: [],
     trigger: triggerEvent,
   };

@@ -128,12 +128,14 @@ export class LocalStateStore {
 
   /** Returns the job's latest checkpoint, or undefined when the job has none yet. */
   load(job: string): LocalCheckpoint | undefined {
-    // A store opened read-only may be an empty file that no replay has written yet.
-    if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checkpoint'").get() === undefined) return undefined;
-    // SELECT * because a store written before the token key column, opened read-only, lacks it.
-    const row = this.db.prepare('SELECT * FROM checkpoint WHERE job = ?').get(job) as
-      | { version: number; saved_at: string; positions: string; state: Buffer; token_key_fingerprint?: string | null }
-      | undefined;
+    const row = this.read(() => {
+      // A store opened read-only may be an empty file that no replay has written yet.
+      if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'checkpoint'").get() === undefined) return undefined;
+      // SELECT * because a store written before the token key column, opened read-only, lacks it.
+      return this.db.prepare('SELECT * FROM checkpoint WHERE job = ?').get(job) as
+        | { version: number; saved_at: string; positions: string; state: Buffer; token_key_fingerprint?: string | null }
+        | undefined;
+    });
     if (row === undefined) return undefined;
 
     if (row.version !== LOCAL_CHECKPOINT_VERSION) {
@@ -173,7 +175,17 @@ export class LocalStateStore {
 
   /** Names of the jobs with a checkpoint, for `holter baseline show` to pick from. */
   jobs(): string[] {
-    return (this.db.prepare('SELECT job FROM checkpoint ORDER BY job').all() as { job: string }[]).map((row) => row.job);
+    return this.read(() => (this.db.prepare('SELECT job FROM checkpoint ORDER BY job').all() as { job: string }[]).map((row) => row.job));
+  }
+
+  /** Runs a query, turning an SQLite error (a damaged page, an I/O error) into HOLTER_STORE_FAILED naming the file. */
+  private read<T>(query: () => T): T {
+    try {
+      return query();
+    } catch (error) {
+      if ((error as { name?: unknown }).name !== 'SqliteError') throw error;
+      throw new HolterError('HOLTER_STORE_FAILED', `The state store ${this.path} could not be read: ${(error as Error).message}. Restore it from a backup, or delete it to start with empty state.`, { cause: error });
+    }
   }
 
   close(): void {

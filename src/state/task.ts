@@ -101,7 +101,7 @@ export class DetectionTask {
 const RULE_SET_VALUES = new Set(['rules_loaded', 'correlations_loaded', 'rules_unmapped_logsource', 'filters_applied', 'detectors_loaded']);
 
 /** Stage statistics that measure a task's state as it is now: a total adds the live tasks' values. */
-const STATE_VALUES = new Set(['correlation_groups', 'entities', 'peer_groups', 'open_windows', 'pending']);
+const STATE_VALUES = new Set(['correlation_groups', 'entities', 'peer_groups', 'open_windows', 'pending', 'detector_states_held']);
 
 function baseName(name: string): string {
   return name.slice(name.lastIndexOf('.') + 1);

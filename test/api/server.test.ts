@@ -58,7 +58,7 @@ describe('api server', () => {
       logger: silentLogger,
       handlers: {
         readiness: () => (ready ? { ready: true } : { ready: false, status: 'starting', reason: 'The consumer has not joined group holter-test yet.' }),
-        metrics: (): MetricsSnapshot => ({ summary: summary(), stageStats: { sigma: { rules_loaded: 29, events_late: 5 } }, sourceStats: { recordsFetched: 120 }, reloads: { succeeded: 2, rejected: 1 } }),
+        metrics: (): MetricsSnapshot => ({ summary: summary(), stageStats: { sigma: { rules_loaded: 29, events_late: 5 } }, sourceStats: { recordsFetched: 120 }, reloads: { succeeded: 2, rejected: 1, fileErrors: 3 } }),
         reload: async () => {
           reloads.push(nextReload);
           return nextReload;
@@ -100,6 +100,7 @@ describe('api server', () => {
     assert.match(text, /^holter_sink_deliveries_total\{sink="elasticsearch",outcome="duplicate"\} 1$/m);
     assert.match(text, /^holter_sink_failures_total\{sink="webhook"\} 2$/m);
     assert.match(text, /^holter_rule_reloads_total\{outcome="rejected"\} 1$/m);
+    assert.match(text, /^holter_rule_file_errors 3$/m);
     assert.match(text, /^holter_stage_stat_total\{stage="sigma",name="events_late"\} 5$/m);
     assert.match(text, /^holter_stage_stat\{stage="sigma",name="rules_loaded"\} 29$/m);
     assert.match(text, /^holter_source_stat_total\{name="recordsFetched"\} 120$/m);
@@ -197,7 +198,7 @@ describe('api authentication before body parsing', () => {
       logger: createLogger('info', log.stream),
       handlers: {
         readiness: () => ({ ready: true }),
-        metrics: (): MetricsSnapshot => ({ summary: summary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0 } }),
+        metrics: (): MetricsSnapshot => ({ summary: summary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0, fileErrors: 0 } }),
         reload: async () => {
           if (failReload) throw new Error('rule folder vanished');
           reloads += 1;
@@ -309,7 +310,7 @@ describe('api without tokens', () => {
       listen: '127.0.0.1:0',
       tokens: [],
       logger: silentLogger,
-      handlers: { readiness: () => ({ ready: true }), metrics: () => ({ summary: summary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0 } }), baseline: () => ({}) },
+      handlers: { readiness: () => ({ ready: true }), metrics: () => ({ summary: summary(), stageStats: {}, reloads: { succeeded: 0, rejected: 0, fileErrors: 0 } }), baseline: () => ({}) },
     });
     try {
       const response = await fetch(`${server.url}/api/v1/baseline/dr.house`, { headers: { authorization: `Bearer ${ANALYST_TOKEN}` } });
@@ -366,7 +367,7 @@ describe('api kafka metrics', () => {
           summary: summary(),
           stageStats: { 'behavioural-baselines': { detectors_loaded: 2, events_late: 7, 'after-hours.entities': 40, 'after-hours.detections': 3 } },
           sourceStats: { recordsFetched: 120, restores: 2 },
-          reloads: { succeeded: 0, rejected: 0 },
+          reloads: { succeeded: 0, rejected: 0, fileErrors: 0 },
           kafka: {
             member: false,
             lag: [

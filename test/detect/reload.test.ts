@@ -123,6 +123,43 @@ describe('detection reload', () => {
     assert.equal(alert.window.start, '2026-12-01T10:07:00.000Z');
   });
 
+  it('reports the running set when rejected', async () => {
+    const { dir, config } = workspace();
+    const stages = await runningStages(config);
+    const running = stages.detectors.loadedDetectors.length;
+    writeFileSync(join(dir, 'detectors', 'mass-image-pull.yaml'), 'id: mass-image-pull\nfunction: high_sum\nfactor: 0.5\n');
+
+    const reloader = reloaderFor(config, stages, []);
+    const outcome = await reloader.reload('api');
+
+    assert.equal(outcome.outcome, 'rejected');
+    assert.equal(outcome.detectorsLoaded, running, 'the detectors that keep running, not the set that failed');
+    assert.equal(outcome.rulesLoaded, stages.sigma.stats().rules_loaded);
+    assert.equal(reloader.fileErrors, outcome.errors.length);
+    assert.ok(reloader.fileErrors > 0);
+  });
+
+  it('raises an alert for files rejected at start', async () => {
+    const { dir, config } = workspace();
+    writeFileSync(join(dir, 'detectors', 'broken.yaml'), 'id: broken\nfunction: no_such_function\n');
+    const detectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone });
+    assert.ok(detectors.errors.length > 0);
+    const stages = { sigma: (await runningStages(config)).sigma, detectors: detectors.stage };
+    const raised: Detection[] = [];
+    const reloader = new DetectionReloader({ config, stages: () => [[stages.sigma, stages.detectors]], raise: async (detection) => void raised.push(detection), logger: silentLogger, startErrors: detectors.errors.length });
+
+    await reloader.reportStartErrors(detectors.errors);
+
+    assert.equal(raised.length, 1);
+    assert.equal(raised[0]!.rule.id, RELOAD_REJECTED_RULE_ID);
+    assert.match(raised[0]!.explanation.summary, /at start: \d+ errors? in .*broken\.yaml/);
+    assert.equal(reloader.fileErrors, detectors.errors.length);
+
+    writeFileSync(join(dir, 'detectors', 'broken.yaml'), readFileSync(join(dir, 'detectors', 'mass-image-pull.yaml'), 'utf8').replace('id: mass-image-pull', 'id: mended'));
+    assert.equal((await reloader.reload('file')).outcome, 'reloaded');
+    assert.equal(reloader.fileErrors, 0);
+  });
+
   it('replaces detectors keeping unchanged state', async () => {
     const { config } = workspace();
     const stages = await runningStages(config);

@@ -109,4 +109,34 @@ describe('rules reload while running', { skip: INTEGRATION_SKIP }, () => {
     assert.equal(await holter.stop('SIGTERM'), 0, holter.stderr.slice(-3000));
     assert.ok(logEntries(holter.stderr, 'rules reloaded').length >= 3, 'file, API and SIGHUP reloads logged');
   });
+
+  test('files broken at start page', async () => {
+    await holter?.stop('SIGKILL');
+    const detectorsFolder = emptyFolder();
+    const brokenFile = path.join(detectorsFolder, 'broken.yaml');
+    writeFileSync(brokenFile, 'id: broken\nfunction: high_sum\nfactor: 0.5\n');
+    const settings = testSettings('start-errors', { rules: [writeFailedLoginCorrelation()], detectors: [detectorsFolder] });
+    const configFile = writeConfig(settings);
+    const port = await freePort();
+    const config = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(configFile, JSON.stringify({ ...config, api: { listen: `127.0.0.1:${port}` } }, null, 2));
+    const url = `http://127.0.0.1:${port}`;
+    const metrics = async (): Promise<string> => (await fetch(`${url}/metrics`)).text();
+
+    await createTopic(settings.topic, 1);
+    await setupDataStream(configFile);
+    holter = new HolterProcess(configFile);
+    await pollUntil('the API to report ready', async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200 ? true : undefined));
+
+    assert.ok(metricValue(await metrics(), 'holter_rule_file_errors') >= 1, 'the broken file shows in the metrics');
+    const paged = await pollUntil('the operator alert in Elasticsearch', async () => {
+      const stored = await storedAlerts(settings.dataStream);
+      return stored.ruleIds.includes('holter-reload-rejected') ? stored : undefined;
+    });
+    assert.equal(paged.total, 1);
+
+    rmSync(brokenFile);
+    await pollUntil('the fixed files to reload', async () => (metricValue(await metrics(), 'holter_rule_file_errors') === 0 ? true : undefined));
+    assert.equal(await holter.stop('SIGTERM'), 0, holter.stderr.slice(-3000));
+  });
 });

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { HolterError } from '../../src/errors.js';
+import { claimDatabase, STATE_STORE } from '../../src/sqlite-owner.js';
 import { fingerprintFile, renamedPosition, resumeOffset, tailFingerprint } from '../../src/sources/position.js';
 import { LOCAL_CHECKPOINT_VERSION, LocalStateStore, type LocalCheckpoint } from '../../src/state/local-store.js';
 import { makeTempDir } from '../helpers/temp.js';
@@ -78,6 +80,38 @@ describe('local state store', () => {
     const store = LocalStateStore.open(path);
     assert.throws(() => store.load('replay'), (error: unknown) => error instanceof HolterError && error.code === 'HOLTER_STORE_FAILED');
     store.close();
+  });
+
+  it('reports damaged pages of the store', () => {
+    const path = join(tempDir(), 'state.db');
+    const store = LocalStateStore.open(path);
+    // Random text does not compress, so the state spans many pages beyond the one overwritten below.
+    store.save('replay', { ...checkpoint, state: { noise: randomBytes(200_000).toString('base64') } });
+    store.close();
+    const file = openSync(path, 'r+');
+    writeSync(file, Buffer.alloc(4200, 'GARBAGE'), 0, 4200, 50_000);
+    closeSync(file);
+
+    const damaged = LocalStateStore.open(path);
+    assert.throws(
+      () => damaged.load('replay'),
+      (error: unknown) => error instanceof HolterError && error.code === 'HOLTER_STORE_FAILED' && error.message.includes(path) && /could not be read: .*Restore it from a backup, or delete it/.test(error.message),
+    );
+    damaged.close();
+  });
+
+  it('names a folder it cannot write', () => {
+    // As root the tests cannot make a folder unwritable, so a stand-in database raises what SQLite raises there.
+    const readOnly = {
+      pragma: () => {
+        throw new Database.SqliteError('attempt to write a readonly database', 'SQLITE_READONLY');
+      },
+      close: () => undefined,
+    };
+    assert.throws(
+      () => claimDatabase(readOnly as unknown as Database.Database, '/srv/holter/state.db', STATE_STORE),
+      (error: unknown) => error instanceof HolterError && /could not be opened for writing: attempt to write a readonly database\. Make the file and its folder writable/.test(error.message) && !/damaged/.test(error.message),
+    );
   });
 
   it('rejects another program\'s database', () => {

@@ -59,6 +59,14 @@ export class BaselineStage implements DetectionStage {
   private readonly logger: Logger;
   /** Count of saved detector states that restore dropped because the detector's logic changed. */
   private statesDropped = 0;
+  /**
+   * True while some detector files failed to load. Restore then holds the saved state of each
+   * detector that is not loaded, and every snapshot saves it again, because its file may only be
+   * broken for a while. A reload that loads every file restores it or lets it go.
+   */
+  keepUnloadedStates = false;
+  /** Saved states of detectors not loaded, by detector id, held while `keepUnloadedStates`. */
+  private readonly unloaded = new Map<string, { state: unknown; fingerprint: string }>();
 
   constructor(detectors: BaselineDetector[], logger: Logger = silentLogger) {
     this.detectors = detectors;
@@ -99,11 +107,12 @@ export class BaselineStage implements DetectionStage {
   }
 
   /**
-   * Returns `detectors_loaded`, `detector_states_dropped` (by restore), sums of the main counters,
+   * Returns `detectors_loaded`, `detector_states_dropped` (by restore), `detector_states_held`
+   * (saved states of detectors not loaded), sums of the main counters,
    * and every counter per detector as `<detector id>.<counter>`.
    */
   stats(): Record<string, number> {
-    const stats: Record<string, number> = { detectors_loaded: this.detectors.length, detector_states_dropped: this.statesDropped };
+    const stats: Record<string, number> = { detectors_loaded: this.detectors.length, detector_states_dropped: this.statesDropped, detector_states_held: this.unloaded.size };
     for (const name of SUMMED_COUNTERS) stats[name] = 0;
     for (const detector of this.detectors) {
       for (const [name, value] of Object.entries(detector.stats())) {
@@ -115,9 +124,10 @@ export class BaselineStage implements DetectionStage {
   }
 
   /**
-   * Swaps in a new detector set, e.g. after the detector files changed. A new detector with the id
-   * and the fingerprint of a running one takes over its state (profiles, open windows, counters);
-   * any other starts empty. Returns the ids by outcome.
+   * Swaps in a new detector set, loaded from files without errors, e.g. after the detector files
+   * changed. A new detector with the id and the fingerprint of a running one, or of a held state,
+   * takes over its state (profiles, open windows, counters); any other starts empty. Held states
+   * of detectors still missing are let go. Returns the ids by outcome.
    */
   replaceDetectors(next: BaselineDetector[]): DetectorReplacement {
     const running = new Map(this.detectors.map((detector) => [detector.rule.id, detector]));
@@ -126,7 +136,13 @@ export class BaselineStage implements DetectionStage {
       const old = running.get(detector.rule.id);
       running.delete(detector.rule.id);
       if (old === undefined) {
-        replacement.added.push(detector.rule.id);
+        const saved = this.unloaded.get(detector.rule.id);
+        if (saved !== undefined && saved.fingerprint === detector.fingerprint) {
+          detector.restore(saved.state);
+          replacement.kept.push(detector.rule.id);
+        } else {
+          replacement.added.push(detector.rule.id);
+        }
         continue;
       }
       if (old.fingerprint === undefined || old.fingerprint !== detector.fingerprint) {
@@ -139,6 +155,8 @@ export class BaselineStage implements DetectionStage {
     }
     replacement.removed.push(...running.keys());
     this.detectors = next;
+    this.unloaded.clear();
+    this.keepUnloadedStates = false;
     return replacement;
   }
 
@@ -160,6 +178,10 @@ export class BaselineStage implements DetectionStage {
       detectors[detector.rule.id] = detector.snapshot();
       if (detector.fingerprint !== undefined) fingerprints[detector.rule.id] = detector.fingerprint;
     }
+    for (const [id, saved] of this.unloaded) {
+      detectors[id] = saved.state;
+      fingerprints[id] = saved.fingerprint;
+    }
     return { version: BASELINE_STATE_VERSION, detectors, fingerprints };
   }
 
@@ -167,8 +189,8 @@ export class BaselineStage implements DetectionStage {
    * Restores a snapshot, migrating an older version that restore still reads. A detector gets its
    * saved state back only when the snapshot's fingerprint for it equals its own. A detector whose
    * logic changed starts empty, as after a hot reload, and is logged and counted. Detectors missing
-   * from the snapshot start empty, and state of detectors no longer loaded is ignored. Returns the
-   * ids by outcome.
+   * from the snapshot start empty. State of detectors no longer loaded is held while
+   * `keepUnloadedStates`, else ignored. Returns the ids by outcome.
    */
   restore(snapshot: BaselineSnapshot): DetectorRestore {
     const version = snapshot?.version;
@@ -204,6 +226,8 @@ export class BaselineStage implements DetectionStage {
       detector.restore(state);
     }
 
+    this.holdUnloaded(snapshot, fingerprints, migrated);
+
     this.statesDropped += outcome.changed.length;
     for (const id of outcome.changed) {
       this.logger.warn({ ruleId: id }, 'detector changed since its state was saved, so its baseline restarts empty');
@@ -212,6 +236,23 @@ export class BaselineStage implements DetectionStage {
       this.logger.info({ detectors: outcome.unchecked.length }, 'detector state restored without a check for changed detectors because it was saved without fingerprints');
     }
     return outcome;
+  }
+
+  /**
+   * Holds the saved states of detectors that are not loaded, while detector files have errors. A
+   * state without a fingerprint, or of an older version, is not held: it could not be checked
+   * or migrated when its detector loads again.
+   */
+  private holdUnloaded(snapshot: BaselineSnapshot, fingerprints: Record<string, string> | undefined, migrated: boolean): void {
+    this.unloaded.clear();
+    if (!this.keepUnloadedStates || migrated || fingerprints === undefined) return;
+    const loaded = new Set(this.detectorIds);
+    for (const [id, state] of Object.entries(snapshot.detectors)) {
+      const fingerprint = fingerprints[id];
+      if (loaded.has(id) || fingerprint === undefined) continue;
+      this.unloaded.set(id, { state, fingerprint });
+      this.logger.warn({ ruleId: id }, 'detector is not loaded, so its saved state is held until its file loads again');
+    }
   }
 }
 

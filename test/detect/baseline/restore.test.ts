@@ -142,4 +142,45 @@ describe('BaselineStage restore', () => {
       );
     }
   });
+  it('holds state of an unloaded detector', () => {
+    const snapshot = learnedSnapshot();
+    const { logger, lines } = capturingLogger();
+    // The file of new-source failed to load, so the stage runs without it.
+    const without = new BaselineStage([], logger);
+    without.keepUnloadedStates = true;
+
+    without.restore(snapshot);
+
+    assert.equal(without.stats().detector_states_held, 1);
+    assert.deepEqual(without.snapshot().detectors, snapshot.detectors, 'the next checkpoint saves the held state again');
+    assert.deepEqual(without.snapshot().fingerprints, snapshot.fingerprints);
+    assert.equal(lines.length, 1);
+    assert.equal(lines[0]?.ruleId, 'new-source');
+    assert.doesNotMatch(JSON.stringify(lines), /u-1015|10\.21\.1\.24/);
+
+    // The file is fixed: the reload hands the held state to the detector.
+    const mended = detectorOf(firstSeenDetector('source.ip'));
+    assert.deepEqual(without.replaceDetectors([mended]).kept, ['new-source']);
+    assert.deepEqual(knownValues(without), ['10.21.1.24']);
+    assert.equal(without.stats().detector_states_held, 0);
+  });
+
+  it('lets held state go when its detector changed', () => {
+    const without = new BaselineStage([]);
+    without.keepUnloadedStates = true;
+    without.restore(learnedSnapshot());
+
+    const changed = detectorOf(firstSeenDetector('host.name'));
+    assert.deepEqual(without.replaceDetectors([changed]).added, ['new-source']);
+    assert.deepEqual(knownValues(without), []);
+    assert.deepEqual(Object.keys(without.snapshot().detectors), ['new-source']);
+    assert.equal(without.stats().detector_states_held, 0);
+  });
+
+  it('ignores unloaded state without file errors', () => {
+    const without = new BaselineStage([]);
+    without.restore(learnedSnapshot());
+    assert.deepEqual(without.snapshot().detectors, {});
+    assert.equal(without.stats().detector_states_held, 0);
+  });
 });
