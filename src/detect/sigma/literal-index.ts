@@ -162,8 +162,27 @@ export class LiteralIndex {
           targets = this.valueTargetsOf(field, entry);
           field.memo.set(entry.value, targets);
         }
-        for (const target of targets) pass(target);
+        if (targets.length > 0) this.passAll(targets);
       }
+    }
+  }
+
+  /**
+   * Passes each target of a memo's list as `pass` does, in one loop without a call per target. A
+   * Sysmon process creation event of the benchmark's Windows mix passes about 70 targets.
+   */
+  private passAll(targets: readonly Target[]): void {
+    const stamp = this.stamp;
+    const passed = this.passed;
+    const passedStamps = this.passedStamps;
+    const complete = this.complete;
+    for (let index = 0; index < targets.length; index++) {
+      const target = targets[index] as Target;
+      const position = target >>> 3;
+      const mask = (passedStamps[position] === stamp ? (passed[position] as number) : 0) | (1 << (target & 7));
+      passedStamps[position] = stamp;
+      passed[position] = mask;
+      if (mask === complete[position]) this.add(this.filtered[position] as number);
     }
   }
 
