@@ -16,8 +16,9 @@ import { LocalClock } from './local-time.js';
 import { locatePath } from './locate.js';
 import { BucketDetector } from './bucket-detector.js';
 import { Exclusions, parseExclusion } from './exclusions.js';
+import { checkFieldRepeats, checkPatientData } from './fields.js';
 import { NewValueDetector } from './new-values.js';
-import { COUNT_FUNCTIONS, DEFAULTS, DURATION_PATTERN, durationMs, PLANNED_FUNCTIONS, SCHEMAS, SUPPORTED_FUNCTIONS } from './schema.js';
+import { COUNT_FUNCTIONS, DEFAULTS, DURATION_PATTERN, durationMs, NEW_VALUE_FUNCTIONS, PLANNED_FUNCTIONS, SCHEMAS, SUPPORTED_FUNCTIONS } from './schema.js';
 import { SEASONALITIES, seasonalModeOf, type Seasonality } from './seasonal.js';
 import type { CountConfig, DetectorConfig, DetectorFunction, NewValueConfig, TimeOfDayConfig } from './schema.js';
 import { BaselineStage } from './stage.js';
@@ -261,8 +262,8 @@ function checkFunction(value: unknown, context: DocumentContext): DetectorFuncti
 
 /**
  * Returns the problems that a file with an unknown `function` has whichever function it should
- * name: those that every function's schema reports, invalid `where` keys, durations past their
- * limits and invalid `exclude` dates.
+ * name: those that every function's schema reports, invalid `where` keys, patient data and
+ * repeated fields, durations past their limits and invalid `exclude` dates.
  * They are then reported with the function error, not only after it is fixed.
  */
 function problemsForEveryFunction(data: Record<string, unknown>, zone: string, context: DocumentContext): HolterError[] {
@@ -278,7 +279,8 @@ function problemsForEveryFunction(data: Record<string, unknown>, zone: string, c
     .map((key) => located(context, [key], 'key', `unknown key '${key}': no detector function has it; check its spelling against docs/detectors.md`));
   const exclusions = readExclusions(data, zone, context);
   const durations = checkDurationLimits(data, context);
-  return [...(common?.values() ?? []), ...unknownKeys, ...checkWhereKeys(data, context), ...durations, ...(exclusions instanceof Array ? exclusions : [])];
+  const fields = [...checkPatientData(data, context), ...checkFieldRepeats(data, context)];
+  return [...(common?.values() ?? []), ...unknownKeys, ...checkWhereKeys(data, context), ...fields, ...durations, ...(exclusions instanceof Array ? exclusions : [])];
 }
 
 function checkWhereKeys(data: Record<string, unknown>, context: DocumentContext): HolterError[] {
@@ -294,6 +296,8 @@ function checkWhereKeys(data: Record<string, unknown>, context: DocumentContext)
 /** Checks what the schema cannot express. */
 function checkSemantics(data: Record<string, unknown>, fn: DetectorFunction, context: DocumentContext): HolterError[] {
   const errors = checkWhereKeys(data, context);
+  errors.push(...checkPatientData(data, context));
+  errors.push(...checkFieldRepeats(data, context));
   errors.push(...checkFunctionKeys(data, fn, context));
   errors.push(...checkDurationLimits(data, context));
 
@@ -366,7 +370,29 @@ function checkFunctionKeys(data: Record<string, unknown>, fn: DetectorFunction, 
   if (fn === 'first_seen' && thresholds?.max_share !== undefined) {
     errors.push(located(context, ['thresholds', 'max_share'], 'key', "key 'thresholds.max_share' has no effect for first_seen; remove it, or use function rare"));
   }
+  if ((NEW_VALUE_FUNCTIONS as readonly string[]).includes(fn)) errors.push(...checkHistoryCoversBucket(data, context));
   return errors;
+}
+
+/**
+ * Rejects a `history` shorter than the bucket of `first_seen` or `rare`. A value would then be
+ * forgotten within one bucket, so a value the entity uses in every bucket could still be judged
+ * new. The default history, 30 days, is longer than the longest bucket. A duration of the wrong
+ * form is left to the schema's error.
+ */
+function checkHistoryCoversBucket(data: Record<string, unknown>, context: DocumentContext): HolterError[] {
+  const pattern = new RegExp(DURATION_PATTERN);
+  const { history, bucket_span: bucketSpan } = data;
+  if (typeof history !== 'string' || !pattern.test(history)) return [];
+  if (bucketSpan !== undefined && (typeof bucketSpan !== 'string' || !pattern.test(bucketSpan))) return [];
+
+  const span = typeof bucketSpan === 'string' ? bucketSpan : DEFAULTS.bucket_span;
+  if (durationMs(history) >= durationMs(span)) return [];
+  const spanName = bucketSpan === undefined ? `the default bucket_span ${span}` : `bucket_span ${span}`;
+  const message =
+    `history '${history}' is shorter than ${spanName}, so a value is forgotten within one bucket and a value used in every bucket ` +
+    `can still be judged new; use a history of at least ${span}`;
+  return [located(context, ['history'], 'value', message)];
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { TSchema } from '@sinclair/typebox';
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Document, LineCounter } from 'yaml';
@@ -44,7 +45,7 @@ export function validateDetector(fn: DetectorFunction, data: unknown, context: D
   const problems: HolterError[] = [];
   for (const error of errors) {
     if (error.keyword !== 'anyOf' && unionPaths.some((path) => isWithin(error.instancePath, path))) continue;
-    const problem = toProblem(error, context);
+    const problem = toProblem(error, fn, context);
     const key = problem.describe();
     if (reported.has(key)) continue;
     reported.add(key);
@@ -57,7 +58,29 @@ function isWithin(instancePath: string, unionPath: string): boolean {
   return instancePath === unionPath || instancePath.startsWith(`${unionPath}/`);
 }
 
-function toProblem(error: ErrorObject, context: DocumentContext): HolterError {
+/**
+ * The key of the peer group fields is `learning.peer_group` for time_of_day and time_of_week, and
+ * `over` for the bucket functions, first_seen and rare. Each is unknown to the other functions.
+ */
+const PEER_GROUP_KEYS = ['over', 'learning.peer_group'];
+
+/** Tells whether the schema of `fn` has a key at a dotted path of nested mappings. */
+function schemaHasKey(fn: DetectorFunction, keyPath: string): boolean {
+  let schema: TSchema | undefined = SCHEMAS[fn];
+  for (const key of keyPath.split('.')) {
+    schema = (schema?.properties as Record<string, TSchema> | undefined)?.[key];
+  }
+  return schema !== undefined;
+}
+
+/** Returns the message for a peer group key that `fn` does not have, naming the key it has instead. */
+function peerGroupKeyMessage(fn: DetectorFunction, keyPath: string): string {
+  const instead = PEER_GROUP_KEYS.find((key) => key !== keyPath && schemaHasKey(fn, key));
+  if (instead === undefined) return `unknown key '${keyPath}': ${fn} judges each entity by its own history and has no peer group`;
+  return `unknown key '${keyPath}' for ${fn}; did you mean '${instead}'? ${fn} names its peer group fields there`;
+}
+
+function toProblem(error: ErrorObject, fn: DetectorFunction, context: DocumentContext): HolterError {
   const segments = error.instancePath.split('/').slice(1).map(decodePointer);
   const params = error.params as Record<string, unknown>;
 
@@ -65,6 +88,7 @@ function toProblem(error: ErrorObject, context: DocumentContext): HolterError {
     const key = String(params.additionalProperty);
     const allowed = Object.keys((error.parentSchema?.properties as Record<string, unknown> | undefined) ?? {});
     const keyPath = [...segments, key];
+    if (PEER_GROUP_KEYS.includes(keyPath.join('.'))) return located(context, keyPath, 'key', peerGroupKeyMessage(fn, keyPath.join('.')));
     const expected = allowed.length > 0 ? `; expected one of ${allowed.join(', ')}` : '';
     return located(context, keyPath, 'key', `unknown key '${key}'${expected}`);
   }

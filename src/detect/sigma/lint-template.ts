@@ -7,8 +7,12 @@
 import type { Node } from 'yaml';
 
 import type { SourceLocation } from '../../errors.js';
+import { isPatientIdentifierPath } from '../patient-data.js';
 import type { LintFinding } from './lint.js';
 import type { SourceDocument } from './parse.js';
+
+// explain.ts imports the check from this module, which lints summaries with it too.
+export { isPatientIdentifierPath };
 
 /** One `{...}` of a template, with its offset in the template text. */
 export interface Placeholder {
@@ -24,12 +28,6 @@ export interface TemplateScan {
   /** Placeholders that render wrongly whatever the event: `{` without `}`, and `{}` or `{ }`. */
   malformed: { kind: 'unclosed' | 'empty'; text: string; offset: number }[];
 }
-
-/**
- * Fields under `holter.patient` that carry no identifier: the keyed token and the flags. Every
- * other field there, and the object itself, carries the clear `id` or may in future.
- */
-const PATIENT_FIELDS_WITHOUT_IDENTIFIER = new Set(['token', 'vip', 'employee', 'deceased', 'self_access']);
 
 /** Splits a template the way the renderer does: a placeholder is `{` up to the next `}` with no `{` between. */
 export function scanTemplate(template: string): TemplateScan {
@@ -52,14 +50,6 @@ export function scanTemplate(template: string): TemplateScan {
     offset = template.indexOf('{', close + 1);
   }
   return scan;
-}
-
-/** Returns true when an event path contains a patient identifier or is the object that contains one. */
-export function isPatientIdentifierPath(path: string): boolean {
-  if (path === 'holter.patient') return true;
-  if (!path.startsWith('holter.patient.')) return false;
-  const field = path.slice('holter.patient.'.length).split('.')[0] ?? '';
-  return !PATIENT_FIELDS_WITHOUT_IDENTIFIER.has(field);
 }
 
 /** Lookups of placeholder values for one rule or correlation, supplied by the caller. */
