@@ -163,7 +163,7 @@ async function loadFiles(paths: string[], options: RulesOptions): Promise<Loaded
     ruleFiles = await collectYamlFiles(config.rules.paths, true, errors);
     detectorFiles = await collectYamlFiles(config.detectors.paths, false, errors);
   } else {
-    ({ ruleFiles, detectorFiles } = await classifyFiles(await collectYamlFiles(paths, true, errors, true)));
+    ({ ruleFiles, detectorFiles } = await classifyFiles(await collectYamlFiles(paths, true, errors, true), config.detectors.paths));
   }
 
   const ruleSources = await readSources(ruleFiles);
@@ -217,18 +217,34 @@ async function collectYamlFiles(targets: string[], recursive: boolean, errors: H
   return [...new Set(files)];
 }
 
-/** Sorts files named on the command line into detectors (a top-level `function` key) and Sigma rules (the rest). */
-async function classifyFiles(files: string[]): Promise<{ ruleFiles: string[]; detectorFiles: string[] }> {
+/** Top-level keys that only detector files have. */
+const DETECTOR_KEYS = ['function', 'by', 'where', 'bucket_span', 'learning', 'thresholds'];
+/** Top-level keys that only Sigma rules, correlations and filters have. */
+const SIGMA_KEYS = ['title', 'logsource', 'detection', 'correlation', 'filter'];
+
+/**
+ * Sorts files named on the command line into detectors and Sigma rules. A file that a run loads
+ * as a detector, being directly in a configured detector folder or named in `detectors.paths`,
+ * is a detector. So is a file with a detector key and no Sigma key at its top level, even one
+ * that lacks `function`, so that its errors are the detector loader's. The rest are Sigma rules.
+ */
+async function classifyFiles(files: string[], detectorPaths: string[]): Promise<{ ruleFiles: string[]; detectorFiles: string[] }> {
+  const configured = new Set(detectorPaths.map((entry) => path.resolve(entry)));
   const ruleFiles: string[] = [];
   const detectorFiles: string[] = [];
   for (const file of files) {
-    const text = await readFile(file, 'utf8');
-    // Only the first document is read: a detector file has one, and a rule file's YAML errors are the engine's to report.
-    const root = parseDocument(text.split(/^---\s*$/m).find((part) => part.trim() !== '') ?? '').contents;
-    const isDetector = isMap(root) && root.has('function') && !root.has('detection') && !root.has('correlation');
+    const inDetectorPath = configured.has(file) || configured.has(path.dirname(file));
+    const isDetector = inDetectorPath || hasDetectorKeys(await readFile(file, 'utf8'));
     (isDetector ? detectorFiles : ruleFiles).push(file);
   }
   return { ruleFiles, detectorFiles };
+}
+
+function hasDetectorKeys(text: string): boolean {
+  // Only the first document is read: a detector file has one, and a rule file's YAML errors are the engine's to report.
+  const root = parseDocument(text.split(/^---\s*$/m).find((part) => part.trim() !== '') ?? '').contents;
+  if (!isMap(root)) return false;
+  return DETECTOR_KEYS.some((key) => root.has(key)) && !SIGMA_KEYS.some((key) => root.has(key));
 }
 
 /**

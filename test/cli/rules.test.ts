@@ -704,6 +704,80 @@ describe('rules test on detectors', () => {
   });
 });
 
+describe('rules validate on detector files', () => {
+  const COUNT_DETECTOR = ['id: volume', 'name: Volume', 'function: high_count', 'by: holter.user.id', 'learning: { min_days: 1, min_events: 1, half_life_days: 7 }', 'thresholds: { min_score: 50 }', 'severity: low', 'risk_score: 10', ''].join('\n');
+
+  test('detector without function gets detector errors', async () => {
+    const text = COUNT_DETECTOR.replace('function: high_count\n', 'bucket_span: 1h\n');
+    const dir = folder({ 'volume.yaml': text });
+    const { code, output } = await validate([dir]);
+
+    assert.equal(code, 1);
+    assert.match(output, /volume\.yaml:1:1: error HOLTER_RULE_INVALID missing required key 'function'; use one of time_of_day, /);
+    assert.doesNotMatch(output, /title|logsource|HOLTER_LINT_ID_NOT_UUID/);
+  });
+
+  test('configured detector folder holds detectors', async () => {
+    const detectors = folder({ 'named.yaml': 'id: named\nname: Only a name\n' });
+    const config = folder({ 'holter.yml': `detectors:\n  paths: [${detectors}]\n` });
+    const { output } = await validate([path.join(detectors, 'named.yaml')], { config: path.join(config, 'holter.yml') });
+
+    assert.match(output, /named\.yaml:1:1: error HOLTER_RULE_INVALID missing required key 'function'/);
+    assert.doesNotMatch(output, /Missing required attribute 'title'/);
+  });
+
+  test('file without detector keys stays a rule', async () => {
+    const dir = folder({ 'named.yaml': 'id: named\nname: Only a name\n' });
+    const { output } = await validate([dir]);
+
+    assert.match(output, /named\.yaml:1:1: error HOLTER_RULE_INVALID Missing required attribute 'title'/);
+  });
+
+  test('patient data in a detector is an error', async () => {
+    const text = COUNT_DETECTOR.replace('by: holter.user.id', 'by: holter.user.id\ninfluencers: [holter.access.reason, holter.patient.token]');
+    const dir = folder({ 'volume.yaml': text });
+    const { code, output } = await validate([dir]);
+
+    assert.equal(code, 1);
+    assert.match(output, /volume\.yaml:5:15: error HOLTER_RULE_INVALID influencers\.0 names holter\.access\.reason, free text that can carry a patient's name/);
+    assert.match(output, /^1 error, 0 warnings in 1 file$/m);
+  });
+
+  test('match in a detector case is an error', async () => {
+    const tests = ['holter:', '  tests:', '    - name: one event', '      event: { holter.user.id: u-1 }', '      match: true', ''].join('\n');
+    const dir = folder({ 'volume.yaml': `${COUNT_DETECTOR}${tests}` });
+    const validated = await validate([dir]);
+    const tested = await runTests([dir]);
+    const line = "volume.yaml:13:7: error HOLTER_RULE_INVALID Test case holter.tests[0] gives 'match', which applies to Sigma detection rules.";
+
+    assert.equal(validated.code, 1);
+    assert.ok(validated.output.includes(line), validated.output);
+    assert.equal(tested.code, 1);
+    assert.ok(tested.output.includes(line), tested.output);
+    assert.match(tested.output, /^0 passed, 0 failed, 1 load error \(0 rules and detectors\)$/m);
+  });
+
+  test('repeated case name is found beside other errors', async () => {
+    const tests = [
+      'holter:',
+      '  tests:',
+      '    - name: quiet user',
+      '      event: { holter.user.id: u-1 }',
+      '      expect: 3',
+      '    - name: " quiet user"',
+      '      event: { holter.user.id: u-1 }',
+      '      expect: []',
+      '',
+    ].join('\n');
+    const dir = folder({ 'volume.yaml': `${COUNT_DETECTOR}${tests}` });
+    const { code, output } = await validate([dir]);
+
+    assert.equal(code, 1);
+    assert.match(output, /volume\.yaml:13:15: error HOLTER_RULE_INVALID 'holter\.tests\[0\]\.expect' must be a list of detections/);
+    assert.match(output, /volume\.yaml:14:7: error HOLTER_RULE_INVALID Test name 'quiet user' is used twice\. Give every case its own name\./);
+  });
+});
+
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -3,10 +3,12 @@
  * each case loads the detector afresh with the real loader, so no state carries over between
  * cases, and feeds its timeline through a BaselineStage in event time.
  */
-import { isHolterError } from '../../errors.js';
-import type { HolterError } from '../../errors.js';
+import { isMap, isSeq } from 'yaml';
+import type { Node } from 'yaml';
+import { HolterError, isHolterError } from '../../errors.js';
 import type { Detection } from '../types.js';
-import { parseRuleText } from '../sigma/parse.js';
+import { locate, mapEntries, parseRuleText } from '../sigma/parse.js';
+import type { SourceDocument } from '../sigma/parse.js';
 import { compareDetections, expandTimeline, findTestsNode, readTestCases } from '../sigma/rule-tests.js';
 import type { RuleTestCase, RuleTestResult } from '../sigma/rule-tests.js';
 import { parseDetector } from './loader.js';
@@ -35,9 +37,26 @@ export function readDetectorSuite(file: string, text: string): { suite?: Detecto
   if (node === undefined) return { errors: [] };
 
   const { cases, errors } = readTestCases(source, node);
+  errors.push(...matchErrors(source, node));
   const idNode = source.document.get('id');
   const detectorId = typeof idNode === 'string' ? idNode : file;
-  return { suite: { file, detectorId, detectorText: text, cases }, errors };
+  // A `match` case is reported above, so that `holter rules validate` finds it too; it is not run.
+  const detectorCases = cases.filter((testCase) => testCase.expectation.kind === 'detections');
+  return { suite: { file, detectorId, detectorText: text, cases: detectorCases }, errors };
+}
+
+/** Returns an error for each case that gives `match`, which tests a Sigma detection rule's condition. */
+function matchErrors(source: SourceDocument, node: Node | null): HolterError[] {
+  if (!isSeq(node)) return [];
+  const errors: HolterError[] = [];
+  node.items.forEach((item, index) => {
+    if (!isMap(item)) return;
+    const match = mapEntries(item).find((entry) => entry.key === 'match');
+    if (match === undefined) return;
+    const message = `Test case holter.tests[${index}] gives 'match', which applies to Sigma detection rules. Give a detector's cases 'expect': the detections they raise, or [] for none.`;
+    errors.push(new HolterError('HOLTER_RULE_INVALID', message, { location: locate(source, match.keyNode), path: `holter.tests[${index}].match` }));
+  });
+  return errors;
 }
 
 /** Runs every case of a suite; a detector that does not load fails each of its cases. */

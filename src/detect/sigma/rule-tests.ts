@@ -97,13 +97,25 @@ export function readTestCases(source: SourceDocument, node: Node | null): { case
   const cases: RuleTestCase[] = [];
   const names = new Set<string>();
   node.items.forEach((item, index) => {
+    // A repeated name is reported even when either case has other errors, so that fixing those
+    // does not reveal it only on the next run. Names compare without the spaces around them,
+    // because the result table and the JUnit report show them alike.
+    const name = caseName(item as Node);
+    if (name !== undefined && names.has(name)) reader.invalid(item as Node, `holter.tests[${index}].name`, `Test name '${name}' is used twice. Give every case its own name.`);
+    if (name !== undefined) names.add(name);
     const testCase = reader.readCase(item as Node, `holter.tests[${index}]`);
-    if (testCase === undefined) return;
-    if (names.has(testCase.name)) reader.invalid(item as Node, `holter.tests[${index}].name`, `Test name '${testCase.name}' is used twice. Give every case its own name.`);
-    names.add(testCase.name);
-    cases.push(testCase);
+    if (testCase !== undefined) cases.push(testCase);
   });
   return { cases, errors: reader.errors };
+}
+
+/** Returns the trimmed `name` of a test case node, or undefined when it has no name in text. */
+function caseName(node: Node): string | undefined {
+  if (!isMap(node)) return undefined;
+  const value = mapEntries(node).find((entry) => entry.key === 'name')?.value;
+  if (!isScalar(value) || typeof value.value !== 'string') return undefined;
+  const name = value.value.trim();
+  return name === '' ? undefined : name;
 }
 
 /** Finds the `holter.tests` node of a document's root map, if there is one. */
