@@ -107,6 +107,11 @@ export class HourProfile {
     this.activeDays = new ActiveDays(halfLifeMs);
   }
 
+  /** Start of the held-back hour, NaN when none is held back. */
+  get heldStartMs(): number {
+    return this.pendingStartMs;
+  }
+
   /** Days between the first and the last event added. */
   historyDays(): number {
     return Number.isNaN(this.firstMs) ? 0 : (this.lastMs - this.firstMs) / 86_400_000;

@@ -64,12 +64,15 @@ interface OpenWindow {
   trigger: HolterEvent;
   judgement: Judgement;
   peer: PeerView | undefined;
+  /** Unusual events already taken back from the entity's profile, before the window closed. */
+  discounted: number;
 }
 
 interface TimeOfDaySnapshot {
   users: Array<[string, HourProfileSnapshot]>;
   peers: Array<[string, HourProfileSnapshot]>;
-  windows: Array<Omit<OpenWindow, 'values' | 'evidence'> & { values: string[]; evidence: Array<[number, string]> }>;
+  /** `discounted` is absent in snapshots saved before it was kept: nothing was taken back early then. */
+  windows: Array<Omit<OpenWindow, 'values' | 'evidence' | 'discounted'> & { values: string[]; evidence: Array<[number, string]>; discounted?: number }>;
   counters: Record<string, number>;
 }
 
@@ -180,6 +183,7 @@ export class TimeOfDayDetector implements BaselineDetector {
     const peerLabel = this.peerGroup.labelOf(event);
     const peer = peerLabel === undefined ? undefined : this.peers.touch(peerLabel, this.newProfile);
     if (peerLabel !== undefined) user.peer = peerLabel;
+    this.discountDetectedHour(entity, user, hour);
     user.settleBefore(hour);
     peer?.settleBefore(hour);
 
@@ -192,6 +196,21 @@ export class TimeOfDayDetector implements BaselineDetector {
 
     user.observe(ms, hour);
     peer?.observe(ms, hour);
+  }
+
+  /**
+   * Takes a spree back from the entity's held-back hour before a later hour adds that hour to the
+   * profile, once the spree has the distinct values to raise its detection (values only grow). The
+   * detection waits for the watermark to pass the hour. Until then, the later hour's events would
+   * be judged against a profile that learned the spree, so a spree running on past the hour would
+   * look usual for the first minutes of the next.
+   */
+  private discountDetectedHour(entity: string, user: HourProfile, hour: LocalHour): void {
+    if (this.windows.size === 0 || !(user.heldStartMs < hour.startMs)) return;
+    const window = this.windows.get(`${entity}\u0000${user.heldStartMs}`);
+    if (window === undefined || window.values.size < this.config.thresholds.min_distinct || window.discounted >= window.unusualEvents) return;
+    user.discount(this.clock.localHour(window.startMs, window.zone), (window.unusualEvents - window.discounted) * (1 - DETECTED_LEARNING_WEIGHT));
+    window.discounted = window.unusualEvents;
   }
 
   private judgeAndGroup(
@@ -233,6 +252,7 @@ export class TimeOfDayDetector implements BaselineDetector {
         trigger: event,
         judgement,
         peer: peerView,
+        discounted: 0,
       };
       this.windows.set(key, window);
       this.nextCloseMs = Math.min(this.nextCloseMs, hour.startMs + HOUR_MS);
@@ -307,7 +327,7 @@ export class TimeOfDayDetector implements BaselineDetector {
       // hour usual for the next spree. A pattern that repeats still becomes usual through
       // min_active_days, because the spree's date is counted as active.
       const hour = this.clock.localHour(window.startMs, window.zone);
-      this.users.get(window.entity)?.discount(hour, window.unusualEvents * (1 - DETECTED_LEARNING_WEIGHT));
+      this.users.get(window.entity)?.discount(hour, (window.unusualEvents - window.discounted) * (1 - DETECTED_LEARNING_WEIGHT));
     }
     this.counters.detections += detections.length;
     return detections;
@@ -430,7 +450,7 @@ export class TimeOfDayDetector implements BaselineDetector {
     for (const [key, profile] of state.peers) this.peers.set(key, HourProfile.restore(profile, this.halfLifeMs));
     this.nextCloseMs = Number.POSITIVE_INFINITY;
     for (const window of state.windows) {
-      const restored: OpenWindow = { ...window, values: new Set(window.values), evidence: new Evidence(this.evidenceLimit, window.evidence) };
+      const restored: OpenWindow = { ...window, values: new Set(window.values), evidence: new Evidence(this.evidenceLimit, window.evidence), discounted: window.discounted ?? 0 };
       this.windows.set(`${window.entity}\u0000${window.startMs}`, restored);
       this.nextCloseMs = Math.min(this.nextCloseMs, window.startMs + HOUR_MS);
     }

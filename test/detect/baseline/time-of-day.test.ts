@@ -83,6 +83,32 @@ describe('after-hours record access', () => {
     assert.match(detections[0]?.explanation.summary ?? '', /u-1042 has never worked at that hour on weekdays in 27 days of history \(share \d+\.\d% with the hours before and after it\)/);
   });
 
+  it('judges the hour after a spree without it', async () => {
+    const stage = await loadShipped(FILE);
+    const lateness = 300_000;
+    // A short history, one record an hour, so six records at 02:00 would be a share of over 1% of
+    // the hours around it if they were learned.
+    feed(stage, shiftEvents(dayWorker, '2025-01-01', 15, DAY_SHIFT, 1), lateness);
+
+    // The 03:00 records arrive in the first minutes of the hour, before the watermark passes
+    // 03:00 and raises the 02:00 detection.
+    const first = snooping(dayWorker, local('2025-01-16T02:00'), 6);
+    const second = snooping(dayWorker, local('2025-01-16T03:00'), 5).map((event, index) => {
+      event.holter!.patient = { token: `pt_next${index}` };
+      return event;
+    });
+    const detections = [...feed(stage, [...first, ...second], lateness), ...stage.flush(Number.POSITIVE_INFINITY)];
+
+    assert.deepEqual(
+      detections.map((detection) => [detection.window.start, detection.explanation.actual]),
+      [
+        ['2025-01-16T07:00:00.000Z', 6],
+        ['2025-01-16T08:00:00.000Z', 5],
+      ],
+      'the 02:00 spree does not make 03:00 usual',
+    );
+  });
+
   it('counts every record of a long burst', async () => {
     const stage = await loadShipped(FILE);
     feed(stage, shiftEvents(dayWorker, '2025-01-01', 28, DAY_SHIFT));
