@@ -51,6 +51,9 @@ export async function runBaselineShow(user: string, options: BaselineShowOptions
   }
 
   const detectors = await loadDetectors(config.detectors.paths, { defaultTimeZone: config.facility.time_zone });
+  // A detector file that fails to load here hides that detector's baseline, so its error is the note to give.
+  for (const error of detectors.errors) process.stderr.write(`${escapeForTerminal(`Detector file rejected: ${error.describe()}`)}
+`);
   const saved = (checkpoint.state as TaskState).stages?.detectors;
   const restored: DetectorRestore = saved === undefined ? { kept: [], changed: [], unchecked: [] } : detectors.stage.restore(saved as BaselineSnapshot);
   const profiles = detectors.stage.describe(user);
@@ -59,11 +62,15 @@ export async function runBaselineShow(user: string, options: BaselineShowOptions
   const loaded = new Set(detectors.stage.detectorIds);
   const notLoaded = Object.keys((saved as BaselineSnapshot | undefined)?.detectors ?? {}).filter((id) => !loaded.has(id));
   if (notLoaded.length > 0) {
-    process.stderr.write(`Note: the state store also holds detectors that are not loaded here: ${notLoaded.join(', ')}. Give baseline show the --config or --detectors the replay ran with.\n`);
+    const advice =
+      detectors.errors.length > 0
+        ? 'Fix the rejected detector files above, or give baseline show the --config or --detectors the replay ran with.'
+        : 'Give baseline show the --config or --detectors the replay ran with.';
+    process.stderr.write(`Note: the state store also holds detectors that are not loaded here: ${notLoaded.join(', ')}. ${advice}\n`);
   }
 
   if (options.format === 'json') {
-    const body = { user, savedAt: checkpoint.savedAt, detectors: profiles, changedDetectors: restored.changed, uncheckedDetectors: restored.unchecked };
+    const body = { user, savedAt: checkpoint.savedAt, detectors: profiles, changedDetectors: restored.changed, uncheckedDetectors: restored.unchecked, notLoadedDetectors: notLoaded };
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
   } else {
     process.stdout.write(formatBaseline(user, checkpoint.savedAt, profiles, restoreNotes(restored)));

@@ -58,6 +58,14 @@ test('changed detector restarts its baseline', () => {
   const named = holter(['baseline', 'show', 'u-1000', '--state', 'state.db', '--detectors', 'detectors', '--time-zone', 'America/New_York'], cwd);
   assert.doesNotMatch(named.stderr, /not loaded here/);
 
+  // A detector file that fails to load is named with its error, not taken for another configuration.
+  const detectorFile = path.join(cwd, 'detectors', 'new-source.yaml');
+  writeFileSync(detectorFile, readFileSync(detectorFile, 'utf8').replace('function: first_seen', 'function: first_sen'));
+  const broken = holter(['baseline', 'show', 'u-1000', '-c', 'holter.yml', '--state', 'state.db', '--format', 'json'], cwd);
+  assert.match(broken.stderr, /^Detector file rejected: .*new-source\.yaml:\d+:\d+/m);
+  assert.match(broken.stderr, /not loaded here: new-source\. Fix the rejected detector files above/);
+  assert.deepEqual((JSON.parse(broken.stdout) as { notLoadedDetectors: string[] }).notLoadedDetectors, ['new-source']);
+
   writeFileSync(path.join(cwd, 'detectors', 'new-source.yaml'), firstSeenDetector('host.name', { minEvents: 10 }));
   const changed = holter(['baseline', 'show', 'u-1000', '-c', 'holter.yml', '--state', 'state.db'], cwd);
   assert.equal(changed.status, 1, 'no detector has a baseline for the user any more');

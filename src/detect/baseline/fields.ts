@@ -27,7 +27,10 @@ export function checkPatientData(data: Record<string, unknown>, context: Documen
   for (const { field, segments } of learnedFields(data)) {
     const key = segments.join('.');
     if (isPatientIdentifierPath(field) || isActingPatientIdentifierPath(field)) {
-      const message = `${key} names ${field}, a patient identifier; ${stored}, so use holter.patient.token, the patient's keyed token`;
+      const token = isActingPatientIdentifierPath(field)
+        ? "holter.acting_patient.token, the acting patient's keyed token (also their holter.user.id)"
+        : "holter.patient.token, the patient's keyed token";
+      const message = `${key} names ${field}, a patient identifier; ${stored}, so use ${token}`;
       errors.push(located(context, segments, 'value', message));
       continue;
     }

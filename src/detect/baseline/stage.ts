@@ -137,11 +137,16 @@ export class BaselineStage implements DetectionStage {
       running.delete(detector.rule.id);
       if (old === undefined) {
         const saved = this.unloaded.get(detector.rule.id);
-        if (saved !== undefined && saved.fingerprint === detector.fingerprint) {
+        if (saved === undefined) {
+          replacement.added.push(detector.rule.id);
+        } else if (saved.fingerprint === detector.fingerprint) {
           detector.restore(saved.state);
           replacement.kept.push(detector.rule.id);
         } else {
-          replacement.added.push(detector.rule.id);
+          // The file came back with other logic: the held state is dropped as restore drops it.
+          replacement.changed.push(detector.rule.id);
+          this.statesDropped += 1;
+          this.logger.warn({ ruleId: detector.rule.id }, 'detector changed since its state was saved, so its baseline restarts empty');
         }
         continue;
       }

@@ -62,6 +62,7 @@ const HOLTER_FIELDS = new Set([
   'holter.source.topic', 'holter.source.partition',
   'holter.patient', 'holter.patient.id', 'holter.patient.token', 'holter.patient.vip', 'holter.patient.employee',
   'holter.patient.deceased', 'holter.patient.self_access',
+  'holter.acting_patient', 'holter.acting_patient.id', 'holter.acting_patient.token',
   'holter.record', 'holter.record.type', 'holter.record.id', 'holter.record.count',
   'holter.dicom', 'holter.dicom.study_uids', 'holter.dicom.study_count', 'holter.dicom.series_count',
   'holter.dicom.instance_count', 'holter.dicom.bytes', 'holter.dicom.accession', 'holter.dicom.sop_classes',

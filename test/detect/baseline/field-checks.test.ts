@@ -73,6 +73,7 @@ describe('detector fields with patient data', () => {
   it('rejects an acting patient identifier', () => {
     const errors = errorsOf(FIRST_SEEN.replace('field: source.ip', 'field: holter.acting_patient.id'));
     assert.deepEqual(where(errors), ['5:8 field']);
+    assert.match(errors[0]?.message ?? '', /so use holter\.acting_patient\.token/);
   });
 
   it('accepts the patient token and flags', () => {

@@ -166,15 +166,18 @@ describe('BaselineStage restore', () => {
   });
 
   it('lets held state go when its detector changed', () => {
-    const without = new BaselineStage([]);
+    const { logger, lines } = capturingLogger();
+    const without = new BaselineStage([], logger);
     without.keepUnloadedStates = true;
     without.restore(learnedSnapshot());
 
     const changed = detectorOf(firstSeenDetector('host.name'));
-    assert.deepEqual(without.replaceDetectors([changed]).added, ['new-source']);
+    assert.deepEqual(without.replaceDetectors([changed]).changed, ['new-source']);
     assert.deepEqual(knownValues(without), []);
     assert.deepEqual(Object.keys(without.snapshot().detectors), ['new-source']);
     assert.equal(without.stats().detector_states_held, 0);
+    assert.equal(without.stats().detector_states_dropped, 1);
+    assert.equal(lines.at(-1)?.msg, 'detector changed since its state was saved, so its baseline restarts empty');
   });
 
   it('ignores unloaded state without file errors', () => {
