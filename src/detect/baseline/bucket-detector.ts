@@ -2,11 +2,12 @@ import { HolterError } from '../../errors.js';
 import { compileFieldPath } from '../../event.js';
 import type { FieldReader, HolterEvent } from '../../event.js';
 import type { Detection, RuleInfo } from '../types.js';
-import { historyDays, isLearned, learnBucket, MAX_DISTINCT_PER_BUCKET, newHistory, newSeries, openBucket, restoreHistory, restoreSeries, snapshotHistory, snapshotSeries, ValueCounts } from './buckets.js';
+import { firstOpenBucket, historyDays, isLearned, learnBucket, newHistory, newSeries, openBucket, openBucketCount, restoreHistory, restoreSeries, shiftFirstBucket, snapshotHistory, snapshotSeries, ValueCounts } from './buckets.js';
 import type { History, HistorySnapshot, OpenBucket, Series, SeriesSnapshot } from './buckets.js';
 import { bucketDetection } from './bucket-explain.js';
+import type { Evidence } from './evidence.js';
 import type { BucketJudgement } from './bucket-explain.js';
-import { compareCodeUnits, readEntityAndTime, roundTo, scalarText } from './detector.js';
+import { compareCodeUnits, readEntityOrSkip, readTimeOrSkip, roundTo, scalarText } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
 import type { EntityKeys } from './entities.js';
@@ -93,8 +94,8 @@ export class BucketDetector implements BaselineDetector {
   private readonly bucketOptions: { distinct: boolean; evidenceLimit: number };
   private readonly series: EntityMap<Series>;
   private readonly peers: EntityMap<History>;
-  /** Series with open buckets. */
-  private readonly pending = new Set<string>();
+  /** Series with open buckets, in the order their first bucket opened. */
+  private readonly pending = new Set<Series>();
   /** No open bucket of a pending series ends before this. */
   private nextDueMs = Number.POSITIVE_INFINITY;
   /** Bucket boundary up to which every series was visited for empty buckets (low side only). */
@@ -138,8 +139,8 @@ export class BucketDetector implements BaselineDetector {
     this.slots = resolved.mode === undefined ? undefined : new SeasonalSlots(resolved.mode, this.spanMs, this.halfLifeMs, this.clock);
     this.bucketOptions = { distinct: this.aggregate === 'distinct', evidenceLimit: this.evidenceLimit };
     const maxEntities = config.max_entities ?? DEFAULTS.max_entities;
-    this.series = new EntityMap(maxEntities, (key, series) => {
-      this.pending.delete(key);
+    this.series = new EntityMap(maxEntities, (_key, series) => {
+      this.pending.delete(series);
       if (series.seasonal !== undefined) this.slots?.release(series.seasonal);
     }, options.entityKeys);
     this.peers = new EntityMap(maxEntities);
@@ -154,14 +155,14 @@ export class BucketDetector implements BaselineDetector {
     const boundaryMs = Math.floor(watermarkMs / this.spanMs) * this.spanMs;
     if (this.judgesLow && boundaryMs > this.scannedUntilMs) {
       this.scannedUntilMs = boundaryMs;
-      return this.close([...this.series].map(([key]) => key), watermarkMs, true);
+      return this.close([...this.series].map(([, series]) => series), watermarkMs, true);
     }
     if (this.pending.size === 0 || watermarkMs < this.nextDueMs) return [];
-    return this.close([...this.pending], watermarkMs, false);
+    return this.close(this.pending, watermarkMs, false);
   }
 
   flush(_watermarkMs: number): Detection[] {
-    return this.close([...this.pending], Number.POSITIVE_INFINITY, false);
+    return this.close(this.pending, Number.POSITIVE_INFINITY, false);
   }
 
   stats(): Record<string, number> {
@@ -169,9 +170,10 @@ export class BucketDetector implements BaselineDetector {
   }
 
   private add(event: HolterEvent): void {
-    const read = readEntityAndTime(event, this.readEntity, this.counters);
-    if (read === undefined) return;
-    const { entity, ms } = read;
+    const entity = readEntityOrSkip(event, this.readEntity, this.counters);
+    if (entity === undefined) return;
+    const ms = readTimeOrSkip(event, this.counters);
+    if (Number.isNaN(ms)) return;
 
     let partition: string | undefined;
     if (this.readPartition !== undefined) {
@@ -199,14 +201,13 @@ export class BucketDetector implements BaselineDetector {
       this.counters.events_late += 1;
       return;
     }
-    const openBefore = series.open.length;
+    const openBefore = openBucketCount(series);
     const bucket = openBucket(series, startMs, event, ms, this.bucketOptions);
-    this.addToBucket(bucket, event, ms, value);
+    if (bucket === undefined) this.addToFirstBucket(series, event, ms, value);
+    else this.addToBucket(bucket, event, ms, value);
     // A series with an open bucket is pending already, so only a new bucket needs the set.
-    if (series.open.length > openBefore) {
-      this.pending.add(key);
-      this.nextDueMs = Math.min(this.nextDueMs, startMs + this.spanMs);
-    }
+    if (openBefore === 0) this.pending.add(series);
+    if (openBucketCount(series) > openBefore) this.nextDueMs = Math.min(this.nextDueMs, startMs + this.spanMs);
   }
 
   /** Returns the entity's time zone when it is a valid IANA name, else the facility's, as time_of_day does. */
@@ -227,10 +228,32 @@ export class BucketDetector implements BaselineDetector {
     return typeof raw === 'number' && Number.isFinite(raw) && raw >= 0 ? raw : undefined;
   }
 
+  /** Adds an event to the series' oldest open bucket, kept in the series' own fields. */
+  private addToFirstBucket(series: Series, event: HolterEvent, ms: number, value: number | string): void {
+    series.bucketEvents += 1;
+    if (typeof value === 'number') series.bucketValue += value;
+    else series.bucketDistinct?.add(value);
+    (series.bucketEvidence as Evidence).add(ms, event.event.id);
+    if (ms >= series.bucketTriggerMs) {
+      series.bucketTrigger = event;
+      series.bucketTriggerMs = ms;
+    }
+    const readInfluencers = this.readInfluencers;
+    for (let index = 0; index < readInfluencers.length; index += 1) {
+      const influencer = scalarText((readInfluencers[index] as FieldReader)(event));
+      if (influencer === undefined) continue;
+      if (!series.bucketHasInfluencers) {
+        series.bucketInfluencers ??= readInfluencers.map(() => new ValueCounts());
+        series.bucketHasInfluencers = true;
+      }
+      ((series.bucketInfluencers as ValueCounts[])[index] as ValueCounts).add(influencer);
+    }
+  }
+
   private addToBucket(bucket: OpenBucket, event: HolterEvent, ms: number, value: number | string): void {
     bucket.events += 1;
     if (typeof value === 'number') bucket.value += value;
-    else if (bucket.distinct !== null && bucket.distinct.size < MAX_DISTINCT_PER_BUCKET) bucket.distinct.add(value);
+    else bucket.distinct?.add(value);
     bucket.evidence.add(ms, event.event.id);
     if (ms >= bucket.triggerMs) {
       bucket.trigger = event;
@@ -245,28 +268,27 @@ export class BucketDetector implements BaselineDetector {
   }
 
   /** Closes the buckets of `keys` that end at or before the watermark, and fills empty buckets when `fillEmpty`. */
-  private close(keys: string[], watermarkMs: number, fillEmpty: boolean): Detection[] {
+  /**
+   * Closes the buckets of `seriesList` that end at or before the watermark, and fills empty
+   * buckets when `fillEmpty`. `seriesList` may be the pending set itself: deleting the current
+   * entry of a Set while iterating it is safe.
+   */
+  private close(seriesList: Iterable<Series>, watermarkMs: number, fillEmpty: boolean): Detection[] {
     const detections: Detection[] = [];
-    for (const key of keys) {
-      const series = this.series.get(key);
-      if (series === undefined) {
-        this.pending.delete(key);
-        continue;
-      }
-      while (series.open.length > 0 && (series.open[0] as OpenBucket).startMs + this.spanMs <= watermarkMs) {
-        const bucket = series.open.shift() as OpenBucket;
-        this.fillEmptyBuckets(series, bucket.startMs, detections);
-        this.closeBucket(series, bucket, detections);
+    for (const series of seriesList) {
+      while (!Number.isNaN(series.bucketStartMs) && series.bucketStartMs + this.spanMs <= watermarkMs) {
+        const startMs = series.bucketStartMs;
+        this.fillEmptyBuckets(series, startMs, detections);
+        const value = series.bucketDistinct !== null ? series.bucketDistinct.size : series.bucketValue;
+        this.closeBucket(series, startMs, value, series.bucketEvents, detections, 'first');
+        shiftFirstBucket(series);
       }
       if (fillEmpty) this.fillEmptyBuckets(series, Math.floor(watermarkMs / this.spanMs) * this.spanMs, detections);
 
-      if (series.open.length === 0) this.pending.delete(key);
+      if (Number.isNaN(series.bucketStartMs)) this.pending.delete(series);
     }
     this.nextDueMs = Number.POSITIVE_INFINITY;
-    for (const key of this.pending) {
-      const first = this.series.get(key)?.open[0];
-      if (first !== undefined) this.nextDueMs = Math.min(this.nextDueMs, first.startMs + this.spanMs);
-    }
+    for (const series of this.pending) this.nextDueMs = Math.min(this.nextDueMs, series.bucketStartMs + this.spanMs);
 
     detections.sort((a, b) => compareCodeUnits(a.window.start, b.window.start) || compareCodeUnits(groupText(a), groupText(b)));
     this.counters.detections += detections.length;
@@ -282,7 +304,7 @@ export class BucketDetector implements BaselineDetector {
     if (!Number.isFinite(fromMs) || untilMs <= fromMs) return;
 
     if (this.judgesLow && !series.lowRaised) {
-      this.closeBucket(series, { startMs: fromMs, value: 0, events: 0 }, detections);
+      this.closeBucket(series, fromMs, 0, 0, detections, 'empty');
       fromMs += this.spanMs;
     }
     const excluded = this.exclusions.isEmpty ? 0 : this.exclusions.countBuckets(fromMs, untilMs, this.spanMs);
@@ -309,16 +331,19 @@ export class BucketDetector implements BaselineDetector {
     return this.peers.touch(key, newHistory);
   }
 
-  /** Judges one closed bucket (an open bucket, or an empty one without events), then learns it. */
-  private closeBucket(series: Series, bucket: Pick<OpenBucket, 'startMs' | 'value' | 'events'> & Partial<OpenBucket>, detections: Detection[]): void {
-    const { startMs } = bucket;
+  /**
+   * Judges one closed bucket with `value` (the count, sum or distinct values) and `events`, then
+   * learns it. `kind` says where its evidence and trigger are: in the series' oldest open bucket,
+   * or nowhere for an empty bucket. The OpenBucket object that a detection needs is made only
+   * when the bucket raises one.
+   */
+  private closeBucket(series: Series, startMs: number, value: number, events: number, detections: Detection[], kind: 'first' | 'empty'): void {
     series.closedUntilMs = startMs + this.spanMs;
     if (!this.exclusions.isEmpty && this.exclusions.overlaps(startMs, startMs + this.spanMs)) {
       this.counters.buckets_excluded += 1;
       return;
     }
 
-    const value = bucket.distinct != null ? bucket.distinct.size : bucket.value;
     const peer = this.peerOf(series);
     const judgement = this.judge(series, peer, value, startMs);
     let weight = 1;
@@ -328,16 +353,16 @@ export class BucketDetector implements BaselineDetector {
       this.counters.buckets_judged += 1;
       const lowStanding = judgement.raise && judgement.side === 'low' && series.lowRaised;
       if (lowStanding) this.counters.buckets_low_suppressed += 1;
-      else if (judgement.raise) detections.push(bucketDetection(this, series, bucket, value, judgement));
+      else if (judgement.raise) detections.push(bucketDetection(this, series, kind === 'first' ? firstOpenBucket(series) : { startMs, value: 0, events: 0 }, value, judgement));
       if (judgement.raise) weight = ANOMALY_WEIGHT;
       series.lowRaised = judgement.raise && judgement.side === 'low';
     }
-    learnBucket(series, startMs, value, bucket.events, this.halfLifeMs, weight);
+    learnBucket(series, startMs, value, events, this.halfLifeMs, weight);
     if (this.slots !== undefined) {
       series.seasonal ??= this.slots.allocate();
       series.seasonal.learn(this.slots, startMs, this.zoneOfSeries(series), value, weight);
     }
-    if (peer !== undefined) learnBucket(peer, startMs, value, bucket.events, this.halfLifeMs, weight);
+    if (peer !== undefined) learnBucket(peer, startMs, value, events, this.halfLifeMs, weight);
   }
 
   private judge(series: Series, peer: History | undefined, value: number, startMs: number): BucketJudgement | undefined {
@@ -431,7 +456,7 @@ export class BucketDetector implements BaselineDetector {
     for (const [key, series] of state.series) {
       const restored = restoreSeries(series, this.evidenceLimit, this.slots);
       this.series.set(key, restored);
-      if (restored.open.length > 0) this.pending.add(key);
+      if (openBucketCount(restored) > 0) this.pending.add(restored);
     }
     for (const [key, history] of state.peers) this.peers.set(key, restoreHistory(history));
     this.scannedUntilMs = state.scannedUntilMs ?? Number.NEGATIVE_INFINITY;

@@ -3,7 +3,7 @@ import type { FieldReader, HolterEvent } from '../../event.js';
 import { summaries } from '../pager.js';
 import type { ShowValue } from '../pager.js';
 import type { Detection, RuleInfo } from '../types.js';
-import { readEntityAndTime, roundTo } from './detector.js';
+import { readEntityOrSkip, readTimeOrSkip, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
 import type { EntityKeys } from './entities.js';
@@ -174,9 +174,10 @@ export class HighSumDetector implements BaselineDetector {
   }
 
   private add(event: HolterEvent): void {
-    const read = readEntityAndTime(event, this.readEntity, this.counters);
-    if (read === undefined) return;
-    const { entity, ms } = read;
+    const entity = readEntityOrSkip(event, this.readEntity, this.counters);
+    if (entity === undefined) return;
+    const ms = readTimeOrSkip(event, this.counters);
+    if (Number.isNaN(ms)) return;
     const value = this.readValue(event);
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       this.counters.events_invalid_value += 1;

@@ -3,7 +3,7 @@ import type { FieldReader, HolterEvent } from '../../event.js';
 import { summaries } from '../pager.js';
 import type { ShowValue } from '../pager.js';
 import type { Detection, RuleInfo } from '../types.js';
-import { compareCodeUnits, readEntityAndTime, roundTo, scalarText, spanText } from './detector.js';
+import { compareCodeUnits, readEntityOrSkip, readTimeOrSkip, roundTo, scalarText, spanText } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
 import type { EntityKeys } from './entities.js';
@@ -130,9 +130,10 @@ export class NewValueDetector implements BaselineDetector {
   }
 
   private handle(event: HolterEvent, watermarkMs: number): void {
-    const read = readEntityAndTime(event, this.readEntity, this.counters);
-    if (read === undefined) return;
-    const { entity, ms } = read;
+    const entity = readEntityOrSkip(event, this.readEntity, this.counters);
+    if (entity === undefined) return;
+    const ms = readTimeOrSkip(event, this.counters);
+    if (Number.isNaN(ms)) return;
     const value = scalarText(this.readValue(event));
     if (value === undefined) {
       this.counters.events_invalid_value += 1;

@@ -3,7 +3,7 @@ import type { FieldReader, HolterEvent } from '../../event.js';
 import { summaries } from '../pager.js';
 import type { ShowValue } from '../pager.js';
 import type { Detection, RuleInfo } from '../types.js';
-import { compareCodeUnits, formatPercent, readEntityAndTime, roundTo } from './detector.js';
+import { compareCodeUnits, formatPercent, readEntityOrSkip, readTimeOrSkip, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { ActiveDays } from './active-days.js';
 import { EntityMap } from './entities.js';
@@ -172,9 +172,10 @@ export class TimeOfDayDetector implements BaselineDetector {
   }
 
   private handle(event: HolterEvent, watermarkMs: number): void {
-    const read = readEntityAndTime(event, this.readEntity, this.counters);
-    if (read === undefined) return;
-    const { entity, ms } = read;
+    const entity = readEntityOrSkip(event, this.readEntity, this.counters);
+    if (entity === undefined) return;
+    const ms = readTimeOrSkip(event, this.counters);
+    if (Number.isNaN(ms)) return;
     this.counters.events_matched += 1;
 
     const zone = this.zoneOf(event);
