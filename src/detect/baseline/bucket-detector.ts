@@ -333,9 +333,9 @@ export class BucketDetector implements BaselineDetector {
 
   /**
    * Judges one closed bucket with `value` (the count, sum or distinct values) and `events`, then
-   * learns it. `kind` says where its evidence and trigger are: in the series' oldest open bucket,
-   * or nowhere for an empty bucket. The OpenBucket object that a detection needs is made only
-   * when the bucket raises one.
+   * learns it. With `kind` 'first', the bucket is the series' oldest open bucket, whose fields
+   * contain its evidence and trigger. With 'empty', it had no events. The OpenBucket object that
+   * a detection needs is made only when the bucket raises one.
    */
   private closeBucket(series: Series, startMs: number, value: number, events: number, detections: Detection[], kind: 'first' | 'empty'): void {
     series.closedUntilMs = startMs + this.spanMs;
@@ -455,6 +455,9 @@ export class BucketDetector implements BaselineDetector {
     this.pending.clear();
     for (const [key, series] of state.series) {
       const restored = restoreSeries(series, this.evidenceLimit, this.slots);
+      // A key listed twice keeps its last series, so the one it replaces must not stay pending.
+      const replaced = this.series.get(key);
+      if (replaced !== undefined) this.pending.delete(replaced);
       this.series.set(key, restored);
       if (openBucketCount(restored) > 0) this.pending.add(restored);
     }

@@ -136,6 +136,19 @@ describe('bucket functions with several open buckets', () => {
     assert.deepEqual(summaryOf(bucket), { startMs: START + 11 * HOUR, distinct: ['q'], events: 1, evidenceIds: [next.event.id], trigger: next.event.id, influencers: [[['10.0.0.9', 1]]] });
   });
 
+  it('restores a repeated key once', () => {
+    const { detector: original } = twoOpenBuckets();
+    const state = JSON.parse(JSON.stringify(original.snapshot())) as DetectorState;
+    state.series.push(...state.series);
+    const restored = detectorOf(DETECTOR);
+    restored.restore(state);
+    restored.flush(START + 12 * HOUR);
+
+    // Only the two buckets of the series that the key ends with close, as with one listing.
+    assert.equal(restored.stats().buckets_learning, 2);
+    assert.equal(restored.stats().entities, 1);
+  });
+
   it('drops the open bucket of an evicted series', () => {
     const detector = detectorOf(`${DETECTOR}max_entities: 1\n`);
     detector.process(read('u-1', START + 10 * HOUR + 10 * MINUTE, 'a'), START + 10 * HOUR);
