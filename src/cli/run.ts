@@ -194,7 +194,14 @@ async function consume(config: HolterConfig, kafka: KafkaClient, logger: Logger,
   });
 
   const startErrors = [...report.ruleErrors, ...report.detectorErrors];
-  const reloader = new DetectionReloader({ config, stages: () => pipeline.taskStages(), raise: (detection) => pipeline.raiseDetection(detection), logger, startErrors: startErrors.length });
+  const reloader = new DetectionReloader({
+    config,
+    stages: () => pipeline.taskStages(),
+    raise: (detection) => pipeline.raiseDetection(detection),
+    logger,
+    startErrors: startErrors.length,
+    onReloaded: () => tasks.markChanged(),
+  });
   await reloader.reportStartErrors(startErrors);
   const stopWatching = config.reload.watch ? reloader.watchFiles() : () => undefined;
   const lag = new ConsumerLagMonitor({ admin: kafka.admin(), groupId: config.kafka.group_id, ownedPartitions: () => source.ownedPartitions, intervalMs: config.kafka.lag_interval_ms, logger });

@@ -34,6 +34,8 @@ export interface ReloaderOptions {
   now?: () => Date;
   /** Errors of the rule and detector files when the run started; they count in `fileErrors` until a reload succeeds. */
   startErrors?: number;
+  /** Called after the new set runs, so the changed state reaches the next checkpoint. */
+  onReloaded?: () => void;
 }
 
 /** Rule id of the operator alert raised when a reload is rejected, or when files are rejected at start. */
@@ -125,6 +127,7 @@ export class DetectionReloader {
     });
     this.counts.succeeded++;
     this.fileErrors = 0;
+    this.options.onReloaded?.();
     logger.info(
       { trigger, rulesLoaded: loaded.rulesLoaded, detectorsLoaded: loaded.detectorsLoaded, tasks: taskStages.length, detectorsKept: kept.detectors, paths: [...config.rules.paths, ...config.detectors.paths] },
       'rules reloaded',

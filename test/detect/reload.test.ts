@@ -160,6 +160,16 @@ describe('detection reload', () => {
     assert.equal(reloader.fileErrors, 0);
   });
 
+  it('tells the run that state changed', async () => {
+    const { config } = workspace();
+    const stages = await runningStages(config);
+    let changed = 0;
+    const reloader = new DetectionReloader({ config, stages: () => [[stages.sigma, stages.detectors]], raise: async () => undefined, logger: silentLogger, onReloaded: () => void (changed += 1) });
+
+    assert.equal((await reloader.reload('api')).outcome, 'reloaded');
+    assert.equal(changed, 1);
+  });
+
   it('replaces detectors keeping unchanged state', async () => {
     const { config } = workspace();
     const stages = await runningStages(config);

@@ -216,7 +216,16 @@ export class PartitionTasks {
     entry.dirty = true;
   }
 
-  /** True when some task has records that no checkpoint contains yet. */
+  /**
+   * Marks every task as changed, for a change of state that no record made, such as a rules
+   * reload that dropped or restored detector state: the next checkpoint saves it even when no
+   * record arrives.
+   */
+  markChanged(): void {
+    for (const entry of this.entries.values()) entry.dirty = true;
+  }
+
+  /** True when some task has records or changes that no checkpoint contains yet. */
   get dirty(): boolean {
     for (const entry of this.entries.values()) if (entry.dirty) return true;
     return false;

@@ -126,6 +126,21 @@ test('checkpoint covers changed tasks only', async () => {
   assert.equal((await store.read(TOPIC, 1))?.checkpoint.offset, '3');
 });
 
+test('changed tasks checkpoint without records', async () => {
+  const store = new MemoryCheckpointStore();
+  const { tasks } = await member(store);
+  await tasks.prepare(TOPIC, 0, '0');
+  await pushFailures(tasks, 0, 0, 3);
+  await tasks.checkpoint();
+  assert.equal(tasks.dirty, false);
+
+  // A rules reload changed the state, and no record follows.
+  tasks.markChanged();
+  assert.equal(tasks.dirty, true);
+  assert.deepEqual(await tasks.checkpoint(), [{ topic: TOPIC, partition: 0, offset: '3' }], 'the same offset, with the changed state');
+  assert.equal(tasks.dirty, false);
+});
+
 test('capture keeps state at its offset while detection goes on', async () => {
   const store = new MemoryCheckpointStore();
   const { tasks } = await member(store);
