@@ -58,8 +58,13 @@ interface EntityState {
   evaluatedMs: number;
   /** Events before this time were consumed by a detection. */
   consumedBeforeMs: number;
-  /** Window sums [end ms, sum] not yet learned, oldest first. */
-  heldSums: Array<[number, number]>;
+  /**
+   * Window sums not yet learned, oldest first: their end times and sums at the same index. Two
+   * number arrays rather than a pair per window, because each pair lived a whole window and young
+   * collections copied it.
+   */
+  heldEndMs: number[];
+  heldTotals: number[];
   /** Decayed maximum of past window sums, decayed to `typicalAtMs`. */
   typical: number;
   typicalAtMs: number;
@@ -70,8 +75,13 @@ interface EntityState {
 
 type ThresholdSource = 'ceiling' | 'history' | 'floor';
 
+/** An entity's state as snapshots save it: the held window sums as [end ms, sum] pairs. */
+interface SavedEntityState extends Omit<EntityState, 'heldEndMs' | 'heldTotals'> {
+  heldSums: Array<[number, number]>;
+}
+
 interface HighSumSnapshot {
-  entities: Array<[string, EntityState]>;
+  entities: Array<[string, SavedEntityState]>;
   counters: Record<string, number>;
 }
 
@@ -236,11 +246,13 @@ export class HighSumDetector implements BaselineDetector {
         // window's first event can be routine work from before the burst, so ending there would let
         // the burst's own tail raise a second detection.
         state.consumedBeforeMs = end.ms + this.windowMs;
-        state.heldSums.length = 0;
+        state.heldEndMs.length = 0;
+        state.heldTotals.length = 0;
         end.event = null;
         continue;
       }
-      state.heldSums.push([end.ms, total]);
+      state.heldEndMs.push(end.ms);
+      state.heldTotals.push(total);
       // Only the entry being evaluated becomes a trigger, so its event is let go once evaluated.
       // Buffered events would otherwise live for a whole window and be copied by young collections.
       end.event = null;
@@ -324,10 +336,7 @@ export class HighSumDetector implements BaselineDetector {
 
   snapshot(): HighSumSnapshot {
     return {
-      entities: [...this.entities].map(([key, state]) => [
-        key,
-        { ...state, entries: state.entries.map((entry) => ({ ...entry })), heldSums: state.heldSums.map(([ms, total]) => [ms, total]) },
-      ]),
+      entities: [...this.entities].map(([key, state]) => [key, saveEntityState(state)]),
       counters: { ...this.counters },
     };
   }
@@ -339,10 +348,12 @@ export class HighSumDetector implements BaselineDetector {
     // The next pass evaluates every restored entity, and sets the due time again.
     this.nextDueMs = Number.NEGATIVE_INFINITY;
     for (const [key, entity] of state.entities) {
+      const { heldSums, ...fields } = entity;
       const restored: EntityState = {
-        ...entity,
+        ...fields,
         entries: entity.entries.map((entry) => ({ ...entry })),
-        heldSums: entity.heldSums.map(([ms, total]) => [ms, total]),
+        heldEndMs: heldSums.map(([ms]) => ms),
+        heldTotals: heldSums.map(([, total]) => total),
       };
       for (const field of ['evaluatedMs', 'consumedBeforeMs', 'typicalAtMs', 'firstMs', 'lastMs'] as const) {
         // JSON writes -Infinity and NaN as null.
@@ -358,7 +369,8 @@ export class HighSumDetector implements BaselineDetector {
 function newEntityState(): EntityState {
   return {
     entries: [],
-    heldSums: [],
+    heldEndMs: [],
+    heldTotals: [],
     evaluatedMs: Number.NEGATIVE_INFINITY,
     consumedBeforeMs: Number.NEGATIVE_INFINITY,
     typical: 0,
@@ -369,6 +381,19 @@ function newEntityState(): EntityState {
   };
 }
 
+/**
+ * Copies an entity's state in the snapshot layout, with the fields in the order that snapshots
+ * have always listed them.
+ */
+function saveEntityState(state: EntityState): SavedEntityState {
+  const { entries, heldEndMs, heldTotals, ...fields } = state;
+  return {
+    entries: entries.map((entry) => ({ ...entry })),
+    heldSums: heldEndMs.map((ms, index) => [ms, heldTotals[index] as number]),
+    ...fields,
+  };
+}
+
 function decayedTypical(state: EntityState, ms: number, halfLifeMs: number): number {
   if (Number.isNaN(state.typicalAtMs) || ms <= state.typicalAtMs) return state.typical;
   return state.typical * Math.pow(2, -(ms - state.typicalAtMs) / halfLifeMs);
@@ -376,13 +401,16 @@ function decayedTypical(state: EntityState, ms: number, halfLifeMs: number): num
 
 /** Learns the held window sums that ended at or before `untilMs`. */
 function learnHeldSums(state: EntityState, untilMs: number, halfLifeMs: number): void {
+  const { heldEndMs, heldTotals } = state;
   let learned = 0;
-  for (const [ms, total] of state.heldSums) {
-    if (ms > untilMs) break;
-    learn(state, ms, total, halfLifeMs);
+  while (learned < heldEndMs.length && (heldEndMs[learned] as number) <= untilMs) {
+    learn(state, heldEndMs[learned] as number, heldTotals[learned] as number, halfLifeMs);
     learned += 1;
   }
-  if (learned > 0) state.heldSums.splice(0, learned);
+  if (learned > 0) {
+    heldEndMs.splice(0, learned);
+    heldTotals.splice(0, learned);
+  }
 }
 
 function learn(state: EntityState, ms: number, total: number, halfLifeMs: number): void {
