@@ -59,12 +59,14 @@ interface EntityState {
   /** Events before this time were consumed by a detection. */
   consumedBeforeMs: number;
   /**
-   * Window sums not yet learned, oldest first: their end times and sums at the same index. Two
-   * number arrays rather than a pair per window, because each pair lived a whole window and young
-   * collections copied it.
+   * Window sums not yet learned, oldest first: the first `heldCount` elements of `heldEndMs` and
+   * `heldTotals` are their end times and sums. Elements past `heldCount` are stale. The arrays
+   * never shrink, because V8 can free an array's storage when its length drops to 0, and storage
+   * allocated again for each event lived a whole window and was copied by young collections.
    */
   heldEndMs: number[];
   heldTotals: number[];
+  heldCount: number;
   /** Decayed maximum of past window sums, decayed to `typicalAtMs`. */
   typical: number;
   typicalAtMs: number;
@@ -76,7 +78,7 @@ interface EntityState {
 type ThresholdSource = 'ceiling' | 'history' | 'floor';
 
 /** An entity's state as snapshots save it: the held window sums as [end ms, sum] pairs. */
-interface SavedEntityState extends Omit<EntityState, 'heldEndMs' | 'heldTotals'> {
+interface SavedEntityState extends Omit<EntityState, 'heldEndMs' | 'heldTotals' | 'heldCount'> {
   heldSums: Array<[number, number]>;
 }
 
@@ -246,13 +248,14 @@ export class HighSumDetector implements BaselineDetector {
         // window's first event can be routine work from before the burst, so ending there would let
         // the burst's own tail raise a second detection.
         state.consumedBeforeMs = end.ms + this.windowMs;
-        state.heldEndMs.length = 0;
-        state.heldTotals.length = 0;
+        state.heldCount = 0;
         end.event = null;
         continue;
       }
-      state.heldEndMs.push(end.ms);
-      state.heldTotals.push(total);
+      // Writing at index heldCount overwrites a stale element or appends one.
+      state.heldEndMs[state.heldCount] = end.ms;
+      state.heldTotals[state.heldCount] = total;
+      state.heldCount += 1;
       // Only the entry being evaluated becomes a trigger, so its event is let go once evaluated.
       // Buffered events would otherwise live for a whole window and be copied by young collections.
       end.event = null;
@@ -354,6 +357,7 @@ export class HighSumDetector implements BaselineDetector {
         entries: entity.entries.map((entry) => ({ ...entry })),
         heldEndMs: heldSums.map(([ms]) => ms),
         heldTotals: heldSums.map(([, total]) => total),
+        heldCount: heldSums.length,
       };
       for (const field of ['evaluatedMs', 'consumedBeforeMs', 'typicalAtMs', 'firstMs', 'lastMs'] as const) {
         // JSON writes -Infinity and NaN as null.
@@ -371,6 +375,7 @@ function newEntityState(): EntityState {
     entries: [],
     heldEndMs: [],
     heldTotals: [],
+    heldCount: 0,
     evaluatedMs: Number.NEGATIVE_INFINITY,
     consumedBeforeMs: Number.NEGATIVE_INFINITY,
     typical: 0,
@@ -386,10 +391,12 @@ function newEntityState(): EntityState {
  * have always listed them.
  */
 function saveEntityState(state: EntityState): SavedEntityState {
-  const { entries, heldEndMs, heldTotals, ...fields } = state;
+  const { entries, heldEndMs, heldTotals, heldCount, ...fields } = state;
+  const heldSums: Array<[number, number]> = [];
+  for (let index = 0; index < heldCount; index += 1) heldSums.push([heldEndMs[index] as number, heldTotals[index] as number]);
   return {
     entries: entries.map((entry) => ({ ...entry })),
-    heldSums: heldEndMs.map((ms, index) => [ms, heldTotals[index] as number]),
+    heldSums,
     ...fields,
   };
 }
@@ -403,13 +410,14 @@ function decayedTypical(state: EntityState, ms: number, halfLifeMs: number): num
 function learnHeldSums(state: EntityState, untilMs: number, halfLifeMs: number): void {
   const { heldEndMs, heldTotals } = state;
   let learned = 0;
-  while (learned < heldEndMs.length && (heldEndMs[learned] as number) <= untilMs) {
+  while (learned < state.heldCount && (heldEndMs[learned] as number) <= untilMs) {
     learn(state, heldEndMs[learned] as number, heldTotals[learned] as number, halfLifeMs);
     learned += 1;
   }
   if (learned > 0) {
-    heldEndMs.splice(0, learned);
-    heldTotals.splice(0, learned);
+    heldEndMs.copyWithin(0, learned, state.heldCount);
+    heldTotals.copyWithin(0, learned, state.heldCount);
+    state.heldCount -= learned;
   }
 }
 

@@ -5,6 +5,7 @@ import type { Detection } from '../../../src/detect/types.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BaselineStage, parseDetector } from '../../../src/detect/baseline/index.js';
+import type { BaselineSnapshot } from '../../../src/detect/baseline/stage.js';
 import { DETECTORS_DIR, ZONE, feed, imagePull, loadShipped } from './events.js';
 
 const FILE = 'mass-image-pull.yaml';
@@ -235,6 +236,71 @@ describe('mass image pull', () => {
       'holter.dicom.instance_count': 10_000,
       'holter.dicom.bytes': 4e9,
     });
+  });
+
+  it('merged entries keep their sums', async () => {
+    const stage = await loadShipped(FILE);
+    // 10,002 retrievals of one study each within a minute, with the watermark held back, so
+    // the buffer reaches its limit twice and the three oldest entries become one.
+    const pulls = Array.from({ length: 10_002 }, (_, index) => imagePull('u-new', START + index * 5, 1, { instances: 7, bytes: 1000 }));
+    for (const pull of pulls) assert.deepEqual(stage.process(pull, Number.NEGATIVE_INFINITY), []);
+    assert.equal(stage.stats()['mass-image-pull.entries_merged'], 2);
+
+    const detections = stage.advance(Number.POSITIVE_INFINITY);
+    assert.equal(detections.length, 1);
+    // The ceiling of 200 studies is reached at the 200th retrieval, and the first entry of the
+    // window is the merged one.
+    assert.equal(detections[0]?.explanation.actual, 200);
+    assert.equal(detections[0]?.explanation.details?.events, 198);
+    assert.deepEqual(detections[0]?.explanation.details?.sums, {
+      'holter.dicom.instance_count': 1400,
+      'holter.dicom.bytes': 200_000,
+    });
+  });
+
+  it('restores entries and held sums saved as pairs', async () => {
+    const stage = await loadShipped(FILE);
+    const first = imagePull('u-new', START, 30, { instances: 300, bytes: 5e8 });
+    const second = imagePull('u-new', START + 10 * MINUTE, 40, { instances: 400 });
+    feed(stage, [first, second]);
+    const saved = JSON.parse(JSON.stringify(stage.snapshot())) as { detectors: Record<string, { entities: Array<[string, Record<string, unknown>]> }> };
+    const [key, entity] = saved.detectors['mass-image-pull']?.entities[0] ?? [];
+    assert.equal(key, 'u-new');
+    // Snapshots list each entry with its also_sum values, and each held window sum as a pair.
+    assert.deepEqual(
+      (entity?.entries as Array<Record<string, unknown>>).map((entry) => [entry.ms, entry.value, entry.also]),
+      [
+        [START, 30, [300, 5e8]],
+        [START + 10 * MINUTE, 40, [400, 0]],
+      ],
+    );
+    assert.deepEqual(entity?.heldSums, [
+      [START, 30],
+      [START + 10 * MINUTE, 70],
+    ]);
+
+    const restored = await loadShipped(FILE);
+    restored.restore(saved as unknown as BaselineSnapshot);
+    assert.deepEqual(JSON.parse(JSON.stringify(restored.snapshot())), saved);
+    // 130 more studies make 200 in the hour, at the ceiling, with the restored entries' sums.
+    const third = imagePull('u-new', START + 20 * MINUTE, 130, { instances: 1300, bytes: 1e8 });
+    const detections = feed(restored, [third]);
+    assert.equal(detections.length, 1);
+    assert.deepEqual(detections[0]?.explanation.details?.sums, {
+      'holter.dicom.instance_count': 2000,
+      'holter.dicom.bytes': 6e8,
+    });
+  });
+
+  it('detection drops held sums', async () => {
+    const stage = await loadShipped(FILE);
+    const before = [imagePull('u-new', START, 30), imagePull('u-new', START + MINUTE, 30)];
+    assert.equal(feed(stage, [...before, imagePull('u-new', START + 2 * MINUTE, 150)]).length, 1);
+    feed(stage, [imagePull('u-new', START + 2 * HOUR, 5)]);
+    const saved = JSON.parse(JSON.stringify(stage.snapshot())) as { detectors: Record<string, { entities: Array<[string, Record<string, unknown>]> }> };
+    const entity = saved.detectors['mass-image-pull']?.entities[0]?.[1];
+    // The detection at START + 2 minutes dropped the two sums held before it, so only the later one is left.
+    assert.deepEqual(entity?.heldSums, [[START + 2 * HOUR, 5]]);
   });
 
   it('skips events without a usable count', async () => {
