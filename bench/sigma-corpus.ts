@@ -164,9 +164,9 @@ function regressionRecords(regressionDir: string): RawRecord[] {
 }
 
 /**
- * Returns the Windows mix as raw records, for the decoder: each regression document repeated in order,
- * one every 10 ms of event time (`Event.System.TimeCreated`), with the instance fields of each
- * repetition rewritten as `windowsMix` does, and the record id (`EventRecordID`) too.
+ * Returns the Windows mix as raw records, for the decoder. Each regression document repeats in
+ * order, one every 10 ms of event time (`Event.System.TimeCreated`). The instance fields of each
+ * repetition are rewritten as `windowsMix` does, and so is the record id (`EventRecordID`).
  */
 export function windowsRecords(regressionDir: string, count = WINDOWS_EVENTS): RawRecord[] {
   const documents = regressionRecords(regressionDir).map((record) => JSON.parse(record.text) as unknown);

@@ -60,9 +60,9 @@ export class BaselineStage implements DetectionStage {
   /** Count of saved detector states that restore dropped because the detector's logic changed. */
   private statesDropped = 0;
   /**
-   * True while some detector files failed to load. Restore then holds the saved state of each
+   * True while some detector files failed to load. Restore then keeps the saved state of each
    * detector that is not loaded, and every snapshot saves it again, because its file may only be
-   * broken for a while. A reload that loads every file restores it or lets it go.
+   * broken for a while. A reload that loads every file restores that state or drops it.
    */
   keepUnloadedStates = false;
   /** Saved states of detectors not loaded, by detector id, held while `keepUnloadedStates`. */
@@ -125,9 +125,9 @@ export class BaselineStage implements DetectionStage {
 
   /**
    * Swaps in a new detector set, loaded from files without errors, e.g. after the detector files
-   * changed. A new detector with the id and the fingerprint of a running one, or of a held state,
-   * takes over its state (profiles, open windows, counters); any other starts empty. Held states
-   * of detectors still missing are let go. Returns the ids by outcome.
+   * changed. A new detector takes over the state (profiles, open windows, counters) of a running
+   * one or a held one with its id and fingerprint. Any other starts empty. Held states of
+   * detectors still missing are dropped. Returns the ids by outcome.
    */
   replaceDetectors(next: BaselineDetector[]): DetectorReplacement {
     const running = new Map(this.detectors.map((detector) => [detector.rule.id, detector]));
