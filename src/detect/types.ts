@@ -58,7 +58,10 @@ export interface Detection {
   explanation: Explanation;
   /** `event.id` of the events that make the detection, oldest first (capped by the detector). */
   evidence: string[];
-  /** The last event that completed the detection; entity fields (user, source, host) are copied from it. */
+  /**
+   * The last event that completed the detection; entity fields (user, source, host) are copied from it.
+   * NOTE: a bucket detector's trigger has only the fields alerts and risk read (see TriggerFacts).
+   */
   trigger: HolterEvent;
   /** MITRE ATT&CK tags as `attack.t1110` / `attack.credential_access`, copied from rule tags. */
   tags?: string[];

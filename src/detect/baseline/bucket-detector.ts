@@ -3,7 +3,7 @@ import { compileFieldPath } from '../../event.js';
 import type { FieldReader, HolterEvent } from '../../event.js';
 import type { Detection, RuleInfo } from '../types.js';
 import { firstOpenBucket, historyDays, isLearned, learnBucket, newHistory, newSeries, openBucket, openBucketCount, restoreHistory, restoreSeries, shiftFirstBucket, snapshotHistory, snapshotSeries, ValueCounts } from './buckets.js';
-import type { History, HistorySnapshot, OpenBucket, Series, SeriesSnapshot } from './buckets.js';
+import type { BucketOptions, History, HistorySnapshot, OpenBucket, Series, SeriesSnapshot } from './buckets.js';
 import { bucketDetection } from './bucket-explain.js';
 import type { Evidence } from './evidence.js';
 import type { BucketJudgement } from './bucket-explain.js';
@@ -15,6 +15,7 @@ import { Exclusions } from './exclusions.js';
 import { LocalClock } from './local-time.js';
 import { PeerGroupReader } from './peer-group.js';
 import { SeasonalSlots, seasonalModeOf } from './seasonal.js';
+import { PATIENT_TOKEN_FIELD, TriggerFacts } from './trigger.js';
 import { DEFAULTS, durationMs, unitOf } from './schema.js';
 import type { CountConfig, CountFunction } from './schema.js';
 import { judgeValue } from './stats.js';
@@ -91,7 +92,7 @@ export class BucketDetector implements BaselineDetector {
   private readonly defaultTimeZone: string;
   /** Reader of the entity's time zone; undefined when every series uses the facility's zone. */
   private readonly readTimeZone: FieldReader | undefined;
-  private readonly bucketOptions: { distinct: boolean; evidenceLimit: number };
+  private readonly bucketOptions: BucketOptions;
   private readonly series: EntityMap<Series>;
   private readonly peers: EntityMap<History>;
   /** Series with open buckets, in the order their first bucket opened. */
@@ -137,7 +138,9 @@ export class BucketDetector implements BaselineDetector {
     const resolved = seasonalModeOf(config.seasonality ?? DEFAULTS.seasonality, this.spanMs, config.bucket_span ?? DEFAULTS.bucket_span);
     if ('error' in resolved) throw new HolterError('HOLTER_RULE_INVALID', `detector ${config.id}: ${resolved.error}`);
     this.slots = resolved.mode === undefined ? undefined : new SeasonalSlots(resolved.mode, this.spanMs, this.halfLifeMs, this.clock);
-    this.bucketOptions = { distinct: this.aggregate === 'distinct', evidenceLimit: this.evidenceLimit };
+    // Only a group keyed by the patient token copies patient facts into its alert (see buildAlert).
+    const patientFacts = config.by === PATIENT_TOKEN_FIELD || config.partition_field === PATIENT_TOKEN_FIELD;
+    this.bucketOptions = { distinct: this.aggregate === 'distinct', evidenceLimit: this.evidenceLimit, patientFacts };
     const maxEntities = config.max_entities ?? DEFAULTS.max_entities;
     this.series = new EntityMap(maxEntities, (_key, series) => {
       this.pending.delete(series);
@@ -235,8 +238,9 @@ export class BucketDetector implements BaselineDetector {
     else series.bucketDistinct?.add(value);
     (series.bucketEvidence as Evidence).add(ms, event.event.id);
     if (ms >= series.bucketTriggerMs) {
-      series.bucketTrigger = event;
+      series.bucketTrigger = TriggerFacts.next(series.bucketTrigger, event, this.bucketOptions.patientFacts);
       series.bucketTriggerMs = ms;
+      series.bucketTriggerId = event.event.id;
     }
     const readInfluencers = this.readInfluencers;
     for (let index = 0; index < readInfluencers.length; index += 1) {
@@ -256,8 +260,9 @@ export class BucketDetector implements BaselineDetector {
     else bucket.distinct?.add(value);
     bucket.evidence.add(ms, event.event.id);
     if (ms >= bucket.triggerMs) {
-      bucket.trigger = event;
+      bucket.trigger = TriggerFacts.next(bucket.trigger, event, this.bucketOptions.patientFacts);
       bucket.triggerMs = ms;
+      bucket.triggerId = event.event.id;
     }
     for (let index = 0; index < this.readInfluencers.length; index += 1) {
       const influencer = scalarText((this.readInfluencers[index] as FieldReader)(event));
@@ -454,7 +459,7 @@ export class BucketDetector implements BaselineDetector {
     this.peers.clear();
     this.pending.clear();
     for (const [key, series] of state.series) {
-      const restored = restoreSeries(series, this.evidenceLimit, this.slots);
+      const restored = restoreSeries(series, this.bucketOptions, this.slots);
       // A key listed twice keeps its last series, so the one it replaces must not stay pending.
       const replaced = this.series.get(key);
       if (replaced !== undefined) this.pending.delete(replaced);

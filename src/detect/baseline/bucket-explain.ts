@@ -1,3 +1,4 @@
+import { setField } from '../../event.js';
 import type { HolterEvent } from '../../event.js';
 import { summaries } from '../pager.js';
 import type { ShowValue } from '../pager.js';
@@ -83,7 +84,10 @@ export function bucketDetection(
       },
     },
     evidence: bucket.evidence?.ids() ?? [],
-    trigger: bucket.trigger ?? emptyBucketTrigger(config, series, bucket.startMs, spanMs),
+    trigger:
+      bucket.trigger === undefined
+        ? emptyBucketTrigger(config, series, groupKey, bucket.startMs, spanMs)
+        : bucket.trigger.toEvent(bucket.triggerMs as number, bucket.triggerId as string, groupKey),
     tags: config.tags,
   };
 }
@@ -166,7 +170,7 @@ function formatProbability(probability: number): string {
  * Builds the trigger of a detection for an empty bucket. No event made it, so a minimal event
  * names the entity (and the partition) for the alert's entity fields.
  */
-function emptyBucketTrigger(config: CountConfig, series: Series, startMs: number, spanMs: number): HolterEvent {
+function emptyBucketTrigger(config: CountConfig, series: Series, groupKey: Record<string, string>, startMs: number, spanMs: number): HolterEvent {
   const event: HolterEvent = {
     '@timestamp': new Date(startMs + spanMs - 1).toISOString(),
     event: {
@@ -181,19 +185,7 @@ function emptyBucketTrigger(config: CountConfig, series: Series, startMs: number
     },
     holter: { source: { input: 'detector', format: 'holter' } },
   };
-  setField(event, config.by, series.entity);
-  if (config.partition_field !== undefined && series.partition !== undefined) setField(event, config.partition_field, series.partition);
+  for (const [field, value] of Object.entries(groupKey)) setField(event, field, value);
   return event;
-}
-
-function setField(target: Record<string, unknown>, path: string, value: string): void {
-  const segments = path.split('.');
-  let node = target;
-  for (const segment of segments.slice(0, -1)) {
-    const next = node[segment];
-    if (next === null || typeof next !== 'object') node[segment] = {};
-    node = node[segment] as Record<string, unknown>;
-  }
-  node[segments[segments.length - 1] as string] = value;
 }
 

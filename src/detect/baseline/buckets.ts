@@ -4,6 +4,7 @@ import { DecayedStats } from './stats.js';
 import type { DecayedStatsSnapshot } from './stats.js';
 import { SeasonalProfile } from './seasonal.js';
 import type { SeasonalProfileSnapshot, SeasonalSlots } from './seasonal.js';
+import { TriggerFacts } from './trigger.js';
 
 /**
  * State of the bucket functions (count, distinct_count, sum and their high_ and low_ forms): the
@@ -83,6 +84,13 @@ export class DistinctValues {
   }
 }
 
+/** How a detector's buckets are made: with distinct values, their evidence cap, and whether the trigger keeps patient facts. */
+export interface BucketOptions {
+  distinct: boolean;
+  evidenceLimit: number;
+  patientFacts: boolean;
+}
+
 /** One bucket that the watermark has not passed yet, other than a series' oldest (see Series). */
 export interface OpenBucket {
   startMs: number;
@@ -92,9 +100,10 @@ export interface OpenBucket {
   distinct: DistinctValues | null;
   events: number;
   evidence: Evidence;
-  /** The latest event of the bucket in event time. */
-  trigger: HolterEvent;
+  /** What the detection needs of the bucket's latest event in event time, and that event's time and id. */
+  trigger: TriggerFacts;
   triggerMs: number;
+  triggerId: string;
   /** Events per value of each influencer field, or null until an event has an influencer value. */
   influencers: ValueCounts[] | null;
 }
@@ -127,9 +136,13 @@ export interface Series extends History {
   bucketStartMs: number;
   bucketValue: number;
   bucketEvents: number;
-  /** Latest event of the oldest open bucket in event time; null when no bucket is open. */
-  bucketTrigger: HolterEvent | null;
+  /**
+   * Trigger facts of the oldest open bucket's latest event; null before the first bucket. They are
+   * kept when the bucket closes, so the next bucket reuses them if its events agree.
+   */
+  bucketTrigger: TriggerFacts | null;
   bucketTriggerMs: number;
+  bucketTriggerId: string;
   /** Distinct values of the oldest open bucket; null for the other functions and before the first bucket. */
   bucketDistinct: DistinctValues | null;
   /** Evidence of the oldest open bucket; null before the first bucket. */
@@ -168,6 +181,7 @@ export function newSeries(entity: string, partition: string | undefined): Series
     bucketEvents: 0,
     bucketTrigger: null,
     bucketTriggerMs: 0,
+    bucketTriggerId: '',
     bucketDistinct: null,
     bucketEvidence: null,
     bucketInfluencers: null,
@@ -194,8 +208,9 @@ export function firstOpenBucket(series: Series): OpenBucket {
     distinct: series.bucketDistinct,
     events: series.bucketEvents,
     evidence: series.bucketEvidence as Evidence,
-    trigger: series.bucketTrigger as HolterEvent,
+    trigger: series.bucketTrigger as TriggerFacts,
     triggerMs: series.bucketTriggerMs,
+    triggerId: series.bucketTriggerId,
     influencers: series.bucketHasInfluencers ? series.bucketInfluencers : null,
   };
 }
@@ -207,6 +222,7 @@ function setFirstBucket(series: Series, bucket: OpenBucket): void {
   series.bucketEvents = bucket.events;
   series.bucketTrigger = bucket.trigger;
   series.bucketTriggerMs = bucket.triggerMs;
+  series.bucketTriggerId = bucket.triggerId;
   series.bucketDistinct = bucket.distinct;
   series.bucketEvidence = bucket.evidence;
   if (bucket.influencers !== null) {
@@ -237,7 +253,7 @@ export function shiftFirstBucket(series: Series): void {
   series.bucketStartMs = Number.NaN;
   series.bucketValue = 0;
   series.bucketEvents = 0;
-  series.bucketTrigger = null;
+  series.bucketTriggerId = '';
   series.bucketDistinct?.clear();
   series.bucketEvidence?.clear();
   clearInfluencers(series);
@@ -247,7 +263,7 @@ export function shiftFirstBucket(series: Series): void {
  * Returns the open bucket starting at `startMs`, creating it in start order: undefined when it is
  * the series' oldest open bucket, kept in the series' own fields, else its OpenBucket object.
  */
-export function openBucket(series: Series, startMs: number, event: HolterEvent, ms: number, options: { distinct: boolean; evidenceLimit: number }): OpenBucket | undefined {
+export function openBucket(series: Series, startMs: number, event: HolterEvent, ms: number, options: BucketOptions): OpenBucket | undefined {
   const firstMs = series.bucketStartMs;
   if (firstMs === startMs) return undefined;
   if (Number.isNaN(firstMs)) {
@@ -278,8 +294,9 @@ export function openBucket(series: Series, startMs: number, event: HolterEvent, 
     distinct: options.distinct ? new DistinctValues() : null,
     events: 0,
     evidence: new Evidence(options.evidenceLimit),
-    trigger: event,
+    trigger: TriggerFacts.of(event, options.patientFacts),
     triggerMs: ms,
+    triggerId: event.event.id,
     influencers: null,
   };
   if (index === later.length) later.push(bucket);
@@ -288,12 +305,13 @@ export function openBucket(series: Series, startMs: number, event: HolterEvent, 
 }
 
 /** Opens an empty oldest bucket in the series' fields, reusing its cleared structures. */
-function startFirstBucket(series: Series, startMs: number, event: HolterEvent, ms: number, options: { distinct: boolean; evidenceLimit: number }): void {
+function startFirstBucket(series: Series, startMs: number, event: HolterEvent, ms: number, options: BucketOptions): void {
   series.bucketStartMs = startMs;
   series.bucketValue = 0;
   series.bucketEvents = 0;
-  series.bucketTrigger = event;
+  series.bucketTrigger = TriggerFacts.next(series.bucketTrigger, event, options.patientFacts);
   series.bucketTriggerMs = ms;
+  series.bucketTriggerId = event.event.id;
   if (options.distinct) series.bucketDistinct ??= new DistinctValues();
   series.bucketEvidence ??= new Evidence(options.evidenceLimit);
 }
@@ -383,6 +401,7 @@ export interface OpenBucketSnapshot {
   distinct: string[] | null;
   events: number;
   evidence: Array<[number, string]>;
+  /** The trigger facts as an event with the latest event's id; snapshots before TriggerFacts hold the whole event. */
   trigger: HolterEvent;
   triggerMs: number;
   influencers: Array<Array<[string, number]>> | null;
@@ -435,7 +454,7 @@ export function snapshotSeries(series: Series, slots: SeasonalSlots | undefined)
       distinct: bucket.distinct === null ? null : bucket.distinct.values(),
       events: bucket.events,
       evidence: bucket.evidence.toJSON(),
-      trigger: bucket.trigger,
+      trigger: bucket.trigger.toEvent(bucket.triggerMs, bucket.triggerId, {}),
       triggerMs: bucket.triggerMs,
       influencers: bucket.influencers === null ? null : bucket.influencers.map((counts) => counts.entries()),
     })),
@@ -452,7 +471,7 @@ function openBuckets(series: Series): OpenBucket[] {
  * Restores a series. Its slots start empty when the snapshot has none (taken before seasonality,
  * or with another seasonality), so it is judged on its flat mean until the slots have learned.
  */
-export function restoreSeries(snapshot: SeriesSnapshot, evidenceLimit: number, slots: SeasonalSlots | undefined): Series {
+export function restoreSeries(snapshot: SeriesSnapshot, options: BucketOptions, slots: SeasonalSlots | undefined): Series {
   const history = restoreHistory(snapshot);
   const series = newSeries(snapshot.entity, snapshot.partition ?? undefined);
   series.stats = history.stats;
@@ -468,7 +487,9 @@ export function restoreSeries(snapshot: SeriesSnapshot, evidenceLimit: number, s
   const open = snapshot.open.map((bucket): OpenBucket => ({
     ...bucket,
     distinct: bucket.distinct === null ? null : DistinctValues.from(bucket.distinct),
-    evidence: new Evidence(evidenceLimit, bucket.evidence),
+    evidence: new Evidence(options.evidenceLimit, bucket.evidence),
+    trigger: TriggerFacts.of(bucket.trigger, options.patientFacts),
+    triggerId: bucket.trigger.event.id,
     influencers: bucket.influencers === null ? null : bucket.influencers.map((entries) => ValueCounts.fromEntries(entries)),
   }));
   const first = open.shift();
