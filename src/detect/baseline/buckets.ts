@@ -136,10 +136,7 @@ export interface Series extends History {
   bucketStartMs: number;
   bucketValue: number;
   bucketEvents: number;
-  /**
-   * Trigger facts of the oldest open bucket's latest event; null before the first bucket. They are
-   * kept when the bucket closes, so the next bucket reuses them if its events agree.
-   */
+  /** Trigger facts of the oldest open bucket's latest event; null when no bucket is open. */
   bucketTrigger: TriggerFacts | null;
   bucketTriggerMs: number;
   bucketTriggerId: string;
@@ -253,6 +250,7 @@ export function shiftFirstBucket(series: Series): void {
   series.bucketStartMs = Number.NaN;
   series.bucketValue = 0;
   series.bucketEvents = 0;
+  series.bucketTrigger = null;
   series.bucketTriggerId = '';
   series.bucketDistinct?.clear();
   series.bucketEvidence?.clear();
@@ -309,7 +307,7 @@ function startFirstBucket(series: Series, startMs: number, event: HolterEvent, m
   series.bucketStartMs = startMs;
   series.bucketValue = 0;
   series.bucketEvents = 0;
-  series.bucketTrigger = TriggerFacts.next(series.bucketTrigger, event, options.patientFacts);
+  series.bucketTrigger = TriggerFacts.of(event, options.patientFacts);
   series.bucketTriggerMs = ms;
   series.bucketTriggerId = event.event.id;
   if (options.distinct) series.bucketDistinct ??= new DistinctValues();
