@@ -195,9 +195,13 @@ export class BucketDetector implements BaselineDetector {
 
     const key = partition === undefined ? entity : `${entity}\u0000${partition}`;
     const series = this.series.touchKnown(key) ?? this.series.add(key, newSeries(entity, partition));
+    // Equal texts are not stored again, so the series does not keep each event's own string.
     const peer = this.peerGroup?.labelOf(event);
-    if (peer !== undefined) series.peer = peer;
-    if (this.slots !== undefined) series.zone = this.zoneOf(event);
+    if (peer !== undefined && peer !== series.peer) series.peer = peer;
+    if (this.slots !== undefined) {
+      const zone = this.zoneOf(event);
+      if (zone !== series.zone) series.zone = zone;
+    }
 
     const startMs = Math.floor(ms / this.spanMs) * this.spanMs;
     if (startMs < series.closedUntilMs) {

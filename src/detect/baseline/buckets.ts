@@ -346,8 +346,9 @@ export class ValueCounts {
 
   /** Counts one event with `value`. A new value past the cap is not counted. */
   add(value: string): void {
-    if (this.firstValue === undefined || value === this.firstValue) {
-      this.firstValue = value;
+    // The first value's string is kept, not each equal one: an event's own string would live on.
+    if (this.firstValue === undefined) this.firstValue = value;
+    if (value === this.firstValue) {
       this.firstCount += 1;
       return;
     }
