@@ -7,6 +7,8 @@ import { readEntityOrSkip, readTimeOrSkip, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
 import type { EntityKeys } from './entities.js';
+import { EntryBuffer } from './high-sum-entries.js';
+import type { SavedEntry } from './high-sum-entries.js';
 import { DEFAULTS, durationMs, unitOf } from './schema.js';
 import type { HighSumConfig } from './schema.js';
 import { compileWhere } from './where.js';
@@ -43,29 +45,19 @@ const DAY_MS = 86_400_000;
  */
 const MAX_ENTRIES_PER_ENTITY = 10_000;
 
-interface Entry {
-  ms: number;
-  value: number;
-  also: number[];
-  id: string;
-  evaluated: boolean;
-  event: HolterEvent | null;
-}
-
 interface EntityState {
-  entries: Entry[];
+  entries: EntryBuffer;
   /** Latest window end evaluated; events before it are late. */
   evaluatedMs: number;
   /** Events before this time were consumed by a detection. */
   consumedBeforeMs: number;
   /**
-   * Window sums not yet learned, oldest first: the first `heldCount` elements of `heldEndMs` and
-   * `heldTotals` are their end times and sums. Elements past `heldCount` are stale. The arrays
-   * never shrink, because V8 can free an array's storage when its length drops to 0, and storage
+   * Window sums not yet learned, oldest first: the first `heldCount` pairs of `heldPairs` are
+   * their end times and sums, at indices 2i and 2i + 1. Elements past those pairs are stale. One
+   * array in place of two saves about 180 bytes per entity. The array never shrinks, because V8 can free an array's storage when its length drops to 0, and storage
    * allocated again for each event lived a whole window and was copied by young collections.
    */
-  heldEndMs: number[];
-  heldTotals: number[];
+  heldPairs: number[];
   heldCount: number;
   /** Decayed maximum of past window sums, decayed to `typicalAtMs`. */
   typical: number;
@@ -73,12 +65,18 @@ interface EntityState {
   firstMs: number;
   lastMs: number;
   learnedEvents: number;
+  /** Whether the entity has entries not evaluated yet, and so its key is in `pendingKeys`. */
+  pending: boolean;
 }
 
 type ThresholdSource = 'ceiling' | 'history' | 'floor';
 
-/** An entity's state as snapshots save it: the held window sums as [end ms, sum] pairs. */
-interface SavedEntityState extends Omit<EntityState, 'heldEndMs' | 'heldTotals' | 'heldCount'> {
+/**
+ * An entity's state as snapshots save it: each entry as an object and the held window sums as
+ * [end ms, sum] pairs.
+ */
+interface SavedEntityState extends Omit<EntityState, 'entries' | 'heldPairs' | 'heldCount' | 'pending'> {
+  entries: SavedEntry[];
   heldSums: Array<[number, number]>;
 }
 
@@ -99,8 +97,14 @@ export class HighSumDetector implements BaselineDetector {
   private readonly readValue: FieldReader;
   private readonly readAlso: FieldReader[];
   private readonly entities: EntityMap<EntityState>;
-  /** Entities with events not yet evaluated. */
-  private readonly pending = new Set<string>();
+  /**
+   * Keys of the entities with entries not yet evaluated, at indices below `pendingCount`. An
+   * evicted entity's key stays until the next pass, and may then be listed twice if the entity
+   * came back. A Set in place of this array allocated on nearly every delete that emptied it
+   * (Node 20, sampled allocations), so the array never shrinks.
+   */
+  private readonly pendingKeys: string[] = [];
+  private pendingCount = 0;
   /** No unevaluated event of a pending entity is older than this. */
   private nextDueMs = Number.POSITIVE_INFINITY;
   private readonly counters = {
@@ -124,7 +128,7 @@ export class HighSumDetector implements BaselineDetector {
     this.readEntity = compileFieldPath(config.by);
     this.readValue = compileFieldPath(config.field);
     this.readAlso = this.alsoFields.map((field) => compileFieldPath(field));
-    this.entities = new EntityMap(config.max_entities ?? DEFAULTS.max_entities, (key) => this.pending.delete(key), options.entityKeys);
+    this.entities = new EntityMap(config.max_entities ?? DEFAULTS.max_entities, undefined, options.entityKeys);
   }
 
   process(event: HolterEvent, watermarkMs: number): Detection[] {
@@ -135,21 +139,31 @@ export class HighSumDetector implements BaselineDetector {
   advance(watermarkMs: number): Detection[] {
     // Until the watermark reaches an unevaluated event, a pass would evaluate nothing: add() has
     // already dropped what such a pass would drop.
-    if (this.pending.size === 0 || watermarkMs < this.nextDueMs) return [];
+    if (this.pendingCount === 0 || watermarkMs < this.nextDueMs) return [];
     const detections: Detection[] = [];
     let nextDueMs = Number.POSITIVE_INFINITY;
-    // A copy, because a pass deletes from the set; sorted, so entities are evaluated in a fixed order.
-    const keys = this.pending.size === 1 ? this.pending : [...this.pending].sort();
-    for (const key of keys) {
+    // Sorted, so entities are evaluated in a fixed order. A copy, because the pass writes the keys
+    // still pending back to the array. A single key needs no copy, because the pass reads it
+    // before writing it back.
+    const count = this.pendingCount;
+    const keys = count === 1 ? this.pendingKeys : this.pendingKeys.slice(0, count).sort();
+    this.pendingCount = 0;
+    for (let index = 0; index < count; index += 1) {
+      const key = keys[index] as string;
+      // Sorting puts the two keys of an entity that was evicted and came back next to each other.
+      if (index > 0 && key === keys[index - 1]) continue;
+      // A key whose entity was evicted finds no state, or the state of the entity that came back.
       const state = this.entities.get(key);
-      if (state === undefined) {
-        this.pending.delete(key);
+      if (state === undefined || !state.pending) continue;
+      this.evaluate(key, state, watermarkMs, detections);
+      const firstUnevaluated = state.entries.firstUnevaluated();
+      if (firstUnevaluated < 0) {
+        state.pending = false;
         continue;
       }
-      detections.push(...this.evaluate(key, state, watermarkMs));
-      const firstUnevaluated = state.entries.find((entry) => !entry.evaluated);
-      if (firstUnevaluated === undefined) this.pending.delete(key);
-      else nextDueMs = Math.min(nextDueMs, firstUnevaluated.ms);
+      this.pendingKeys[this.pendingCount] = key;
+      this.pendingCount += 1;
+      nextDueMs = Math.min(nextDueMs, state.entries.msAt(firstUnevaluated));
     }
     this.nextDueMs = nextDueMs;
     this.counters.detections += detections.length;
@@ -181,7 +195,7 @@ export class HighSumDetector implements BaselineDetector {
       threshold_source: threshold.source,
       history_days: Math.floor(Number.isNaN(state.firstMs) ? 0 : (state.lastMs - state.firstMs) / DAY_MS),
       history_events: state.learnedEvents,
-      buffered_events: state.entries.length,
+      buffered_events: state.entries.count,
     };
   }
 
@@ -197,72 +211,81 @@ export class HighSumDetector implements BaselineDetector {
     }
     this.counters.events_matched += 1;
 
-    const state = this.entities.touch(entity, newEntityState);
+    // touchKnown and add, because touch would need a closure per event to pass the also_sum count.
+    const state = this.entities.touchKnown(entity) ?? this.entities.add(entity, newEntityState(this.readAlso.length));
     const late = ms < state.evaluatedMs;
     if (late) this.counters.events_late += 1;
     if (ms < state.consumedBeforeMs) return;
 
-    const also: number[] = [];
-    for (const readExtra of this.readAlso) {
-      const extra = readExtra(event);
-      also.push(typeof extra === 'number' && Number.isFinite(extra) ? extra : 0);
-    }
     // A late entry ends no window, so it never becomes a trigger and needs no event.
-    insertSorted(state.entries, { ms, value, also, id: event.event.id, evaluated: late, event: late ? null : event });
-    if (state.entries.length > MAX_ENTRIES_PER_ENTITY) {
-      mergeOldest(state.entries);
+    const { entries } = state;
+    const index = entries.insert(ms, value, event.event.id, late, late ? null : event);
+    for (let field = 0; field < this.readAlso.length; field += 1) {
+      const extra = (this.readAlso[field] as FieldReader)(event);
+      if (typeof extra === 'number' && Number.isFinite(extra)) entries.setAlso(index, field, extra);
+    }
+    if (entries.count > MAX_ENTRIES_PER_ENTITY) {
+      entries.mergeOldest();
       this.counters.entries_merged += 1;
     }
     if (!late) {
-      this.pending.add(entity);
+      if (!state.pending) {
+        state.pending = true;
+        this.pendingKeys[this.pendingCount] = entity;
+        this.pendingCount += 1;
+      }
       this.nextDueMs = Math.min(this.nextDueMs, ms);
     }
     // advance() skips its pass until an event is due, but the pass would drop these entries now.
-    if (this.pending.has(entity)) dropUnreachable(state, this.windowMs);
+    if (state.pending) dropUnreachable(state, this.windowMs);
   }
 
-  private evaluate(entity: string, state: EntityState, upToMs: number): Detection[] {
-    const detections: Detection[] = [];
-    for (const end of state.entries) {
-      if (end.ms > upToMs) break;
-      if (end.evaluated) continue;
-      end.evaluated = true;
-      state.evaluatedMs = Math.max(state.evaluatedMs, end.ms);
-      if (end.ms < state.consumedBeforeMs) {
-        end.event = null;
+  /** Evaluates the windows that end at the entity's unevaluated entries up to `upToMs`, and appends detections. */
+  private evaluate(entity: string, state: EntityState, upToMs: number, detections: Detection[]): void {
+    const { entries } = state;
+    for (let end = 0; end < entries.count; end += 1) {
+      const endMs = entries.msAt(end);
+      if (endMs > upToMs) break;
+      if (entries.isEvaluated(end)) continue;
+      entries.markEvaluated(end);
+      state.evaluatedMs = Math.max(state.evaluatedMs, endMs);
+      if (endMs < state.consumedBeforeMs) {
+        entries.releaseEvent(end);
         continue;
       }
-      learnHeldSums(state, end.ms - this.windowMs, this.halfLifeMs);
+      learnHeldSums(state, endMs - this.windowMs, this.halfLifeMs);
 
-      const inWindow = (entry: Entry): boolean => entry.ms > end.ms - this.windowMs && entry.ms <= end.ms && entry.ms >= state.consumedBeforeMs;
-      // The window's entries are listed only for a detection: most windows stay below the threshold.
+      // Entries are sorted by time, so the window's entries are the indices from windowFrom up to,
+      // but not including, windowTo. The sum adds them in index order, as a scan of all would.
+      const windowFrom = firstInWindow(entries, endMs - this.windowMs, state.consumedBeforeMs);
+      let windowTo = windowFrom;
       let total = 0;
-      for (const entry of state.entries) if (inWindow(entry)) total += entry.value;
-      const threshold = this.thresholdAt(state, end.ms);
+      while (windowTo < entries.count && entries.msAt(windowTo) <= endMs) {
+        total += entries.valueAt(windowTo);
+        windowTo += 1;
+      }
+      const threshold = this.thresholdAt(state, endMs);
 
       if (total >= threshold.value) {
-        const windowEntries = state.entries.filter(inWindow);
-        const startMs = windowEntries[0]?.ms ?? end.ms;
-        detections.push(this.toDetection(entity, state, windowEntries, end, total, threshold, startMs));
+        detections.push(this.toDetection(entity, state, { from: windowFrom, to: windowTo, end, total }, threshold));
         // The burst owns the events up to one window after the event that reached the threshold. The
         // window's first event can be routine work from before the burst, so ending there would let
         // the burst's own tail raise a second detection.
-        state.consumedBeforeMs = end.ms + this.windowMs;
+        state.consumedBeforeMs = endMs + this.windowMs;
         state.heldCount = 0;
-        end.event = null;
+        entries.releaseEvent(end);
         continue;
       }
-      // Writing at index heldCount overwrites a stale element or appends one.
-      state.heldEndMs[state.heldCount] = end.ms;
-      state.heldTotals[state.heldCount] = total;
+      // Writing the pair at index heldCount overwrites stale elements or appends two.
+      state.heldPairs[2 * state.heldCount] = endMs;
+      state.heldPairs[2 * state.heldCount + 1] = total;
       state.heldCount += 1;
       // Only the entry being evaluated becomes a trigger, so its event is let go once evaluated.
       // Buffered events would otherwise live for a whole window and be copied by young collections.
-      end.event = null;
+      entries.releaseEvent(end);
     }
 
     dropUnreachable(state, this.windowMs);
-    return detections;
   }
 
   private thresholdAt(state: EntityState, ms: number): { value: number; source: ThresholdSource; typical: number | undefined } {
@@ -283,12 +306,12 @@ export class HighSumDetector implements BaselineDetector {
   private toDetection(
     entity: string,
     state: EntityState,
-    inWindow: Entry[],
-    trigger: Entry,
-    total: number,
+    window: { from: number; to: number; end: number; total: number },
     threshold: { value: number; source: ThresholdSource; typical: number | undefined },
-    startMs: number,
   ): Detection {
+    const { entries } = state;
+    const { from, to, total } = window;
+    const startMs = from < to ? entries.msAt(from) : entries.msAt(window.end);
     const unit = unitOf(this.config);
     const windowText = formatWindow(this.windowMs);
     const start = new Date(startMs).toISOString();
@@ -305,9 +328,13 @@ export class HighSumDetector implements BaselineDetector {
     };
 
     const sums: Record<string, number> = {};
-    this.alsoFields.forEach((field, index) => {
-      sums[field] = inWindow.reduce((sum, entry) => sum + (entry.also[index] ?? 0), 0);
+    this.alsoFields.forEach((field, fieldIndex) => {
+      let sum = 0;
+      for (let index = from; index < to; index += 1) sum += entries.alsoAt(index, fieldIndex);
+      sums[field] = sum;
     });
+    const evidence: string[] = [];
+    for (let index = from; index < Math.min(to, from + this.evidenceLimit); index += 1) evidence.push(entries.idAt(index));
 
     return {
       rule: this.rule,
@@ -325,14 +352,14 @@ export class HighSumDetector implements BaselineDetector {
           field: this.config.field,
           window_minutes: this.windowMs / 60_000,
           threshold_source: threshold.source,
-          events: inWindow.length,
+          events: to - from,
           history_days: Math.floor(Number.isNaN(state.firstMs) ? 0 : (state.lastMs - state.firstMs) / DAY_MS),
           history_events: state.learnedEvents,
           ...(this.alsoFields.length === 0 ? {} : { sums }),
         },
       },
-      evidence: inWindow.slice(0, this.evidenceLimit).map((entry) => entry.id),
-      trigger: trigger.event ?? (inWindow[inWindow.length - 1]?.event as HolterEvent),
+      evidence,
+      trigger: entries.eventAt(window.end) ?? (entries.eventAt(to - 1) as HolterEvent),
       tags: this.config.tags,
     };
   }
@@ -347,34 +374,39 @@ export class HighSumDetector implements BaselineDetector {
   restore(snapshot: unknown): void {
     const state = snapshot as HighSumSnapshot;
     this.entities.clear();
-    this.pending.clear();
+    this.pendingCount = 0;
     // The next pass evaluates every restored entity, and sets the due time again.
     this.nextDueMs = Number.NEGATIVE_INFINITY;
     for (const [key, entity] of state.entities) {
       const { heldSums, ...fields } = entity;
+      const entries = new EntryBuffer(this.readAlso.length);
+      for (const entry of entity.entries) entries.append(entry);
       const restored: EntityState = {
         ...fields,
-        entries: entity.entries.map((entry) => ({ ...entry })),
-        heldEndMs: heldSums.map(([ms]) => ms),
-        heldTotals: heldSums.map(([, total]) => total),
+        entries,
+        heldPairs: heldSums.flat(),
         heldCount: heldSums.length,
+        pending: false,
       };
       for (const field of ['evaluatedMs', 'consumedBeforeMs', 'typicalAtMs', 'firstMs', 'lastMs'] as const) {
         // JSON writes -Infinity and NaN as null.
         if (restored[field] === null) restored[field] = field === 'evaluatedMs' || field === 'consumedBeforeMs' ? -Infinity : Number.NaN;
       }
       this.entities.set(key, restored);
-      if (restored.entries.some((entry) => !entry.evaluated)) this.pending.add(key);
+      if (entries.firstUnevaluated() >= 0) {
+        restored.pending = true;
+        this.pendingKeys[this.pendingCount] = key;
+        this.pendingCount += 1;
+      }
     }
     Object.assign(this.counters, state.counters);
   }
 }
 
-function newEntityState(): EntityState {
+function newEntityState(alsoCount: number): EntityState {
   return {
-    entries: [],
-    heldEndMs: [],
-    heldTotals: [],
+    entries: new EntryBuffer(alsoCount),
+    heldPairs: [],
     heldCount: 0,
     evaluatedMs: Number.NEGATIVE_INFINITY,
     consumedBeforeMs: Number.NEGATIVE_INFINITY,
@@ -383,6 +415,7 @@ function newEntityState(): EntityState {
     firstMs: Number.NaN,
     lastMs: Number.NaN,
     learnedEvents: 0,
+    pending: false,
   };
 }
 
@@ -391,11 +424,13 @@ function newEntityState(): EntityState {
  * have always listed them.
  */
 function saveEntityState(state: EntityState): SavedEntityState {
-  const { entries, heldEndMs, heldTotals, heldCount, ...fields } = state;
+  const { entries, heldPairs, heldCount, pending, ...fields } = state;
   const heldSums: Array<[number, number]> = [];
-  for (let index = 0; index < heldCount; index += 1) heldSums.push([heldEndMs[index] as number, heldTotals[index] as number]);
+  for (let index = 0; index < heldCount; index += 1) heldSums.push([heldPairs[2 * index] as number, heldPairs[2 * index + 1] as number]);
+  const savedEntries: SavedEntry[] = [];
+  for (let index = 0; index < entries.count; index += 1) savedEntries.push(entries.saved(index));
   return {
-    entries: entries.map((entry) => ({ ...entry })),
+    entries: savedEntries,
     heldSums,
     ...fields,
   };
@@ -408,15 +443,14 @@ function decayedTypical(state: EntityState, ms: number, halfLifeMs: number): num
 
 /** Learns the held window sums that ended at or before `untilMs`. */
 function learnHeldSums(state: EntityState, untilMs: number, halfLifeMs: number): void {
-  const { heldEndMs, heldTotals } = state;
+  const { heldPairs } = state;
   let learned = 0;
-  while (learned < state.heldCount && (heldEndMs[learned] as number) <= untilMs) {
-    learn(state, heldEndMs[learned] as number, heldTotals[learned] as number, halfLifeMs);
+  while (learned < state.heldCount && (heldPairs[2 * learned] as number) <= untilMs) {
+    learn(state, heldPairs[2 * learned] as number, heldPairs[2 * learned + 1] as number, halfLifeMs);
     learned += 1;
   }
   if (learned > 0) {
-    heldEndMs.copyWithin(0, learned, state.heldCount);
-    heldTotals.copyWithin(0, learned, state.heldCount);
+    heldPairs.copyWithin(0, 2 * learned, 2 * state.heldCount);
     state.heldCount -= learned;
   }
 }
@@ -432,23 +466,18 @@ function learn(state: EntityState, ms: number, total: number, halfLifeMs: number
 
 /** Drops the entries before the oldest window still to be evaluated, which ends at or after evaluatedMs. */
 function dropUnreachable(state: EntityState, windowMs: number): void {
+  const { entries } = state;
   const keepAfterMs = state.evaluatedMs - windowMs;
-  const firstKept = state.entries.findIndex((entry) => entry.ms > keepAfterMs || !entry.evaluated);
-  if (firstKept > 0) state.entries.splice(0, firstKept);
-  else if (firstKept < 0) state.entries.length = 0;
+  let firstKept = 0;
+  while (firstKept < entries.count && entries.msAt(firstKept) <= keepAfterMs && entries.isEvaluated(firstKept)) firstKept += 1;
+  if (firstKept > 0) entries.dropOldest(firstKept);
 }
 
-function insertSorted(entries: Entry[], entry: Entry): void {
-  let index = entries.length;
-  while (index > 0 && (entries[index - 1] as Entry).ms > entry.ms) index -= 1;
-  entries.splice(index, 0, entry);
-}
-
-function mergeOldest(entries: Entry[]): void {
-  const [first, second] = entries as [Entry, Entry];
-  second.value += first.value;
-  second.also = second.also.map((value, index) => value + (first.also[index] ?? 0));
-  entries.shift();
+/** Returns the index of the first entry after `afterMs` and at or after `fromMs`, or the count if none is. */
+function firstInWindow(entries: EntryBuffer, afterMs: number, fromMs: number): number {
+  let index = 0;
+  while (index < entries.count && (entries.msAt(index) <= afterMs || entries.msAt(index) < fromMs)) index += 1;
+  return index;
 }
 
 function formatWindow(windowMs: number): string {

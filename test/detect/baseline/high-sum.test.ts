@@ -303,6 +303,116 @@ describe('mass image pull', () => {
     assert.deepEqual(entity?.heldSums, [[START + 2 * HOUR, 5]]);
   });
 
+  it('restores a snapshot of the old layout', async () => {
+    // An entity as the snapshots before the entry arrays saved it. The evaluated entry still has
+    // its event, as in snapshots written before evaluated entries let their event go.
+    const older = imagePull('u-old', START, 40, { instances: 400, bytes: 1e8 });
+    const due = imagePull('u-old', START + 10 * MINUTE, 50, { instances: 500 });
+    const savedEntity = {
+      entries: [
+        { ms: START, value: 40, also: [400, 1e8], id: older.event.id, evaluated: true, event: older },
+        { ms: START + 10 * MINUTE, value: 50, also: [500, 0], id: due.event.id, evaluated: false, event: due },
+      ],
+      heldSums: [[START, 40]],
+      evaluatedMs: START,
+      consumedBeforeMs: null,
+      typical: 0,
+      typicalAtMs: null,
+      firstMs: null,
+      lastMs: null,
+      learnedEvents: 0,
+    };
+    const counters = { events_matched: 2, events_late: 0, events_missing_entity: 0, events_invalid_timestamp: 0, events_invalid_value: 0, entries_merged: 0, detections: 0 };
+    const stage = await loadShipped(FILE);
+    const saved = JSON.parse(JSON.stringify(stage.snapshot())) as BaselineSnapshot;
+    saved.detectors['mass-image-pull'] = JSON.parse(JSON.stringify({ entities: [['u-old', savedEntity]], counters })) as unknown;
+
+    const restored = await loadShipped(FILE);
+    restored.restore(saved);
+    assert.deepEqual(JSON.parse(JSON.stringify(restored.snapshot())), saved, 'the snapshot after a restore');
+
+    // 110 more studies make 200 in the hour with the restored entries, at the ceiling.
+    const third = imagePull('u-old', START + 20 * MINUTE, 110, { instances: 1100 });
+    const detections = feed(restored, [third]);
+    assert.equal(detections.length, 1);
+    assert.equal(detections[0]?.explanation.actual, 200);
+    assert.deepEqual(detections[0]?.evidence, [older.event.id, due.event.id, third.event.id]);
+    assert.equal(detections[0]?.trigger, third);
+    assert.equal(detections[0]?.window.start, new Date(START).toISOString());
+    assert.deepEqual(detections[0]?.explanation.details?.sums, {
+      'holter.dicom.instance_count': 2000,
+      'holter.dicom.bytes': 1e8,
+    });
+  });
+
+  it('merges an older event past the cap', async () => {
+    const stage = await loadShipped(FILE);
+    const pulls = Array.from({ length: 10_000 }, (_, index) => imagePull('u-new', START + index * 5, 1, { instances: 7, bytes: 1000 }));
+    for (const pull of pulls) stage.process(pull, Number.NEGATIVE_INFINITY);
+    // The buffer is full, so the older event goes first and is merged into the entry after it.
+    const older = imagePull('u-new', START - MINUTE, 3, { instances: 9 });
+    stage.process(older, Number.NEGATIVE_INFINITY);
+    assert.equal(stage.stats()['mass-image-pull.entries_merged'], 1);
+
+    const saved = JSON.parse(JSON.stringify(stage.snapshot())) as { detectors: Record<string, { entities: Array<[string, { entries: Array<Record<string, unknown>> }]> }> };
+    const entries = saved.detectors['mass-image-pull']?.entities[0]?.[1].entries ?? [];
+    assert.equal(entries.length, 10_000);
+    assert.deepEqual([entries[0]?.ms, entries[0]?.value, entries[0]?.also, entries[0]?.id], [START, 4, [16, 1000], pulls[0]?.event.id]);
+    assert.equal(entries[1]?.id, pulls[1]?.event.id);
+
+    const detections = stage.advance(Number.POSITIVE_INFINITY);
+    assert.equal(detections.length, 1);
+    // The merged entry counts 4 studies, so the ceiling of 200 is reached at the 197th entry.
+    assert.equal(detections[0]?.explanation.actual, 200);
+    assert.equal(detections[0]?.explanation.details?.events, 197);
+    assert.equal(detections[0]?.trigger, pulls[196]);
+    assert.deepEqual(detections[0]?.explanation.details?.sums, {
+      'holter.dicom.instance_count': 16 + 196 * 7,
+      'holter.dicom.bytes': 197 * 1000,
+    });
+  });
+
+  it('keeps sums right over many windows', async () => {
+    const stage = await loadShipped(FILE);
+    // One study every 5 minutes for a day: the buffer slides over 288 entries, 12 per window.
+    const steady = Array.from({ length: 288 }, (_, index) => imagePull('u-steady', START + index * 5 * MINUTE, 1, { instances: 2, bytes: 10 }));
+    assert.deepEqual(feed(stage, steady), []);
+    // The pulls in the hour before it hold 11 studies, so 189 more reach the ceiling of 200.
+    const burstPull = imagePull('u-steady', START + DAY, 189, { instances: 500 });
+    const detections = feed(stage, [burstPull]);
+
+    assert.equal(detections.length, 1);
+    assert.equal(detections[0]?.explanation.actual, 200);
+    assert.deepEqual(detections[0]?.evidence, [...steady.slice(-11), burstPull].map((event) => event.event.id));
+    assert.equal(detections[0]?.window.start, new Date(START + DAY - 55 * MINUTE).toISOString());
+    assert.deepEqual(detections[0]?.explanation.details?.sums, {
+      'holter.dicom.instance_count': 11 * 2 + 500,
+      'holter.dicom.bytes': 11 * 10,
+    });
+  });
+
+  it('evaluates an evicted entity that returns', () => {
+    const text = readFileSync(path.join(DETECTORS_DIR, FILE), 'utf8').concat('\nmax_entities: 1\n');
+    const { detector, errors } = parseDetector(text, FILE, { defaultTimeZone: ZONE });
+    assert.deepEqual(errors, []);
+    const stage = new BaselineStage([detector as NonNullable<typeof detector>]);
+
+    // With the watermark held back, u-a's first pull waits, and u-b evicts u-a with it.
+    stage.process(imagePull('u-a', START, 100), Number.NEGATIVE_INFINITY);
+    stage.process(imagePull('u-b', START + MINUTE, 10), Number.NEGATIVE_INFINITY);
+    const returned = [imagePull('u-a', START + 2 * MINUTE, 120), imagePull('u-a', START + 3 * MINUTE, 90)];
+    for (const pull of returned) stage.process(pull, Number.NEGATIVE_INFINITY);
+    assert.equal(stage.stats()['mass-image-pull.entities_evicted'], 2);
+
+    const detections = stage.advance(Number.POSITIVE_INFINITY);
+    // u-a came back with a new state, so only its two later pulls count.
+    assert.equal(detections.length, 1);
+    assert.deepEqual(detections[0]?.groupKey, { 'holter.user.id': 'u-a' });
+    assert.equal(detections[0]?.explanation.actual, 210);
+    assert.deepEqual(detections[0]?.evidence, returned.map((event) => event.event.id));
+    assert.deepEqual(stage.advance(Number.POSITIVE_INFINITY), []);
+  });
+
   it('skips events without a usable count', async () => {
     const stage = await loadShipped(FILE);
     const bad = imagePull('u-new', START, 1);
