@@ -193,12 +193,17 @@ async function collectYamlFiles(targets: string[], recursive: boolean, errors: H
       errors.push(new HolterError('HOLTER_INPUT_NOT_FOUND', `Path '${target}' does not exist. Check the rule or detector path.`, { location: { file: target } }));
       return;
     }
-    if (info.isFile()) {
+    // Anything but a folder is read as a rule file, so a device or a pipe gets a located rule error.
+    if (!info.isDirectory()) {
       files.push(path.resolve(target));
       return;
     }
     if (!top && !recursive) return;
-    const entries = (await readdir(target, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name));
+    const listed = await readdir(target, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      errors.push(new HolterError('HOLTER_INPUT_NOT_FOUND', `Folder '${target}' could not be read (${error.code ?? error.message}). Check its permissions or the path.`, { location: { file: target }, cause: error }));
+      return [];
+    });
+    const entries = listed.sort((a, b) => a.name.localeCompare(b.name));
     for (const entry of entries) {
       const child = path.join(target, entry.name);
       if (entry.isDirectory()) await walk(child, false);

@@ -855,6 +855,13 @@ describe('rules edge cases', () => {
     assert.match(output, /^1 error, 0 warnings in 2 files$/m);
   });
 
+  test('device path is a located rule error', async () => {
+    const { code, output } = await validate(['/dev/null']);
+
+    assert.equal(code, 1);
+    assert.match(output, /^\/dev\/null:1:1: error HOLTER_RULE_INVALID The file is empty/m);
+  });
+
   test('missing path in rules test exits with 2', async () => {
     const { code, output } = await runTests([path.join(workDir, 'no-such-rules')]);
 

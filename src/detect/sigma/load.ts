@@ -155,11 +155,15 @@ async function collectRuleFiles(paths: string[], errors: HolterError[]): Promise
       errors.push(new HolterError('HOLTER_INPUT_NOT_FOUND', `Rule path '${target}' does not exist. Check the rules path.`, { location: { file: target } }));
       return;
     }
-    if (info.isFile()) {
+    // Anything but a folder is read as a rule file, so a device or a pipe gets a located rule error.
+    if (!info.isDirectory()) {
       files.push(target);
       return;
     }
-    const entries = await readdir(target, { withFileTypes: true });
+    const entries = await readdir(target, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
+      errors.push(new HolterError('HOLTER_INPUT_NOT_FOUND', `Rule folder '${target}' could not be read (${error.code ?? error.message}). Check its permissions or the rules path.`, { location: { file: target }, cause: error }));
+      return [];
+    });
     entries.sort((a, b) => a.name.localeCompare(b.name));
     for (const entry of entries) {
       const child = path.join(target, entry.name);

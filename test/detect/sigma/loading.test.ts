@@ -146,6 +146,12 @@ test('missing rule path is reported', async () => {
   assert.equal(result.stats.rules_loaded, 0);
 });
 
+test('device rule path is a located error', async () => {
+  const result = await loadSigmaRules(['/dev/null'], { mappingFile: MAPPING_FILE });
+  assert.equal(result.errors[0]?.code, 'HOLTER_RULE_INVALID');
+  assert.equal(result.errors[0]?.location?.file, '/dev/null');
+});
+
 test('correlation with unknown rule is rejected', () => {
   const result = compileTexts([`title: Orphan
 correlation:
