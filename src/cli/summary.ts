@@ -29,9 +29,9 @@ export function formatSummary(summary: RunSummary, report: LoadReport, options: 
   const late = Object.values(summary.stageStats).reduce((total, stats) => total + (stats.late_events ?? 0), 0);
   lines.push(`  late events         ${late}`);
   if (late > 0) {
-    lines.push('    Late events are not counted in windows. Inputs are merged by event time, but each is read in');
-    lines.push('    its own order: sort an input whose records are out of order, or raise');
-    lines.push('    detection.allowed_lateness_seconds.');
+    lines.push('    Late events are left out of Sigma correlation windows. Detectors still use one while its bucket');
+    lines.push('    or window is open. Inputs are merged by event time, but each is read in its own order: sort an');
+    lines.push('    input whose records are out of order, or raise detection.allowed_lateness_seconds.');
   }
   lines.push(`  alerts              ${summary.alerts}`);
   for (const [rule, count] of sortedEntries(summary.alertsByRule)) lines.push(`    ${rule.padEnd(40)} ${count}`);
