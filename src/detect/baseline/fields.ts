@@ -45,6 +45,38 @@ export function checkPatientData(data: Record<string, unknown>, context: Documen
   return errors;
 }
 
+/**
+ * Fields that events carry as lists (ECS categorisation, related values, DICOM study lists). A
+ * detector reads one text or number per field, so such a field never has a value for it.
+ */
+const LIST_FIELDS: ReadonlySet<string> = new Set([
+  'event.category',
+  'event.type',
+  'user.roles',
+  'host.ip',
+  'related.user',
+  'related.ip',
+  'related.hosts',
+  'related.hash',
+  'holter.dicom.study_uids',
+  'holter.dicom.accession',
+  'holter.dicom.sop_classes',
+]);
+
+/** Rejects a learned field that events carry as a list: every event would be skipped for it. */
+export function checkListFields(data: Record<string, unknown>, context: DocumentContext): HolterError[] {
+  const errors: HolterError[] = [];
+  for (const { field, segments } of learnedFields(data)) {
+    if (!LIST_FIELDS.has(field)) continue;
+    const key = segments.join('.');
+    const message =
+      `${key} names ${field}, which events carry as a list, and a detector reads one value per field, so no event would have one; ` +
+      'use a single-valued field such as event.action, or filter on the list in where';
+    errors.push(located(context, segments, 'value', message));
+  }
+  return errors;
+}
+
 /** Rejects a field listed twice in one list, and a partition by the entity field itself. */
 export function checkFieldRepeats(data: Record<string, unknown>, context: DocumentContext): HolterError[] {
   const errors: HolterError[] = [];

@@ -16,7 +16,7 @@ import { LocalClock } from './local-time.js';
 import { locatePath } from './locate.js';
 import { BucketDetector } from './bucket-detector.js';
 import { Exclusions, parseExclusion } from './exclusions.js';
-import { checkFieldRepeats, checkPatientData } from './fields.js';
+import { checkFieldRepeats, checkListFields, checkPatientData } from './fields.js';
 import { NewValueDetector } from './new-values.js';
 import { COUNT_FUNCTIONS, DEFAULTS, DURATION_PATTERN, durationMs, NEW_VALUE_FUNCTIONS, PLANNED_FUNCTIONS, SCHEMAS, SUPPORTED_FUNCTIONS } from './schema.js';
 import { SEASONALITIES, seasonalModeOf, type Seasonality } from './seasonal.js';
@@ -279,7 +279,7 @@ function problemsForEveryFunction(data: Record<string, unknown>, zone: string, c
     .map((key) => located(context, [key], 'key', `unknown key '${key}': no detector function has it; check its spelling against docs/detectors.md`));
   const exclusions = readExclusions(data, zone, context);
   const durations = checkDurationLimits(data, context);
-  const fields = [...checkPatientData(data, context), ...checkFieldRepeats(data, context)];
+  const fields = [...checkPatientData(data, context), ...checkFieldRepeats(data, context), ...checkListFields(data, context)];
   return [...(common?.values() ?? []), ...unknownKeys, ...checkWhereKeys(data, context), ...fields, ...durations, ...(exclusions instanceof Array ? exclusions : [])];
 }
 
@@ -298,6 +298,7 @@ function checkSemantics(data: Record<string, unknown>, fn: DetectorFunction, con
   const errors = checkWhereKeys(data, context);
   errors.push(...checkPatientData(data, context));
   errors.push(...checkFieldRepeats(data, context));
+  errors.push(...checkListFields(data, context));
   errors.push(...checkFunctionKeys(data, fn, context));
   errors.push(...checkDurationLimits(data, context));
 

@@ -134,6 +134,22 @@ describe('detector field lists', () => {
   it('accepts a partition by another field', () => {
     assert.deepEqual(errorsOf(COUNT.replace('by: holter.user.id', 'by: holter.user.id\npartition_field: event.action')), []);
   });
+
+  it('rejects a partition by a list field', () => {
+    const errors = errorsOf(COUNT.replace('by: holter.user.id', 'by: holter.user.id\npartition_field: event.category'));
+    assert.deepEqual(where(errors), ['5:18 partition_field']);
+    assert.match(errors[0]?.message ?? '', /^partition_field names event\.category, which events carry as a list/);
+  });
+
+  it('rejects a distinct count of a list field', () => {
+    const text = COUNT.replace('function: high_count', 'function: high_distinct_count\nfield: holter.dicom.accession');
+    assert.deepEqual(where(errorsOf(text)), ['4:8 field']);
+  });
+
+  it('rejects a list influencer', () => {
+    const errors = errorsOf(COUNT.replace('by: holter.user.id', 'by: holter.user.id\ninfluencers: [source.ip, related.ip]'));
+    assert.deepEqual(where(errors), ['5:26 influencers.1']);
+  });
 });
 
 describe('detector history', () => {
