@@ -1,17 +1,20 @@
 import { IANAZone } from 'luxon';
 
-/** The local wall-clock hour that an instant falls in, in one IANA time zone. */
+/**
+ * The local wall-clock hour that an instant falls in, in one IANA time zone. Read-only because
+ * LocalClock hands the same object to every caller whose instant falls in the same local hour.
+ */
 export interface LocalHour {
   /** UTC instant (ms) at which this local hour starts. */
-  startMs: number;
+  readonly startMs: number;
   /** 0 = Monday 00:00-01:00 local, 167 = Sunday 23:00-24:00 local. */
-  hourOfWeek: number;
+  readonly hourOfWeek: number;
   /** 0-23. */
-  hour: number;
+  readonly hour: number;
   /** True on Saturday and Sunday. */
-  weekend: boolean;
+  readonly weekend: boolean;
   /** Local date as days since 1970-01-01. */
-  day: number;
+  readonly day: number;
 }
 
 export const HOUR_MS = 3_600_000;
@@ -39,6 +42,13 @@ export class LocalClock {
   private lastZoneName: string | undefined;
   private lastSlot = Number.NaN;
   private lastOffset = 0;
+  /**
+   * The last local hour returned. Its fields depend only on the local hour's start and the UTC
+   * offset, so an instant with both equal gets the same object back instead of a new one.
+   */
+  private lastHour: LocalHour | undefined;
+  private lastHourLocalStartMs = Number.NaN;
+  private lastHourOffsetMs = Number.NaN;
 
   isValidZone(zone: string): boolean {
     return this.zone(zone) !== null;
@@ -49,17 +59,23 @@ export class LocalClock {
     const offsetMs = this.offsetMinutes(ms, zone) * 60_000;
     const localMs = ms + offsetMs;
     const localHourStart = Math.floor(localMs / HOUR_MS) * HOUR_MS;
+    if (localHourStart === this.lastHourLocalStartMs && offsetMs === this.lastHourOffsetMs) return this.lastHour as LocalHour;
+
     // Calendar fields by arithmetic, as getUTCHours and getUTCDay would give them: 1970-01-01 was a Thursday.
     const hour = positiveModulo(Math.floor(localHourStart / HOUR_MS), 24);
     const day = Math.floor(localHourStart / DAY_MS);
     const weekday = positiveModulo(day + 3, 7);
-    return {
+    const localHour: LocalHour = {
       startMs: localHourStart - offsetMs,
       hourOfWeek: weekday * 24 + hour,
       hour,
       weekend: weekday >= 5,
       day,
     };
+    this.lastHour = localHour;
+    this.lastHourLocalStartMs = localHourStart;
+    this.lastHourOffsetMs = offsetMs;
+    return localHour;
   }
 
   private offsetMinutes(ms: number, zoneName: string): number {
