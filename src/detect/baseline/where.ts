@@ -53,5 +53,18 @@ function matchesAny(value: unknown, expected: Set<Scalar>): boolean {
 }
 
 function normalise(value: Scalar): Scalar {
-  return typeof value === 'string' ? value.toLowerCase() : value;
+  return typeof value === 'string' ? lowerCase(value) : value;
+}
+
+/**
+ * Returns `text.toLowerCase()`, but returns `text` itself when it is ASCII without capitals, because
+ * toLowerCase builds a new string on every call in Node 20 even when nothing changes, and most
+ * event values are already lower case.
+ */
+function lowerCase(text: string): string {
+  for (let index = 0; index < text.length; index += 1) {
+    const code = text.charCodeAt(index);
+    if ((code >= 65 && code <= 90) || code > 127) return text.toLowerCase();
+  }
+  return text;
 }
