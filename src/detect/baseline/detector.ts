@@ -28,6 +28,12 @@ export interface BaselineDetector {
   migrate?(state: unknown, fromVersion: number): unknown;
 }
 
+/**
+ * The result of process and advance when nothing is detected, which is nearly every event. It is
+ * shared so that no array is made per event, and frozen so that a caller that pushes to it fails.
+ */
+export const NO_DETECTIONS = Object.freeze([]) as unknown as Detection[];
+
 /** Reads the entity a detector groups by: a non-empty string or a finite number, else undefined. */
 export function entityOf(event: HolterEvent, field: string | FieldReader): string | undefined {
   return scalarText(typeof field === 'string' ? getField(event, field) : field(event));

@@ -3,6 +3,7 @@ import type { HolterEvent } from '../../event.js';
 import { silentLogger } from '../../log.js';
 import type { Logger } from '../../log.js';
 import type { Detection, DetectionStage } from '../types.js';
+import { NO_DETECTIONS } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 
 /**
@@ -84,13 +85,14 @@ export class BaselineStage implements DetectionStage {
   }
 
   process(event: HolterEvent, watermarkMs: number): Detection[] {
-    // Most events raise nothing, so the result array is made only when a detector returns some.
+    // Most events raise nothing, so the result array is made only when a detector returns some,
+    // and otherwise the shared frozen empty one is returned.
     let detections: Detection[] | undefined;
     for (const detector of this.detectors) {
       const found = detector.process(event, watermarkMs);
       if (found.length > 0) (detections ??= []).push(...found);
     }
-    return detections ?? [];
+    return detections ?? NO_DETECTIONS;
   }
 
   /** Closes windows that the watermark has passed, when no event arrives (e.g. an idle input). */

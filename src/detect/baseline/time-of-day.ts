@@ -3,7 +3,7 @@ import type { FieldReader, HolterEvent } from '../../event.js';
 import { summaries } from '../pager.js';
 import type { ShowValue } from '../pager.js';
 import type { Detection, RuleInfo } from '../types.js';
-import { compareCodeUnits, formatPercent, readEntityOrSkip, readTimeOrSkip, roundTo } from './detector.js';
+import { NO_DETECTIONS, compareCodeUnits, formatPercent, readEntityOrSkip, readTimeOrSkip, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { ActiveDays } from './active-days.js';
 import { EntityMap } from './entities.js';
@@ -140,7 +140,7 @@ export class TimeOfDayDetector implements BaselineDetector {
   }
 
   advance(watermarkMs: number): Detection[] {
-    if (watermarkMs < this.nextCloseMs) return [];
+    if (watermarkMs < this.nextCloseMs) return NO_DETECTIONS;
     return this.close((window) => window.startMs + HOUR_MS <= watermarkMs);
   }
 

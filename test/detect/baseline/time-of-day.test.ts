@@ -134,6 +134,14 @@ describe('after-hours record access', () => {
     assert.ok((stage.stats()['after-hours-record-access.events_judged'] ?? 0) > 0);
   });
 
+  it('empty result is frozen', async () => {
+    // The empty result is shared by every call, so a caller must not be able to add to it.
+    const stage = await loadShipped(FILE);
+    const detections = stage.process(recordAccess(dayWorker, local('2025-01-02T09:00')), local('2025-01-02T09:00'));
+    assert.deepEqual(detections, []);
+    assert.ok(Object.isFrozen(detections));
+  });
+
   it('needs five distinct records, not four', async () => {
     for (const [distinct, expected] of [[4, 0], [5, 1]] as const) {
       const stage = await loadShipped(FILE);
