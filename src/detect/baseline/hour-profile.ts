@@ -118,7 +118,11 @@ export class HourProfile {
   }
 
   isLearned(minDays: number, minEvents: number): boolean {
-    return this.events >= minEvents && this.events > 0 && this.historyDays() >= minDays;
+    if (!(this.events >= minEvents && this.events > 0)) return false;
+    // historyDays is written out, because a call that V8 leaves out of line boxes the returned
+    // double, and time_of_day calls isLearned for a peer group's profile on every event.
+    const historyDays = Number.isNaN(this.firstMs) ? 0 : (this.lastMs - this.firstMs) / 86_400_000;
+    return historyDays >= minDays;
   }
 
   /**
@@ -192,9 +196,10 @@ export class HourProfile {
   /**
    * Returns the share of activity in the local hour, smoothed with its neighbours: each
    * neighbouring hour's share counts `smoothing` times as much as the hour itself. Returns
-   * undefined when the profile is empty.
+   * undefined when the profile is empty. The share is written to `into` when given, else to a new
+   * object.
    */
-  shareOf(hour: LocalHour, smoothing: number): HourShare | undefined {
+  shareOf(hour: LocalHour, smoothing: number, into?: HourShare): HourShare | undefined {
     const cells = this.cells;
     const { weekdayTotal, weekendTotal } = this;
     const total = weekdayTotal + weekendTotal;
@@ -223,15 +228,15 @@ export class HourProfile {
 
     const at = weightAt / dayTotal;
     const share = (smoothing * (weightBefore / dayTotal) + at + smoothing * (weightAfter / dayTotal)) / (1 + 2 * smoothing);
-    return { share, seen: weightAt * scale > EMPTY_WEIGHT, dayType };
+    return writeShare(into, share, weightAt * scale > EMPTY_WEIGHT, dayType);
   }
 
   /**
    * Returns the share of the week's activity in this hour of the week, smoothed with the hours
    * before and after it (across midnight too), for `time_of_week`. Returns undefined when the
-   * profile is empty.
+   * profile is empty. The share is written to `into` when given, else to a new object.
    */
-  weekShareOf(hour: LocalHour, smoothing: number): HourShare | undefined {
+  weekShareOf(hour: LocalHour, smoothing: number, into?: HourShare): HourShare | undefined {
     const cells = this.cells;
     const total = this.weekdayTotal + this.weekendTotal;
     const scale = this.decayedScale();
@@ -241,7 +246,7 @@ export class HourProfile {
     const before = (cells[(hour.hourOfWeek + HOURS_PER_WEEK - 1) % HOURS_PER_WEEK] as number) / total;
     const after = (cells[(hour.hourOfWeek + 1) % HOURS_PER_WEEK] as number) / total;
     const share = (smoothing * before + at + smoothing * after) / (1 + 2 * smoothing);
-    return { share, seen: weightAt * scale > EMPTY_WEIGHT, dayType: WEEKDAY_NAMES[Math.floor(hour.hourOfWeek / 24)] as DayType };
+    return writeShare(into, share, weightAt * scale > EMPTY_WEIGHT, WEEKDAY_NAMES[Math.floor(hour.hourOfWeek / 24)] as DayType);
   }
 
   snapshot(): HourProfileSnapshot {
@@ -350,6 +355,15 @@ export class HourProfile {
     this.weekendTotal *= factor;
     this.scaleBaseMs = ms;
   }
+}
+
+/** Returns a new share, or `into` with its fields set when given. */
+function writeShare(into: HourShare | undefined, share: number, seen: boolean, dayType: DayType): HourShare {
+  if (into === undefined) return { share, seen, dayType };
+  into.share = share;
+  into.seen = seen;
+  into.dayType = dayType;
+  return into;
 }
 
 function nullable(value: number): number | null {

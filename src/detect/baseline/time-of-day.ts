@@ -95,6 +95,8 @@ export class TimeOfDayDetector implements BaselineDetector {
   private readonly users: EntityMap<HourProfile>;
   private readonly peers: EntityMap<HourProfile>;
   private readonly windows = new Map<string, OpenWindow>();
+  /** The share of the event being judged, written in place by judgedBasis on every judged event. */
+  private readonly judgedShare: HourShare = { share: 0, seen: false, dayType: 'all days' };
   /** Made once, so touching an entity allocates no closure per event. */
   private readonly newProfile: () => HourProfile;
   private nextCloseMs = Number.POSITIVE_INFINITY;
@@ -224,15 +226,18 @@ export class TimeOfDayDetector implements BaselineDetector {
     peer: HourProfile | undefined,
     peerLabel: string | undefined,
   ): void {
-    const judgement = this.judge(user, peer, hour, ms);
-    if (judgement === undefined) {
+    const basis = this.judgedBasis(user, peer, hour);
+    if (basis === undefined) {
       this.counters.events_learning += 1;
       return;
     }
     this.counters.events_judged += 1;
-    if (judgement.share.share >= this.config.thresholds.min_share) return;
+    const share = this.judgedShare;
+    if (share.share >= this.config.thresholds.min_share) return;
+    // Active dates are pooled over all days of the week, which time_of_week keeps apart.
+    const activeDays = basis === 'own' && this.config.function === 'time_of_day' ? user.activeDaysAt(hour, ms) : undefined;
     const minActiveDays = this.config.thresholds.min_active_days;
-    if (minActiveDays !== undefined && judgement.activeDays !== undefined && judgement.activeDays >= minActiveDays) {
+    if (minActiveDays !== undefined && activeDays !== undefined && activeDays >= minActiveDays) {
       this.counters.events_usual_by_active_days += 1;
       return;
     }
@@ -241,6 +246,7 @@ export class TimeOfDayDetector implements BaselineDetector {
     const key = `${entity}\u0000${hour.startMs}`;
     let window = this.windows.get(key);
     if (window === undefined) {
+      const judgement = this.judgementOf(basis, share, user, peer, activeDays);
       const peerView = peer === undefined || peerLabel === undefined ? undefined : this.peerView(peer, peerLabel, hour);
       window = {
         entity,
@@ -268,29 +274,32 @@ export class TimeOfDayDetector implements BaselineDetector {
     }
   }
 
-  private judge(user: HourProfile, peer: HourProfile | undefined, hour: LocalHour, ms: number): Judgement | undefined {
+  /**
+   * Returns the basis an event is judged on, with its share written to `judgedShare`, or undefined
+   * while neither the entity nor its peer group has learned enough. It builds no object, because
+   * nearly every judged event is usual and needs nothing kept.
+   */
+  private judgedBasis(user: HourProfile, peer: HourProfile | undefined, hour: LocalHour): Judgement['basis'] | undefined {
     const { min_days: minDays, min_events: minEvents } = this.config.learning;
-    const own = { ownDays: user.historyDays(), ownEvents: user.events };
-
-    if (user.isLearned(minDays, minEvents)) {
-      const share = this.shareAt(user, hour);
-      // Active dates are pooled over all days of the week, which time_of_week keeps apart.
-      const activeDays = this.config.function === 'time_of_day' ? user.activeDaysAt(hour, ms) : undefined;
-      if (share !== undefined) return { basis: 'own', share, historyDays: own.ownDays, historyEvents: own.ownEvents, ...own, activeDays };
-    }
+    if (user.isLearned(minDays, minEvents) && this.shareAt(user, hour, this.judgedShare) !== undefined) return 'own';
     // A peer group is active at most hours on most dates, so only its share is judged.
-    if (peer !== undefined && peer.isLearned(minDays, minEvents)) {
-      const share = this.shareAt(peer, hour);
-      if (share !== undefined) {
-        return { basis: 'peer_group', share, historyDays: peer.historyDays(), historyEvents: peer.events, ...own, activeDays: undefined };
-      }
-    }
+    if (peer !== undefined && peer.isLearned(minDays, minEvents) && this.shareAt(peer, hour, this.judgedShare) !== undefined) return 'peer_group';
     return undefined;
   }
 
+  /** Builds the judgement an unusual event's window keeps, with a copy of the judged share. */
+  private judgementOf(basis: Judgement['basis'], judged: HourShare, user: HourProfile, peer: HourProfile | undefined, activeDays: number | undefined): Judgement {
+    const share: HourShare = { share: judged.share, seen: judged.seen, dayType: judged.dayType };
+    const ownDays = user.historyDays();
+    if (basis === 'peer_group' && peer !== undefined) {
+      return { basis, share, historyDays: peer.historyDays(), historyEvents: peer.events, ownDays, ownEvents: user.events, activeDays };
+    }
+    return { basis, share, historyDays: ownDays, historyEvents: user.events, ownDays, ownEvents: user.events, activeDays };
+  }
+
   /** Returns the share `time_of_day` judges (hour of the day, weekdays and weekends apart), or the hour-of-week share for `time_of_week`. */
-  private shareAt(profile: HourProfile, hour: LocalHour): HourShare | undefined {
-    return this.config.function === 'time_of_week' ? profile.weekShareOf(hour, this.smoothing) : profile.shareOf(hour, this.smoothing);
+  private shareAt(profile: HourProfile, hour: LocalHour, into?: HourShare): HourShare | undefined {
+    return this.config.function === 'time_of_week' ? profile.weekShareOf(hour, this.smoothing, into) : profile.shareOf(hour, this.smoothing, into);
   }
 
   private peerView(peer: HourProfile, label: string, hour: LocalHour): PeerView {

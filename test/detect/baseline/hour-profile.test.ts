@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { HourProfile, LocalClock } from '../../../src/detect/baseline/index.js';
+import type { HourShare } from '../../../src/detect/baseline/hour-profile.js';
 import type { LocalHour } from '../../../src/detect/baseline/local-time.js';
 
 const HOUR_MS = 3_600_000;
@@ -66,6 +67,23 @@ describe('HourProfile decay', () => {
     feed(profile, events);
 
     assertClose(profile.snapshot().weights, referenceWeights(events, halfLifeMs), 1e-9);
+  });
+
+  it('writes a share into a given object', () => {
+    const profile = new HourProfile(21 * DAY_MS);
+    feed(profile, eventsFrom(Date.parse('2025-01-06T07:00:00Z'), 500, 47 * 60_000));
+    const hour = clock.localHour(Date.parse('2025-01-22T09:30:00Z'), ZONE);
+    profile.settleBefore(hour);
+    const into: HourShare = { share: -1, seen: false, dayType: 'all days' };
+
+    const dayShare = profile.shareOf(hour, 0.5);
+    assert.equal(profile.shareOf(hour, 0.5, into), into);
+    assert.deepEqual({ ...into }, dayShare);
+
+    const weekShare = profile.weekShareOf(hour, 0.5);
+    assert.equal(profile.weekShareOf(hour, 0.5, into), into);
+    assert.deepEqual({ ...into }, weekShare);
+    assert.notDeepEqual(dayShare, weekShare);
   });
 
   it('stays finite past the rescale point', () => {

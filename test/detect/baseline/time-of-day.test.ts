@@ -134,6 +134,28 @@ describe('after-hours record access', () => {
     assert.ok((stage.stats()['after-hours-record-access.events_judged'] ?? 0) > 0);
   });
 
+  it('window keeps its judged share', async () => {
+    // Each judged event's share is written to one reused object, so a window must keep a copy.
+    // Otherwise the night worker's usual event later in the hour would change the day worker's detection.
+    const stage = await loadShipped(FILE);
+    const nurse = { id: 'u-2003', role: 'nurse', department: 'icu', zone: ZONE };
+    feed(stage, byTime([...shiftEvents(dayWorker, '2025-01-01', 28, DAY_SHIFT), ...shiftEvents(nurse, '2025-01-01', 28, NIGHT_SHIFT)]));
+    const counter = (name: string): number => stage.stats()[`after-hours-record-access.${name}`] ?? 0;
+    const judgedBefore = counter('events_judged');
+    const unusualBefore = counter('events_unusual');
+    const hourStart = local('2025-01-30T02:00');
+    feed(stage, [...snooping(dayWorker, hourStart, 6), recordAccess(nurse, hourStart + 30 * 60_000)]);
+    const detections = stage.flush(Number.POSITIVE_INFINITY);
+
+    assert.equal(counter('events_judged') - judgedBefore, 7, 'the spree and the night worker are judged');
+    assert.equal(counter('events_unusual') - unusualBefore, 6, 'only the spree is unusual');
+    assert.equal(detections.length, 1);
+    const details = detections[0]?.explanation.details;
+    assert.equal(details?.share_percent, 0);
+    assert.equal(details?.day_type, 'weekdays');
+    assert.match(detections[0]?.explanation.summary ?? '', /u-1042 has never worked at that hour on weekdays/);
+  });
+
   it('empty result is frozen', async () => {
     // The empty result is shared by every call, so a caller must not be able to add to it.
     const stage = await loadShipped(FILE);
