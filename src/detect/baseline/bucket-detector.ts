@@ -7,7 +7,7 @@ import type { BucketOptions, History, HistorySnapshot, OpenBucket, Series, Serie
 import { bucketDetection } from './bucket-explain.js';
 import type { Evidence } from './evidence.js';
 import type { BucketJudgement } from './bucket-explain.js';
-import { compareCodeUnits, readEntityOrSkip, readTimeOrSkip, roundTo, scalarText } from './detector.js';
+import { NO_DETECTIONS, compareCodeUnits, readEntityOrSkip, readTimeOrSkip, roundTo, scalarText } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
 import type { EntityKeys } from './entities.js';
@@ -160,7 +160,7 @@ export class BucketDetector implements BaselineDetector {
       this.scannedUntilMs = boundaryMs;
       return this.close([...this.series].map(([, series]) => series), watermarkMs, true);
     }
-    if (this.pending.size === 0 || watermarkMs < this.nextDueMs) return [];
+    if (this.pending.size === 0 || watermarkMs < this.nextDueMs) return NO_DETECTIONS;
     return this.close(this.pending, watermarkMs, false);
   }
 

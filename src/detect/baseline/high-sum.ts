@@ -3,7 +3,7 @@ import type { FieldReader, HolterEvent } from '../../event.js';
 import { summaries } from '../pager.js';
 import type { ShowValue } from '../pager.js';
 import type { Detection, RuleInfo } from '../types.js';
-import { readEntityOrSkip, readTimeOrSkip, roundTo } from './detector.js';
+import { NO_DETECTIONS, readEntityOrSkip, readTimeOrSkip, roundTo } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
 import type { EntityKeys } from './entities.js';
@@ -139,7 +139,7 @@ export class HighSumDetector implements BaselineDetector {
   advance(watermarkMs: number): Detection[] {
     // Until the watermark reaches an unevaluated event, a pass would evaluate nothing: add() has
     // already dropped what such a pass would drop.
-    if (this.pendingCount === 0 || watermarkMs < this.nextDueMs) return [];
+    if (this.pendingCount === 0 || watermarkMs < this.nextDueMs) return NO_DETECTIONS;
     const detections: Detection[] = [];
     let nextDueMs = Number.POSITIVE_INFINITY;
     // Sorted, so entities are evaluated in a fixed order. A copy, because the pass writes the keys

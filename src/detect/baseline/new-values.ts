@@ -3,7 +3,7 @@ import type { FieldReader, HolterEvent } from '../../event.js';
 import { summaries } from '../pager.js';
 import type { ShowValue } from '../pager.js';
 import type { Detection, RuleInfo } from '../types.js';
-import { compareCodeUnits, readEntityOrSkip, readTimeOrSkip, roundTo, scalarText, spanText } from './detector.js';
+import { NO_DETECTIONS, compareCodeUnits, readEntityOrSkip, readTimeOrSkip, roundTo, scalarText, spanText } from './detector.js';
 import type { BaselineDetector } from './detector.js';
 import { EntityMap } from './entities.js';
 import type { EntityKeys } from './entities.js';
@@ -117,7 +117,7 @@ export class NewValueDetector implements BaselineDetector {
   }
 
   advance(watermarkMs: number): Detection[] {
-    if (watermarkMs < this.nextCloseMs) return [];
+    if (watermarkMs < this.nextCloseMs) return NO_DETECTIONS;
     return this.close((window) => window.startMs + this.spanMs <= watermarkMs);
   }
 

@@ -126,7 +126,7 @@ describe('bucket detection trigger', () => {
     // A burst on day 10. Its latest event comes from another address and arrives first.
     const latestMs = START + 10 * DAY + 15 * HOUR;
     const latest = eventAt(latestMs, { 'holter.user.id': 'u-1', 'source.ip': '10.9.9.9', 'event.action': 'export' });
-    const detections = stage.process(latest, latestMs);
+    const detections = [...stage.process(latest, latestMs)];
     for (let index = 0; index < 40; index += 1) {
       const ms = START + 10 * DAY + 10 * HOUR + index * MINUTE;
       detections.push(...stage.process(eventAt(ms, { 'holter.user.id': 'u-1', 'source.ip': '10.0.0.1' }), latestMs));
