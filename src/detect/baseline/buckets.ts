@@ -84,7 +84,7 @@ export class DistinctValues {
   }
 }
 
-/** How a detector's buckets are made: with distinct values, their evidence cap, and whether the trigger keeps patient facts. */
+/** Settings of a detector's buckets: distinct values or not, the evidence cap, and whether the trigger keeps patient facts. */
 export interface BucketOptions {
   distinct: boolean;
   evidenceLimit: number;
