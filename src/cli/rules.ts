@@ -4,7 +4,7 @@
  * passes here loads the same way in `holter run` and `holter replay`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, parseDocument } from 'yaml';
 
@@ -14,6 +14,7 @@ import { claimDetectorId, parseDetector } from '../detect/baseline/loader.js';
 import { readDetectorSuite, runDetectorSuite } from '../detect/baseline/rule-tests.js';
 import { loadRiskConfig } from '../detect/risk/index.js';
 import { compileDetectionRule } from '../detect/sigma/compile.js';
+import { listRuleFolder } from '../detect/sigma/load.js';
 import { detectorFieldHint, lintRuleSources, unknownEventField } from '../detect/sigma/lint.js';
 import type { SigmaMapping } from '../detect/sigma/mapping.js';
 import type { RuleTestResult } from '../detect/sigma/rule-tests.js';
@@ -199,12 +200,7 @@ async function collectYamlFiles(targets: string[], recursive: boolean, errors: H
       return;
     }
     if (!top && !recursive) return;
-    const listed = await readdir(target, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-      errors.push(new HolterError('HOLTER_INPUT_NOT_FOUND', `Folder '${target}' could not be read (${error.code ?? error.message}). Check its permissions or the path.`, { location: { file: target }, cause: error }));
-      return [];
-    });
-    const entries = listed.sort((a, b) => a.name.localeCompare(b.name));
-    for (const entry of entries) {
+    for (const entry of await listRuleFolder(target, errors)) {
       const child = path.join(target, entry.name);
       if (entry.isDirectory()) await walk(child, false);
       else if (/\.ya?ml$/i.test(entry.name)) files.push(path.resolve(child));

@@ -100,7 +100,7 @@ export interface OpenBucket {
   distinct: DistinctValues | null;
   events: number;
   evidence: Evidence;
-  /** What the detection needs of the bucket's latest event in event time, and that event's time and id. */
+  /** Facts of the bucket's latest event in event time that its detection reads, with that event's time and id. */
   trigger: TriggerFacts;
   triggerMs: number;
   triggerId: string;

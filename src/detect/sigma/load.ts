@@ -3,6 +3,7 @@
  * and a SigmaStage.
  */
 import { existsSync } from 'node:fs';
+import type { Dirent } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,6 +148,21 @@ export async function loadSigmaRules(paths: string[], options: SigmaOptions = {}
   return { ...result, errors: [...errors, ...result.errors] };
 }
 
+/**
+ * Lists a rule folder's entries by name. A folder that cannot be read adds a located error and
+ * lists nothing, so the rules of the other paths still load.
+ */
+export async function listRuleFolder(folder: string, errors: HolterError[]): Promise<Dirent[]> {
+  try {
+    const entries = await readdir(folder, { withFileTypes: true });
+    return entries.sort((a, b) => a.name.localeCompare(b.name));
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    errors.push(new HolterError('HOLTER_INPUT_NOT_FOUND', `Folder '${folder}' could not be read (${reason}). Check its permissions or the rule path.`, { location: { file: folder }, cause: error }));
+    return [];
+  }
+}
+
 async function collectRuleFiles(paths: string[], errors: HolterError[]): Promise<string[]> {
   const files: string[] = [];
   const walk = async (target: string): Promise<void> => {
@@ -160,12 +176,7 @@ async function collectRuleFiles(paths: string[], errors: HolterError[]): Promise
       files.push(target);
       return;
     }
-    const entries = await readdir(target, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-      errors.push(new HolterError('HOLTER_INPUT_NOT_FOUND', `Rule folder '${target}' could not be read (${error.code ?? error.message}). Check its permissions or the rules path.`, { location: { file: target }, cause: error }));
-      return [];
-    });
-    entries.sort((a, b) => a.name.localeCompare(b.name));
-    for (const entry of entries) {
+    for (const entry of await listRuleFolder(target, errors)) {
       const child = path.join(target, entry.name);
       if (entry.isDirectory()) await walk(child);
       else if (/\.ya?ml$/i.test(entry.name)) files.push(child);
