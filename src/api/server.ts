@@ -26,6 +26,12 @@ export interface ApiHandlers {
    * returns 503 with this message instead of a 404 that could be false.
    */
   baselineUnavailable?(): string | undefined;
+  /**
+   * Ids of detectors whose saved state is held but not shown, because their files failed to load.
+   * The baseline route names them, so a missing or partial profile is not read as a user without
+   * history.
+   */
+  baselineHeld?(): string[];
 }
 
 export interface ApiServerOptions {
@@ -123,9 +129,15 @@ export function buildApiApp(options: ApiServerOptions): FastifyInstance {
   if (baseline !== undefined) {
     app.get<{ Params: { user: string } }>('/api/v1/baseline/:user', { onRequest: authorize('analyst') }, async (request, reply) => {
       const profile = baseline(request.params.user);
-      if (profile !== undefined) return profile;
+      const heldDetectors = handlers.baselineHeld?.() ?? [];
+      if (profile !== undefined) return heldDetectors.length === 0 ? profile : { ...(profile as Record<string, unknown>), heldDetectors };
+
       const unavailable = handlers.baselineUnavailable?.();
       if (unavailable !== undefined) return reply.code(503).header('retry-after', '5').send({ error: unavailable });
+      if (heldDetectors.length > 0) {
+        const error = `No loaded detector has a baseline for this user. The saved state of ${heldDetectors.join(', ')} is held but not shown, because the detector files failed to load. Fix them and reload.`;
+        return reply.code(404).send({ error, heldDetectors });
+      }
       return reply.code(404).send({ error: 'No detector has a baseline for this user yet.' });
     });
   }

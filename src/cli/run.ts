@@ -118,6 +118,7 @@ function liveHandlers(live: LiveRun): ApiHandlers {
       };
     },
     baseline: (user) => (live.current === undefined ? undefined : describeUser(live.current.pipeline.taskStages(), user)),
+    baselineHeld: () => (live.current === undefined ? [] : heldDetectorIds(live.current.pipeline.taskStages())),
     baselineUnavailable: () => {
       // Only before the first join: after it, tasks stay in memory through rebalances and restarts.
       const current = live.current;
@@ -362,6 +363,17 @@ function describeUser(taskStages: DetectionStage[][], user: string): Record<stri
   }
   if (found.length === 0) return undefined;
   return { user, detectors: found.length === 1 ? found[0] : found };
+}
+
+/** Returns the sorted ids of detectors whose saved state a task keeps while their files fail to load. */
+function heldDetectorIds(taskStages: DetectionStage[][]): string[] {
+  const held = new Set<string>();
+  for (const stages of taskStages) {
+    for (const stage of stages) {
+      if (stage instanceof BaselineStage) for (const id of stage.heldDetectorIds) held.add(id);
+    }
+  }
+  return [...held].sort();
 }
 
 /**

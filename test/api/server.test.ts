@@ -354,6 +354,7 @@ describe('api tokens file', () => {
 describe('api kafka metrics', () => {
   let server: ApiServer;
   let unavailable: string | undefined;
+  let held: string[] = [];
 
   before(async () => {
     const tokensFile = writeTokens(['tokens:', '  - name: soc-console', '    role: analyst', `    sha256: ${sha256(ANALYST_TOKEN)}`, ''].join('\n'));
@@ -381,6 +382,7 @@ describe('api kafka metrics', () => {
         }),
         baseline: (user) => (user === 'dr.house' ? { user, detectors: {} } : undefined),
         baselineUnavailable: () => unavailable,
+        baselineHeld: () => held,
       },
     });
   });
@@ -439,6 +441,24 @@ describe('api kafka metrics', () => {
     unavailable = undefined;
     const unknown = await fetch(`${server.url}/api/v1/baseline/u-1044`, { headers });
     assert.equal(unknown.status, 404);
+  });
+
+  it('baseline names held detectors', async () => {
+    const headers = { authorization: `Bearer ${ANALYST_TOKEN}` };
+    held = ['daily-record-volume'];
+    try {
+      const unknown = await fetch(`${server.url}/api/v1/baseline/u-1044`, { headers });
+      assert.equal(unknown.status, 404);
+      const body = (await unknown.json()) as { error: string; heldDetectors: string[] };
+      assert.deepEqual(body.heldDetectors, ['daily-record-volume']);
+      assert.match(body.error, /saved state of daily-record-volume is held but not shown/);
+
+      const known = await fetch(`${server.url}/api/v1/baseline/dr.house`, { headers });
+      assert.equal(known.status, 200);
+      assert.deepEqual(await known.json(), { user: 'dr.house', detectors: {}, heldDetectors: ['daily-record-volume'] });
+    } finally {
+      held = [];
+    }
   });
 });
 

@@ -167,6 +167,11 @@ export class BaselineStage implements DetectionStage {
     return replacement;
   }
 
+  /** Ids of detectors not loaded whose saved state is held, because some detector files failed to load. */
+  get heldDetectorIds(): string[] {
+    return [...this.unloaded.keys()];
+  }
+
   /** Returns what each detector learned about one entity (usually a user id), by detector id; detectors that know nothing of it are left out. */
   describe(entity: string): Record<string, Record<string, unknown>> {
     const profiles: Record<string, Record<string, unknown>> = {};

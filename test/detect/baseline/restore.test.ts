@@ -152,6 +152,7 @@ describe('BaselineStage restore', () => {
     without.restore(snapshot);
 
     assert.equal(without.stats().detector_states_held, 1);
+    assert.deepEqual(without.heldDetectorIds, ['new-source']);
     assert.deepEqual(without.snapshot().detectors, snapshot.detectors, 'the next checkpoint saves the held state again');
     assert.deepEqual(without.snapshot().fingerprints, snapshot.fingerprints);
     assert.equal(lines.length, 1);
@@ -163,6 +164,7 @@ describe('BaselineStage restore', () => {
     assert.deepEqual(without.replaceDetectors([mended]).kept, ['new-source']);
     assert.deepEqual(knownValues(without), ['10.21.1.24']);
     assert.equal(without.stats().detector_states_held, 0);
+    assert.deepEqual(without.heldDetectorIds, []);
   });
 
   it('lets held state go when its detector changed', () => {
