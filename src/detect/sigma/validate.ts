@@ -109,7 +109,7 @@ export function validateDocument(source: SourceDocument): ValidateResult {
   const check = new DocumentCheck(source);
   const root = source.document.contents;
   if (!isMap(root)) {
-    check.invalid(root as Node, '', 'A Sigma document must be a YAML map with title, logsource and detection (or correlation).');
+    check.invalid(root as Node, '', 'A Sigma document must be a YAML map with title, logsource and detection (or correlation). A detector file is a YAML map too, with id and function (see docs/detectors.md).');
     return { errors: check.errors };
   }
 
