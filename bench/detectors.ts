@@ -322,7 +322,7 @@ async function main(): Promise<void> {
     "CPU µs/event: process CPU time per timed event of a row's loop, minus the mean of the loop without a stage.\n" +
       'events/s per core: one million divided by that, the rate one core would reach on the stage alone.\n' +
       `Workload "one by one": one event per user and hour, never two in a row from one user (the worst case for per-user state).\n` +
-      `Workload "sessions": ${SESSION_EVENTS} events per user and hour, ${Math.min(OPEN_SESSIONS, users)} users' sessions interleaved at a time.\n\n`,
+      `Workload "sessions": ${SESSION_EVENTS} events per user and hour, ${Math.min(OPEN_SESSIONS, users)} sessions of different users interleaved at a time.\n\n`,
   );
   const ratios = WORKLOADS.map((workload) => [workload, measureRates(workload)] as const);
   for (const [workload, ratio] of ratios) {
@@ -333,7 +333,7 @@ async function main(): Promise<void> {
   }
   // The worst case cannot make a heavy stream: its rate is bounded by one event per user and hour.
   const perSecond = users / 3600;
-  process.stdout.write(`At ${users} users, one event per user and hour is about ${perSecond >= 10 ? Math.round(perSecond) : perSecond.toPrecision(2)} events per second. A stream fast enough for the CPU per event to matter has several events per user and hour, as in "sessions".\n`);
+  process.stdout.write(`With ${users} ${users === 1 ? 'user' : 'users'}, one event per user and hour is about ${perSecond >= 10 ? Math.round(perSecond) : perSecond.toPrecision(2)} events per second. A stream fast enough for the CPU per event to matter has several events per user and hour, as in "sessions".\n`);
 }
 
 await main();

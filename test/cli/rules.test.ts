@@ -370,7 +370,7 @@ correlation:
     const errors = output.split('\n').filter((line) => line.includes(': error '));
 
     assert.equal(errors.length, 1, output);
-    assert.match(errors[0] ?? '', /bucket_span must be a positive duration such as 30m, 1h or 2d, got "7x"/);
+    assert.match(errors[0] ?? '', /bucket_span must be a positive whole number with a unit \(s, m, h or d\), such as 30m, 1h or 2d, got "7x"/);
   });
 
   test('detector field typos are warnings', async () => {

@@ -47,7 +47,7 @@ export const LIMITS = {
 } as const;
 
 const FieldPath = Type.String({ minLength: 1, pattern: '^[A-Za-z@_][A-Za-z0-9@_.-]*$', hint: 'a dotted field path such as holter.user.id' });
-const Duration = Type.String({ pattern: DURATION_PATTERN, hint: 'a positive duration such as 30m, 1h or 2d' });
+const Duration = Type.String({ pattern: DURATION_PATTERN, hint: 'a positive whole number with a unit (s, m, h or d), such as 30m, 1h or 2d' });
 const Scalar = Type.Union([Type.String(), Type.Number(), Type.Boolean()]);
 
 const Where = Type.Object(

@@ -28,7 +28,7 @@ export const WINDOW_KEY = 'holter.risk.window';
 
 const SEVERITIES: readonly Severity[] = ['informational', 'low', 'medium', 'high', 'critical'];
 
-const Duration = Type.String({ pattern: DURATION_PATTERN, hint: 'a positive duration such as 12h or 7d' });
+const Duration = Type.String({ pattern: DURATION_PATTERN, hint: 'a positive whole number with a unit (s, m, h or d), such as 12h or 7d' });
 const Weight = Type.Number({ minimum: 0, maximum: 10 });
 const RearmRatio = Type.Number({ exclusiveMinimum: 0, maximum: 1 });
 const SeveritySchema = Type.Unsafe<Severity>({ type: 'string', enum: [...SEVERITIES] });

@@ -105,7 +105,7 @@ describe('parseDetector', () => {
       "severity must be one of informational, low, medium, high, critical, got \"urgent\"",
       'thresholds.factor must be >= 1, got 0.5',
       "unknown key 'factr'; expected one of factor, floor, ceiling",
-      'window must be a positive duration such as 30m, 1h or 2d, got "1 hour"',
+      'window must be a positive whole number with a unit (s, m, h or d), such as 30m, 1h or 2d, got "1 hour"',
     ]);
   });
 

@@ -78,7 +78,7 @@ describe('parseRiskConfig errors', () => {
   it('reports every problem at once', () => {
     const text = VALID.replace('half_life: 12h', 'half_life: 12 hours').replace('length: 7d', 'length: 7d\n    severity: urgent');
     assert.deepEqual(problems(text), [
-      'risk.yaml:1:12: half_life must be a positive duration such as 12h or 7d, got "12 hours" [HOLTER_RULE_INVALID]',
+      'risk.yaml:1:12: half_life must be a positive whole number with a unit (s, m, h or d), such as 12h or 7d, got "12 hours" [HOLTER_RULE_INVALID]',
       'risk.yaml:12:15: windows.1.severity must be one of informational, low, medium, high, critical, got "urgent" [HOLTER_RULE_INVALID]',
     ]);
   });
