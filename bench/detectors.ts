@@ -125,8 +125,9 @@ const DAYS: Record<Workload, { days: number; timedFromDay: number }> = {
 /**
  * Feeds `days` working days for `users` users through the stages in event-time order, with the
  * event's time as the watermark, so the watermark never goes back. Each event is made and then
- * processed by every stage before the next is made. Returns the process CPU time in microseconds (all threads, so the collector's helper
- * threads count) and the number of events over the days from `timedFromDay`.
+ * processed by every stage before the next is made. Returns the process CPU time in microseconds
+ * (all threads, so the collector's helper threads count) and the number of events over the days
+ * from `timedFromDay`.
  */
 function feed(stages: DetectionStage[], users: number, days: number, timedFromDay = 0, workload: Workload = 'one by one'): { cpuUs: number; events: number } {
   const perUser = workload === 'sessions' ? SESSION_EVENTS : 1;
