@@ -367,13 +367,13 @@ function describeUser(taskStages: DetectionStage[][], user: string): Record<stri
 
 /** Returns the sorted ids of detectors whose saved state a task keeps while their files fail to load. */
 function heldDetectorIds(taskStages: DetectionStage[][]): string[] {
-  const held = new Set<string>();
+  const heldIds = new Set<string>();
   for (const stages of taskStages) {
     for (const stage of stages) {
-      if (stage instanceof BaselineStage) for (const id of stage.heldDetectorIds) held.add(id);
+      if (stage instanceof BaselineStage) for (const id of stage.heldDetectorIds) heldIds.add(id);
     }
   }
-  return [...held].sort();
+  return [...heldIds].sort();
 }
 
 /**

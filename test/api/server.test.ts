@@ -354,7 +354,7 @@ describe('api tokens file', () => {
 describe('api kafka metrics', () => {
   let server: ApiServer;
   let unavailable: string | undefined;
-  let held: string[] = [];
+  let heldDetectors: string[] = [];
 
   before(async () => {
     const tokensFile = writeTokens(['tokens:', '  - name: soc-console', '    role: analyst', `    sha256: ${sha256(ANALYST_TOKEN)}`, ''].join('\n'));
@@ -382,7 +382,7 @@ describe('api kafka metrics', () => {
         }),
         baseline: (user) => (user === 'dr.house' ? { user, detectors: {} } : undefined),
         baselineUnavailable: () => unavailable,
-        baselineHeld: () => held,
+        baselineHeld: () => heldDetectors,
       },
     });
   });
@@ -445,7 +445,7 @@ describe('api kafka metrics', () => {
 
   it('baseline names held detectors', async () => {
     const headers = { authorization: `Bearer ${ANALYST_TOKEN}` };
-    held = ['daily-record-volume'];
+    heldDetectors = ['daily-record-volume'];
     try {
       const unknown = await fetch(`${server.url}/api/v1/baseline/u-1044`, { headers });
       assert.equal(unknown.status, 404);
@@ -457,7 +457,7 @@ describe('api kafka metrics', () => {
       assert.equal(known.status, 200);
       assert.deepEqual(await known.json(), { user: 'dr.house', detectors: {}, heldDetectors: ['daily-record-volume'] });
     } finally {
-      held = [];
+      heldDetectors = [];
     }
   });
 });
